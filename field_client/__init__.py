@@ -1,0 +1,1 @@
+"""anfang field client: offline inspection recording and sync. Never imports `server`."""

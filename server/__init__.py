@@ -1,0 +1,74 @@
+"""anfang server: the Flask application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from .config import config_from_name
+from .errors import register_error_handlers
+from .extensions import api, csrf, db, limiter, login_manager, migrate
+
+
+def create_app(config=None, **overrides) -> Flask:
+    """Build the application.
+
+    `config` is a config class, a name ("development", "testing", "production") or None for the
+    one named by ANFANG_CONFIG; keyword overrides are applied last (tests use them).
+    """
+    config_class = config if isinstance(config, type) else config_from_name(config)
+    app = Flask(__name__, instance_path=str(Path(__file__).resolve().parent.parent / "instance"),
+                instance_relative_config=False)
+    app.config.from_object(config_class)
+    app.config.update(overrides)
+    config_class.check(app.config)
+    app.json.ensure_ascii = False
+
+    db.init_app(app)
+    with app.app_context():
+        _configure_sqlite(db.engine)
+    migrate.init_app(app, db, directory=app.config["MIGRATIONS_DIR"], render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    limiter.init_app(app)
+    api.init_app(app)
+
+    from . import models  # noqa: F401  (complete the metadata)
+    from .api import register_api
+    from .cli import register_cli
+    from .web import register_web
+
+    register_api(app)
+    register_web(app)
+    register_cli(app)
+    register_error_handlers(app)
+    _register_transaction(app)
+    return app
+
+
+def _register_transaction(app: Flask) -> None:
+    """The request owns the transaction: commit on success, roll back on any error answer."""
+
+    @app.after_request
+    def _commit_or_rollback(response):
+        if response.status_code < 400:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return response
+
+
+def _configure_sqlite(engine) -> None:
+    """SQLite enforces foreign keys only when asked, and WAL lets pages read while a sync writes."""
+    if engine.dialect.name != "sqlite":
+        return
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()

@@ -1,0 +1,23 @@
+"""REST API blueprints (flask-smorest). The OpenAPI document is served at /api/openapi.json."""
+
+from flask import jsonify
+from sqlalchemy import text
+
+from ..extensions import csrf, db
+
+
+def register_api(app) -> None:
+    from ..extensions import api
+    from .reference import blp as reference_blp
+
+    for blueprint in (reference_blp,):
+        api.register_blueprint(blueprint)
+        # The API authenticates with bearer tokens, not cookies, so CSRF does not apply.
+        csrf.exempt(blueprint)
+
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+
+    @app.get("/healthz")
+    def healthz():
+        db.session.execute(text("SELECT 1"))
+        return jsonify(status="ok")

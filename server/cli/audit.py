@@ -1,0 +1,5 @@
+"""`anfang audit` commands."""
+
+import click
+
+audit_cli = click.Group("audit")

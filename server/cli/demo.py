@@ -1,0 +1,5 @@
+"""`anfang demo` commands."""
+
+import click
+
+demo_cli = click.Group("demo")

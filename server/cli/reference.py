@@ -1,0 +1,5 @@
+"""`anfang reference` commands."""
+
+import click
+
+reference_cli = click.Group("reference")

@@ -1,0 +1,97 @@
+"""Configuration classes. The only module that reads the environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE_DIR = PROJECT_ROOT / "instance"
+DEFAULT_SECRET_KEY = "anfang-development-secret-change-me"
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run (e.g. production without a real secret)."""
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY)
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{DEFAULT_INSTANCE_DIR / 'anfang.sqlite3'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    EVIDENCE_DIR = os.environ.get("EVIDENCE_DIR", str(DEFAULT_INSTANCE_DIR / "evidence"))
+    MIGRATIONS_DIR = str(PROJECT_ROOT / "migrations")
+    REFERENCE_DIR = str(PROJECT_ROOT / "server" / "reference")
+
+    # flask-smorest / OpenAPI
+    API_TITLE = "anfang"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api"
+    OPENAPI_JSON_PATH = "openapi.json"
+
+    # Cookies: not readable by scripts, not sent cross-site.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = 8 * 3600
+
+    # Rate limiting (memory for one process; Redis for several).
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
+
+    DEVICE_TOKEN_TTL_DAYS = int(os.environ.get("DEVICE_TOKEN_TTL_DAYS", "90"))
+
+    @classmethod
+    def check(cls, settings) -> None:
+        """Refuse settings that cannot run; overridden where stricter."""
+
+
+class DevelopmentConfig(Config):
+    DEBUG = False
+
+
+class TestingConfig(Config):
+    TESTING = True
+    SECRET_KEY = "anfang-testing-secret"
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+    RATELIMIT_STORAGE_URI = "memory://"
+    # Tests exercise CSRF explicitly; the test client posts tokens it reads from forms.
+    WTF_CSRF_ENABLED = True
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")
+
+    @classmethod
+    def check(cls, settings) -> None:
+        secret = settings.get("SECRET_KEY")
+        if not secret or secret == DEFAULT_SECRET_KEY or len(secret) < 32:
+            raise ConfigError("production needs SECRET_KEY: a random value of at least 32 characters")
+        if not settings.get("SQLALCHEMY_DATABASE_URI"):
+            raise ConfigError("production needs DATABASE_URL (PostgreSQL)")
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_from_name(name: str | None):
+    """The config class for a name, or the one named by ANFANG_CONFIG (default development)."""
+    name = name or os.environ.get("ANFANG_CONFIG", "development")
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise ConfigError(f"unknown configuration {name!r}; choose one of {', '.join(CONFIGS)}") from None
+
+
+def demo_port(default: int = 5000) -> int:
+    return int(os.environ.get("PORT", default))

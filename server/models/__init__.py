@@ -1,0 +1,26 @@
+"""All models, imported so that metadata is complete for migrations."""
+
+from .audit import AuditChainHead, AuditEvent
+from .base import PERSONAL_DATA, personal_columns
+from .reference import (
+    ChecklistItem,
+    County,
+    Department,
+    DiscretionBenchmark,
+    Duty,
+    LegalBasis,
+    ReferenceDataset,
+    RosterMember,
+    Rule,
+    RuleCheck,
+    VenueCategory,
+)
+from .user import ROLE_LABELS, ROLES, DeviceToken, User
+from .venue import Venue
+
+__all__ = [
+    "AuditChainHead", "AuditEvent", "ChecklistItem", "County", "Department", "DeviceToken",
+    "DiscretionBenchmark", "Duty", "LegalBasis", "PERSONAL_DATA", "ROLES", "ROLE_LABELS",
+    "ReferenceDataset", "RosterMember", "Rule", "RuleCheck", "User", "Venue", "VenueCategory",
+    "personal_columns",
+]

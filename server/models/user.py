@@ -1,0 +1,77 @@
+"""Users, their roles and scope, and device tokens for the API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .base import PERSONAL_DATA, TimestampMixin, utcnow
+from .reference import County, Department
+
+ROLES = ("office", "inspector", "enforcement", "propaganda", "department", "county", "auditor", "admin")
+
+ROLE_LABELS = {
+    "office": "领导小组办公室",
+    "inspector": "督查人员",
+    "enforcement": "执法人员",
+    "propaganda": "宣传人员",
+    "department": "行业部门",
+    "county": "属地政府",
+    "auditor": "纪检审计",
+    "admin": "系统管理员",
+}
+
+
+class User(TimestampMixin, db.Model):
+    __tablename__ = "user_account"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64), info=PERSONAL_DATA)
+    password_hash: Mapped[str | None] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    county_id: Mapped[int | None] = mapped_column(ForeignKey("county.id"))
+    enforcement_certificate_no: Mapped[str | None] = mapped_column(String(32), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(32), info=PERSONAL_DATA)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    department: Mapped[Department | None] = relationship()
+    county: Mapped[County | None] = relationship()
+
+    # Flask-Login protocol
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABELS[self.role]
+
+
+class DeviceToken(TimestampMixin, db.Model):
+    """A revocable bearer token for a device; only its SHA-256 is stored."""
+
+    __tablename__ = "device_token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))  # shown to admins to tell tokens apart
+    label: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    user: Mapped[User] = relationship()

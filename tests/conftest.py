@@ -1,0 +1,151 @@
+"""Fixtures: every test runs on SQLite, and again on PostgreSQL (ids contain `postgresql`).
+
+The schema is built by the migrations (not create_all) so the suite also proves them; reference
+data is loaded once per backend; each test runs inside a transaction that is rolled back.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from server import create_app
+from server.extensions import db as _db
+
+PG_ADMIN_URL = os.environ.get("ANFANG_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def _postgres_reachable() -> str | None:
+    """None if PostgreSQL answers, else the reason it does not."""
+    try:
+        engine = sa.create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # any failure to connect
+        return str(exc).splitlines()[0]
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request, tmp_path_factory):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'anfang-test.sqlite3'}"
+        return
+    reason = _postgres_reachable()
+    if reason is not None:
+        message = f"PostgreSQL at {PG_ADMIN_URL} is unreachable: {reason}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    name = f"anfang_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    app = create_app(
+        "testing",
+        SQLALCHEMY_DATABASE_URI=database_url,
+        EVIDENCE_DIR=str(tmp_path_factory.mktemp("evidence")),
+    )
+    with app.app_context():
+        upgrade(directory=app.config["MIGRATIONS_DIR"])
+        from server.services.reference_loader import load_reference
+
+        load_reference()
+        _db.session.commit()
+        _db.session.remove()
+    yield app
+    with app.app_context():
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def db(app):
+    """The database, inside a transaction rolled back after the test (commits become savepoints)."""
+    with app.app_context():
+        connection = _db.engine.connect()
+        transaction = connection.begin()
+        original_session = _db.session
+        _db.session = _db._make_scoped_session(
+            {"bind": connection, "join_transaction_mode": "create_savepoint"}
+        )
+        try:
+            yield _db
+        finally:
+            _db.session.remove()
+            _db.session = original_session
+            transaction.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app, db):
+    return app.test_client()
+
+
+@pytest.fixture
+def cli(app, db):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_venue(db):
+    from server.models import County, Venue, VenueCategory
+
+    counter = iter(range(1, 10**6))
+
+    def make(**overrides) -> Venue:
+        n = next(counter)
+        if "category" not in overrides and "category_id" not in overrides:
+            overrides["category"] = db.session.scalar(sa.select(VenueCategory).order_by(VenueCategory.id))
+        if "county" not in overrides and "county_id" not in overrides:
+            overrides["county"] = db.session.scalar(sa.select(County).order_by(County.id))
+        values = dict(
+            name=f"测试场所{n}",
+            address=f"测试路{n}号",
+            town="测试街道",
+            approved_capacity=100,
+            operator_name="张三",
+            contact_phone="13800000000",
+        )
+        values.update(overrides)
+        venue = Venue(**values)
+        db.session.add(venue)
+        db.session.flush()
+        return venue
+
+    return make
+
+
+@pytest.fixture
+def make_user(db):
+    from server.models import User
+    from server.services.passwords import hash_password
+
+    counter = iter(range(1, 10**6))
+
+    def make(role: str = "inspector", password: str = "correct horse 9", **overrides) -> User:
+        n = next(counter)
+        values = dict(username=f"{role}{n}", display_name=f"测试用户{n}", role=role,
+                      password_hash=hash_password(password))
+        values.update(overrides)
+        user = User(**values)
+        db.session.add(user)
+        db.session.flush()
+        return user
+
+    return make

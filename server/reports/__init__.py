@@ -1,0 +1,1 @@
+"""PDF rendering (WeasyPrint) with a restricted url_fetcher."""

@@ -1,0 +1,1 @@
+"""marshmallow schemas; unknown fields are rejected."""

@@ -8,7 +8,7 @@ from flask import Flask
 
 from .config import config_from_name
 from .errors import register_error_handlers
-from .extensions import api, csrf, db, limiter, login_manager, migrate
+from .extensions import ProblemApi, csrf, db, limiter, login_manager, migrate
 
 
 def create_app(config=None, **overrides) -> Flask:
@@ -24,6 +24,7 @@ def create_app(config=None, **overrides) -> Flask:
     app.config.update(overrides)
     config_class.check(app.config)
     app.json.ensure_ascii = False
+    _ensure_sqlite_directory(app.config["SQLALCHEMY_DATABASE_URI"])
 
     db.init_app(app)
     with app.app_context():
@@ -32,7 +33,7 @@ def create_app(config=None, **overrides) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
     limiter.init_app(app)
-    api.init_app(app)
+    app.extensions["anfang_api"] = ProblemApi(app)
 
     from . import models  # noqa: F401  (complete the metadata)
     from .api import register_api
@@ -72,3 +73,12 @@ def _configure_sqlite(engine) -> None:
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
+
+
+def _ensure_sqlite_directory(uri: str) -> None:
+    """The embedded default keeps its SQLite file under instance/, which a fresh clone lacks."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(uri)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)

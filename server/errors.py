@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, jsonify, render_template, request
+from flask import jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger(__name__)
 
-PROBLEM_TYPE_BASE = "https://anfang.invalid/problems/"
+# Plain HTTP errors use "about:blank" (RFC 9457 §4.2.1); domain problems name their kind.
+PROBLEM_TYPE_BASE = "urn:anfang:problem:"
 
 TITLES = {
     400: "请求无效",
@@ -76,7 +77,7 @@ def is_api_request() -> bool:
 def problem_response(status: int, *, detail: str, title: str | None = None, slug: str | None = None,
                      errors: dict | None = None, headers=None, **extra):
     body = {
-        "type": PROBLEM_TYPE_BASE + (slug or str(status)),
+        "type": PROBLEM_TYPE_BASE + slug if slug else "about:blank",
         "title": title or TITLES.get(status, "错误"),
         "status": status,
         "detail": detail,
@@ -93,9 +94,24 @@ def problem_response(status: int, *, detail: str, title: str | None = None, slug
     return response
 
 
-def _field_errors(exc: HTTPException) -> dict | None:
-    """webargs puts {location: {field: [messages]}} in exc.data['messages']; flatten locations."""
-    data = getattr(exc, "data", None) or {}
+DEFAULT_DETAILS = {
+    400: "请求格式不正确。",
+    401: "请先登录或提供有效的访问令牌。",
+    403: "当前账号无权执行此操作。",
+    404: "请求的资源不存在。",
+    405: "该地址不支持此请求方法。",
+    413: "上传内容超过大小限制。",
+    415: "不支持该内容类型。",
+    422: "请求内容未通过校验，请查看 errors 中各字段的说明。",
+    429: "请求过于频繁，请稍后再试。",
+    500: "服务器处理请求时出错，已记录，请稍后重试。",
+}
+
+
+def _field_errors(data: dict) -> dict | None:
+    """webargs puts {location: {field: [messages]}} in data['messages']; flatten the locations."""
+    if isinstance(data.get("errors"), dict):
+        return data["errors"]
     messages = data.get("messages")
     if not isinstance(messages, dict):
         return None
@@ -108,6 +124,27 @@ def _field_errors(exc: HTTPException) -> dict | None:
     return flat
 
 
+def _detail(exc: HTTPException, data: dict) -> str:
+    if data.get("message"):
+        return str(data["message"])
+    # Werkzeug's stock English descriptions are replaced by Chinese ones; custom ones are kept.
+    stock = type(exc).description
+    if exc.description and exc.description != stock:
+        return str(exc.description)
+    return DEFAULT_DETAILS.get(exc.code or 500, str(stock or ""))
+
+
+def handle_http_exception(exc: HTTPException):
+    status = exc.code or 500
+    data = getattr(exc, "data", None) or {}
+    detail = _detail(exc, data)
+    if is_api_request():
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() not in ("content-type", "content-length")]
+        headers.extend((data.get("headers") or {}).items())
+        return problem_response(status, detail=detail, errors=_field_errors(data), headers=headers)
+    return render_template("error.html", status=status, title=TITLES.get(status, exc.name), detail=detail), status
+
+
 def handle_problem(exc: Problem):
     if is_api_request():
         return problem_response(exc.status, detail=exc.detail, title=exc.title, slug=exc.slug,
@@ -115,24 +152,11 @@ def handle_problem(exc: Problem):
     return render_template("error.html", status=exc.status, title=exc.title, detail=exc.detail), exc.status
 
 
-def handle_http_exception(exc: HTTPException):
-    status = exc.code or 500
-    if is_api_request():
-        errors = _field_errors(exc)
-        detail = exc.description if status != 422 else "请求内容未通过校验，请查看 errors 中各字段的说明。"
-        headers = [(k, v) for k, v in exc.get_headers() if k.lower() not in ("content-type", "content-length")]
-        return problem_response(status, detail=str(detail), errors=errors, headers=headers)
-    return render_template("error.html", status=status, title=TITLES.get(status, exc.name),
-                           detail=exc.description), status
-
-
 def handle_unexpected(exc: Exception):
     if isinstance(exc, HTTPException):
         return handle_http_exception(exc)
     log.exception("unhandled error on %s %s", request.method, request.path)
-    if current_app.config.get("PROPAGATE_UNEXPECTED"):
-        raise exc
-    return handle_http_exception(InternalServerError("服务器处理请求时出错，已记录，请稍后重试。"))
+    return handle_http_exception(InternalServerError())
 
 
 def register_error_handlers(app) -> None:

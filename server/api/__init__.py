@@ -3,13 +3,13 @@
 from flask import jsonify
 from sqlalchemy import text
 
-from ..extensions import csrf, db
+from ..extensions import api_of, csrf, db
 
 
 def register_api(app) -> None:
-    from ..extensions import api
     from .reference import blp as reference_blp
 
+    api = api_of(app)
     for blueprint in (reference_blp,):
         api.register_blueprint(blueprint)
         # The API authenticates with bearer tokens, not cookies, so CSRF does not apply.

@@ -1,5 +1,56 @@
-"""`anfang demo` commands."""
+"""`anfang demo` commands: the embedded demo (SQLite, reference data, generated registry)."""
+
+from __future__ import annotations
+
+import sys
 
 import click
+from flask import current_app
+from flask.cli import with_appcontext
+from flask_migrate import upgrade
+from rich.console import Console
+from rich.table import Table
 
-demo_cli = click.Group("demo")
+from ..extensions import db
+from ..services.demo import DEMO_PASSWORD, seed_demo
+from ..services.reference_loader import load_reference
+
+demo_cli = click.Group("demo", help="演示环境：建库、导入参考数据、生成演示登记数据并启动服务。")
+
+
+def _prepare() -> None:
+    upgrade(directory=current_app.config["MIGRATIONS_DIR"])
+    load_reference()
+    db.session.commit()
+    report = seed_demo()
+    db.session.commit()
+    console = Console()
+    console.print(f"演示数据：新增场所 {report.venues_created} 个，新增用户 {report.users_created} 个。")
+    table = Table(title=f"演示账号（密码均为 {DEMO_PASSWORD}）")
+    for column in ("角色", "用户名", "范围"):
+        table.add_column(column)
+    for row in report.logins:
+        table.add_row(*row)
+    console.print(table)
+
+
+@demo_cli.command("seed")
+@with_appcontext
+def seed_command():
+    """建库并生成演示数据（可重复运行，不会重复插入）。"""
+    try:
+        _prepare()
+    except LookupError as exc:
+        click.echo(f"错误：{exc}", err=True)
+        sys.exit(1)
+
+
+@demo_cli.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True, help="监听地址")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535), help="端口")
+@with_appcontext
+def run_command(host: str, port: int):
+    """准备演示数据并在本机启动服务。"""
+    _prepare()
+    click.echo(f"服务地址：http://{host}:{port}/  （按 Ctrl+C 停止）")
+    current_app.run(host=host, port=port, debug=False, use_reloader=False)

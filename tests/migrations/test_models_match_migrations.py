@@ -30,43 +30,13 @@ def test_revision_files_are_date_prefixed(app):
         assert name[:8].isdigit() and name[8] == "_", name
 
 
-def test_db_upgrade_builds_schema_from_empty(database_url, tmp_path):
-    """`anfang db upgrade` (the console script) on an empty database; SQLite gets a fresh file."""
-    url = database_url
-    if url.startswith("sqlite"):
-        url = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
-    else:
-        url = _fresh_postgres_database(url)
-    try:
-        environment = dict(os.environ, DATABASE_URL=url, ANFANG_CONFIG="development")
-        result = subprocess.run([str(ANFANG), "db", "upgrade"], env=environment, capture_output=True, text=True,
-                                timeout=120)
-        assert result.returncode == 0, result.stderr
-        engine = sa.create_engine(url)
-        tables = set(sa.inspect(engine).get_table_names())
-        engine.dispose()
-        assert {"venue", "user_account", "audit_event", "rule", "roster_member", "device_token"} <= tables
-    finally:
-        if not database_url.startswith("sqlite"):
-            _drop_postgres_database(url)
-
-
-def _admin_engine(url: str):
-    return sa.create_engine(sa.engine.make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-
-
-def _fresh_postgres_database(url: str) -> str:
-    name = sa.engine.make_url(url).database + "_empty"
-    engine = _admin_engine(url)
-    with engine.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+def test_db_upgrade_builds_schema_from_empty(empty_database_url):
+    """`anfang db upgrade` (the console script) on an empty database."""
+    environment = dict(os.environ, DATABASE_URL=empty_database_url, ANFANG_CONFIG="development")
+    result = subprocess.run([str(ANFANG), "db", "upgrade"], env=environment, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    engine = sa.create_engine(empty_database_url)
+    tables = set(sa.inspect(engine).get_table_names())
     engine.dispose()
-    return sa.engine.make_url(url).set(database=name).render_as_string(hide_password=False)
-
-
-def _drop_postgres_database(url: str) -> None:
-    engine = _admin_engine(url)
-    with engine.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{sa.engine.make_url(url).database}" WITH (FORCE)'))
-    engine.dispose()
+    assert {"venue", "user_account", "audit_event", "rule", "roster_member", "device_token"} <= tables

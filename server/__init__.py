@@ -61,18 +61,26 @@ def _register_transaction(app: Flask) -> None:
 
 
 def _configure_sqlite(engine) -> None:
-    """SQLite enforces foreign keys only when asked, and WAL lets pages read while a sync writes."""
+    """SQLite: enforce foreign keys, use WAL so pages read while a sync writes, and let SQLAlchemy
+    emit BEGIN itself: pysqlite's own transaction handling breaks SAVEPOINT (SQLAlchemy docs,
+    "Serializable isolation / Savepoints / Transactional DDL")."""
     if engine.dialect.name != "sqlite":
         return
     from sqlalchemy import event
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN")
 
 
 def _ensure_sqlite_directory(uri: str) -> None:

@@ -13,6 +13,8 @@ import pytest
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
+from flask_sqlalchemy.session import Session as FlaskSession
+
 from server import create_app
 from server.extensions import db as _db
 
@@ -92,6 +94,14 @@ def app(database_url, tmp_path_factory):
         _db.engine.dispose()
 
 
+class ConnectionBoundSession(FlaskSession):
+    """Flask-SQLAlchemy's session picks an engine per bind key and ignores `bind`; tests bind it to
+    the one connection whose outer transaction they roll back."""
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        return bind if bind is not None else self.bind
+
+
 @pytest.fixture
 def db(app):
     """The database, inside a transaction rolled back after the test (commits become savepoints)."""
@@ -100,7 +110,7 @@ def db(app):
         transaction = connection.begin()
         original_session = _db.session
         _db.session = _db._make_scoped_session(
-            {"bind": connection, "join_transaction_mode": "create_savepoint"}
+            {"bind": connection, "join_transaction_mode": "create_savepoint", "class_": ConnectionBoundSession}
         )
         try:
             yield _db

@@ -217,7 +217,7 @@ def seed_demo() -> DemoReport:
     rng = random.Random(DEMO_SEED)
     report = DemoReport()
 
-    existing_venues = set(db.session.execute(sa.select(Venue.county_id, Venue.name)).tuples())
+    existing_venues = set(db.session.execute(sa.select(Venue.county_id, Venue.name)).all())
     new_venues = [row for row in _venues(rng, counties, categories)
                   if (row["county_id"], row["name"]) not in existing_venues]
     if new_venues:

@@ -12,7 +12,7 @@ def test_demo_registry_covers_every_county_and_category(db):
     assert report.venues_created >= 2000
 
     venues_per_county = dict(db.session.execute(
-        sa.select(County.name, sa.func.count(Venue.id)).join(Venue).group_by(County.name)).tuples())
+        sa.select(County.name, sa.func.count(Venue.id)).join(Venue).group_by(County.name)).all())
     county_names = set(db.session.scalars(sa.select(County.name)))
     assert set(venues_per_county) == county_names
     assert min(venues_per_county.values()) >= 50

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
 from .base import utcnow
 
 
+class AppendOnlyError(RuntimeError):
+    """An attempt to change or delete a recorded audit event through the ORM."""
+
+
 class AuditEvent(db.Model):
+    """One link of the chain; written only by server.services.audit.record_event."""
+
     __tablename__ = "audit_event"
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, unique=True)  # position in the chain, 1-based
@@ -25,6 +31,13 @@ class AuditEvent(db.Model):
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+# The database triggers refuse this too; failing in the flush names the culprit in Python.
+@event.listens_for(AuditEvent, "before_update")
+@event.listens_for(AuditEvent, "before_delete")
+def _refuse_change(_mapper, _connection, target: AuditEvent) -> None:
+    raise AppendOnlyError(f"audit events are append-only: event seq={target.seq} cannot be changed or deleted")
 
 
 class AuditChainHead(db.Model):

@@ -10,6 +10,7 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade
 from rich.console import Console
 from rich.table import Table
+from werkzeug.serving import run_simple
 
 from ..extensions import db
 from ..services.demo import DEMO_PASSWORD, seed_demo
@@ -53,4 +54,5 @@ def run_command(host: str, port: int):
     """准备演示数据并在本机启动服务。"""
     _prepare()
     click.echo(f"服务地址：http://{host}:{port}/  （按 Ctrl+C 停止）")
-    current_app.run(host=host, port=port, debug=False, use_reloader=False)
+    # app.run() is a no-op under the flask CLI; serve the same way `flask run` does.
+    run_simple(host, port, current_app._get_current_object(), threaded=True)

@@ -2,6 +2,16 @@
 
 
 def register_web(app) -> None:
+    # Authentication is wired here because every app registers its pages; the API's bearer
+    # loader lives in the same place so both channels are decided side by side.
+    from ..auth_setup import init_auth
+    from .auth import bp as auth_bp
+    from .navigation import inject_navigation
+    from .security_headers import init_security_headers
     from .views import bp
 
+    init_auth(app)
+    init_security_headers(app)
+    app.context_processor(inject_navigation)
     app.register_blueprint(bp)
+    app.register_blueprint(auth_bp)

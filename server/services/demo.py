@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from ..extensions import db
 from ..models import ROLE_LABELS, County, Department, User, Venue, VenueCategory
+from .audit import record_event
 from .passwords import hash_password
 
 DEMO_SEED = 20211214
@@ -231,6 +232,9 @@ def seed_demo() -> DemoReport:
             password_hash = password_hash or hash_password(DEMO_PASSWORD)
             db.session.add(User(password_hash=password_hash, **row))
             report.users_created += 1
+    if report.venues_created or report.users_created:
+        record_event("demo.seeded", channel="cli", object_type="demo",
+                     details={"seed": DEMO_SEED, "venues": report.venues_created, "users": report.users_created})
     db.session.flush()
 
     for username in ("office", "inspector01", "inspector04", "enforcement", "propaganda", "department", "county",

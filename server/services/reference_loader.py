@@ -42,6 +42,7 @@ from ..models import (
 )
 from ..models.base import utcnow
 from ..schemas.reference import DATASETS, Issue, ReferenceDataError, file_name, validate_documents
+from .audit import record_event
 
 __all__ = [
     "DatasetReport", "LoadReport", "ReferenceDataError", "load_reference", "read_reference_files", "rule_bundle",
@@ -176,6 +177,12 @@ def load_reference(directory: str | Path | None = None, *, force: bool = False) 
         _LOADERS[dataset](document["records"], dataset_report)
         _flush(dataset)
         _record_dataset(previous, dataset_report)
+    if report.changes:
+        # Reference data decides what counts as a violation and who answers for it: changes are audited.
+        record_event("reference.loaded", channel="cli", object_type="reference",
+                     details={name: {"version": r.version, "sha256": r.sha256, "created": r.created,
+                                     "updated": r.updated}
+                              for name, r in report.datasets.items() if r.changes})
     db.session.flush()
     return report
 

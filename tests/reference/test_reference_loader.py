@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from server.models import (
+    AuditEvent,
     ChecklistItem,
     County,
     DiscretionBenchmark,
@@ -99,6 +100,22 @@ def test_changed_file_is_applied_as_update(db, reference_copy):
 
     assert load_reference(reference_copy).changes == 0
     assert load_reference(reference_copy, force=True).changes == 0
+
+
+def test_changes_are_audited_and_unchanged_loads_are_not(db, reference_copy):
+    def last_event():
+        return db.session.scalar(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1))
+
+    before = last_event()
+    load_reference(reference_copy)
+    assert last_event() == before
+
+    edit(reference_copy, "counties", "name: 金华开发区", "name: 金华经济技术开发区")
+    load_reference(reference_copy)
+    event = last_event()
+    assert event.action == "reference.loaded"
+    assert set(event.details) == {"counties"}
+    assert event.details["counties"]["updated"] == 1
 
 
 def test_changed_rule_updates_items_and_checks(db, reference_copy):

@@ -2,7 +2,7 @@
 
 import sqlalchemy as sa
 
-from server.models import ROLES, County, User, Venue, VenueCategory
+from server.models import ROLES, AuditEvent, County, User, Venue, VenueCategory
 from server.services.demo import DEMO_PASSWORD, seed_demo
 from server.services.passwords import verify_password
 
@@ -41,12 +41,17 @@ def test_demo_users_one_per_role_and_certified_inspectors(db):
     assert verify_password(office.password_hash, DEMO_PASSWORD)
 
 
-def test_seeding_again_duplicates_nothing(db):
-    seed_demo()
+def test_seeding_is_audited_and_again_duplicates_nothing(db):
+    first = seed_demo()
+    event = db.session.scalar(sa.select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1))
+    assert event.action == "demo.seeded"
+    assert event.details["venues"] == first.venues_created
     venues = db.session.scalar(sa.select(sa.func.count(Venue.id)))
     users = db.session.scalar(sa.select(sa.func.count(User.id)))
+    events = db.session.scalar(sa.select(sa.func.count(AuditEvent.id)))
     again = seed_demo()
     assert (again.venues_created, again.users_created) == (0, 0)
     assert db.session.scalar(sa.select(sa.func.count(Venue.id))) == venues
     assert db.session.scalar(sa.select(sa.func.count(User.id))) == users
+    assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id))) == events
     assert {row[1] for row in again.logins} >= {"office", "enforcement", "propaganda", "admin"}

@@ -25,7 +25,10 @@ USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 MIN_PASSWORD_LENGTH = 8
 # Roles whose members may carry an enforcement certificate (执法证) into the field.
 CERTIFICATE_ROLES = frozenset({"inspector", "enforcement"})
-TOKEN_PREFIX_LENGTH = 8
+# Tokens carry a fixed tag: secret scanners can recognise a leaked one, and a prefix shown to admins
+# never starts with "-" (which a command line would take for an option).
+TOKEN_TAG = "anf_"
+TOKEN_PREFIX_LENGTH = len(TOKEN_TAG) + 8
 # last_used_at is informational; writing it on every API call would turn each read into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -190,7 +193,7 @@ def issue_device_token(user: User, label: str, *, actor: User | None = None, cha
     if not user.is_active:
         raise Conflict(f"用户“{user.username}”已停用，不能签发令牌。")
     ttl = ttl_days if ttl_days is not None else current_app.config["DEVICE_TOKEN_TTL_DAYS"]
-    raw = secrets.token_urlsafe(32)
+    raw = TOKEN_TAG + secrets.token_urlsafe(32)
     now = utcnow()
     token = DeviceToken(user=user, token_hash=_token_hash(raw), prefix=raw[:TOKEN_PREFIX_LENGTH],
                         label=label, issued_at=now, expires_at=now + timedelta(days=ttl))

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from server.extensions import limiter
 from server.models import AuditEvent, DeviceToken
 from server.models.base import utcnow
+from server.services.auth import TOKEN_PREFIX_LENGTH, TOKEN_TAG
 
 PASSWORD = "correct horse 9"
 PROBLEM_KEYS = {"type", "title", "status", "detail"}
@@ -55,8 +56,8 @@ def test_issue_token_returns_it_once(client, inspector):
     assert response.status_code == 201
     body = response.get_json()
     assert body["token_type"] == "Bearer"
-    assert len(body["token"]) >= 40
-    assert body["device_token"]["prefix"] == body["token"][:8]
+    assert len(body["token"]) >= 40 and body["token"].startswith(TOKEN_TAG)
+    assert body["device_token"]["prefix"] == body["token"][:TOKEN_PREFIX_LENGTH]
     assert body["device_token"]["label"] == "测试手机"
     assert body["user"]["username"] == inspector.username
     assert body["user"]["role"] == "inspector"
@@ -90,7 +91,7 @@ def test_me_with_bearer_token(client, db, inspector):
     body = response.get_json()
     assert body["user"]["username"] == inspector.username
     assert body["user"]["role_label"] == "督查人员"
-    assert body["device_token"]["prefix"] == token[:8]
+    assert body["device_token"]["prefix"] == token[:TOKEN_PREFIX_LENGTH]
     row = db.session.scalar(sa.select(DeviceToken).where(DeviceToken.user_id == inspector.id))
     assert row.last_used_at is not None
 

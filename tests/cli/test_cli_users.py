@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from server.models import AuditEvent, County, Department, DeviceToken, User
+from server.services.auth import TOKEN_PREFIX_LENGTH
 from server.services.passwords import verify_password
 
 PASSWORD = "long enough 42"
@@ -181,14 +182,14 @@ def test_token_issue_prints_the_token_once_and_it_works(cli, client, db, inspect
     assert len(token.splitlines()) == 1 and len(token) >= 40
     assert "只显示这一次" in result.stderr
     row = db.session.scalar(sa.select(DeviceToken).where(DeviceToken.user_id == inspector.id))
-    assert row.prefix == token[:8] and token not in (row.token_hash, row.label)
+    assert row.prefix == token[:TOKEN_PREFIX_LENGTH] and token not in (row.token_hash, row.label)
 
     response = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
     assert response.get_json()["user"]["username"] == inspector.username
 
     listing = cli.invoke(args=["token", "list", inspector.username]).output
-    assert token[:8] in listing and token not in listing
+    assert token[:TOKEN_PREFIX_LENGTH] in listing and token not in listing
 
 
 def test_token_issue_for_an_unknown_user(cli):
@@ -215,12 +216,12 @@ def test_token_list_states_and_filter(cli, db, inspector):
 def test_revoke_by_id_and_by_prefix(cli, client, db, inspector):
     first = issue(cli, inspector, "手机").stdout.strip()
     second = issue(cli, inspector, "平板").stdout.strip()
-    first_row = db.session.scalar(sa.select(DeviceToken).where(DeviceToken.prefix == first[:8]))
+    first_row = db.session.scalar(sa.select(DeviceToken).where(DeviceToken.prefix == first[:TOKEN_PREFIX_LENGTH]))
 
     by_id = cli.invoke(args=["token", "revoke", str(first_row.id)])
     assert by_id.exit_code == 0
     assert by_id.output.strip().startswith(f"已吊销令牌 {first_row.id}")
-    by_prefix = cli.invoke(args=["token", "revoke", second[:8]])
+    by_prefix = cli.invoke(args=["token", "revoke", second[:TOKEN_PREFIX_LENGTH]])
     assert by_prefix.exit_code == 0 and "已吊销令牌" in by_prefix.output
 
     for token in (first, second):

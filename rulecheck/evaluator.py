@@ -212,8 +212,9 @@ def _to_fraction(value) -> Fraction:
     return value
 
 
-def variables_of(tree) -> set[str]:
-    """Every variable name a (validated) expression refers to."""
+def variables_of(tree, *, required_only: bool = False) -> set[str]:
+    """Every variable name a (validated) expression refers to; with `required_only`, only those
+    referenced without a default (their absence makes a check incomplete)."""
     names: set[str] = set()
     stack = [tree]
     while stack:
@@ -224,29 +225,12 @@ def variables_of(tree) -> set[str]:
             operator, raw_args = next(iter(node.items()))
             args = _arguments(raw_args)
             if operator == "var":
-                names.add(args[0])
-            elif operator in ("missing", "present"):
-                names.update(args)
-            else:
-                stack.extend(args)
-    return names
-
-
-def _required_variables(tree) -> set[str]:
-    """Variables referenced without a default (their absence makes a check incomplete)."""
-    names: set[str] = set()
-    stack = [tree]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, list):
-            stack.extend(node)
-        elif isinstance(node, dict) and len(node) == 1:
-            operator, raw_args = next(iter(node.items()))
-            args = _arguments(raw_args)
-            if operator == "var":
-                if len(args) == 1:
+                if not required_only or len(args) == 1:
                     names.add(args[0])
-            elif operator not in ("missing", "present"):
+            elif operator in ("missing", "present"):
+                if not required_only:
+                    names.update(args)
+            else:
                 stack.extend(args)
     return names
 
@@ -485,7 +469,7 @@ def evaluate_check(check: Mapping, context: Mapping) -> CheckResult:
     except MissingValue as missing:
         trees = [tree for tree in (applies_when, check.get("expression")) if tree is not None]
         absent = sorted(
-            name for tree in trees for name in _required_variables(tree) if _is_absent(context, name)
+            name for tree in trees for name in variables_of(tree, required_only=True) if _is_absent(context, name)
         )
         return CheckResult(code, INCOMPLETE, description, tuple(absent) or (missing.name,))
     return CheckResult(code, outcome, description)

@@ -2,6 +2,15 @@
 
 from .audit import AuditChainHead, AuditEvent
 from .base import PERSONAL_DATA, personal_columns
+from .draw import (
+    ASSIGNMENT_STATUSES,
+    DRAW_STATUSES,
+    Assignment,
+    AssignmentMember,
+    AssignmentTransition,
+    Draw,
+    DrawPolicy,
+)
 from .reference import (
     ChecklistItem,
     County,
@@ -19,7 +28,8 @@ from .user import ROLE_LABELS, ROLES, DeviceToken, User
 from .venue import Venue
 
 __all__ = [
-    "AuditChainHead", "AuditEvent", "ChecklistItem", "County", "Department", "DeviceToken",
+    "ASSIGNMENT_STATUSES", "Assignment", "AssignmentMember", "AssignmentTransition", "DRAW_STATUSES", "Draw",
+    "DrawPolicy", "AuditChainHead", "AuditEvent", "ChecklistItem", "County", "Department", "DeviceToken",
     "DiscretionBenchmark", "Duty", "LegalBasis", "PERSONAL_DATA", "ROLES", "ROLE_LABELS",
     "ReferenceDataset", "RosterMember", "Rule", "RuleCheck", "User", "Venue", "VenueCategory",
     "personal_columns",

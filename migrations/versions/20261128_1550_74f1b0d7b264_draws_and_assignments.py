@@ -65,7 +65,7 @@ def upgrade():
     sa.Column('meeting_point', sa.String(length=256), nullable=True),
     sa.Column('may_propose_penalties', sa.Boolean(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('envelope', sa.LargeBinary(), nullable=False),
+    sa.Column('envelope', sa.LargeBinary(), nullable=True),
     sa.Column('wrapped_key', sa.LargeBinary(), nullable=False),
     sa.Column('wrapped_reveal_code', sa.LargeBinary(), nullable=True),
     sa.Column('dispatched_at', sa.DateTime(timezone=True), nullable=True),

@@ -77,7 +77,8 @@ class Assignment(TimestampMixin, db.Model):
     status: Mapped[str] = mapped_column(String(16), default="sealed", index=True)
     # Envelope: the target encrypted under a per-assignment key (AES-GCM), plus that key wrapped
     # under a key derived (scrypt) from the reveal code — everything a device needs offline.
-    envelope: Mapped[bytes] = mapped_column(LargeBinary)
+    # Built on first need (a team device's pull, or dispatch): the scrypt step is deliberately slow.
+    envelope: Mapped[bytes | None] = mapped_column(LargeBinary)
     # The per-assignment key and the reveal code, each wrapped under the server key.
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     wrapped_reveal_code: Mapped[bytes | None] = mapped_column(LargeBinary)  # erased once shown

@@ -7,11 +7,13 @@ from ..extensions import api_of, csrf, db
 
 
 def register_api(app) -> None:
+    from .assignments import blp as assignments_blp
     from .auth import blp as auth_blp
+    from .draws import blp as draws_blp
     from .reference import blp as reference_blp
 
     api = api_of(app)
-    for blueprint in (auth_blp, reference_blp):
+    for blueprint in (auth_blp, reference_blp, assignments_blp, draws_blp):
         api.register_blueprint(blueprint)
         # The API authenticates with bearer tokens, not cookies, so CSRF does not apply.
         csrf.exempt(blueprint)

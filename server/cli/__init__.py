@@ -6,12 +6,14 @@ from flask.cli import FlaskGroup
 
 
 def register_cli(app) -> None:
+    from .assignments import assignment_cli
     from .audit import audit_cli
     from .demo import demo_cli
+    from .draws import draw_cli
     from .reference import reference_cli
     from .users import token_cli, user_cli
 
-    for group in (audit_cli, demo_cli, reference_cli, token_cli, user_cli):
+    for group in (assignment_cli, audit_cli, demo_cli, draw_cli, reference_cli, token_cli, user_cli):
         app.cli.add_command(group)
 
 

@@ -14,6 +14,7 @@ from ..models import (
     County,
     Department,
     DiscretionBenchmark,
+    DrawPolicy,
     Duty,
     LegalBasis,
     ReferenceDataset,
@@ -64,6 +65,7 @@ _TABLES = {
     "categories": ("场所类别", [VenueCategory]),
     "rules": ("规则 / 检查项 / 检查条件", [Rule, ChecklistItem, RuleCheck]),
     "legal_bases": ("法律依据 / 裁量基准", [LegalBasis, DiscretionBenchmark]),
+    "draw_policy": ("抽查策略", [DrawPolicy]),
 }
 
 

@@ -16,7 +16,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from rulecheck import FACT_NAMESPACES, ExpressionError, validate_expression, variables_of
 
 # The order files load in: each refers only to files before it.
-DATASETS = ("counties", "departments", "roster", "duties", "categories", "rules", "legal_bases")
+DATASETS = ("counties", "departments", "roster", "duties", "categories", "rules", "legal_bases", "draw_policy")
 
 # The top-level key holding each file's records.
 RECORDS_KEY = {
@@ -27,6 +27,7 @@ RECORDS_KEY = {
     "categories": "categories",
     "rules": "rules",
     "legal_bases": "legal_bases",
+    "draw_policy": "policies",
 }
 
 GROUP_ROLE_RANK = {"leader": 0, "executive_deputy": 1, "deputy": 2, "member": 3}
@@ -37,6 +38,11 @@ RESPONSIBILITY_SOURCES = ("document", "default")
 VALUE_TYPES = ("boolean", "integer", "choice", "text")
 CIRCUMSTANCES = ("first", "repeated", "refused", "serious")
 PARTY_KINDS = ("individual", "unit")
+# Bounds that keep a draw's total weight far below 2^53 (docs/draw-algorithm.md).
+MAX_CATEGORY_WEIGHT = 1000
+MAX_WEIGHT_FACTOR = 100
+# The document's teams are 两人以上; a policy may ask for more, never fewer.
+MIN_TEAM_SIZE = 2
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,29 @@ def _integer(*, required: bool = True, minimum: int | None = None) -> fields.Int
     return fields.Integer(required=required, strict=True, allow_none=not required,
                           validate=validate.Range(min=minimum, error="不能小于 {min}。") if minimum is not None else None,
                           error_messages=_errors(invalid="应为整数。"), **kwargs)
+
+
+class WholeNumber(fields.Integer):
+    """An integer written as one: 2.5, "2" and true are refused (weights must be exact)."""
+
+    default_error_messages = {"invalid": "应为整数。"}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.make_error("invalid")
+        return value
+
+
+def _bounded(minimum: int, maximum: int | None = None) -> WholeNumber:
+    error = "应在 {min}–{max} 之间。" if maximum is not None else "不能小于 {min}。"
+    return WholeNumber(required=True, validate=validate.Range(min=minimum, max=maximum, error=error),
+                       error_messages=_errors())
+
+
+def _weights_by(key_pattern: str, maximum: int) -> fields.Dict:
+    return fields.Dict(
+        keys=fields.String(validate=validate.Regexp(key_pattern, error="代码格式不对：应匹配 {regex}。")),
+        values=_bounded(1, maximum), load_default=dict, error_messages=_errors(invalid="应为映射（代码: 权重）。"))
 
 
 def _code_list(*, item_pattern: str = r"^[a-z][a-z0-9_]*$") -> fields.List:
@@ -360,6 +389,36 @@ def _check_period(data) -> None:
         raise ValidationError("失效日期不能早于生效日期。", "valid_to")
 
 
+class DrawWeightsRecord(StrictSchema):
+    default = _bounded(1, MAX_CATEGORY_WEIGHT)
+    rules = _weights_by(r"^K[1-9][0-9]*$", MAX_CATEGORY_WEIGHT)
+    categories = _weights_by(r"^[a-z][a-z0-9_]*$", MAX_CATEGORY_WEIGHT)
+    past_violations_factor = _bounded(1, MAX_WEIGHT_FACTOR)
+    never_inspected_factor = _bounded(1, MAX_WEIGHT_FACTOR)
+
+
+class DrawExclusionsRecord(StrictSchema):
+    same_county = StrictBoolean(required=True, error_messages=_errors())
+    responsible_department = StrictBoolean(required=True, error_messages=_errors())
+    repeat_visit_days = _bounded(0, 3660)
+    max_assignments_per_inspector_per_day = _bounded(1, 24)
+
+
+class DrawTeamRecord(StrictSchema):
+    min_size = WholeNumber(required=True, error_messages=_errors(),
+                           validate=validate.Range(min=MIN_TEAM_SIZE, max=20,
+                                                   error="督查组至少 {min} 人（两人以上），最多 {max} 人。"))
+    require_certified_member_when_penalties = StrictBoolean(required=True, error_messages=_errors())
+
+
+class DrawPolicyRecord(StrictSchema):
+    code = _code()
+    name = _text(64)
+    weights = fields.Nested(DrawWeightsRecord, required=True, error_messages=_errors())
+    exclusions = fields.Nested(DrawExclusionsRecord, required=True, error_messages=_errors())
+    team = fields.Nested(DrawTeamRecord, required=True, error_messages=_errors())
+
+
 # ---------------------------------------------------------------- files
 
 
@@ -376,6 +435,7 @@ FILE_SCHEMAS: dict[str, type[Schema]] = {
     "categories": _file_schema("categories", CategoryRecord),
     "rules": _file_schema("rules", RuleRecord),
     "legal_bases": _file_schema("legal_bases", LegalBasisRecord),
+    "draw_policy": _file_schema("policies", DrawPolicyRecord),
 }
 
 
@@ -460,7 +520,7 @@ def _cross_check(documents: dict[str, dict]) -> list[Issue]:
     for dataset, key in (("counties", "code"), ("counties", "name"), ("departments", "code"),
                          ("departments", "name"), ("roster", "name"), ("duties", "seq"),
                          ("categories", "code"), ("categories", "name"), ("rules", "code"),
-                         ("legal_bases", "code")):
+                         ("legal_bases", "code"), ("draw_policy", "code")):
         issues.extend(_duplicates(dataset, key, records[dataset]))
 
     department_codes = {d["code"] for d in records["departments"]}
@@ -480,6 +540,15 @@ def _cross_check(documents: dict[str, dict]) -> list[Issue]:
         unknown("categories", index, category, "departments", category["departments"], department_codes, "部门")
     for index, rule in enumerate(records["rules"]):
         unknown("rules", index, rule, "categories", rule["categories"], category_codes, "场所类别")
+
+    rule_codes = {r["code"] for r in records["rules"]}
+    for index, policy in enumerate(records["draw_policy"]):
+        weights = policy["weights"]
+        unknown("draw_policy", index, policy, "weights.rules", sorted(weights["rules"]), rule_codes, "规则")
+        unknown("draw_policy", index, policy, "weights.categories", sorted(weights["categories"]), category_codes,
+                "场所类别")
+    if "default" not in {policy["code"] for policy in records["draw_policy"]}:
+        issues.append(Issue(file_name("draw_policy"), "policies", "缺少代码为 default 的抽查策略（抽查时使用）。"))
 
     issues.extend(_check_roster(records["roster"]))
     issues.extend(_check_global_codes("rules", records["rules"], ("items", "checks")))

@@ -32,6 +32,7 @@ from ..models import (
     County,
     Department,
     DiscretionBenchmark,
+    DrawPolicy,
     Duty,
     LegalBasis,
     ReferenceDataset,
@@ -370,6 +371,19 @@ def _load_legal_bases(records: list[dict], report: DatasetReport) -> None:
                             if code not in listed_benchmarks)
 
 
+def _load_draw_policies(records: list[dict], report: DatasetReport) -> None:
+    # A policy is one document (weights, exclusions, team rules) kept whole as settings; the
+    # file's version travels with it into every draw's parameters.
+    existing = _by(DrawPolicy, "code")
+    listed = {record["code"] for record in records}
+    for record in records:
+        settings = {name: value for name, value in record.items() if name != "code"}
+        _, changed = _upsert(DrawPolicy, existing, "code", record["code"],
+                             {"version": report.version, "settings": settings})
+        report.count(changed)
+    _note_absent(report, existing, listed)
+
+
 _LOADERS = {
     "counties": _load_counties,
     "departments": _load_departments,
@@ -378,6 +392,7 @@ _LOADERS = {
     "categories": _load_categories,
     "rules": _load_rules,
     "legal_bases": _load_legal_bases,
+    "draw_policy": _load_draw_policies,
 }
 
 

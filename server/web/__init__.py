@@ -6,6 +6,7 @@ def register_web(app) -> None:
     # loader lives in the same place so both channels are decided side by side.
     from ..auth_setup import init_auth
     from .auth import bp as auth_bp
+    from .draws import bp as draws_bp
     from .navigation import inject_navigation
     from .security_headers import init_security_headers
     from .views import bp
@@ -15,3 +16,15 @@ def register_web(app) -> None:
     app.context_processor(inject_navigation)
     app.register_blueprint(bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(draws_bp)
+    app.add_template_filter(local_time)
+
+
+def local_time(moment) -> str:
+    """A stored (UTC) time as China Standard Time, the pages' users being in 金华."""
+    from ..services.auth import as_utc
+    from ..services.draws import CHINA_STANDARD_TIME
+
+    if moment is None:
+        return "—"
+    return as_utc(moment).astimezone(CHINA_STANDARD_TIME).strftime("%Y-%m-%d %H:%M")

@@ -225,6 +225,26 @@ BAD_FILES = [
                  id="locality-with-department"),
     pytest.param("legal_bases", "legal_bases: []", "legal_bases: {}", ["legal_bases.yaml", "应为列表"],
                  id="not-a-list"),
+    pytest.param("draw_policy", "      same_county: true\n", "      same_county: true\n      same_town: true\n",
+                 ["draw_policy.yaml", "policies[0]（default）.exclusions.same_town", "未知字段"],
+                 id="policy-unknown-field"),
+    pytest.param("draw_policy", "        K1: 3\n", "        K1: 2.5\n",
+                 ["draw_policy.yaml", "weights.rules", "应为整数"], id="policy-fractional-weight"),
+    pytest.param("draw_policy", "        K1: 3\n", "        K1: true\n",
+                 ["draw_policy.yaml", "weights.rules", "应为整数"], id="policy-boolean-weight"),
+    pytest.param("draw_policy", "        K1: 3\n", "        K1: 0\n",
+                 ["draw_policy.yaml", "weights.rules", "1–1000"], id="policy-zero-weight"),
+    pytest.param("draw_policy", "        K1: 3\n", "        K12: 3\n",
+                 ["draw_policy.yaml", "weights.rules", "未知规则代码 K12"], id="policy-unknown-rule"),
+    pytest.param("draw_policy", "      categories: {}\n", "      categories: {cinema: 2}\n",
+                 ["draw_policy.yaml", "weights.categories", "未知场所类别代码 cinema"], id="policy-unknown-category"),
+    pytest.param("draw_policy", "      min_size: 2\n", "      min_size: 1\n",
+                 ["draw_policy.yaml", "team.min_size", "两人以上"], id="policy-one-person-team"),
+    pytest.param("draw_policy", "  - code: default\n", "  - code: strict\n",
+                 ["draw_policy.yaml", "缺少代码为 default 的抽查策略"], id="policy-without-default"),
+    pytest.param("draw_policy", "      max_assignments_per_inspector_per_day: 2\n", "",
+                 ["draw_policy.yaml", "max_assignments_per_inspector_per_day", "缺少必填字段"],
+                 id="policy-missing-limit"),
 ]
 
 
@@ -303,6 +323,30 @@ def test_cli_show_lists_versions(cli):
     assert "roster.yaml：版本 2021-12-14.1" in result.output
     assert "领导小组成员 42 条" in result.output
     assert "规则 / 检查项 / 检查条件 11 /" in result.output
+
+
+def test_draw_policy_is_loaded_whole(db):
+    from server.models import DrawPolicy
+
+    policy = db.session.scalar(select(DrawPolicy).filter_by(code="default"))
+    assert policy.version == db.session.scalar(select(ReferenceDataset.version).filter_by(name="draw_policy"))
+    assert policy.settings["weights"]["rules"] == {"K1": 3}
+    assert policy.settings["exclusions"] == {"same_county": True, "responsible_department": True,
+                                             "repeat_visit_days": 30, "max_assignments_per_inspector_per_day": 2}
+    assert policy.settings["team"] == {"min_size": 2, "require_certified_member_when_penalties": True}
+    assert "code" not in policy.settings
+
+
+def test_changed_draw_policy_is_applied_as_update(db, reference_copy):
+    from server.models import DrawPolicy
+
+    edit(reference_copy, "draw_policy", "repeat_visit_days: 30", "repeat_visit_days: 14")
+    edit(reference_copy, "draw_policy", 'version: "2021-12-14.1"', 'version: "2021-12-20.1"')
+    report = load_reference(reference_copy)
+    assert (report.datasets["draw_policy"].updated, report.datasets["draw_policy"].created) == (1, 0)
+    policy = db.session.scalar(select(DrawPolicy).filter_by(code="default"))
+    assert policy.settings["exclusions"]["repeat_visit_days"] == 14 and policy.version == "2021-12-20.1"
+    assert load_reference(reference_copy, force=True).changes == 0
 
 
 def test_rule_children_are_stored(db):

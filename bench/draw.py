@@ -1,0 +1,184 @@
+"""Draw benchmark: the pure selection at city scale, and a whole draw on a scratch database.
+
+1. `select()` over 100,000 venue candidates and 2,000 inspector candidates built in memory from a
+   fixed seed (spread over the 10 counties and the 44 categories of the reference data, about a
+   third certified, some with recent visits and bookings), 1,000 assignments, every exclusion on.
+2. `create_draw()` end to end (snapshot queries, selection, rows, sealing, audit event) on a new
+   SQLite database with the demo registry (2,400 venues, 64 inspectors): every county, seven
+   categories, 100 assignments over a week, then close and verify.
+
+Run: .venv/bin/python bench/draw.py [--skip-database]
+Prints the headline figures last, one per line, as `name: value unit`. Target: select ≤ 2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import sys
+import tempfile
+import time
+import tracemalloc
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import yaml  # noqa: E402
+
+from server.services.draw_selection import (  # noqa: E402
+    ALGORITHM,
+    InspectorCandidate,
+    VenueCandidate,
+    select,
+)
+
+REFERENCE = Path(__file__).resolve().parent.parent / "server" / "reference"
+VENUES = 100_000
+INSPECTORS = 2_000
+SAMPLE = 1_000
+WINDOW_DAYS = 7
+BENCH_SEED = 20211214
+
+
+def _reference():
+    def load(name):
+        return yaml.safe_load((REFERENCE / f"{name}.yaml").read_text("utf-8"))
+
+    counties = [c["code"] for c in load("counties")["counties"]]
+    categories = load("categories")["categories"]
+    departments = [d["code"] for d in load("departments")["departments"]]
+    rules = load("rules")["rules"]
+    policy = load("draw_policy")["policies"][0]
+    return counties, categories, departments, rules, policy
+
+
+def parameters_for(categories, rules, policy, first_day: date) -> dict:
+    weights = policy["weights"]
+    category_weights = {c["code"]: weights["default"] for c in categories}
+    for rule in rules:
+        if rule["code"] in weights["rules"]:
+            for code in rule["categories"]:
+                category_weights[code] = max(category_weights[code], weights["rules"][rule["code"]])
+    category_weights.update(weights["categories"])
+    return {
+        "algorithm": ALGORITHM,
+        "sample": {"size": SAMPLE, "rate_basis_points": None},
+        "team": {"size": 2, "may_propose_penalties": True,
+                 "require_certified_member": policy["team"]["require_certified_member_when_penalties"]},
+        "window": {"days": [(first_day + timedelta(days=n)).isoformat() for n in range(WINDOW_DAYS)]},
+        "weights": {"categories": category_weights, "past_violations_factor": weights["past_violations_factor"],
+                    "never_inspected_factor": weights["never_inspected_factor"]},
+        "exclusions": dict(policy["exclusions"]),
+        "responsible_departments": {c["code"]: sorted(c["departments"]) for c in categories},
+    }
+
+
+def candidates(counties, categories, departments, first_day: date):
+    rng = random.Random(BENCH_SEED)
+    category_codes = [c["code"] for c in categories]
+    category_frequency = [rng.choice((1, 2, 3, 5, 10)) for _ in category_codes]
+    venues = [VenueCandidate(id=n, county=rng.choice(counties),
+                             category=rng.choices(category_codes, category_frequency)[0],
+                             past_violations=1 if rng.random() < 0.05 else 0, inspected=rng.random() < 0.3)
+              for n in range(1, VENUES + 1)]
+    inspectors = []
+    for n in range(1, INSPECTORS + 1):
+        department = "psb" if n % 4 == 0 else rng.choice(departments)
+        visits = tuple((rng.randrange(1, VENUES + 1), (first_day - timedelta(days=rng.randrange(1, 40))).isoformat())
+                       for _ in range(rng.choice((0, 0, 1, 3))))
+        booked = (((first_day + timedelta(days=rng.randrange(WINDOW_DAYS))).isoformat(), 1),) \
+            if rng.random() < 0.1 else ()
+        inspectors.append(InspectorCandidate(
+            id=100_000 + n, county=rng.choice(counties + [None]), department=department,
+            certified=department == "psb" or rng.random() < 0.2, visits=visits, booked=booked))
+    return venues, inspectors
+
+
+def bench_select() -> dict[str, float]:
+    counties, categories, departments, rules, policy = _reference()
+    first_day = date(2021, 12, 15)
+    parameters = parameters_for(categories, rules, policy, first_day)
+    venues, inspectors = candidates(counties, categories, departments, first_day)
+    seed = random.Random(BENCH_SEED + 1).randbytes(32)
+
+    started = time.perf_counter()
+    selection = select(seed, venues, inspectors, parameters)
+    seconds = time.perf_counter() - started
+    assert selection.ok, selection.infeasible
+    assert len(selection.assignments) == SAMPLE
+
+    tracemalloc.start()
+    select(seed, venues, inspectors, parameters)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+
+    loads: dict[int, int] = {}
+    for pick in selection.assignments:
+        for member in pick.members:
+            loads[member] = loads.get(member, 0) + 1
+    print(f"select: {len(venues)} venues, {len(inspectors)} inspectors -> {len(selection.assignments)} assignments, "
+          f"{len(selection.skipped)} skipped; inspectors used {len(loads)}, max load {max(loads.values())}")
+    return {"draw_select_seconds": seconds, "draw_select_peak_memory": peak / 2**20}
+
+
+def bench_create_draw() -> dict[str, float]:
+    from flask_migrate import upgrade
+
+    from server import create_app
+    from server.extensions import db
+    from server.models import County, User
+    from server.services.demo import seed_demo
+    from server.services.draws import close_draw, create_draw, verify_draw
+    from server.services.reference_loader import load_reference
+
+    with tempfile.TemporaryDirectory() as workdir:
+        url = f"sqlite:///{Path(workdir) / 'bench.sqlite3'}"
+        app = create_app("development", SQLALCHEMY_DATABASE_URI=url, EVIDENCE_DIR=str(Path(workdir) / "evidence"))
+        with app.app_context():
+            upgrade(directory=app.config["MIGRATIONS_DIR"])
+            load_reference()
+            seed_demo()
+            db.session.commit()
+            office = db.session.scalar(db.select(User).where(User.username == "office"))
+            start = datetime.now(timezone.utc) + timedelta(days=1)
+            started = time.perf_counter()
+            counties = list(db.session.scalars(db.select(County.code)))
+            draw = create_draw(office, counties=counties,
+                               categories=["restaurant", "ktv", "internet_cafe", "hotel", "pharmacy",
+                                           "shopping_mall", "enterprise_institution"],
+                               sample_size=100, window_start=start, window_end=start + timedelta(days=7),
+                               channel="cli")
+            db.session.commit()
+            create_seconds = time.perf_counter() - started
+            close_draw(draw, office, channel="cli")
+            db.session.commit()
+            started = time.perf_counter()
+            report = verify_draw(draw)
+            verify_seconds = time.perf_counter() - started
+            assert report.state == "match", report.reasons
+            print(f"create_draw: {len(draw.assignments)} assignments on the demo registry")
+        with app.app_context():
+            db.engine.dispose()
+    return {"draw_create_seconds": create_seconds, "draw_verify_seconds": verify_seconds}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--skip-database", action="store_true", help="only time the pure selection")
+    args = parser.parse_args()
+    figures = bench_select()
+    if not args.skip_database:
+        figures.update(bench_create_draw())
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"draw_select_seconds: {figures['draw_select_seconds']:.2f} s")
+    print(f"draw_select_peak_memory: {figures['draw_select_peak_memory']:.0f} MiB")
+    if "draw_create_seconds" in figures:
+        print(f"draw_create_seconds: {figures['draw_create_seconds']:.2f} s")
+        print(f"draw_verify_seconds: {figures['draw_verify_seconds']:.2f} s")
+    print(f"process_peak_rss: {peak_rss:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

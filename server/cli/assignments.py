@@ -16,13 +16,13 @@ from flask.cli import AppGroup
 from ..errors import Problem
 from ..extensions import db
 from ..models import ASSIGNMENT_STATUSES, Assignment
+from ..models.base import local_text
 from ..services import assignments as service
 from ..services.access import get_or_404
-from ..services.auth import as_utc, find_user
+from ..services.auth import find_user
 
 assignment_cli = AppGroup("assignment", help="督查任务：派发、列出、查看、过期处理。")
 
-TIME_FORMAT = "%Y-%m-%d %H:%M"
 TARGET_LABELS = (
     ("venue_id", "场所编号"), ("name", "名称"), ("category", "类别"), ("county", "县市区"), ("town", "乡镇街道"),
     ("address", "地址"), ("latitude", "纬度"), ("longitude", "经度"), ("approved_capacity", "核定人数"),
@@ -47,8 +47,7 @@ def _committing():
 
 
 def _when(moment) -> str:
-    moment = as_utc(moment)
-    return moment.astimezone(service.CHINA_STANDARD_TIME).strftime(TIME_FORMAT) if moment else "-"
+    return local_text(moment, "-")
 
 
 def _actor(username: str | None, purpose: str):

@@ -16,13 +16,13 @@ from flask.cli import AppGroup
 from ..errors import Problem
 from ..extensions import db
 from ..models import Draw
+from ..models.base import local_text
 from ..services.access import get_or_404
 from ..services.auth import find_user
 
 # AppGroup: its commands run inside an application context however the group is invoked.
 draw_cli = AppGroup("draw", help="抽查：创建、关闭（公开种子）、核验、查看。")
 
-TIME_FORMAT = "%Y-%m-%d %H:%M"
 EXIT_MISMATCH = 1
 EXIT_NOT_REVEALED = 2
 
@@ -67,10 +67,7 @@ def _draw(draw_id: str) -> Draw:
 
 
 def _local(moment: datetime | None) -> str:
-    from ..services.auth import as_utc
-    from ..services.draws import CHINA_STANDARD_TIME
-
-    return as_utc(moment).astimezone(CHINA_STANDARD_TIME).strftime(TIME_FORMAT) if moment else "-"
+    return local_text(moment, "-")
 
 
 def _print_assignments(draw: Draw) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import Problem
 from ..extensions import db
 from ..models import ROLE_LABELS, User
-from ..models.base import utcnow
+from ..models.base import as_utc, utcnow
 
 # AppGroup: its commands run inside an application context however the group is invoked.
 user_cli = AppGroup("user", help="用户：创建、列出。")
@@ -124,7 +124,7 @@ def issue_token_command(username, label):
 @click.argument("username", required=False)
 def list_tokens_command(username):
     """列出设备访问令牌（可只列某个用户的）。"""
-    from ..services.auth import as_utc, find_user, list_tokens
+    from ..services.auth import find_user, list_tokens
 
     try:
         user = find_user(username) if username else None

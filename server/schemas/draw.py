@@ -6,16 +6,15 @@ team only. The office reads a target through the audited assignment target endpo
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
 from decimal import Decimal
 
 import marshmallow as ma
 from marshmallow import ValidationError, fields, validate, validates_schema
 
+from ..models.base import CHINA_STANDARD_TIME
 from .auth import StrictSchema
 from .reference import StrictBoolean
 
-CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
 MAX_SAMPLE_SIZE = 10_000
 MAX_TEAM_SIZE = 10
 

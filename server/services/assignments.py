@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
@@ -53,7 +53,7 @@ from sealing import key_to_text
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..models import Assignment, AssignmentMember, AssignmentTransition, User, Venue
-from ..models.base import utcnow
+from ..models.base import as_utc, local_text, utcnow
 from .access import (
     VENUE_IN_COUNTY,
     VENUE_OF_DEPARTMENT,
@@ -65,7 +65,6 @@ from .access import (
     register_policy,
 )
 from .audit import record_event
-from .auth import as_utc
 from .sealing import (
     assignment_key,
     ensure_envelope,
@@ -118,7 +117,6 @@ EXPIRABLE_STATUSES = tuple(status for status, targets in ALLOWED_TRANSITIONS.ite
 TARGET_READ_VIA = ("api", "web", "cli", "export", "pdf")
 
 LABEL = "督查任务"
-CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
 
 
 # --- access policy ---------------------------------------------------------------------------
@@ -389,9 +387,9 @@ def _check_window(assignment: Assignment, now: datetime) -> None:
     # 403 rather than 409: nothing is wrong with the assignment, the team may just not open it now.
     start, end = as_utc(assignment.window_start), as_utc(assignment.window_end)
     if now < start:
-        raise Forbidden(f"时间窗口尚未开始（{_local(start)} 起），不能揭封。", reason="before_window")
+        raise Forbidden(f"时间窗口尚未开始（{local_text(start)} 起），不能揭封。", reason="before_window")
     if now > end:
-        raise Forbidden(f"时间窗口已结束（{_local(end)} 止），不能揭封。", reason="after_window")
+        raise Forbidden(f"时间窗口已结束（{local_text(end)} 止），不能揭封。", reason="after_window")
 
 
 def record_offline_reveal(assignment: Assignment, user: User, *, channel: str,
@@ -501,6 +499,3 @@ def transitions_of(assignment: Assignment) -> list[AssignmentTransition]:
     ))
 
 
-def _local(moment: datetime) -> str:
-    """China Standard Time for messages (UTC+8, no daylight saving)."""
-    return moment.astimezone(CHINA_STANDARD_TIME).strftime("%Y-%m-%d %H:%M")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, or_, select
@@ -17,7 +17,7 @@ from sqlalchemy import func, or_, select
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..models import ROLE_LABELS, ROLES, County, Department, DeviceToken, User
-from ..models.base import utcnow
+from ..models.base import as_utc, utcnow
 from .audit import record_event
 from .passwords import hash_password, needs_rehash, verify_password
 
@@ -31,13 +31,6 @@ TOKEN_TAG = "anf_"
 TOKEN_PREFIX_LENGTH = len(TOKEN_TAG) + 8
 # last_used_at is informational; writing it on every API call would turn each read into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-
-
-def as_utc(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes for timezone-aware columns; they are UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=timezone.utc)
 
 
 # --- password login -------------------------------------------------------------------------

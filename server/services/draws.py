@@ -41,12 +41,11 @@ from ..models import (
     Venue,
     VenueCategory,
 )
-from ..models.base import utcnow
+from ..models.base import CHINA_STANDARD_TIME, as_utc, utcnow
 from .access import authorize, grant, register_policy
 from .assignments import STATUS_LABELS as ASSIGNMENT_STATUS_LABELS
 from .assignments import record_created_many
 from .audit import canonical_timestamp, event_hash, record_event
-from .auth import as_utc
 from .draw_selection import (
     ALGORITHM,
     CERTIFIED_MEMBER,
@@ -77,7 +76,6 @@ SEED_PURPOSE = "draw-seed"
 SEED_BYTES = 32
 POLICY_CODE = "default"
 # Window days are calendar days in China Standard Time (UTC+8 all year, no daylight saving).
-CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
 MAX_WINDOW_DAYS = 31
 # Statuses in which an assignment means the venue was actually inspected.
 INSPECTED_STATUSES = ("submitted", "closed")

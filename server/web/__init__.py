@@ -1,6 +1,9 @@
 """Server-rendered pages (Jinja, zh-CN)."""
 
 
+from ..models.base import local_text
+
+
 def register_web(app) -> None:
     # Authentication is wired here because every app registers its pages; the API's bearer
     # loader lives in the same place so both channels are decided side by side.
@@ -17,14 +20,4 @@ def register_web(app) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(draws_bp)
-    app.add_template_filter(local_time)
-
-
-def local_time(moment) -> str:
-    """A stored (UTC) time as China Standard Time, the pages' users being in 金华."""
-    from ..services.auth import as_utc
-    from ..services.draws import CHINA_STANDARD_TIME
-
-    if moment is None:
-        return "—"
-    return as_utc(moment).astimezone(CHINA_STANDARD_TIME).strftime("%Y-%m-%d %H:%M")
+    app.add_template_filter(local_text, "local_time")

@@ -10,11 +10,10 @@ from flask_login import current_user
 from ..errors import Problem
 from ..extensions import db
 from ..models import County, Draw, VenueCategory
-from ..services.auth import as_utc
+from ..models.base import CHINA_STANDARD_TIME, as_utc
 from ..services import assignments as assignment_service
 from ..services.access import get_authorized, web_role_required
 from ..services.draws import (
-    CHINA_STANDARD_TIME,
     close_draw,
     create_draw,
     draw_summary,

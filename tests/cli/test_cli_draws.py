@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from server.models import Assignment, County, Department, Draw, User, VenueCategory
-from server.services.draws import CHINA_STANDARD_TIME
+from server.models.base import CHINA_STANDARD_TIME
 
 
 def person(db, role: str, **values) -> User:

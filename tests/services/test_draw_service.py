@@ -26,9 +26,8 @@ from server.models import (
     Venue,
     VenueCategory,
 )
-from server.models.base import utcnow
+from server.models.base import as_utc, utcnow
 from server.services import draws as draw_service
-from server.services.auth import as_utc
 from server.services.draw_selection import canonical_json, commitment_of, digest
 from server.services.draws import (
     MATCH,

@@ -14,7 +14,7 @@ from sealing.envelope import open_with_code
 from server.extensions import limiter
 from server.models import Assignment, AuditEvent, Draw
 from server.services.demo import DEMO_PASSWORD, seed_demo
-from server.services.draws import CHINA_STANDARD_TIME
+from server.models.base import CHINA_STANDARD_TIME
 
 CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 COUNTIES = ["wucheng", "yiwu"]

@@ -7,19 +7,16 @@ code 1, never a traceback; commands that change something commit (the services o
 
 from __future__ import annotations
 
-import sys
-from contextlib import contextmanager
-
 import click
 from flask.cli import AppGroup
 
-from ..errors import Problem
 from ..extensions import db
 from ..models import ASSIGNMENT_STATUSES, Assignment
 from ..models.base import local_text
 from ..services import assignments as service
 from ..services.access import get_or_404
 from ..services.auth import find_user
+from .common import committing, fail
 
 assignment_cli = AppGroup("assignment", help="督查任务：派发、列出、查看、过期处理。")
 
@@ -30,29 +27,13 @@ TARGET_LABELS = (
 )
 
 
-def _fail(message: str) -> None:
-    db.session.rollback()
-    click.echo(f"错误：{message}", err=True)
-    sys.exit(1)
-
-
-@contextmanager
-def _committing():
-    """Commit what the block did, or roll back and report a domain error in one line."""
-    try:
-        yield
-        db.session.commit()
-    except Problem as exc:
-        _fail(exc.detail)
-
-
 def _when(moment) -> str:
     return local_text(moment, "-")
 
 
 def _actor(username: str | None, purpose: str):
     if not username:
-        _fail(f"{purpose}须用 --by 指定操作人的用户名（记入审计日志）。")
+        fail(f"{purpose}须用 --by 指定操作人的用户名（记入审计日志）。")
     return find_user(username)
 
 
@@ -66,7 +47,7 @@ def _leader(assignment: Assignment) -> str:
 @click.option("--by", "username", help="派发人的用户名（领导小组办公室或系统管理员）。")
 def dispatch_command(assignment_id, username):
     """派发督查任务，显示一次性揭封码（只显示这一次）。"""
-    with _committing():
+    with committing():
         actor = _actor(username, "派发")
         assignment = get_or_404(Assignment, assignment_id)
         code = service.dispatch(assignment, actor, channel="cli")
@@ -86,9 +67,9 @@ def dispatch_command(assignment_id, username):
 def list_command(draw_id, status):
     """列出督查任务（不显示督查目标）。"""
     if status is not None and status not in ASSIGNMENT_STATUSES:
-        _fail(f"未知的任务状态“{status}”；可选：{'、'.join(ASSIGNMENT_STATUSES)}。")
+        fail(f"未知的任务状态“{status}”；可选：{'、'.join(ASSIGNMENT_STATUSES)}。")
     if draw_id is not None and not (draw_id.isdigit() and 0 < int(draw_id) < 2**31):
-        _fail(f"抽查编号“{draw_id}”不是有效的编号。")
+        fail(f"抽查编号“{draw_id}”不是有效的编号。")
     query = db.select(Assignment).order_by(Assignment.id)
     if draw_id is not None:
         query = query.where(Assignment.draw_id == int(draw_id))
@@ -115,7 +96,7 @@ def list_command(draw_id, status):
 def show_command(assignment_id, with_target, username):
     """查看督查任务；加 --target 显示督查目标。"""
     target = None
-    with _committing():
+    with committing():
         assignment = get_or_404(Assignment, assignment_id)
         if with_target:
             target = service.read_target(assignment, _actor(username, "查看督查目标"), channel="cli")
@@ -144,7 +125,7 @@ def show_command(assignment_id, with_target, username):
 @assignment_cli.command("expire")
 def expire_command():
     """将时间窗口已过且尚未开始督查的任务标为过期。"""
-    with _committing():
+    with committing():
         expired = service.expire_overdue(channel="cli")
     if expired:
         click.echo(f"已将 {len(expired)} 项督查任务标为过期：{'、'.join(str(a.id) for a in expired)}。")

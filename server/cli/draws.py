@@ -19,6 +19,7 @@ from ..models import Draw
 from ..models.base import local_text
 from ..services.access import get_or_404
 from ..services.auth import find_user
+from .common import fail, problem_line
 
 # AppGroup: its commands run inside an application context however the group is invoked.
 draw_cli = AppGroup("draw", help="抽查：创建、关闭（公开种子）、核验、查看。")
@@ -27,27 +28,14 @@ EXIT_MISMATCH = 1
 EXIT_NOT_REVEALED = 2
 
 
-def _fail(message: str) -> None:
-    db.session.rollback()
-    click.echo(f"错误：{message}", err=True)
-    sys.exit(1)
-
-
-def _problem_line(exc: Problem) -> str:
-    if exc.errors:
-        fields = "；".join(f"{name}：{' '.join(messages)}" for name, messages in exc.errors.items())
-        return f"{exc.detail}（{fields}）"
-    return exc.detail
-
-
 def _moment(value: str | None, option: str) -> datetime:
     """ISO 8601 or 'YYYY-MM-DD HH:MM'; without a zone it is Beijing time (the service decides)."""
     if not value:
-        _fail(f"必须用 {option} 指定时间，如 {option} '2021-12-15 08:00'。")
+        fail(f"必须用 {option} 指定时间，如 {option} '2021-12-15 08:00'。")
     try:
         return datetime.fromisoformat(value.strip())
     except ValueError:
-        _fail(f"{option} 的时间格式不对：{value}（应如 2021-12-15 08:00 或 2021-12-15T08:00+08:00）。")
+        fail(f"{option} 的时间格式不对：{value}（应如 2021-12-15 08:00 或 2021-12-15T08:00+08:00）。")
 
 
 def _whole(value: str | None, option: str) -> int | None:
@@ -56,14 +44,14 @@ def _whole(value: str | None, option: str) -> int | None:
     try:
         return int(value)
     except ValueError:
-        _fail(f"{option} 应为整数：{value}。")
+        fail(f"{option} 应为整数：{value}。")
 
 
 def _draw(draw_id: str) -> Draw:
     try:
         return get_or_404(Draw, draw_id)
     except Problem as exc:
-        _fail(exc.detail)
+        fail(exc.detail)
 
 
 def _local(moment: datetime | None) -> str:
@@ -97,9 +85,9 @@ def create_command(counties, categories, sample, rate, window_from, window_to, t
     from ..services.draws import create_draw, draw_counts
 
     if not username:
-        _fail("必须用 --by 指定操作人。")
+        fail("必须用 --by 指定操作人。")
     if (sample is None) == (rate is None):
-        _fail("--sample 和 --rate 须且只须给出一个。")
+        fail("--sample 和 --rate 须且只须给出一个。")
     start, end = _moment(window_from, "--from"), _moment(window_to, "--to")
     try:
         actor = find_user(username)
@@ -110,7 +98,7 @@ def create_command(counties, categories, sample, rate, window_from, window_to, t
         counts = draw_counts(draw)
         db.session.commit()
     except Problem as exc:
-        _fail(_problem_line(exc))
+        fail(problem_line(exc))
     click.echo(f"已创建抽查 {draw.id}（{draw.uuid}）：候选场所 {counts['venues']} 个，督查人员 {counts['inspectors']} 名，"
                f"生成密封任务 {counts['assignments']} 项（跳过 {counts['skipped']} 个场所）。")
     click.echo(f"承诺值 sha256(种子)：{draw.commitment}")
@@ -125,13 +113,13 @@ def close_command(draw_id, username):
     from ..services.draws import close_draw
 
     if not username:
-        _fail("必须用 --by 指定操作人。")
+        fail("必须用 --by 指定操作人。")
     draw = _draw(draw_id)
     try:
         close_draw(draw, find_user(username), channel="cli")
         db.session.commit()
     except Problem as exc:
-        _fail(_problem_line(exc))
+        fail(problem_line(exc))
     click.echo(f"已关闭抽查 {draw.id}，公开种子：{draw.revealed_seed}")
     click.echo(f"核验：anfang draw verify {draw.id}")
 
@@ -143,12 +131,12 @@ def close_due_command(username):
     from ..services.draws import close_due_draws
 
     if not username:
-        _fail("必须用 --by 指定操作人。")
+        fail("必须用 --by 指定操作人。")
     try:
         closed = close_due_draws(find_user(username), channel="cli")
         db.session.commit()
     except Problem as exc:
-        _fail(_problem_line(exc))
+        fail(problem_line(exc))
     if not closed:
         click.echo("没有窗口已结束而未关闭的抽查。")
     for draw in closed:
@@ -215,7 +203,7 @@ def export_command(draw_id, directory):
 
     draw = _draw(draw_id)
     if not draw.revealed_seed:
-        _fail(f"抽查 {draw.id} 尚未关闭，种子尚未公开；关闭后才能导出。")
+        fail(f"抽查 {draw.id} 尚未关闭，种子尚未公开；关闭后才能导出。")
     target = Path(directory)
     target.mkdir(parents=True, exist_ok=True)
     # The snapshots are written as stored (canonical JSON), so their sha256 is the stored digest.

@@ -7,41 +7,23 @@ command that changes something commits (the services only flush).
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy.exc import IntegrityError
 
 from ..errors import Problem
 from ..extensions import db
 from ..models import ROLE_LABELS, User
 from ..models.base import as_utc, utcnow
+from .common import committing, fail
 
 # AppGroup: its commands run inside an application context however the group is invoked.
 user_cli = AppGroup("user", help="用户：创建、列出。")
 token_cli = AppGroup("token", help="设备访问令牌：签发、列出、吊销。")
 
 TIME_FORMAT = "%Y-%m-%d %H:%M"
-
-
-def _fail(message: str) -> None:
-    db.session.rollback()
-    click.echo(f"错误：{message}", err=True)
-    sys.exit(1)
-
-
-@contextmanager
-def _committing():
-    """Commit what the block did, or roll back and report a domain error in one line."""
-    try:
-        yield
-        db.session.commit()
-    except Problem as exc:
-        _fail(exc.detail)
-    except IntegrityError:
-        # Another administrator created the same username or certificate at the same moment.
-        _fail("与已有数据冲突（用户名或执法证号重复），未做任何更改。")
+# Another administrator created the same username or certificate at the same moment.
+USER_CONFLICT = "与已有数据冲突（用户名或执法证号重复），未做任何更改。"
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -51,7 +33,7 @@ def _read_password(from_stdin: bool) -> str:
     first = click.prompt("密码", hide_input=True, default="", show_default=False)
     second = click.prompt("再次输入密码", hide_input=True, default="", show_default=False)
     if first != second:
-        _fail("两次输入的密码不一致。")
+        fail("两次输入的密码不一致。")
     return first
 
 
@@ -74,9 +56,9 @@ def create_user_command(username, role, display_name, department, county, certif
     from ..services.auth import create_user
 
     if not role:
-        _fail("必须用 --role 指定角色。")
+        fail("必须用 --role 指定角色。")
     password = _read_password(password_stdin)
-    with _committing():
+    with committing(USER_CONFLICT):
         user = create_user(username, role, password, display_name=display_name, department=department,
                            county=county, certificate_no=certificate, channel="cli")
         scope = "、".join(part for part in (user.department and user.department.name,
@@ -109,8 +91,8 @@ def issue_token_command(username, label):
     from ..services.auth import find_user, issue_device_token
 
     if not label:
-        _fail("必须用 --label 指定设备名称。")
-    with _committing():
+        fail("必须用 --label 指定设备名称。")
+    with committing():
         user = find_user(username)
         raw, token = issue_device_token(user, label, channel="cli")
         message = (f"已为 {user.username} 签发令牌 {token.id}（前缀 {token.prefix}，设备“{token.label}”，"
@@ -129,7 +111,7 @@ def list_tokens_command(username):
     try:
         user = find_user(username) if username else None
     except Problem as exc:
-        _fail(exc.detail)
+        fail(exc.detail)
     tokens = list_tokens(user)
     if not tokens:
         click.echo("没有令牌。")
@@ -155,7 +137,7 @@ def revoke_token_command(token_ref):
     """吊销令牌（按编号或前缀）。"""
     from ..services.auth import find_token, revoke_device_token
 
-    with _committing():
+    with committing():
         token = find_token(token_ref)
         if revoke_device_token(token, channel="cli"):
             message = f"已吊销令牌 {token.id}（前缀 {token.prefix}，用户 {token.user.username}，设备“{token.label}”）。"

@@ -6,14 +6,23 @@
 2. `create_draw()` end to end (snapshot queries, selection, rows, sealing, audit event) on a new
    SQLite database with the demo registry (2,400 venues, 64 inspectors): every county, seven
    categories, 100 assignments over a week, then close and verify.
+3. `create_draw()` end to end at city scale on a scratch database: after the migrations and the
+   reference data, 100,000 venues over every county and category and 2,000 inspector users
+   (spread over departments and counties, about a third certified) are bulk-inserted; then a
+   draw of 1,000 assignments over 7 days with every exclusion of the policy on (commit
+   included), close, and verify (timed). On SQLite always; on PostgreSQL with
+   `--database-url postgresql+psycopg://…/<scratch db>` (its tables must not exist yet) or
+   `--postgresql`, which creates a scratch database on 127.0.0.1:5432 and drops it afterwards.
 
-Run: .venv/bin/python bench/draw.py [--skip-database]
-Prints the headline figures last, one per line, as `name: value unit`. Target: select ≤ 2 s.
+Run: .venv/bin/python bench/draw.py [--skip-database] [--skip-city] [--postgresql | --database-url URL]
+Prints the headline figures last, one per line, as `name: value unit`. Targets: select ≤ 2 s,
+a whole city-scale draw ≤ 2 s.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
 import sys
@@ -164,19 +173,169 @@ def bench_create_draw() -> dict[str, float]:
     return {"draw_create_seconds": create_seconds, "draw_verify_seconds": verify_seconds}
 
 
+def _city_rows(counties, categories, departments) -> tuple[list[dict], list[dict]]:
+    """Venue and inspector rows for `sa.insert`, from a fixed seed (ids are the database's)."""
+    from server.services.passwords import hash_password
+
+    rng = random.Random(BENCH_SEED + 2)
+    category_frequency = [rng.choice((1, 2, 3, 5, 10)) for _ in categories]
+    venues = []
+    for n in range(1, VENUES + 1):
+        # The first rows cover every (county, category) pair; the rest follow the frequencies.
+        if n <= len(counties) * len(categories):
+            county, category = counties[(n - 1) % len(counties)], categories[(n - 1) // len(counties)]
+        else:
+            county, category = rng.choice(counties), rng.choices(categories, category_frequency)[0]
+        venues.append({"name": f"场所{n:06d}", "category_id": category.id, "county_id": county.id,
+                       "address": f"金华市测试路{n}号"})
+    password_hash = hash_password("bench-password")
+    police = next((d for d in departments if d.is_enforcement_authority), departments[0])
+    inspectors = []
+    for n in range(1, INSPECTORS + 1):
+        department = police if n % 4 == 0 else rng.choice(departments)
+        certified = department.id == police.id or rng.random() < 0.2
+        county = rng.choice(counties + [None])
+        inspectors.append({"username": f"bench-inspector{n:05d}", "display_name": f"督查员{n:05d}",
+                           "password_hash": password_hash, "role": "inspector", "is_active": True,
+                           "failed_logins": 0, "department_id": department.id,
+                           "county_id": county.id if county is not None else None,
+                           "enforcement_certificate_no": f"浙执金B{n:06d}" if certified else None})
+    return venues, inspectors
+
+
+def bench_create_draw_city(url: str, label: str) -> dict[str, float]:
+    """A city-scale draw end to end on the (empty) database at `url`."""
+    import sqlalchemy as sa
+    from flask_migrate import upgrade
+
+    from server import create_app
+    from server.extensions import db
+    from server.models import County, Department, User, Venue, VenueCategory
+    from server.services.draws import close_draw, create_draw, verify_draw
+    from server.services.reference_loader import load_reference
+
+    with tempfile.TemporaryDirectory() as workdir:
+        app = create_app("development", SQLALCHEMY_DATABASE_URI=url or f"sqlite:///{Path(workdir) / 'city.sqlite3'}",
+                         EVIDENCE_DIR=str(Path(workdir) / "evidence"))
+        with app.app_context():
+            upgrade(directory=app.config["MIGRATIONS_DIR"])
+            load_reference()
+            db.session.commit()
+            counties = list(db.session.scalars(sa.select(County).order_by(County.code)))
+            categories = list(db.session.scalars(sa.select(VenueCategory).order_by(VenueCategory.code)))
+            departments = list(db.session.scalars(sa.select(Department).order_by(Department.code)))
+            started = time.perf_counter()
+            venue_rows, inspector_rows = _city_rows(counties, categories, departments)
+            db.session.execute(sa.insert(Venue), venue_rows)
+            db.session.execute(sa.insert(User), inspector_rows)
+            db.session.execute(sa.insert(User), [{"username": "bench-office", "display_name": "办公室",
+                                                  "role": "office", "is_active": True, "failed_logins": 0}])
+            db.session.commit()
+            load_seconds = time.perf_counter() - started
+            del venue_rows, inspector_rows
+            if db.engine.dialect.name == "postgresql":
+                with db.engine.connect() as connection:
+                    connection.execute(sa.text("ANALYZE"))
+                    connection.commit()
+            office = db.session.scalar(sa.select(User).where(User.username == "bench-office"))
+            county_codes = [c.code for c in counties]
+            category_codes = [c.code for c in categories]
+            db.session.expire_all()
+            start = datetime.now(timezone.utc) + timedelta(days=1)
+
+            started = time.perf_counter()
+            draw = create_draw(office, counties=county_codes, categories=category_codes, sample_size=SAMPLE,
+                               window_start=start, window_end=start + timedelta(days=WINDOW_DAYS), channel="cli")
+            db.session.commit()
+            create_seconds = time.perf_counter() - started
+            assignments = len(draw.assignments)
+            assert assignments == SAMPLE, assignments
+
+            close_draw(draw, office, channel="cli")
+            db.session.commit()
+            db.session.expire_all()
+            started = time.perf_counter()
+            report = verify_draw(draw)
+            verify_seconds = time.perf_counter() - started
+            assert report.state == "match", report.reasons
+
+            # Peak Python memory of a second, identical draw (rolled back): tracemalloc slows it,
+            # so it is not the timed one. It sees the first draw's assignments as history.
+            tracemalloc.start()
+            create_draw(office, counties=county_codes, categories=category_codes, sample_size=SAMPLE,
+                        window_start=start, window_end=start + timedelta(days=WINDOW_DAYS), channel="cli")
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            db.session.rollback()
+            print(f"create_draw city ({label}): {VENUES} venues, {INSPECTORS} inspectors loaded in "
+                  f"{load_seconds:.1f} s -> {assignments} assignments over {WINDOW_DAYS} days; "
+                  f"verify {report.state}")
+            db.session.remove()
+            db.engine.dispose()
+    return {"create": create_seconds, "verify": verify_seconds, "peak": peak / 2**20}
+
+
+def _scratch_postgresql(server_url: str):
+    """Create a scratch database on the server; returns (its URL, a function that drops it)."""
+    import sqlalchemy as sa
+
+    name = f"anfang_bench_{os.getpid()}_{random.randrange(16**6):06x}"
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return sa.engine.make_url(server_url).set(database=name).render_as_string(hide_password=False), drop
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--skip-database", action="store_true", help="only time the pure selection")
+    parser.add_argument("--skip-city", action="store_true", help="no city-scale draw on a database")
+    parser.add_argument("--skip-sqlite", action="store_true", help="no city-scale draw on SQLite")
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--database-url", help="also run the city-scale draw on this empty PostgreSQL database")
+    target.add_argument("--postgresql", nargs="?", const="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+                        metavar="SERVER_URL",
+                        help="also run the city-scale draw on a scratch database created (and dropped) on "
+                             "this server (default: %(const)s)")
     args = parser.parse_args()
     figures = bench_select()
     if not args.skip_database:
         figures.update(bench_create_draw())
+        if not args.skip_city:
+            if not args.skip_sqlite:
+                city = bench_create_draw_city("", "sqlite")
+                figures["draw_create_city_seconds"] = city["create"]
+                figures["draw_verify_city_seconds"] = city["verify"]
+                figures["draw_create_city_peak_memory"] = city["peak"]
+            if args.database_url or args.postgresql:
+                url, drop = (args.database_url, None) if args.database_url else _scratch_postgresql(args.postgresql)
+                try:
+                    city = bench_create_draw_city(url, "postgresql")
+                finally:
+                    if drop is not None:
+                        drop()
+                figures["draw_create_city_postgresql_seconds"] = city["create"]
+                figures["draw_verify_city_postgresql_seconds"] = city["verify"]
+                figures["draw_create_city_postgresql_peak_memory"] = city["peak"]
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"draw_select_seconds: {figures['draw_select_seconds']:.2f} s")
     print(f"draw_select_peak_memory: {figures['draw_select_peak_memory']:.0f} MiB")
     if "draw_create_seconds" in figures:
         print(f"draw_create_seconds: {figures['draw_create_seconds']:.2f} s")
         print(f"draw_verify_seconds: {figures['draw_verify_seconds']:.2f} s")
+    for name in ("draw_create_city_seconds", "draw_verify_city_seconds", "draw_create_city_postgresql_seconds",
+                 "draw_verify_city_postgresql_seconds"):
+        if name in figures:
+            print(f"{name}: {figures[name]:.2f} s")
+    for name in ("draw_create_city_peak_memory", "draw_create_city_postgresql_peak_memory"):
+        if name in figures:
+            print(f"{name}: {figures[name]:.0f} MiB")
     print(f"process_peak_rss: {peak_rss:.0f} MiB")
 
 

@@ -40,7 +40,7 @@ Services flush and never commit; the request or CLI command commits.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -229,10 +229,11 @@ def summary(assignment: Assignment, user: User) -> dict:
 def record_created(assignment: Assignment, actor: User | None) -> None:
     """Seal a new assignment: its key and reveal code, status `sealed`, the first transition.
 
-    Called by the draw for each new assignment after `db.session.add` (venue, members, window,
-    visit date, draw and position set). Cheap on purpose — no scrypt, no audit event (the draw
-    writes one for all): the envelope is built on first need. Flushes the assignment if it has
-    no id yet; `record_created_many` does a whole draw with one flush.
+    Called for a new assignment after `db.session.add` (venue, members, window, visit date,
+    draw and position set). Cheap on purpose — no scrypt, no audit event (the draw writes one
+    for all): the envelope is built on first need. Flushes the assignment if it has no id yet;
+    `record_created_many` does many with one flush, and a draw inserts its assignments in bulk
+    with `create_sealed_many`.
     """
     record_created_many([assignment], actor)
 
@@ -247,13 +248,54 @@ def record_created_many(assignments: Iterable[Assignment], actor: User | None) -
         # The transition rows need the assignment ids (wrapped_key is NOT NULL, so the draw
         # cannot have flushed these before the secrets existed).
         db.session.flush()
+    _insert_first_transitions([assignment.id for assignment in assignments], actor)
+
+
+def create_sealed_many(rows: list[dict], teams: list[Sequence[int]], actor: User | None) -> list[int]:
+    """Insert new sealed assignments in bulk, with their teams and first transitions; their ids.
+
+    What `record_created_many` does for ORM objects, in three multi-row INSERTs (and one SELECT
+    for the new ids) instead of a unit-of-work flush of every row: a city-wide draw creates a
+    thousand assignments and twice as many members. `rows` holds each assignment's columns
+    (draw_id, position, venue_id, visit_date, window_start, window_end, meeting_point,
+    may_propose_penalties); `teams[i]` the member user ids of `rows[i]`, leader first. The
+    statements bypass the session's objects: a draw's `assignments` load from the database.
+    """
+    if len(rows) != len(teams):
+        raise ValueError("one team per assignment row")
+    if not rows:
+        return []
+    values = []
+    for row in rows:
+        value = dict(row, status="sealed")
+        new_secrets(value)
+        values.append(value)
+    db.session.execute(sa.insert(Assignment.__table__), values)
+    # (draw_id, position) is unique: it finds each new row's id whatever order the database
+    # gave them (multi-row INSERT … RETURNING does not promise one on every backend).
+    draw_ids = sorted({row["draw_id"] for row in rows})
+    known = {(draw_id, position): assignment_id for draw_id, position, assignment_id in db.session.execute(
+        sa.select(Assignment.draw_id, Assignment.position, Assignment.id).where(Assignment.draw_id.in_(draw_ids)))}
+    ids = [known[(row["draw_id"], row["position"])] for row in rows]
+    members = [{"assignment_id": assignment_id, "user_id": user_id, "position": index, "is_leader": index == 1}
+               for assignment_id, team in zip(ids, teams) for index, user_id in enumerate(team, start=1)]
+    if members:
+        db.session.execute(sa.insert(AssignmentMember.__table__), members)
+    _insert_first_transitions(ids, actor)
+    return ids
+
+
+def _insert_first_transitions(assignment_ids: list[int], actor: User | None) -> None:
+    """The `sealed` transition of each new assignment, in one multi-row INSERT."""
+    if not assignment_ids:
+        return
     now = utcnow()
-    db.session.add_all([
-        AssignmentTransition(assignment_id=assignment.id, from_status=None, to_status="sealed",
-                             actor_id=actor.id if actor is not None else None, at=now)
-        for assignment in assignments
+    actor_id = actor.id if actor is not None else None
+    db.session.execute(sa.insert(AssignmentTransition.__table__), [
+        {"assignment_id": assignment_id, "from_status": None, "to_status": "sealed", "actor_id": actor_id,
+         "at": now, "note": None}
+        for assignment_id in assignment_ids
     ])
-    db.session.flush()
 
 
 # --- the status machine ----------------------------------------------------------------------

@@ -30,10 +30,18 @@ KEY_PURPOSE = "assignment-key"
 CODE_PURPOSE = "reveal-code"
 
 
-def new_secrets(assignment: Assignment) -> None:
-    """Give a new assignment its key and reveal code, each wrapped under the server key."""
-    assignment.wrapped_key = wrap_secret(os.urandom(KEY_BYTES), KEY_PURPOSE)
-    assignment.wrapped_reveal_code = wrap_secret(new_reveal_code().encode("ascii"), CODE_PURPOSE)
+def new_secrets(assignment: Assignment | dict) -> None:
+    """Give a new assignment its key and reveal code, each wrapped under the server key.
+
+    `assignment` is the ORM object, or the dict of column values of a row about to be inserted
+    in bulk."""
+    wrapped_key = wrap_secret(os.urandom(KEY_BYTES), KEY_PURPOSE)
+    wrapped_reveal_code = wrap_secret(new_reveal_code().encode("ascii"), CODE_PURPOSE)
+    if isinstance(assignment, dict):
+        assignment.update(wrapped_key=wrapped_key, wrapped_reveal_code=wrapped_reveal_code)
+    else:
+        assignment.wrapped_key = wrapped_key
+        assignment.wrapped_reveal_code = wrapped_reveal_code
 
 
 def assignment_key(assignment: Assignment) -> bytes:

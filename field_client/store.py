@@ -1,0 +1,325 @@
+"""The device's local store: one SQLite file under the field home, plus the token file and photos.
+
+Durability first: an inspector's battery may die at any moment. The database runs in WAL mode
+with `synchronous=FULL` (a committed change survives power loss, not only a crash), foreign keys
+are enforced, and every change is written together with its outbox operation in one transaction
+(`Store.change()`), so that the outbox can never miss a change nor carry one that did not happen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import sqlite3
+import uuid
+from pathlib import Path
+from typing import Self
+
+DB_NAME = "field.sqlite3"
+TOKEN_NAME = "token"
+PHOTOS_DIR = "photos"
+HOME_ENV = "ANFANG_FIELD_HOME"
+
+# Each entry upgrades the schema from version N to N + 1 (PRAGMA user_version).
+MIGRATIONS = [
+    """
+    CREATE TABLE config (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE assignments (
+        id INTEGER PRIMARY KEY,                 -- the server's id
+        uuid TEXT NOT NULL UNIQUE,
+        draw_id INTEGER,
+        position INTEGER,
+        status TEXT NOT NULL,
+        status_label TEXT,
+        visit_date TEXT,
+        window_start TEXT,
+        window_end TEXT,
+        meeting_point TEXT,
+        may_propose_penalties INTEGER NOT NULL DEFAULT 0,
+        members TEXT NOT NULL DEFAULT '[]',
+        envelope BLOB,
+        target TEXT,
+        revealed_at TEXT,
+        revealed_how TEXT CHECK (revealed_how IN ('code', 'online')),
+        pulled_at TEXT NOT NULL
+    );
+    CREATE TABLE rules (
+        id INTEGER PRIMARY KEY CHECK (id = 1),  -- one bundle: the latest pulled
+        version TEXT NOT NULL,
+        bundle TEXT NOT NULL,
+        pulled_at TEXT NOT NULL
+    );
+    CREATE TABLE inspections (
+        uuid TEXT PRIMARY KEY,
+        assignment_uuid TEXT NOT NULL UNIQUE REFERENCES assignments (uuid),
+        checked_in_at TEXT NOT NULL,
+        latitude REAL,
+        longitude REAL,
+        device_time TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'draft' CHECK (status IN ('draft', 'submitted')),
+        submitted_at TEXT
+    );
+    CREATE TABLE observations (
+        inspection_uuid TEXT NOT NULL REFERENCES inspections (uuid),
+        item_code TEXT NOT NULL,
+        value TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        PRIMARY KEY (inspection_uuid, item_code)
+    );
+    CREATE TABLE findings (
+        uuid TEXT PRIMARY KEY,
+        inspection_uuid TEXT NOT NULL REFERENCES inspections (uuid),
+        rule_code TEXT NOT NULL,
+        check_code TEXT,
+        description TEXT NOT NULL,
+        source TEXT NOT NULL CHECK (source IN ('evaluator', 'manual')),
+        created_at TEXT NOT NULL,
+        withdrawn_at TEXT
+    );
+    CREATE TABLE photos (
+        uuid TEXT PRIMARY KEY,
+        inspection_uuid TEXT NOT NULL REFERENCES inspections (uuid),
+        finding_uuid TEXT REFERENCES findings (uuid),
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        filename TEXT NOT NULL,
+        original_name TEXT NOT NULL,
+        media_type TEXT NOT NULL,
+        caption TEXT,
+        exif_time TEXT,
+        latitude REAL,
+        longitude REAL,
+        orientation INTEGER,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE penalties (
+        uuid TEXT PRIMARY KEY,
+        finding_uuid TEXT NOT NULL REFERENCES findings (uuid),
+        type TEXT NOT NULL CHECK (type IN ('warning', 'fine', 'suspend')),
+        amount INTEGER CHECK (amount IS NULL OR amount > 0),
+        basis_code TEXT,
+        created_at TEXT NOT NULL,
+        CHECK (type != 'fine' OR amount IS NOT NULL)
+    );
+    CREATE TABLE notes (
+        uuid TEXT PRIMARY KEY,
+        inspection_uuid TEXT NOT NULL REFERENCES inspections (uuid),
+        kind TEXT NOT NULL CHECK (kind IN ('positive', 'negative')),
+        text TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE amendments (
+        uuid TEXT PRIMARY KEY,
+        inspection_uuid TEXT NOT NULL REFERENCES inspections (uuid),
+        reason TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    -- Append-only, enforced by the database as well as by the commands.
+    CREATE TRIGGER amendments_no_update BEFORE UPDATE ON amendments
+        BEGIN SELECT RAISE(ABORT, 'amendments are append-only'); END;
+    CREATE TRIGGER amendments_no_delete BEFORE DELETE ON amendments
+        BEGIN SELECT RAISE(ABORT, 'amendments are append-only'); END;
+    CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- the order the operations must be pushed in
+        op_id TEXT NOT NULL UNIQUE,
+        entity TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        payload_sha256 TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done', 'failed')),
+        last_error TEXT
+    );
+    CREATE INDEX ix_outbox_state ON outbox (state, seq);
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def default_home() -> Path:
+    """The per-user data directory (XDG layout, as platformdirs would give on Linux)."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "anfang-field"
+
+
+def resolve_home(option: str | os.PathLike | None) -> Path:
+    if option:
+        return Path(option)
+    if os.environ.get(HOME_ENV):
+        return Path(os.environ[HOME_ENV])
+    return default_home()
+
+
+def now_utc() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+def canonical_json(value) -> bytes:
+    """The bytes an operation's hash covers: sorted keys, no whitespace, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def fsync_directory(path: Path) -> None:
+    # A rename is durable only once the directory entry itself is on disk.
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class StoreError(Exception):
+    """A local store problem, with a message for the inspector (Chinese)."""
+
+
+class Change:
+    """One transaction: rows written here are queued for the server in the same commit."""
+
+    def __init__(self, connection: sqlite3.Connection):
+        self.connection = connection
+
+    def execute(self, sql: str, params=()) -> sqlite3.Cursor:
+        return self.connection.execute(sql, params)
+
+    def enqueue(self, entity: str, entity_id: str, payload: dict) -> str:
+        body = canonical_json(payload)
+        op_id = new_uuid()
+        self.connection.execute(
+            "INSERT INTO outbox (op_id, entity, entity_id, payload, payload_sha256, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (op_id, entity, entity_id, body.decode("utf-8"), hashlib.sha256(body).hexdigest(), now_utc()),
+        )
+        return op_id
+
+    def insert(self, table: str, row: dict, *, entity: str, entity_id: str, payload: dict | None = None) -> str:
+        """Insert `row` and queue it (or `payload`) as one operation on `entity`."""
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        self.connection.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", tuple(row.values()))
+        return self.enqueue(entity, entity_id, payload if payload is not None else row)
+
+
+class Store:
+    """The open local store. Use as a context manager: the connection is always closed."""
+
+    def __init__(self, home: Path):
+        self.home = Path(home)
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.photos_dir.mkdir(exist_ok=True, mode=0o700)
+        path = self.home / DB_NAME
+        if not path.exists():
+            # The database holds revealed targets: readable by this user only.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        # Autocommit mode: transactions are opened explicitly by `change()`.
+        self.connection = sqlite3.connect(path, isolation_level=None, timeout=30)
+        try:
+            self.connection.row_factory = sqlite3.Row
+            self.connection.execute("PRAGMA journal_mode=WAL")
+            self.connection.execute("PRAGMA synchronous=FULL")
+            self.connection.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except BaseException:
+            self.connection.close()
+            raise
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.connection.close()
+
+    @property
+    def photos_dir(self) -> Path:
+        return self.home / PHOTOS_DIR
+
+    def _migrate(self) -> None:
+        version = self.connection.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"本地数据库版本（{version}）比客户端新，请升级 anfang-field。")
+        for number in range(version, SCHEMA_VERSION):
+            with self.change() as tx:
+                for statement in _statements(MIGRATIONS[number]):
+                    tx.execute(statement)
+                tx.execute(f"PRAGMA user_version = {number + 1}")
+
+    @contextlib.contextmanager
+    def change(self):
+        """A write transaction: committed on success, rolled back entirely on any exception."""
+        # IMMEDIATE takes the write lock now, so two commands never interleave half-changes.
+        self.connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield Change(self.connection)
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
+        self.connection.execute("COMMIT")
+
+    def query(self, sql: str, params=()) -> list[sqlite3.Row]:
+        return self.connection.execute(sql, params).fetchall()
+
+    def query_one(self, sql: str, params=()) -> sqlite3.Row | None:
+        return self.connection.execute(sql, params).fetchone()
+
+    # --- configuration and token ---------------------------------------------------------------
+
+    def get_config(self, key: str) -> str | None:
+        row = self.query_one("SELECT value FROM config WHERE key = ?", (key,))
+        return row["value"] if row else None
+
+    def set_config(self, values: dict[str, str]) -> None:
+        with self.change() as tx:
+            for key, value in values.items():
+                tx.execute("INSERT INTO config (key, value) VALUES (?, ?)"
+                           " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+
+    @property
+    def token_path(self) -> Path:
+        return self.home / TOKEN_NAME
+
+    def save_token(self, token: str) -> None:
+        """Write the device token readable by this user only, replacing any previous one atomically."""
+        temporary = self.home / f".{TOKEN_NAME}.tmp"
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+        # Created with 0600 from the start: there is no moment at which others could read it.
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(token)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, self.token_path)
+        fsync_directory(self.home)
+
+    def load_token(self) -> str | None:
+        try:
+            return self.token_path.read_text(encoding="utf-8").strip() or None
+        except FileNotFoundError:
+            return None
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements; trigger bodies keep their inner semicolons."""
+    statements, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        if line.strip().startswith("--") and not buffer.strip():
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    return [statement for statement in statements if statement]

@@ -45,6 +45,17 @@ class Config:
 
     DEVICE_TOKEN_TTL_DAYS = int(os.environ.get("DEVICE_TOKEN_TTL_DAYS", "90"))
 
+    # Photo uploads (tus). A phone photo is a few MB; 50 MiB leaves room for HEIC bursts and
+    # large sensors while bounding what one request can make the server store.
+    MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", str(50 * 1024 * 1024)))
+    # A partial upload untouched this long is removed by `anfang evidence clean-uploads`; each
+    # PATCH renews it, so a slow rural link is not cut off while it still makes progress.
+    UPLOAD_EXPIRES_AFTER_HOURS = int(os.environ.get("UPLOAD_EXPIRES_AFTER_HOURS", "72"))
+    # Decoded size a photo may have: 80 megapixels covers phone sensors and stays under Pillow's
+    # own bomb threshold (89 MP); a decompression bomb (a tiny file claiming 30000×30000) is
+    # refused before it is decoded.
+    MAX_IMAGE_PIXELS = int(os.environ.get("MAX_IMAGE_PIXELS", str(80_000_000)))
+
     @classmethod
     def check(cls, settings) -> None:
         """Refuse settings that cannot run; overridden where stricter."""

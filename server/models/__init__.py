@@ -11,6 +11,7 @@ from .draw import (
     Draw,
     DrawPolicy,
 )
+from .evidence import EvidenceFile, Upload
 from .reference import (
     ChecklistItem,
     County,
@@ -30,7 +31,7 @@ from .venue import Venue
 __all__ = [
     "ASSIGNMENT_STATUSES", "Assignment", "AssignmentMember", "AssignmentTransition", "DRAW_STATUSES", "Draw",
     "DrawPolicy", "AuditChainHead", "AuditEvent", "ChecklistItem", "County", "Department", "DeviceToken",
-    "DiscretionBenchmark", "Duty", "LegalBasis", "PERSONAL_DATA", "ROLES", "ROLE_LABELS",
-    "ReferenceDataset", "RosterMember", "Rule", "RuleCheck", "User", "Venue", "VenueCategory",
+    "DiscretionBenchmark", "Duty", "EvidenceFile", "LegalBasis", "PERSONAL_DATA", "ROLES", "ROLE_LABELS",
+    "ReferenceDataset", "RosterMember", "Rule", "RuleCheck", "Upload", "User", "Venue", "VenueCategory",
     "personal_columns",
 ]

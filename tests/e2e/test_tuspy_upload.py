@@ -1,0 +1,90 @@
+"""A real outside tus client (tuspy, not our code) uploads a photo over a loopback socket."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import socket
+import threading
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+from PIL import Image
+from tusclient.client import TusClient
+from werkzeug.serving import make_server
+
+from server import create_app
+from server.extensions import db
+from server.models import EvidenceFile, Upload
+from server.services.auth import create_user, issue_device_token
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def served_app(empty_database_url, tmp_path):
+    """The app on its own migrated database, served by werkzeug in a background thread.
+
+    Its own database because the server thread commits for real, outside the per-test rollback.
+    """
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=empty_database_url, EVIDENCE_DIR=str(tmp_path / "evidence"))
+    with app.app_context():
+        upgrade(directory=app.config["MIGRATIONS_DIR"])
+    port = _free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield app, f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def inspector_token(served_app):
+    app, _ = served_app
+    with app.app_context():
+        user = create_user("tus-inspector", "inspector", "correct horse 9", display_name="测试督查员")
+        raw, _ = issue_device_token(user, "测试手机")
+        db.session.commit()
+        db.session.remove()
+    return raw
+
+
+def test_tuspy_uploads_a_jpeg_that_becomes_evidence(served_app, inspector_token, tmp_path):
+    app, base = served_app
+    image = Image.frombytes("RGB", (640, 480), os.urandom(640 * 480 * 3))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+    photo = tmp_path / "现场.jpg"
+    photo.write_bytes(buffer.getvalue())
+    digest = hashlib.sha256(photo.read_bytes()).hexdigest()
+
+    client = TusClient(base + "/api/v1/uploads/", headers={"Authorization": f"Bearer {inspector_token}"})
+    # A stream we close ourselves: tuspy leaves a file it opened from a path unclosed.
+    with photo.open("rb") as stream:
+        uploader = client.uploader(file_stream=stream, chunk_size=64 * 1024, upload_checksum=True,
+                                   metadata={"filename": photo.name, "filetype": "image/jpeg", "sha256": digest})
+        uploader.upload()
+    assert uploader.offset == photo.stat().st_size
+
+    with app.app_context():
+        evidence = db.session.scalar(sa.select(EvidenceFile).where(EvidenceFile.sha256 == digest))
+        assert evidence is not None
+        stored = os.path.join(app.config["EVIDENCE_DIR"], evidence.stored_path)
+        with open(stored, "rb") as handle:
+            assert hashlib.sha256(handle.read()).hexdigest() == digest
+        upload = db.session.get(Upload, uploader.url.rstrip("/").rsplit("/", 1)[1])
+        assert upload.evidence_id == evidence.id and upload.filename == "现场.jpg"
+        db.session.remove()

@@ -1,6 +1,6 @@
 """`anfang-field`: the inspector's offline command line.
 
-Only `login`, `pull` and `reveal` without `--code` use the network; everything else works on the
+Only `login`, `pull`, `reveal` without `--code` and `sync` use the network; everything else works on the
 local store alone. Bad input ends with one Chinese line on stderr and exit status 1, never a
 traceback.
 """
@@ -20,19 +20,32 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
 import rulecheck
 import sealing
 
 from . import fieldwork
+from . import sync as syncing
 from .http import ServerError, normalise_server_url, request_json
 from .photos import PhotoError, inspect_image
 from .store import Store, StoreError, canonical_json, resolve_home
+from .tus import DEFAULT_CHUNK_SIZE, TusClient
 
 OUTCOME_LABELS = {rulecheck.COMPLIANT: "符合", rulecheck.VIOLATION: "违规", rulecheck.NOT_APPLICABLE: "不适用",
                   rulecheck.INCOMPLETE: "未填完"}
 OUTCOME_STYLES = {rulecheck.VIOLATION: "bold red", rulecheck.COMPLIANT: "green", rulecheck.INCOMPLETE: "yellow"}
+SERVER_INSPECTION_LABELS = {"draft": "已收到，记录中", "awaiting_evidence": "已提交，等待照片",
+                            "complete": "已完整接收"}
 VALUE_HINTS = {"boolean": "是/否", "integer": "整数", "choice": "选项", "text": "文字"}
 
 
@@ -90,7 +103,7 @@ def handled(command):
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
-        except (StoreError, ServerError, PhotoError, sealing.EnvelopeError) as error:
+        except (StoreError, ServerError, PhotoError, sealing.EnvelopeError, syncing.SyncError) as error:
             raise Fail(str(error)) from None
         except sqlite3.OperationalError as error:
             raise Fail(f"本地数据库暂时无法使用（{error}），请稍后重试。") from None
@@ -246,7 +259,9 @@ def show(ctx, assignment):
         if inspection is None:
             return
         status = "已提交" if inspection["status"] == "submitted" else "记录中"
-        out.print(f"签到：{inspection['checked_in_at']}  记录状态：{status}")
+        server_status = SERVER_INSPECTION_LABELS.get(inspection["server_status"], inspection["server_status"])
+        out.print(f"签到：{inspection['checked_in_at']}  记录状态：{status}"
+                  + (f"  服务器：{server_status}" if server_status else ""))
         for name, value in fieldwork.observations_of(store, inspection).items():
             out.print(f"  {name} = {json.dumps(value, ensure_ascii=False)}")
         findings = store.query("SELECT * FROM findings WHERE inspection_uuid = ? AND withdrawn_at IS NULL"
@@ -486,7 +501,92 @@ def amend(ctx, assignment, reason, pairs):
     click.echo("已追加更正记录。")
 
 
-@main.command(help="查看待同步的操作、失败原因和残留的照片文件。")
+# --- sync --------------------------------------------------------------------------------------
+
+
+@main.command(help="同步：推送待同步的操作，上传照片（断线可续传），再下载服务器上的变化。")
+@click.option("--chunk-size", type=click.IntRange(min=4096), default=DEFAULT_CHUNK_SIZE, show_default=True,
+              help="照片上传的分块大小（字节）。")
+@click.pass_context
+@handled
+def sync(ctx, chunk_size):
+    out = console()
+    problems: list[str] = []
+    with open_store(ctx) as store, syncing.exclusive(store.home):
+        server_url, token = _connection(store)
+        had_pending = bool(store.query_one("SELECT 1 FROM outbox WHERE state = 'pending' LIMIT 1"))
+        failed_before = store.query_one("SELECT COUNT(*) FROM outbox WHERE state = 'failed'")[0]
+
+        pushed = syncing.push(store, server_url, token)
+        network_down = pushed.error is not None
+        if pushed.error:
+            problems.append(pushed.error)
+
+        uploaded, ready = 0, [] if network_down else syncing.photos_ready(store)
+        if ready:
+            client = TusClient(f"{server_url}/api/v1/uploads/", token)
+            with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                          TimeRemainingColumn(), console=out) as progress:
+                for photo in ready:
+                    task = progress.add_task(photo["original_name"], total=photo["size"])
+                    try:
+                        syncing.upload_photo(store, client, photo, chunk_size=chunk_size,
+                                             on_progress=lambda offset, task=task: progress.update(task,
+                                                                                                  completed=offset))
+                    except syncing.SyncError as error:
+                        problems.append(str(error))
+                        if error.network:
+                            network_down = True
+                            break
+                    else:
+                        uploaded += 1
+
+        pulled = None
+        if not network_down:
+            try:
+                pulled = syncing.pull(store, server_url, token)
+            except ServerError as error:
+                problems.append(f"下载服务器变化未完成：{error}")
+
+        remaining = store.query_one("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")[0]
+        photos_left = [photo for photo in syncing.photos_not_uploaded(store) if photo["op_state"] != "failed"]
+        failed_earlier = failed_before  # failures of this run were pending before it
+
+    if not had_pending and not ready and not problems and pulled is not None and pulled.changes == 0 \
+            and not photos_left:
+        out.print("没有需要同步的内容：本机没有待推送的操作和待上传的照片，服务器也没有新的变化；本机数据未作任何更改。")
+        if failed_earlier:
+            out.print(f"另有 {failed_earlier} 项操作此前被服务器拒绝，原因见 anfang-field status。")
+        return
+
+    out.print(f"推送操作：成功 {pushed.done} 项，失败 {len(pushed.failed)} 项。")
+    for failure in pushed.failed:
+        out.print(f"  被拒绝：{failure['entity']} {failure['op_id'][:8]}：{failure['reason']}", markup=False)
+    out.print(f"上传照片：{uploaded} 张。")
+    if pulled is not None:
+        out.print(f"下载变化：{pulled.changes} 项。")
+    if pushed.skew_flagged:
+        minutes = abs(pushed.skew_seconds or 0) / 60
+        out.print(f"警告：本机时钟与服务器相差约 {minutes:.0f} 分钟（服务器时间 {pushed.server_time or '未知'}），"
+                  "请校正设备时间；记录的先后以服务器的顺序为准。", style="bold yellow", markup=False)
+    if failed_earlier:
+        out.print(f"另有 {failed_earlier} 项操作此前被服务器拒绝，原因见 anfang-field status。")
+
+    left = []
+    if pushed.failed:
+        left.append(f"{len(pushed.failed)} 项操作被服务器拒绝")
+    if remaining:
+        left.append(f"{remaining} 项操作仍待同步")
+    if photos_left:
+        left.append(f"{len(photos_left)} 张照片尚未上传")
+    if left or problems:
+        reasons = "；".join(dict.fromkeys(problems))
+        raise Fail(f"同步未全部完成：{'，'.join(left) or '部分步骤失败'}。" + (f"原因：{reasons}" if reasons else "")
+                   + "（anfang-field status 查看详情，稍后再运行 anfang-field sync）")
+    out.print("同步完成。")
+
+
+@main.command(help="查看待同步的操作、失败原因、未上传的照片和残留的照片文件。")
 @click.option("--clean", is_flag=True, help="删除残留的照片文件（中断的 photo 命令留下的）。")
 @click.pass_context
 @handled
@@ -494,6 +594,7 @@ def status(ctx, clean):
     out = console()
     with open_store(ctx) as store:
         operations = fieldwork.pending_operations(store)
+        waiting = syncing.photos_not_uploaded(store)
         leftovers = fieldwork.orphans(store)
     pending, failed = operations["pending"], operations["failed"]
     out.print(f"待同步操作：{len(pending)} 项；失败：{len(failed)} 项。")
@@ -508,7 +609,18 @@ def status(ctx, clean):
     if failed:
         table = Table("操作", "类型", "原因", title="同步失败")
         for operation in failed:
-            table.add_row(operation["op_id"][:8], operation["entity"], operation["last_error"] or "")
+            table.add_row(operation["op_id"][:8], operation["entity"], escape(operation["last_error"] or ""))
+        out.print(table)
+    if waiting:
+        table = Table("照片", "大小", "已上传", "情况", title=f"未上传的照片：{len(waiting)} 张")
+        for photo in waiting:
+            if photo["op_state"] == "failed":
+                state = f"记录被服务器拒绝：{photo['op_error'] or ''}"
+            elif photo["op_state"] != "done":
+                state = "等待照片记录先同步"
+            else:
+                state = photo["upload_error"] or ("上传中断，下次同步时续传" if photo["upload_url"] else "待上传")
+            table.add_row(escape(photo["original_name"]), str(photo["size"]), f"{photo['upload_offset']}", escape(state))
         out.print(table)
     if leftovers:
         if clean:

@@ -7,6 +7,7 @@ never reached the server, so anything that is not JSON is an error here.
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.parse
@@ -51,7 +52,7 @@ def request_json(method: str, url: str, *, token: str | None = None, body: dict 
             raw = _read(error)
             content_type = error.headers.get_content_type() if error.headers else ""
         raise ServerError(_problem_message(error.code, content_type, raw), error.code) from None
-    except (TimeoutError, urllib.error.URLError, ConnectionError, OSError) as error:
+    except (TimeoutError, urllib.error.URLError, ConnectionError, OSError, http.client.HTTPException) as error:
         reason = getattr(error, "reason", error)
         raise ServerError(f"无法连接服务器 {url}：{reason}。请检查网络后重试。") from None
 

@@ -139,6 +139,31 @@ MIGRATIONS = [
     );
     CREATE INDEX ix_outbox_state ON outbox (state, seq);
     """,
+    # 2: sync. What the server answered for each operation; the resumable state of each photo's
+    # tus upload (its URL and the offset last confirmed, so a cut connection resumes rather than
+    # restarts); every change pulled from the server, kept as received; the server's view of an
+    # inspection (awaiting_evidence, complete) beside the device's own draft/submitted.
+    """
+    ALTER TABLE outbox ADD COLUMN server_seq INTEGER;
+    ALTER TABLE outbox ADD COLUMN synced_at TEXT;
+    CREATE TABLE photo_uploads (
+        photo_uuid TEXT PRIMARY KEY REFERENCES photos (uuid),
+        upload_url TEXT,
+        upload_offset INTEGER NOT NULL DEFAULT 0,
+        uploaded_at TEXT,
+        last_error TEXT,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE server_changes (
+        seq INTEGER PRIMARY KEY,                -- the server's sequence number
+        entity TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        data TEXT NOT NULL,
+        received_at TEXT NOT NULL
+    );
+    ALTER TABLE inspections ADD COLUMN server_status TEXT;
+    ALTER TABLE inspections ADD COLUMN server_status_at TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -286,6 +311,13 @@ class Store:
             for key, value in values.items():
                 tx.execute("INSERT INTO config (key, value) VALUES (?, ?)"
                            " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+
+    def device_id(self) -> str:
+        """This store's device UUID, made once (the first time it is asked for) and kept."""
+        with self.change() as tx:
+            tx.execute("INSERT INTO config (key, value) VALUES ('device_id', ?) ON CONFLICT (key) DO NOTHING",
+                       (new_uuid(),))
+            return tx.execute("SELECT value FROM config WHERE key = 'device_id'").fetchone()[0]
 
     @property
     def token_path(self) -> Path:

@@ -12,6 +12,22 @@ from .draw import (
     DrawPolicy,
 )
 from .evidence import EvidenceFile, Upload
+from .inspection import (
+    FINDING_SOURCES,
+    INSPECTION_STATUSES,
+    NOTE_KINDS,
+    PENALTY_TYPES,
+    Amendment,
+    ExampleNote,
+    Finding,
+    Inspection,
+    Observation,
+    Penalty,
+    Photo,
+    SyncChange,
+    SyncOperation,
+    Violation,
+)
 from .reference import (
     ChecklistItem,
     County,
@@ -33,5 +49,6 @@ __all__ = [
     "DrawPolicy", "AuditChainHead", "AuditEvent", "ChecklistItem", "County", "Department", "DeviceToken",
     "DiscretionBenchmark", "Duty", "EvidenceFile", "LegalBasis", "PERSONAL_DATA", "ROLES", "ROLE_LABELS",
     "ReferenceDataset", "RosterMember", "Rule", "RuleCheck", "Upload", "User", "Venue", "VenueCategory",
-    "personal_columns",
+    "personal_columns", "Amendment", "ExampleNote", "FINDING_SOURCES", "Finding", "INSPECTION_STATUSES", "Inspection",
+    "NOTE_KINDS", "Observation", "PENALTY_TYPES", "Penalty", "Photo", "SyncChange", "SyncOperation", "Violation",
 ]

@@ -65,6 +65,7 @@ from .access import (
     register_policy,
 )
 from .audit import record_event
+from .changes import record_change
 from .sealing import (
     assignment_key,
     ensure_envelope,
@@ -369,6 +370,10 @@ def _record_transition(assignment: Assignment, from_status: str, to_status: str,
         event_details["note"] = note
     record_event(TRANSITION_ACTIONS[to_status], actor=actor, channel=channel, object_type="assignment",
                  object_id=assignment.id, details=event_details)
+    # The team's devices learn of the move at their next pull (status only, never the target).
+    record_change(assignment.id, "assignment", assignment.uuid,
+                  {"id": assignment.id, "uuid": assignment.uuid, "status": to_status,
+                   "status_label": STATUS_LABELS[to_status]})
     return row
 
 

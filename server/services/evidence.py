@@ -44,6 +44,7 @@ from ..models import EvidenceFile, Upload, User
 from ..models.base import CHINA_STANDARD_TIME, as_utc, utcnow
 from .access import Scope, authorize, grant, register_policy
 from .audit import record_event
+from .sync import mark_photos_received
 
 try:  # HEIC is what iPhones shoot; the opener registers the "HEIF" format with Pillow.
     import pillow_heif
@@ -506,9 +507,11 @@ def _complete(upload: Upload) -> None:
 def on_evidence_stored(evidence_file: EvidenceFile) -> None:
     """Called once when new evidence bytes have been stored (not for a repeat of known bytes).
 
-    For now it does nothing else: the sync work will extend it to mark the inspections whose
-    photo manifest names this SHA-256 as complete. It runs inside the upload's transaction.
+    Manifest photos naming this SHA-256 become received, and submitted inspections whose every
+    photo is now here become complete. Runs inside the upload's transaction. (A photo record
+    that arrives after its bytes is matched by the sync push instead.)
     """
+    mark_photos_received(evidence_file)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,624 @@
+"""Field sync: apply a device's pushed operations exactly once, and hand out changes to pull.
+
+DESIGN.md §5. Each operation `{op_id, entity, entity_id, payload, payload_sha256}`:
+
+- its hash must be the SHA-256 of the payload's canonical JSON (sorted keys, no whitespace,
+  UTF-8), else 422 for that operation;
+- an op_id applied before answers its stored result again with the same hash (nothing is
+  applied twice), and 409 with another hash;
+- it applies inside a SAVEPOINT of its own: a refused operation undoes only itself, the rest of
+  the batch applies and the request commits at the end;
+- the applier of its entity (`APPLIERS`) checks that the user is a member of the assignment's
+  team and that the inspection is still a draft (submitted records are immutable; amendments
+  append); a record the server already holds under the same device UUID is success when
+  identical (the same change queued twice) and 409 when not.
+
+Applied operations are numbered by `sync_operation.id` (the server's sequence); the device's
+clock is recorded with its skew and never used for ordering. Refusals are not stored: a device
+may send the operation again once the cause is gone.
+
+Photos: a `photo` operation adds an entry to the inspection's manifest; its bytes arrive by tus.
+Whichever comes second marks the photo received (here, or in `on_evidence_stored`). A submitted
+inspection is `awaiting_evidence` until every manifest photo is received, then `complete`.
+
+Services flush and never commit; the request commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import marshmallow as ma
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+import rulecheck
+
+from ..errors import Conflict, Invalid, NotFound, Problem
+from ..extensions import db
+from ..models import (
+    Amendment,
+    Assignment,
+    AssignmentMember,
+    EvidenceFile,
+    ExampleNote,
+    Finding,
+    Inspection,
+    Observation,
+    Penalty,
+    Photo,
+    SyncChange,
+    SyncOperation,
+    User,
+    Violation,
+)
+from ..models.base import as_utc, utcnow
+from ..schemas import sync as schemas
+from .assignments import (
+    STATUS_LABELS,
+    find_assignment,
+    mark_in_progress,
+    mark_submitted,
+    record_offline_reveal,
+)
+from .audit import record_event
+from .changes import record_change
+from .reference_loader import rules_bundle_for_category, venue_facts
+
+log = logging.getLogger(__name__)
+
+SKEW_LIMIT_SECONDS = 300
+PULL_PAGE_SIZE = 500
+INSPECTION_STATUS_LABELS = {"draft": "草稿", "awaiting_evidence": "等待照片", "complete": "已完整"}
+ENTITY_LABELS = {
+    "assignment_reveal": "揭封记录", "inspection": "督查记录", "observation": "检查项记录", "finding": "问题",
+    "finding_withdrawal": "问题撤回", "photo": "照片", "penalty": "处罚建议", "note": "典型材料",
+    "inspection_submission": "提交", "amendment": "更正",
+}
+
+
+def canonical_json(value) -> bytes:
+    """The bytes a payload's hash covers, exactly as the field client makes them."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def payload_sha256(payload) -> str:
+    return hashlib.sha256(canonical_json(payload)).hexdigest()
+
+
+@dataclass(frozen=True)
+class Push:
+    """Who pushes, from which device, and how far its clock is off."""
+
+    user: User
+    device_id: str
+    device_time: datetime
+    skew_seconds: float
+
+    @property
+    def skew_flagged(self) -> bool:
+        return abs(self.skew_seconds) > SKEW_LIMIT_SECONDS
+
+
+class _Replayed(Exception):
+    """The op_id is already stored (by an earlier push, or a concurrent one that just committed)."""
+
+
+# --- push ------------------------------------------------------------------------------------
+
+
+def take_write_lock() -> None:
+    """SQLite: take the database write lock before the first read of the push.
+
+    SQLite cannot upgrade a read snapshot that another connection's commit made stale (it
+    refuses at once instead of waiting), so a push starts with a no-op write and then waits its
+    turn under busy_timeout. PostgreSQL needs nothing: a concurrent insert of the same op_id
+    waits for the other transaction and then fails on the UNIQUE constraint.
+    """
+    if db.session.get_bind(mapper=SyncOperation).dialect.name == "sqlite":
+        db.session.execute(sa.update(SyncOperation).where(sa.false()).values(entity=SyncOperation.entity),
+                           execution_options={"synchronize_session": False})
+
+
+def apply_push(user: User, device_id: str, device_time: datetime, operations: list[dict]) -> dict:
+    """Apply a batch in order; one result per operation. Flushes, never commits."""
+    take_write_lock()
+    now = utcnow()
+    push = Push(user=user, device_id=str(device_id), device_time=device_time,
+                skew_seconds=round((device_time - now).total_seconds(), 3))
+    results = [_apply_operation(push, operation) for operation in operations]
+    if push.skew_flagged:
+        log.warning("device %s of %s pushed with a clock %.0f s off", push.device_id, user.username,
+                    push.skew_seconds)
+    return {"results": results, "server_time": now, "clock_skew_seconds": push.skew_seconds,
+            "skew_flagged": push.skew_flagged}
+
+
+def _stored(op_id: str) -> SyncOperation | None:
+    return db.session.scalar(sa.select(SyncOperation).where(SyncOperation.op_id == op_id)
+                             .execution_options(populate_existing=True))
+
+
+def _answer_replay(stored: SyncOperation, digest: str) -> dict:
+    if stored.payload_sha256 != digest:
+        return {"op_id": stored.op_id, "status": 409,
+                "detail": "该操作编号已用于内容不同的操作，本操作被拒绝；请用新的操作编号重新记录。"}
+    return dict(stored.result)
+
+
+def _apply_operation(push: Push, operation: dict, *, retried: bool = False) -> dict:
+    op_id = str(operation["op_id"])
+    entity, entity_id, payload = operation["entity"], operation["entity_id"], operation["payload"]
+    digest = operation["payload_sha256"]
+    try:
+        actual = payload_sha256(payload)
+    except ValueError:
+        actual = None
+    if actual != digest:
+        return {"op_id": op_id, "status": 422,
+                "detail": "payload_sha256 与载荷的规范 JSON（键排序、无空白、UTF-8）的 SHA-256 不符。"}
+    stored = _stored(op_id)
+    if stored is not None:
+        return _answer_replay(stored, digest)
+    applier = APPLIERS.get(entity)
+    if applier is None:
+        return {"op_id": op_id, "status": 422, "detail": f"未知的实体类型：{entity}。"}
+    try:
+        with db.session.begin_nested():
+            record = SyncOperation(op_id=op_id, device_id=push.device_id, user_id=push.user.id, entity=entity,
+                                   entity_id=entity_id, payload_sha256=digest, device_time=push.device_time,
+                                   skew_seconds=push.skew_seconds, skew_flagged=push.skew_flagged)
+            try:
+                with db.session.begin_nested():
+                    db.session.add(record)
+                    db.session.flush()
+            except IntegrityError:
+                raise _Replayed() from None
+            applier(push, entity_id, _load(entity, payload))
+            record.result = {"op_id": op_id, "status": 200, "server_seq": record.id}
+            db.session.flush()
+            return dict(record.result)
+    except _Replayed:
+        db.session.expire_all()
+        stored = _stored(op_id)
+        if stored is None:
+            if retried:
+                raise RuntimeError(f"operation {op_id} could neither be inserted nor found")
+            # The concurrent transaction holding this op_id rolled back after all: try once more.
+            return _apply_operation(push, operation, retried=True)
+        return _answer_replay(stored, digest)
+    except Problem as problem:
+        # The savepoint is rolled back; objects whose rows it changed (an assignment's status)
+        # must be read again rather than trusted from memory.
+        db.session.expire_all()
+        return {"op_id": op_id, "status": problem.status, "detail": problem.detail}
+
+
+def _load(entity: str, payload: dict) -> dict:
+    try:
+        return PAYLOAD_SCHEMAS[entity]().load(payload)
+    except ma.ValidationError as error:
+        messages = error.normalized_messages()
+        summary = "；".join(f"{field}：{'、'.join(map(str, problems)) if isinstance(problems, list) else problems}"
+                           for field, problems in messages.items())
+        raise Invalid(f"{ENTITY_LABELS[entity]}内容无效：{summary}", errors=messages) from None
+
+
+# --- lookups ---------------------------------------------------------------------------------
+
+
+def _same_id(entity_id: str, expected: str) -> None:
+    if entity_id != expected:
+        raise Invalid(f"entity_id {entity_id} 与载荷中的编号 {expected} 不一致。")
+
+
+def _assignment(assignment_uuid, user: User, action: str = "work") -> Assignment:
+    assignment_id = db.session.scalar(sa.select(Assignment.id).where(Assignment.uuid == str(assignment_uuid)))
+    if assignment_id is None:
+        raise NotFound(f"任务 {assignment_uuid} 不存在。")
+    return find_assignment(assignment_id, user, action)
+
+
+def _inspection(inspection_uuid, user: User) -> Inspection:
+    inspection = db.session.scalar(sa.select(Inspection).where(Inspection.uuid == str(inspection_uuid)))
+    if inspection is None:
+        raise NotFound(f"督查记录 {inspection_uuid} 不存在；请先同步揭封签到的操作。")
+    find_assignment(inspection.assignment_id, user, "work")
+    return inspection
+
+
+def _finding(finding_uuid, user: User, inspection: Inspection | None = None) -> Finding:
+    finding = db.session.scalar(sa.select(Finding).where(Finding.uuid == str(finding_uuid)))
+    if finding is None:
+        raise NotFound(f"问题 {finding_uuid} 不存在；请先同步该问题。")
+    if inspection is None:
+        inspection = db.session.get(Inspection, finding.inspection_id)
+        find_assignment(inspection.assignment_id, user, "work")
+    elif finding.inspection_id != inspection.id:
+        raise Invalid(f"问题 {finding_uuid} 不属于该督查记录。")
+    return finding
+
+
+def _require_draft(inspection: Inspection) -> None:
+    if inspection.status != "draft":
+        raise Conflict("该督查记录已提交，不能再修改；如需更正，请提交更正（amendment）并写明原因。")
+
+
+def _differs(current, wanted) -> bool:
+    if isinstance(current, datetime) or isinstance(wanted, datetime):
+        return as_utc(current) != as_utc(wanted)
+    return current != wanted
+
+
+def _insert_once(model, label: str, values: dict) -> tuple[object, bool]:
+    """The row with this device UUID: inserted now (True), or already held and identical (False).
+
+    Held with other content → 409. The insert runs in a savepoint: a concurrent push of the
+    same record under another op_id makes it fail on UNIQUE, and the row it committed is compared.
+    """
+    def held():
+        return db.session.scalar(sa.select(model).where(model.uuid == values["uuid"])
+                                 .execution_options(populate_existing=True))
+
+    existing = held()
+    if existing is None:
+        try:
+            with db.session.begin_nested():
+                row = model(**values)
+                db.session.add(row)
+                db.session.flush()
+            return row, True
+        except IntegrityError:
+            existing = held()
+            if existing is None:
+                raise Conflict(f"{label} {values['uuid']} 与服务器上已有的记录冲突。") from None
+    changed = sorted(name for name, value in values.items() if _differs(getattr(existing, name), value))
+    if changed:
+        raise Conflict(f"编号为 {values['uuid']} 的{label}已存在，但内容不同（{', '.join(changed)}）。")
+    return existing, False
+
+
+def photo_counts(inspection: Inspection) -> tuple[int, int]:
+    """(photos in the manifest, photos received), counted in the database: rows this push just
+    inserted are not in an `inspection.photos` loaded earlier."""
+    expected, received = db.session.execute(
+        sa.select(sa.func.count(Photo.id), sa.func.count(Photo.received_at)).where(Photo.inspection_id == inspection.id)
+    ).one()
+    return expected, received
+
+
+def _inspection_change(inspection: Inspection) -> None:
+    expected, received = photo_counts(inspection)
+    record_change(inspection.assignment_id, "inspection", inspection.uuid, {
+        "uuid": inspection.uuid, "assignment_id": inspection.assignment_id, "status": inspection.status,
+        "status_label": INSPECTION_STATUS_LABELS[inspection.status], "photos_expected": expected,
+        "photos_received": received})
+
+
+# --- appliers, one per entity ----------------------------------------------------------------
+
+
+def apply_assignment_reveal(push: Push, entity_id: str, data: dict) -> None:
+    """The device opened the envelope: with the reveal code (offline) or the server's key (online)."""
+    _same_id(entity_id, str(data["assignment_uuid"]))
+    assignment = _assignment(data["assignment_uuid"], push.user, "reveal")
+    if data["how"] == "code":
+        # The server's clock, not the device's, dates the transition.
+        record_offline_reveal(assignment, push.user, channel="api")
+    # An online reveal was recorded when the server released the key.
+
+
+def _start(assignment: Assignment, user: User) -> None:
+    """The first record of the visit moves the assignment to in_progress (revealing it if the
+    device's offline reveal has not been reported)."""
+    if assignment.status == "dispatched":
+        record_offline_reveal(assignment, user, channel="api")
+    if assignment.status == "revealed":
+        mark_in_progress(assignment, user, channel="api")
+    elif assignment.status != "in_progress":
+        raise Conflict(f"任务{STATUS_LABELS[assignment.status]}，不能再记录督查。")
+
+
+def apply_inspection(push: Push, entity_id: str, data: dict) -> None:
+    _same_id(entity_id, str(data["uuid"]))
+    assignment = _assignment(data["assignment_uuid"], push.user)
+    values = {"uuid": str(data["uuid"]), "assignment_id": assignment.id, "checked_in_at": data["checked_in_at"],
+              "latitude": data["latitude"], "longitude": data["longitude"]}
+    held = db.session.scalar(sa.select(Inspection).where(Inspection.uuid == values["uuid"]))
+    if held is None:
+        other = db.session.scalar(sa.select(Inspection.uuid).where(Inspection.assignment_id == assignment.id))
+        if other is not None:
+            raise Conflict(f"该任务已有另一台设备的督查记录（{other}），同一任务只能有一份督查记录。")
+        _start(assignment, push.user)
+    _, created = _insert_once(Inspection, "督查记录", values if held is not None else {
+        **values, "device_id": push.device_id, "inspector_id": push.user.id, "status": "draft"})
+    if created:
+        record_event("inspection.checked_in", actor=push.user, channel="api", object_type="inspection",
+                     object_id=values["uuid"], details={"assignment_id": assignment.id, "device_id": push.device_id})
+
+
+def _checklist_item(inspection: Inspection, item_code: str) -> dict:
+    category = inspection.assignment.venue.category
+    for rule in rules_bundle_for_category(category):
+        for item in rule["items"]:
+            if item["code"] == item_code:
+                return item
+    raise Invalid(f"检查项 {item_code} 不属于该场所类别适用的规则。")
+
+
+def _check_value(item: dict, value) -> None:
+    kind = item["value_type"]
+    valid = {
+        "boolean": lambda: isinstance(value, bool),
+        "integer": lambda: isinstance(value, int) and not isinstance(value, bool) and value >= 0,
+        "choice": lambda: value in [choice["value"] for choice in item.get("choices") or ()],
+        "text": lambda: isinstance(value, str) and bool(value.strip()),
+    }.get(kind, lambda: False)()
+    if not valid:
+        expected = {"boolean": "是/否（true/false）", "integer": "非负整数", "choice": "给定选项之一",
+                    "text": "非空文字"}.get(kind, kind)
+        raise Invalid(f"检查项 {item['code']}（{item['prompt']}）的值应为{expected}。")
+
+
+def apply_observation(push: Push, entity_id: str, data: dict) -> None:
+    _same_id(entity_id, f"{data['inspection_uuid']}/{data['item_code']}")
+    inspection = _inspection(data["inspection_uuid"], push.user)
+    held = db.session.scalar(sa.select(Observation).where(Observation.inspection_id == inspection.id,
+                                                          Observation.item_code == data["item_code"]))
+    if inspection.status != "draft":
+        if held is not None and held.value == data["value"]:
+            return  # the same value again: nothing to change
+        _require_draft(inspection)
+    _check_value(_checklist_item(inspection, data["item_code"]), data["value"])
+    if held is None:
+        try:
+            with db.session.begin_nested():
+                db.session.add(Observation(inspection_id=inspection.id, item_code=data["item_code"],
+                                           value=data["value"], recorded_at=data["recorded_at"]))
+                db.session.flush()
+            return
+        except IntegrityError:
+            held = db.session.scalar(sa.select(Observation).where(Observation.inspection_id == inspection.id,
+                                                                  Observation.item_code == data["item_code"]))
+    # Operations apply in the server's order: the later one's value stands.
+    held.value, held.recorded_at = data["value"], data["recorded_at"]
+    db.session.flush()
+
+
+def apply_finding(push: Push, entity_id: str, data: dict) -> None:
+    _same_id(entity_id, str(data["uuid"]))
+    inspection = _inspection(data["inspection_uuid"], push.user)
+    values = {"uuid": str(data["uuid"]), "inspection_id": inspection.id, "rule_code": data["rule_code"],
+              "check_code": data["check_code"], "description": data["description"], "source": data["source"],
+              "created_at": data["created_at"]}
+    if db.session.scalar(sa.select(Finding.id).where(Finding.uuid == values["uuid"])) is None:
+        _require_draft(inspection)
+    _insert_once(Finding, "问题", values)
+
+
+def apply_finding_withdrawal(push: Push, entity_id: str, data: dict) -> None:
+    _same_id(entity_id, str(data["finding_uuid"]))
+    finding = _finding(data["finding_uuid"], push.user)
+    if finding.withdrawn_at is not None:
+        return
+    _require_draft(db.session.get(Inspection, finding.inspection_id))
+    finding.withdrawn_at = data["withdrawn_at"]
+    db.session.flush()
+
+
+def apply_photo(push: Push, entity_id: str, data: dict) -> None:
+    _same_id(entity_id, str(data["uuid"]))
+    inspection = _inspection(data["inspection_uuid"], push.user)
+    finding = _finding(data["finding_uuid"], push.user, inspection) if data["finding_uuid"] else None
+    values = {"uuid": str(data["uuid"]), "inspection_id": inspection.id,
+              "finding_id": finding.id if finding else None, "sha256": data["sha256"], "size": data["size"],
+              "filename": data["filename"], "original_name": data["original_name"],
+              "media_type": data["media_type"], "caption": data["caption"], "exif_time": data["exif_time"],
+              "exif_latitude": data["latitude"], "exif_longitude": data["longitude"],
+              "exif_orientation": data["orientation"], "taken_at": data["created_at"]}
+    if db.session.scalar(sa.select(Photo.id).where(Photo.uuid == values["uuid"])) is None:
+        _require_draft(inspection)
+    photo, created = _insert_once(Photo, "照片", values)
+    if created:
+        # The bytes may have arrived before the record that names them.
+        lock_sha256(photo.sha256)
+        evidence = db.session.scalar(sa.select(EvidenceFile).where(EvidenceFile.sha256 == photo.sha256))
+        if evidence is not None:
+            photo.evidence_file_id, photo.received_at = evidence.id, utcnow()
+            db.session.flush()
+
+
+def apply_penalty(push: Push, entity_id: str, data: dict) -> None:
+    _same_id(entity_id, str(data["uuid"]))
+    finding = _finding(data["finding_uuid"], push.user)
+    inspection = db.session.get(Inspection, finding.inspection_id)
+    values = {"uuid": str(data["uuid"]), "finding_id": finding.id, "type": data["type"], "amount": data["amount"],
+              "basis_code": data["basis_code"], "created_at": data["created_at"]}
+    if db.session.scalar(sa.select(Penalty.id).where(Penalty.uuid == values["uuid"])) is None:
+        _require_draft(inspection)
+        if not inspection.assignment.may_propose_penalties:
+            raise Conflict("该任务不允许提出处罚建议（组内无持执法证人员）。")
+    _insert_once(Penalty, "处罚建议", values)
+
+
+def apply_note(push: Push, entity_id: str, data: dict) -> None:
+    _same_id(entity_id, str(data["uuid"]))
+    inspection = _inspection(data["inspection_uuid"], push.user)
+    values = {"uuid": str(data["uuid"]), "inspection_id": inspection.id, "kind": data["kind"], "text": data["text"],
+              "created_at": data["created_at"]}
+    if db.session.scalar(sa.select(ExampleNote.id).where(ExampleNote.uuid == values["uuid"])) is None:
+        _require_draft(inspection)
+    _insert_once(ExampleNote, "典型材料", values)
+
+
+def apply_submission(push: Push, entity_id: str, data: dict) -> None:
+    """Freeze the record, move the assignment to submitted, store the violations the server's own
+    evaluation finds; complete at once when every manifest photo is already here."""
+    _same_id(entity_id, str(data["inspection_uuid"]))
+    inspection = _inspection(data["inspection_uuid"], push.user)
+    if inspection.status != "draft":
+        return  # submitted before (the same submission queued twice)
+    assignment = inspection.assignment
+    if assignment.status == "in_progress":
+        mark_submitted(assignment, push.user, channel="api")
+    elif assignment.status not in ("submitted", "closed"):
+        raise Conflict(f"任务{STATUS_LABELS[assignment.status]}，不能提交督查记录。")
+    inspection.status = "awaiting_evidence"
+    inspection.submitted_at = data["submitted_at"]
+    inspection.submission_received_at = utcnow()
+    db.session.flush()
+    violations = store_violations(inspection)
+    record_event("inspection.submitted", actor=push.user, channel="api", object_type="inspection",
+                 object_id=inspection.uuid,
+                 details={"assignment_id": assignment.id, "photos": photo_counts(inspection)[0],
+                          "violations": [f"{v.rule_code}/{v.check_code}" for v in violations]})
+    if not complete_if_all_received(inspection):
+        _inspection_change(inspection)
+
+
+def apply_amendment(push: Push, entity_id: str, data: dict) -> None:
+    """A correction to a submitted record: appended, never applied over the original."""
+    _same_id(entity_id, str(data["uuid"]))
+    inspection = _inspection(data["inspection_uuid"], push.user)
+    values = {"uuid": str(data["uuid"]), "inspection_id": inspection.id, "reason": data["reason"],
+              "payload": data["payload"], "created_at": data["created_at"]}
+    held = db.session.scalar(sa.select(Amendment.id).where(Amendment.uuid == values["uuid"]))
+    if held is None and inspection.status == "draft":
+        raise Conflict("该督查记录尚未提交，请直接修改，无需更正。")
+    _, created = _insert_once(Amendment, "更正", values)
+    if created:
+        record_event("inspection.amended", actor=push.user, channel="api", object_type="inspection",
+                     object_id=inspection.uuid, details={"amendment": values["uuid"], "reason": data["reason"]})
+
+
+APPLIERS: dict[str, Callable[[Push, str, dict], None]] = {
+    "assignment_reveal": apply_assignment_reveal,
+    "inspection": apply_inspection,
+    "observation": apply_observation,
+    "finding": apply_finding,
+    "finding_withdrawal": apply_finding_withdrawal,
+    "photo": apply_photo,
+    "penalty": apply_penalty,
+    "note": apply_note,
+    "inspection_submission": apply_submission,
+    "amendment": apply_amendment,
+}
+
+PAYLOAD_SCHEMAS: dict[str, type[ma.Schema]] = {
+    "assignment_reveal": schemas.AssignmentRevealPayload,
+    "inspection": schemas.InspectionPayload,
+    "observation": schemas.ObservationPayload,
+    "finding": schemas.FindingPayload,
+    "finding_withdrawal": schemas.FindingWithdrawalPayload,
+    "photo": schemas.PhotoPayload,
+    "penalty": schemas.PenaltyPayload,
+    "note": schemas.NotePayload,
+    "inspection_submission": schemas.SubmissionPayload,
+    "amendment": schemas.AmendmentPayload,
+}
+
+
+# --- violations and completion ---------------------------------------------------------------
+
+
+def store_violations(inspection: Inspection) -> list[Violation]:
+    """Evaluate the observations with the rules of the venue's category (the bundle the device
+    used) and store each violated check with the venue, its county and the departments
+    responsible for its category. Idempotent: a check already stored is not stored again."""
+    venue = inspection.assignment.venue
+    facts = venue_facts(venue)
+    observations = dict(db.session.execute(
+        sa.select(Observation.item_code, Observation.value).where(Observation.inspection_id == inspection.id)).all())
+    findings = {(finding.rule_code, finding.check_code): finding.id for finding in db.session.scalars(
+        sa.select(Finding).where(Finding.inspection_id == inspection.id, Finding.withdrawn_at.is_(None)))}
+    held = {(v.rule_code, v.check_code): v for v in db.session.scalars(
+        sa.select(Violation).where(Violation.inspection_id == inspection.id))}
+    department_ids = sorted(department.id for department in venue.category.departments)
+    for rule in rules_bundle_for_category(venue.category):
+        own = {item["code"]: observations[item["code"]] for item in rule["items"] if item["code"] in observations}
+        try:
+            result = rulecheck.evaluate_rule(rule, venue=facts, observations=own)
+        except rulecheck.ExpressionError:
+            log.exception("rule %s could not be evaluated for inspection %s", rule["code"], inspection.uuid)
+            continue
+        for check in result.checks:
+            key = (rule["code"], check.code)
+            if check.outcome != rulecheck.VIOLATION or key in held:
+                continue
+            held[key] = Violation(inspection_id=inspection.id, finding_id=findings.get(key), rule_code=rule["code"],
+                                  check_code=check.code, description=check.description, venue_id=venue.id,
+                                  county_id=venue.county_id, department_ids=department_ids)
+            db.session.add(held[key])
+    db.session.flush()
+    return sorted(held.values(), key=lambda v: (v.rule_code, v.check_code))
+
+
+def complete_if_all_received(inspection: Inspection) -> bool:
+    """`awaiting_evidence` → `complete` once every manifest photo is received; True if it moved."""
+    if inspection.status != "awaiting_evidence":
+        return False
+    expected, received = photo_counts(inspection)
+    if received < expected:
+        return False
+    inspection.status = "complete"
+    inspection.completed_at = utcnow()
+    db.session.flush()
+    record_event("inspection.completed", channel="api", object_type="inspection", object_id=inspection.uuid,
+                 details={"assignment_id": inspection.assignment_id, "photos": expected})
+    _inspection_change(inspection)
+    return True
+
+
+def lock_sha256(sha256: str) -> None:
+    """PostgreSQL: serialise, per SHA-256, a photo record meeting its bytes.
+
+    A push inserting a photo and an upload storing its bytes each take this lock after their
+    own insert and before looking for the other: whichever comes second sees the first one's
+    committed row, so a photo is never left waiting for bytes that are already stored. SQLite
+    runs one writer at a time and needs nothing.
+    """
+    if db.session.get_bind(mapper=Photo).dialect.name == "postgresql":
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(f"anfang-sha256:{sha256}"))))
+
+
+def mark_photos_received(evidence: EvidenceFile) -> list[Photo]:
+    """Manifest photos with this SHA-256 are received; their submitted inspections may complete."""
+    lock_sha256(evidence.sha256)
+    photos = db.session.scalars(sa.select(Photo).where(Photo.sha256 == evidence.sha256,
+                                                       Photo.received_at.is_(None))).all()
+    now = utcnow()
+    for photo in photos:
+        photo.evidence_file_id, photo.received_at = evidence.id, now
+    db.session.flush()
+    for inspection_id in sorted({photo.inspection_id for photo in photos}):
+        # Locked and read afresh: a submission committing meanwhile is seen, and it counts
+        # the photos received here once this transaction commits.
+        inspection = db.session.scalars(sa.select(Inspection).where(Inspection.id == inspection_id)
+                                        .with_for_update().execution_options(populate_existing=True)).one()
+        if not complete_if_all_received(inspection) and inspection.status == "awaiting_evidence":
+            _inspection_change(inspection)
+    return photos
+
+
+# --- pull ------------------------------------------------------------------------------------
+
+
+def pull_changes(user: User, cursor: int, limit: int | None = None) -> dict:
+    """Changes after `cursor` for the assignments of the user's team, in the server's order;
+    at most `limit` (default PULL_PAGE_SIZE), with `more` when another page follows."""
+    limit = limit or PULL_PAGE_SIZE
+    team = sa.select(AssignmentMember.assignment_id).where(AssignmentMember.user_id == user.id)
+    rows = db.session.scalars(sa.select(SyncChange).where(SyncChange.id > cursor,
+                                                          SyncChange.assignment_id.in_(team))
+                              .order_by(SyncChange.id).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"changes": [{"seq": row.id, "entity": row.entity, "entity_id": row.entity_id, "data": row.data}
+                        for row in rows],
+            "cursor": rows[-1].id if rows else cursor, "more": more}

@@ -108,7 +108,8 @@ def _statements(postgresql, sqlite):
         return postgresql
     if dialect == "sqlite":
         return sqlite
-    raise NotImplementedError(f"no append-only triggers for {dialect}")
+    # anfang supports SQLite and PostgreSQL only; refusing beats an audit log without its guard.
+    raise RuntimeError(f"unsupported database {dialect!r}: anfang runs on SQLite or PostgreSQL")
 
 
 def upgrade():

@@ -16,6 +16,7 @@ import re
 import socket
 import sqlite3
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import click
@@ -166,6 +167,22 @@ def login(ctx, server_url, username, password_stdin, label):
     click.echo(f"已登录 {server_url}，用户 {username}。令牌已保存（仅本用户可读）。")
 
 
+# The server sends UTC; inspectors in 金华 read China Standard Time (UTC+8, no daylight saving).
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
+
+
+def _local(moment: str | None) -> str:
+    if not moment:
+        return ""
+    try:
+        parsed = datetime.fromisoformat(moment)
+    except ValueError:
+        return moment
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(CHINA_STANDARD_TIME).strftime("%Y-%m-%d %H:%M")
+
+
 def _connection(store: Store) -> tuple[str, str]:
     server_url, token = store.get_config("server_url"), store.load_token()
     if not server_url or not token:
@@ -230,7 +247,7 @@ def list_assignments(ctx):
     for row in rows:
         local = {"draft": "已签到，记录中", "submitted": "已提交"}.get(row["inspection_status"], "未揭封")
         table.add_row(str(row["id"]), row["uuid"][:8], row["status_label"] or row["status"], row["visit_date"] or "",
-                      f"{row['window_start'] or ''} – {row['window_end'] or ''}", row["meeting_point"] or "", local)
+                      f"{_local(row['window_start'])} – {_local(row['window_end'])}", row["meeting_point"] or "", local)
     console().print(table)
 
 
@@ -243,7 +260,7 @@ def show(ctx, assignment):
     with open_store(ctx) as store:
         row = fieldwork.find_assignment(store, assignment)
         out.print(f"任务 {row['id']}（{row['uuid']}） 状态：{row['status_label'] or row['status']}")
-        out.print(f"时间窗口：{row['window_start']} – {row['window_end']}")
+        out.print(f"时间窗口：{_local(row['window_start'])} – {_local(row['window_end'])}（北京时间）")
         out.print(f"集合地点：{row['meeting_point'] or '未指定'}")
         members = json.loads(row["members"])
         names = "、".join(f"{m.get('display_name')}（{m.get('username')}）" + ("·组长" if m.get("is_leader") else "")

@@ -26,16 +26,18 @@ Services flush and never commit; the request commits.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import marshmallow as ma
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 import rulecheck
 
@@ -110,6 +112,35 @@ class _Replayed(Exception):
     """The op_id is already stored (by an earlier push, or a concurrent one that just committed)."""
 
 
+class _RetryCarefully(Exception):
+    """An optimistic insert (without its own savepoint) hit a UNIQUE constraint: the operation's
+    savepoint is rolled back and the operation runs again on the careful path."""
+
+
+@dataclass
+class _Batch:
+    """Per-push lookups, so that a batch of 500 does not ask the same questions 500 times.
+
+    `stored`: (hash, result) of the batch's op_ids already stored (one query up front, then the
+    operations this push applies). `pending`: results written in one statement at the end.
+    `assignment_ids` / `inspections`: by UUID, positive answers only (a row found or inserted
+    stays; a missing one is asked again). `absent`: device UUIDs of new records no row had when
+    the push began (asked once for the batch; each is trusted once, then asked again).
+    `careful`: the operation being retried after an optimistic insert failed runs every insert
+    in a savepoint of its own and trusts no cached absence.
+    """
+
+    stored: dict = field(default_factory=dict)  # op_id → (payload_sha256, result)
+    pending: list = field(default_factory=list)  # (SyncOperation, result) whose result is not written yet
+    assignment_ids: dict = field(default_factory=dict)
+    inspections: dict = field(default_factory=dict)
+    careful: bool = False
+    absent: dict = field(default_factory=dict)  # model → device UUIDs of the batch no row had at its start
+
+
+_batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar("anfang_sync_batch", default=None)
+
+
 # --- push ------------------------------------------------------------------------------------
 
 
@@ -132,7 +163,20 @@ def apply_push(user: User, device_id: str, device_time: datetime, operations: li
     now = utcnow()
     push = Push(user=user, device_id=str(device_id), device_time=device_time,
                 skew_seconds=round((device_time - now).total_seconds(), 3))
-    results = [_apply_operation(push, operation) for operation in operations]
+    batch = _Batch()
+    op_ids = sorted({str(operation["op_id"]) for operation in operations})
+    for start in range(0, len(op_ids), 400):
+        for stored in db.session.scalars(sa.select(SyncOperation)
+                                         .where(SyncOperation.op_id.in_(op_ids[start:start + 400]))
+                                         .execution_options(populate_existing=True)):
+            batch.stored[stored.op_id] = (stored.payload_sha256, stored.result)
+    _prefetch_absent(batch, operations)
+    token = _batch.set(batch)
+    try:
+        results = [_apply_operation(push, operation) for operation in operations]
+        _write_results(batch)
+    finally:
+        _batch.reset(token)
     if push.skew_flagged:
         log.warning("device %s of %s pushed with a clock %.0f s off", push.device_id, user.username,
                     push.skew_seconds)
@@ -140,15 +184,49 @@ def apply_push(user: User, device_id: str, device_time: datetime, operations: li
             "skew_flagged": push.skew_flagged}
 
 
+def _prefetch_absent(batch: _Batch, operations: list[dict]) -> None:
+    """Which records the batch names by device UUID are not on the server yet: one query per
+    kind instead of one per operation."""
+    wanted: dict = {}
+    for operation in operations:
+        model = _UUID_MODELS.get(operation["entity"])
+        payload = operation["payload"]
+        uuid = payload.get("uuid") if isinstance(payload, dict) else None
+        if model is not None and isinstance(uuid, str):
+            wanted.setdefault(model, set()).add(uuid)
+    for model, uuids in wanted.items():
+        uuids = sorted(uuids)
+        present = set()
+        for start in range(0, len(uuids), 400):
+            present.update(db.session.scalars(sa.select(model.uuid).where(model.uuid.in_(uuids[start:start + 400]))))
+        batch.absent[model] = set(uuids) - present
+
+
+def _write_results(batch: _Batch) -> None:
+    """Store the result of every operation this push applied, in one executemany UPDATE."""
+    if not batch.pending:
+        return
+    table = SyncOperation.__table__
+    db.session.execute(table.update().where(table.c.id == sa.bindparam("_id"))
+                       .values(result=sa.bindparam("_result")),
+                       [{"_id": result["server_seq"], "_result": result} for _, result in batch.pending])
+    for record, result in batch.pending:
+        if record in db.session:
+            set_committed_value(record, "result", result)
+    batch.pending.clear()
+
+
 def _stored(op_id: str) -> SyncOperation | None:
     return db.session.scalar(sa.select(SyncOperation).where(SyncOperation.op_id == op_id)
                              .execution_options(populate_existing=True))
 
 
+_OP_ID_REUSED = "该操作编号已用于内容不同的操作，本操作被拒绝；请用新的操作编号重新记录。"
+
+
 def _answer_replay(stored: SyncOperation, digest: str) -> dict:
     if stored.payload_sha256 != digest:
-        return {"op_id": stored.op_id, "status": 409,
-                "detail": "该操作编号已用于内容不同的操作，本操作被拒绝；请用新的操作编号重新记录。"}
+        return {"op_id": stored.op_id, "status": 409, "detail": _OP_ID_REUSED}
     return dict(stored.result)
 
 
@@ -163,7 +241,17 @@ def _apply_operation(push: Push, operation: dict, *, retried: bool = False) -> d
     if actual != digest:
         return {"op_id": op_id, "status": 422,
                 "detail": "payload_sha256 与载荷的规范 JSON（键排序、无空白、UTF-8）的 SHA-256 不符。"}
-    stored = _stored(op_id)
+    batch = _batch.get()
+    if batch is not None and not retried:
+        held = batch.stored.get(op_id)
+        if held is not None:
+            stored_digest, stored_result = held
+            if stored_digest != digest:
+                return {"op_id": op_id, "status": 409, "detail": _OP_ID_REUSED}
+            return dict(stored_result)
+        stored = None
+    else:
+        stored = _stored(op_id)
     if stored is not None:
         return _answer_replay(stored, digest)
     applier = APPLIERS.get(entity)
@@ -174,16 +262,29 @@ def _apply_operation(push: Push, operation: dict, *, retried: bool = False) -> d
             record = SyncOperation(op_id=op_id, device_id=push.device_id, user_id=push.user.id, entity=entity,
                                    entity_id=entity_id, payload_sha256=digest, device_time=push.device_time,
                                    skew_seconds=push.skew_seconds, skew_flagged=push.skew_flagged)
+            # No savepoint of its own: a UNIQUE failure here rolls back the operation's savepoint,
+            # which holds nothing else yet.
+            db.session.add(record)
             try:
-                with db.session.begin_nested():
-                    db.session.add(record)
-                    db.session.flush()
+                db.session.flush()
             except IntegrityError:
                 raise _Replayed() from None
             applier(push, entity_id, _load(entity, payload))
-            record.result = {"op_id": op_id, "status": 200, "server_seq": record.id}
-            db.session.flush()
-            return dict(record.result)
+            result = {"op_id": op_id, "status": 200, "server_seq": record.id}
+            if batch is None:
+                record.result = result
+                db.session.flush()
+            else:
+                batch.pending.append((record, result))
+                batch.stored[op_id] = (digest, result)
+            return dict(result)
+    except _RetryCarefully:
+        db.session.expire_all()
+        batch.careful = True
+        try:
+            return _apply_operation(push, operation, retried=retried)
+        finally:
+            batch.careful = False
     except _Replayed:
         db.session.expire_all()
         stored = _stored(op_id)
@@ -219,16 +320,30 @@ def _same_id(entity_id: str, expected: str) -> None:
 
 
 def _assignment(assignment_uuid, user: User, action: str = "work") -> Assignment:
-    assignment_id = db.session.scalar(sa.select(Assignment.id).where(Assignment.uuid == str(assignment_uuid)))
+    batch = _batch.get()
+    key = str(assignment_uuid)
+    assignment_id = batch.assignment_ids.get(key) if batch is not None else None
     if assignment_id is None:
-        raise NotFound(f"任务 {assignment_uuid} 不存在。")
+        assignment_id = db.session.scalar(sa.select(Assignment.id).where(Assignment.uuid == key))
+        if assignment_id is None:
+            raise NotFound(f"任务 {assignment_uuid} 不存在。")
+        if batch is not None:
+            batch.assignment_ids[key] = assignment_id
     return find_assignment(assignment_id, user, action)
 
 
 def _inspection(inspection_uuid, user: User) -> Inspection:
-    inspection = db.session.scalar(sa.select(Inspection).where(Inspection.uuid == str(inspection_uuid)))
+    batch = _batch.get()
+    key = str(inspection_uuid)
+    inspection = batch.inspections.get(key) if batch is not None else None
+    if inspection is not None and inspection not in db.session:
+        inspection = None  # rolled back with the savepoint that inserted it
     if inspection is None:
-        raise NotFound(f"督查记录 {inspection_uuid} 不存在；请先同步揭封签到的操作。")
+        inspection = db.session.scalar(sa.select(Inspection).where(Inspection.uuid == key))
+        if inspection is None:
+            raise NotFound(f"督查记录 {inspection_uuid} 不存在；请先同步揭封签到的操作。")
+        if batch is not None:
+            batch.inspections[key] = inspection
     find_assignment(inspection.assignment_id, user, "work")
     return inspection
 
@@ -256,17 +371,44 @@ def _differs(current, wanted) -> bool:
     return current != wanted
 
 
-def _insert_once(model, label: str, values: dict) -> tuple[object, bool]:
+def _held(model, uuid: str):
+    batch = _batch.get()
+    if batch is not None and not batch.careful:
+        absent = batch.absent.get(model)
+        if absent is not None and uuid in absent:
+            # Absent when the push began; asked again from now on (this push may insert it).
+            absent.discard(uuid)
+            return None
+    return db.session.scalar(sa.select(model).where(model.uuid == uuid)
+                             .execution_options(populate_existing=True))
+
+
+_NOT_LOOKED_UP = object()
+
+
+def _insert_once(model, label: str, values: dict, existing=_NOT_LOOKED_UP) -> tuple[object, bool]:
     """The row with this device UUID: inserted now (True), or already held and identical (False).
 
     Held with other content → 409. The insert runs in a savepoint: a concurrent push of the
     same record under another op_id makes it fail on UNIQUE, and the row it committed is compared.
+    Within a push, the insert first runs without a savepoint of its own; should it fail, the
+    whole operation is rolled back and run again on this careful path. `existing`: the row the
+    caller just read with `_held` (None when there is none), so it is not asked twice.
     """
     def held():
-        return db.session.scalar(sa.select(model).where(model.uuid == values["uuid"])
-                                 .execution_options(populate_existing=True))
+        return _held(model, values["uuid"])
 
-    existing = held()
+    if existing is _NOT_LOOKED_UP:
+        existing = held()
+    batch = _batch.get()
+    if existing is None and batch is not None and not batch.careful:
+        row = model(**values)
+        db.session.add(row)
+        try:
+            db.session.flush()
+        except IntegrityError:
+            raise _RetryCarefully() from None
+        return row, True
     if existing is None:
         try:
             with db.session.begin_nested():
@@ -397,9 +539,10 @@ def apply_finding(push: Push, entity_id: str, data: dict) -> None:
     values = {"uuid": str(data["uuid"]), "inspection_id": inspection.id, "rule_code": data["rule_code"],
               "check_code": data["check_code"], "description": data["description"], "source": data["source"],
               "created_at": data["created_at"]}
-    if db.session.scalar(sa.select(Finding.id).where(Finding.uuid == values["uuid"])) is None:
+    existing = _held(Finding, values["uuid"])
+    if existing is None:
         _require_draft(inspection)
-    _insert_once(Finding, "问题", values)
+    _insert_once(Finding, "问题", values, existing)
 
 
 def apply_finding_withdrawal(push: Push, entity_id: str, data: dict) -> None:
@@ -422,9 +565,10 @@ def apply_photo(push: Push, entity_id: str, data: dict) -> None:
               "media_type": data["media_type"], "caption": data["caption"], "exif_time": data["exif_time"],
               "exif_latitude": data["latitude"], "exif_longitude": data["longitude"],
               "exif_orientation": data["orientation"], "taken_at": data["created_at"]}
-    if db.session.scalar(sa.select(Photo.id).where(Photo.uuid == values["uuid"])) is None:
+    existing = _held(Photo, values["uuid"])
+    if existing is None:
         _require_draft(inspection)
-    photo, created = _insert_once(Photo, "照片", values)
+    photo, created = _insert_once(Photo, "照片", values, existing)
     if created:
         # The bytes may have arrived before the record that names them.
         lock_sha256(photo.sha256)
@@ -452,9 +596,10 @@ def apply_note(push: Push, entity_id: str, data: dict) -> None:
     inspection = _inspection(data["inspection_uuid"], push.user)
     values = {"uuid": str(data["uuid"]), "inspection_id": inspection.id, "kind": data["kind"], "text": data["text"],
               "created_at": data["created_at"]}
-    if db.session.scalar(sa.select(ExampleNote.id).where(ExampleNote.uuid == values["uuid"])) is None:
+    existing = _held(ExampleNote, values["uuid"])
+    if existing is None:
         _require_draft(inspection)
-    _insert_once(ExampleNote, "典型材料", values)
+    _insert_once(ExampleNote, "典型材料", values, existing)
 
 
 def apply_submission(push: Push, entity_id: str, data: dict) -> None:
@@ -509,6 +654,8 @@ APPLIERS: dict[str, Callable[[Push, str, dict], None]] = {
     "inspection_submission": apply_submission,
     "amendment": apply_amendment,
 }
+
+_UUID_MODELS = {"finding": Finding, "photo": Photo, "note": ExampleNote}
 
 PAYLOAD_SCHEMAS: dict[str, type[ma.Schema]] = {
     "assignment_reveal": schemas.AssignmentRevealPayload,

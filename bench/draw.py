@@ -22,7 +22,6 @@ a whole city-scale draw ≤ 2 s.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import resource
 import sys
@@ -35,6 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import yaml  # noqa: E402
+from scratch import scratch_postgresql  # noqa: E402
 
 from server.services.draw_selection import (  # noqa: E402
     ALGORITHM,
@@ -275,21 +275,6 @@ def bench_create_draw_city(url: str, label: str) -> dict[str, float]:
     return {"create": create_seconds, "verify": verify_seconds, "peak": peak / 2**20}
 
 
-def _scratch_postgresql(server_url: str):
-    """Create a scratch database on the server; returns (its URL, a function that drops it)."""
-    import sqlalchemy as sa
-
-    name = f"anfang_bench_{os.getpid()}_{random.randrange(16**6):06x}"
-    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return sa.engine.make_url(server_url).set(database=name).render_as_string(hide_password=False), drop
 
 
 def main() -> None:
@@ -314,7 +299,7 @@ def main() -> None:
                 figures["draw_verify_city_seconds"] = city["verify"]
                 figures["draw_create_city_peak_memory"] = city["peak"]
             if args.database_url or args.postgresql:
-                url, drop = (args.database_url, None) if args.database_url else _scratch_postgresql(args.postgresql)
+                url, drop = (args.database_url, None) if args.database_url else scratch_postgresql(args.postgresql)
                 try:
                     city = bench_create_draw_city(url, "postgresql")
                 finally:

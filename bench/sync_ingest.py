@@ -40,6 +40,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from scratch import scratch_postgresql  # noqa: E402
+
 BATCH = 500
 MIB = 1024 * 1024
 PNG_SIZE = (4096, 4060)  # RGB noise: ~49.9 MB raw, about the same as PNG (under MAX_UPLOAD_BYTES)
@@ -48,21 +50,6 @@ PNG_SIZE = (4096, 4060)  # RGB noise: ~49.9 MB raw, about the same as PNG (under
 # --- a served app on a scratch database -----------------------------------------------------------
 
 
-def scratch_postgresql(server_url: str):
-    """Create a scratch database; returns (its URL, a function that drops it)."""
-    import sqlalchemy as sa
-
-    name = f"anfang_bench_sync_{os.getpid()}_{random.randrange(16**6):06x}"
-    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return sa.engine.make_url(server_url).set(database=name).render_as_string(hide_password=False), drop
 
 
 class Served:

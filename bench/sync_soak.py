@@ -40,7 +40,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sync_ingest import Served, build_team, scratch_postgresql
+from scratch import scratch_postgresql
+from sync_ingest import Served, build_team
 
 FIELD = Path(sys.executable).parent / "anfang-field"
 CHUNK = 64 * 1024

@@ -36,12 +36,13 @@ class Problem(Exception):
 
     status = 400
     slug = "bad-request"
+    default_title: str | None = None  # a subclass's own title, where the status's is too generic
 
     def __init__(self, detail: str, *, errors: dict | None = None, title: str | None = None, **extra):
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
-        self.title = title or TITLES.get(self.status, "错误")
+        self.title = title or self.default_title or TITLES.get(self.status, "错误")
         self.extra = extra
 
 

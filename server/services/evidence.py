@@ -83,17 +83,13 @@ EXIF_DATETIME, EXIF_DATETIME_ORIGINAL, EXIF_OFFSET_TIME_ORIGINAL = 0x0132, 0x900
 class UploadGone(Problem):
     status = 410
     slug = "upload-expired"
-
-    def __init__(self, detail: str, **kwargs):
-        super().__init__(detail, title="上传已过期", **kwargs)
+    default_title = "上传已过期"
 
 
 class UploadLocked(Problem):
     status = 423
     slug = "upload-locked"
-
-    def __init__(self, detail: str, **kwargs):
-        super().__init__(detail, title="上传正被写入", **kwargs)
+    default_title = "上传正被写入"
 
 
 class ChecksumMismatch(Problem):
@@ -101,9 +97,7 @@ class ChecksumMismatch(Problem):
 
     status = 460
     slug = "checksum-mismatch"
-
-    def __init__(self, detail: str, **kwargs):
-        super().__init__(detail, title="校验和不符", **kwargs)
+    default_title = "校验和不符"
 
 
 class PayloadTooLarge(Problem):

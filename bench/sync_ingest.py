@@ -1,6 +1,6 @@
 """Sync ingest benchmark: push throughput through the real HTTP endpoint, and tus photo upload speed.
 
-1. Push: the app is served by werkzeug (threaded) in a background thread on 127.0.0.1, on a scratch
+1. Push: the app is served by werkzeug (threaded) in a server process of its own on 127.0.0.1, on a scratch
    SQLite database and on a scratch PostgreSQL database (created on 127.0.0.1:5432, dropped after).
    One inspector's team has dispatched assignments to a museum (built with the models and
    `record_created`, as tests/assignment_world.py does). Each request is a batch of 500 operations
@@ -9,7 +9,8 @@
    operations / wall time of the HTTP requests (one client, sequential batches, every answer
    checked: 500 results, all 200).
 2. tus: a ~50 MB noise PNG (made with Pillow, so the server's completion step — SHA-256 check of the
-   whole file against the declared hash, Pillow decode, variants — runs for real) is uploaded by
+   whole file against the declared hash, the PNG's chunk CRCs, EXIF facts — runs for real; the
+   variants are made on first use, not during the upload) is uploaded by
    the `tuspy` client with 1 MiB and 8 MiB chunks (per-chunk sha256 `Upload-Checksum` on), the
    whole upload timed from creation to the final 204 (completion processing included). Beside it
    the real `sha256sum` command is timed on the same file (warm page cache), and the ratio of the
@@ -52,10 +53,24 @@ PNG_SIZE = (4096, 4060)  # RGB noise: ~49.9 MB raw, about the same as PNG (under
 
 
 
-class Served:
-    """The real app, migrated and with reference data, served on loopback in a thread."""
+SERVE_IN_PROCESS = """
+import logging, sys
+from werkzeug.serving import make_server
+from server import create_app
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
+app = create_app("development", SQLALCHEMY_DATABASE_URI=sys.argv[1], EVIDENCE_DIR=sys.argv[2])
+server = make_server("127.0.0.1", 0, app, threaded=True)
+print(server.server_port, flush=True)
+server.serve_forever()
+"""
 
-    def __init__(self, url: str, workdir: Path):
+
+class Served:
+    """The real app, migrated and with reference data, served on loopback: in a thread of this
+    process, or (`own_process`) by a server process of its own as in a deployment, so that the
+    client measured and the server do not share one interpreter lock."""
+
+    def __init__(self, url: str, workdir: Path, *, own_process: bool = False):
         from flask_migrate import upgrade
         from werkzeug.serving import make_server
 
@@ -76,16 +91,27 @@ class Served:
             load_reference()
             db.session.commit()
             db.session.remove()
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.port = self.server.server_port
+        self.process = self.server = None
+        if own_process:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", SERVE_IN_PROCESS, url, self.app.config["EVIDENCE_DIR"]],
+                stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parent.parent)
+            self.port = int(self.process.stdout.readline())
+        else:
+            self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
+            self.port = self.server.server_port
+            self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+            self.thread.start()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        else:
+            self.server.shutdown()
+            self.server.server_close()
+            self.thread.join(timeout=10)
         with self.app.app_context():
             self.db.session.remove()
             self.db.engine.dispose()
@@ -199,7 +225,7 @@ def bench_push(url: str, label: str, batches: int) -> float:
     import requests
 
     with tempfile.TemporaryDirectory() as workdir:
-        served = Served(url, Path(workdir))
+        served = Served(url, Path(workdir), own_process=True)
         try:
             token, assignments, _ = build_team(served, batches + 1)
             prepared = [record_batch(uuid_) for uuid_ in assignments]
@@ -294,7 +320,7 @@ def bench_uploads() -> dict[str, float]:
         figures["sha256sum_mb_per_second"] = size / 1e6 / sha_seconds
         for chunk, name in ((MIB, "1mib"), (8 * MIB, "8mib")):
             # A fresh server and database each time, so the file is new to it (content-addressed).
-            served = Served(f"sqlite:///{workdir / f'tus-{name}.sqlite3'}", workdir / name)
+            served = Served(f"sqlite:///{workdir / f'tus-{name}.sqlite3'}", workdir / name, own_process=True)
             try:
                 token, _, _ = build_team(served, 0)
                 seconds, before_last = bench_tus(workdir, photo, digest, chunk, served, token)

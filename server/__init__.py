@@ -63,7 +63,13 @@ def _register_transaction(app: Flask) -> None:
 def _configure_sqlite(engine) -> None:
     """SQLite: enforce foreign keys, use WAL so pages read while a sync writes, and let SQLAlchemy
     emit BEGIN itself: pysqlite's own transaction handling breaks SAVEPOINT (SQLAlchemy docs,
-    "Serializable isolation / Savepoints / Transactional DDL")."""
+    "Serializable isolation / Savepoints / Transactional DDL").
+
+    Requests that may write (POST, PUT, PATCH, DELETE) begin IMMEDIATE: they queue for the write
+    lock under busy_timeout before their first read. A deferred transaction that reads first
+    cannot upgrade a snapshot another connection's commit has made stale; SQLite refuses at once
+    ("database is locked") instead of waiting, and the request would fail.
+    """
     if engine.dialect.name != "sqlite":
         return
     from sqlalchemy import event
@@ -80,7 +86,13 @@ def _configure_sqlite(engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _request_may_write() else "BEGIN")
+
+
+def _request_may_write() -> bool:
+    from flask import has_request_context, request
+
+    return has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
 
 
 def _ensure_sqlite_directory(uri: str) -> None:

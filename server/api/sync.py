@@ -8,7 +8,6 @@ import marshmallow as ma
 from flask_login import current_user
 from flask_smorest import Blueprint
 
-from ..extensions import db
 from ..schemas.sync import (
     PullArgsSchema,
     PullResultSchema,
@@ -41,12 +40,8 @@ def push(data):
     is recorded and compared (`clock_skew_seconds`, `skew_flagged` beyond 300 s), never used
     for ordering. Unknown fields anywhere in the batch envelope refuse the whole request (422).
     """
-    user = current_user._get_current_object()
-    if db.session.get_bind().dialect.name == "sqlite":
-        # End the snapshot the bearer lookup opened, so the push can wait for the write lock
-        # instead of failing at once when another push commits first (see take_write_lock).
-        db.session.rollback()
-    return service.apply_push(user, data["device_id"], data["device_time"], data["operations"])
+    return service.apply_push(current_user._get_current_object(), data["device_id"], data["device_time"],
+                              data["operations"])
 
 
 @blp.get("/pull")

@@ -3,10 +3,12 @@
 Life of a photo: `create_upload` (tus creation) makes an `Upload` row and an empty file under
 EVIDENCE_DIR/incoming/; `receive_chunk` (tus PATCH) appends bytes, fsyncs and advances the
 offset; the chunk that completes the file triggers `_complete`: the whole file's SHA-256 must
-equal the one declared at creation, the content must be an allowed image that decodes fully and
-is not a decompression bomb; then the original is moved (fsync, os.replace) to
-EVIDENCE_DIR/sha256/ab/cdef… untouched, re-encoded variants are written under
-EVIDENCE_DIR/variants/, an `EvidenceFile` row is added and `evidence.stored` is audited.
+equal the one declared at creation, the content must be an allowed image, complete to its last byte,
+and not a decompression bomb; then the original is moved (fsync, os.replace) to
+EVIDENCE_DIR/sha256/ab/cdef… untouched, an `EvidenceFile` row is added and `evidence.stored` is
+audited. Re-encoded variants are made under EVIDENCE_DIR/variants/ the first time one is asked
+for (`variant_file`): decoding and re-encoding a 12-megapixel photo three times costs more than
+receiving it, and the inspector's sync should not wait for pictures nobody has looked at yet.
 
 Disk and database must tell the same story, also when a request fails. A request that changed
 both and then refuses (the file's hash does not match, the bytes are not a photo) raises a
@@ -168,14 +170,15 @@ def find_evidence(sha256: str, user: User, variant: str | None = None) -> tuple[
     evidence = db.session.scalar(sa.select(EvidenceFile).where(EvidenceFile.sha256 == sha256))
     if evidence is None:
         raise missing
-    if variant is not None and variant not in (evidence.variants or {}):
+    if variant is not None and variant not in VARIANTS:
         raise missing
     try:
         authorize(user, "read_public" if variant == "public" else "read", evidence)
     except Problem:
         raise missing from None
-    relative = evidence.stored_path if variant is None else evidence.variants[variant]
-    return evidence, evidence_root() / relative
+    if variant is None:
+        return evidence, evidence_root() / evidence.stored_path
+    return evidence, variant_file(evidence, variant)
 
 
 # --- paths ---------------------------------------------------------------------------------------
@@ -208,6 +211,10 @@ def _write_durably(data: bytes, destination: Path) -> None:
 
 def original_path(sha256: str) -> str:
     return f"sha256/{sha256[:2]}/{sha256[2:]}"
+
+
+def variant_path(sha256: str, name: str) -> str:
+    return f"variants/{sha256[:2]}/{sha256}/{name}.jpg"
 
 
 # --- tus creation --------------------------------------------------------------------------------
@@ -476,7 +483,7 @@ def _complete(upload: Upload) -> None:
     else:
         temp.unlink(missing_ok=True)
     if evidence is None:
-        variants = make_variants(stored, actual)
+        variants = {name: variant_path(actual, name) for name in VARIANTS}
         try:
             with db.session.begin_nested():
                 evidence = EvidenceFile(
@@ -519,7 +526,7 @@ class ImageFacts:
 
 
 def inspect_image(path: Path, max_pixels: int) -> ImageFacts:
-    """Decode the whole image to prove it is an allowed, complete, reasonably sized photo."""
+    """Prove the file is an allowed, complete, reasonably sized photo, and read its EXIF facts."""
     with warnings.catch_warnings():
         # Pillow warns above MAX_IMAGE_PIXELS and raises above twice that; both refuse here.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -528,9 +535,10 @@ def inspect_image(path: Path, max_pixels: int) -> ImageFacts:
                 width, height = image.size
                 if width * height > max_pixels:
                     raise Invalid(f"图片尺寸 {width}×{height} 超过 {max_pixels} 像素的上限。")
-                image.load()  # a truncated or corrupt file fails here, not in a later variant
-                exif = image.getexif()
                 media_type = MEDIA_TYPES[image.format]
+                _prove_complete(image)
+            with Image.open(path, formats=list(MEDIA_TYPES)) as image:  # verify() leaves a PNG unusable
+                exif = _exif(image)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise Invalid("图片像素数过大（疑似解压炸弹），拒绝处理。") from None
         except UnidentifiedImageError:
@@ -540,6 +548,32 @@ def inspect_image(path: Path, max_pixels: int) -> ImageFacts:
             raise Invalid(f"图片数据损坏或不完整：{exc}") from None
     lat, lon = _gps(exif)
     return ImageFacts(media_type, width, height, _taken_at(exif), lat, lon)
+
+
+def _prove_complete(image: Image.Image) -> None:
+    """A truncated or damaged file fails here, before anything is stored, as cheaply as each
+    format allows: PNG checks the CRC of every chunk up to IEND without inflating the pixels;
+    JPEG decodes every scan at 1/8 scale (the DCT does the scaling, the whole entropy-coded
+    stream is still read); HEIC is decoded. PNG's verify() must come directly after open."""
+    if image.format == "PNG":
+        image.verify()
+    elif image.format == "JPEG":
+        image.draft("RGB", (max(1, image.width // 8), max(1, image.height // 8)))
+        image.load()
+    else:
+        image.load()
+
+
+def _exif(image: Image.Image) -> Image.Exif:
+    """EXIF without decoding pixels. A PNG's getexif() inflates the whole image to look for an
+    eXIf chunk after the pixel data; cameras write EXIF to JPEG and HEIC, so a PNG's EXIF is read
+    only from a chunk before the pixels."""
+    if image.format != "PNG":
+        return image.getexif()
+    exif = Image.Exif()
+    if isinstance(image.info.get("exif"), bytes):
+        exif.load(image.info["exif"])
+    return exif
 
 
 def _taken_at(exif) -> datetime | None:
@@ -582,13 +616,29 @@ def _degrees(value, ref) -> float:
     return -result if (ref or "").strip().upper() in ("S", "W") else result
 
 
+def variant_file(evidence: EvidenceFile, name: str) -> Path:
+    """The variant's file, made from the original if it is not there yet.
+
+    Two requests making the same variant at once each write a temporary file and rename it:
+    the contents are identical, whichever rename comes last stands.
+    """
+    path = evidence_root() / variant_path(evidence.sha256, name)
+    if not path.exists():
+        make_variants(evidence_root() / evidence.stored_path, evidence.sha256)
+    return path
+
+
 def make_variants(original: Path, sha256: str) -> dict[str, str]:
     """Re-encoded JPEGs, orientation applied, no EXIF (hence no GPS); the original is only read."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        with Image.open(original, formats=list(MEDIA_TYPES)) as image:
-            icc_profile = image.info.get("icc_profile")
-            oriented = ImageOps.exif_transpose(image)
+        try:
+            with Image.open(original, formats=list(MEDIA_TYPES)) as image:
+                icc_profile = image.info.get("icc_profile")
+                oriented = ImageOps.exif_transpose(image)
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            # Its chunks were whole on arrival (PNG CRCs) but the pixels do not inflate.
+            raise Invalid(f"原图无法解码，不能生成派生图：{exc}") from None
     flat = _flattened(oriented)
     paths = {}
     for name, edge in VARIANTS.items():
@@ -600,7 +650,7 @@ def make_variants(original: Path, sha256: str) -> dict[str, str]:
             options["icc_profile"] = icc_profile  # colour fidelity for internal use and print
         buffer = BytesIO()
         variant.save(buffer, "JPEG", **options)
-        relative = f"variants/{sha256[:2]}/{sha256}/{name}.jpg"
+        relative = variant_path(sha256, name)
         _write_durably(buffer.getvalue(), evidence_root() / relative)
         paths[name] = relative
     return paths

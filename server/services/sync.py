@@ -144,22 +144,8 @@ _batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar("anfang_s
 # --- push ------------------------------------------------------------------------------------
 
 
-def take_write_lock() -> None:
-    """SQLite: take the database write lock before the first read of the push.
-
-    SQLite cannot upgrade a read snapshot that another connection's commit made stale (it
-    refuses at once instead of waiting), so a push starts with a no-op write and then waits its
-    turn under busy_timeout. PostgreSQL needs nothing: a concurrent insert of the same op_id
-    waits for the other transaction and then fails on the UNIQUE constraint.
-    """
-    if db.session.get_bind(mapper=SyncOperation).dialect.name == "sqlite":
-        db.session.execute(sa.update(SyncOperation).where(sa.false()).values(entity=SyncOperation.entity),
-                           execution_options={"synchronize_session": False})
-
-
 def apply_push(user: User, device_id: str, device_time: datetime, operations: list[dict]) -> dict:
     """Apply a batch in order; one result per operation. Flushes, never commits."""
-    take_write_lock()
     now = utcnow()
     push = Push(user=user, device_id=str(device_id), device_time=device_time,
                 skew_seconds=round((device_time - now).total_seconds(), 3))

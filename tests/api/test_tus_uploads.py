@@ -18,6 +18,7 @@ from PIL import Image
 from server.models import AuditEvent, EvidenceFile, Upload
 from server.models.base import utcnow
 from server.services.auth import issue_device_token
+from server.services.evidence import variant_file
 
 TUS = {"Tus-Resumable": "1.0.0"}
 OCTETS = "application/offset+octet-stream"
@@ -464,16 +465,30 @@ def truncated_jpeg() -> bytes:
     return data[: len(data) // 2]
 
 
+def truncated_png() -> bytes:
+    data = png_bytes((256, 256))
+    return data[: len(data) - 200]
+
+
+def damaged_png() -> bytes:
+    """Whole length, one byte of pixel data flipped: the chunk's CRC no longer matches."""
+    data = bytearray(png_bytes((256, 256)))
+    data[len(data) // 2] ^= 0xFF
+    return bytes(data)
+
+
 def text_as_jpeg() -> bytes:
     return "这不是照片，只是一段文字。\n".encode() * 20
 
 
 @pytest.mark.parametrize("make_data, filename, words", [
     (truncated_jpeg, "cut.jpg", "损坏或不完整"),
+    (truncated_png, "cut.png", "损坏或不完整"),
+    (damaged_png, "flipped.png", "损坏或不完整"),
     (text_as_jpeg, "note.jpg", "不是可接受的图片格式"),
     (png_bomb, "bomb.png", "像素"),
     (lambda: b"GIF89a" + os.urandom(200), "anim.gif", "不是可接受的图片格式"),
-], ids=["truncated-jpeg", "text-named-jpg", "png-bomb", "gif"])
+], ids=["truncated-jpeg", "truncated-png", "damaged-png", "text-named-jpg", "png-bomb", "gif"])
 def test_bad_content_is_422_and_nothing_stored(db, inspector, evidence_dir, make_data, filename, words):
     data = make_data()
     url, response = inspector.upload(data, chunk_size=256 * 1024, filename=filename)
@@ -512,6 +527,8 @@ def test_heic_is_accepted_when_pillow_heif_is_installed(db, inspector):
     assert response.status_code == 204
     evidence = evidence_row(db, data)
     assert evidence.media_type == "image/heic" and set(evidence.variants) == {"thumbnail", "print", "public"}
+    with Image.open(variant_file(evidence, "thumbnail")) as thumbnail:
+        assert thumbnail.format == "JPEG" and thumbnail.size == (64, 48)
 
 
 # --- storage and variants -----------------------------------------------------------------------
@@ -529,8 +546,11 @@ def test_variants_apply_orientation_and_public_has_no_exif_or_gps(db, inspector,
     assert evidence.exif_taken_at.replace(tzinfo=None).isoformat() == "2021-12-14T01:30:00"
     assert (evidence_dir / evidence.stored_path).read_bytes() == data
     assert set(evidence.variants) == {"thumbnail", "print", "public"}
+    # Made when first asked for, not while the inspector's sync waits.
+    assert not any((evidence_dir / relative).exists() for relative in evidence.variants.values())
 
     for name, relative in evidence.variants.items():
+        assert variant_file(evidence, name) == evidence_dir / relative
         with Image.open(evidence_dir / relative) as variant:
             assert variant.format == "JPEG"
             assert variant.size == (20, 40), name  # orientation 6: rotated upright
@@ -548,8 +568,8 @@ def test_large_photo_variants_are_bounded(db, inspector, evidence_dir):
     assert response.status_code == 204
     evidence = evidence_row(db, data)
     sizes = {}
-    for name, relative in evidence.variants.items():
-        with Image.open(evidence_dir / relative) as variant:
+    for name in evidence.variants:
+        with Image.open(variant_file(evidence, name)) as variant:
             sizes[name] = variant.size
     assert sizes == {"thumbnail": (320, 160), "print": (1600, 800), "public": (1280, 640)}
 

@@ -88,3 +88,37 @@ def test_tuspy_uploads_a_jpeg_that_becomes_evidence(served_app, inspector_token,
         upload = db.session.get(Upload, uploader.url.rstrip("/").rsplit("/", 1)[1])
         assert upload.evidence_id == evidence.id and upload.filename == "现场.jpg"
         db.session.remove()
+
+
+def test_concurrent_uploads_all_succeed(served_app, inspector_token, tmp_path):
+    """Six devices uploading at once in small chunks: every PATCH commits an offset, so writers
+    collide all the time. Each waits its turn (SQLite: BEGIN IMMEDIATE under busy_timeout);
+    none may fail with a 5xx."""
+    app, base = served_app
+    photos = []
+    for number in range(6):
+        image = Image.frombytes("RGB", (200, 150), os.urandom(200 * 150 * 3))
+        path = tmp_path / f"photo-{number}.png"
+        image.save(path, "PNG")
+        photos.append(path)
+    errors: list[BaseException] = []
+
+    def upload(path):
+        client = TusClient(base + "/api/v1/uploads/", headers={"Authorization": f"Bearer {inspector_token}"})
+        try:
+            with path.open("rb") as stream:
+                client.uploader(file_stream=stream, chunk_size=8 * 1024, upload_checksum=True,
+                                metadata={"sha256": hashlib.sha256(path.read_bytes()).hexdigest()}).upload()
+        except BaseException as error:  # reported below, with the thread's failure
+            errors.append(error)
+
+    threads = [threading.Thread(target=upload, args=(path,)) for path in photos]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    with app.app_context():
+        stored = set(db.session.scalars(sa.select(EvidenceFile.sha256)))
+        db.session.remove()
+    assert stored == {hashlib.sha256(path.read_bytes()).hexdigest() for path in photos}

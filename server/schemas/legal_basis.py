@@ -12,7 +12,7 @@ from marshmallow import Schema, fields, validate
 
 from ..services.discretion import describe_benchmark
 from .auth import StrictSchema
-from .reference import Day, LegalBasisRecord, _code
+from .reference import Day, LegalBasisRecord, _code, non_negative
 
 __all__ = [
     "LegalBasisCreateSchema", "LegalBasisPatchSchema", "LegalBasisQuerySchema", "LegalBasisSchema",
@@ -78,9 +78,9 @@ class LegalBasisCreateSchema(LegalBasisRecord):
 
 class BenchmarkPatchSchema(StrictSchema):
     code = _code(64)
-    min_fine = fields.Decimal(places=2, allow_none=True, validate=validate.Range(min=0, error="不能小于 {min}。"),
+    min_fine = fields.Decimal(places=2, allow_none=True, validate=non_negative,
                               error_messages={"invalid": "须为金额（元）。"})
-    max_fine = fields.Decimal(places=2, allow_none=True, validate=validate.Range(min=0, error="不能小于 {min}。"),
+    max_fine = fields.Decimal(places=2, allow_none=True, validate=non_negative,
                               error_messages={"invalid": "须为金额（元）。"})
     min_detention_days = fields.Integer(strict=True, allow_none=True,
                                         validate=validate.Range(min=1, max=20, error="应在 {min}–{max} 日之间。"))

@@ -350,9 +350,16 @@ def _unknown_fact(name: str, item_codes: set[str]) -> str | None:
     return None
 
 
+def non_negative(value) -> None:
+    # A plain function rather than validate.Range: apispec would print Range's Decimal bound as a
+    # string, which is not valid OpenAPI.
+    if value is not None and value < 0:
+        raise ValidationError("不能小于 0。")
+
+
 def _yuan(*, required: bool = False) -> fields.Decimal:
     kwargs = {"required": True} if required else {"load_default": None}
-    return fields.Decimal(places=2, allow_none=True, validate=validate.Range(min=0, error="不能小于 {min}。"),
+    return fields.Decimal(places=2, allow_none=True, validate=non_negative,
                           error_messages=_errors(invalid="应为金额（元，加引号的数字）。"), **kwargs)
 
 

@@ -16,6 +16,7 @@ from ..models import (
     DiscretionBenchmark,
     DrawPolicy,
     Duty,
+    HearingThreshold,
     LegalBasis,
     ReferenceDataset,
     RosterMember,
@@ -55,6 +56,8 @@ def _print_report(report: LoadReport) -> None:
         click.echo(line)
         if dataset.absent:
             click.echo(f"    数据库中有 {len(dataset.absent)} 条不在文件中，已保留：{'、'.join(dataset.absent)}")
+        if dataset.overwritten:
+            click.echo(f"    管理员修改过的 {len(dataset.overwritten)} 条已按文件覆盖：{'、'.join(dataset.overwritten)}")
 
 
 _TABLES = {
@@ -65,6 +68,7 @@ _TABLES = {
     "categories": ("场所类别", [VenueCategory]),
     "rules": ("规则 / 检查项 / 检查条件", [Rule, ChecklistItem, RuleCheck]),
     "legal_bases": ("法律依据 / 裁量基准", [LegalBasis, DiscretionBenchmark]),
+    "hearing_thresholds": ("听证标准", [HearingThreshold]),
     "draw_policy": ("抽查策略", [DrawPolicy]),
 }
 

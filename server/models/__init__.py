@@ -34,6 +34,7 @@ from .reference import (
     Department,
     DiscretionBenchmark,
     Duty,
+    HearingThreshold,
     LegalBasis,
     ReferenceDataset,
     RosterMember,
@@ -47,7 +48,7 @@ from .venue import Venue
 __all__ = [
     "ASSIGNMENT_STATUSES", "Assignment", "AssignmentMember", "AssignmentTransition", "DRAW_STATUSES", "Draw",
     "DrawPolicy", "AuditChainHead", "AuditEvent", "ChecklistItem", "County", "Department", "DeviceToken",
-    "DiscretionBenchmark", "Duty", "EvidenceFile", "LegalBasis", "PERSONAL_DATA", "ROLES", "ROLE_LABELS",
+    "DiscretionBenchmark", "Duty", "EvidenceFile", "HearingThreshold", "LegalBasis", "PERSONAL_DATA", "ROLES", "ROLE_LABELS",
     "ReferenceDataset", "RosterMember", "Rule", "RuleCheck", "Upload", "User", "Venue", "VenueCategory",
     "personal_columns", "Amendment", "ExampleNote", "FINDING_SOURCES", "Finding", "INSPECTION_STATUSES", "Inspection",
     "NOTE_KINDS", "Observation", "PENALTY_TYPES", "Penalty", "Photo", "SyncChange", "SyncOperation", "Violation",

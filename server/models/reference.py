@@ -7,6 +7,7 @@ Rows are loaded from the versioned files under server/reference/ and then editab
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
 from sqlalchemy import JSON, Boolean, Column, Date, DateTime, ForeignKey, Integer, Numeric, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -161,21 +162,49 @@ class RuleCheck(TimestampMixin, db.Model):
     rule: Mapped[Rule] = relationship(back_populates="checks")
 
 
+# Penalty kinds an enforcement case may decide (the field client proposes only the first three).
+LEGAL_PENALTY_TYPES = ("warning", "fine", "suspend", "detention", "order_correction")
+PENALTY_TYPE_LABELS = {"warning": "警告", "fine": "罚款", "suspend": "责令停产停业", "detention": "行政拘留",
+                       "order_correction": "责令改正"}
+CIRCUMSTANCES = ("first", "repeated", "refused", "serious")
+CIRCUMSTANCE_LABELS = {"first": "初次违法", "repeated": "再次违法", "refused": "拒不配合", "serious": "情节严重"}
+PARTY_KINDS = ("individual", "unit")
+PARTY_KIND_LABELS = {"individual": "个人", "unit": "单位"}
+
+
 class LegalBasis(TimestampMixin, db.Model):
-    """An article of law a penalty may rest on, valid for a period."""
+    """One version of an article of law a penalty may rest on, valid for a period.
+
+    Versions of the same provision (e.g. 治安管理处罚法 第五十条 of 2012 and 第六十一条 of
+    2025) share `provision`; the version in force on the date of the act applies.
+    """
 
     __tablename__ = "legal_basis"
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
+    provision: Mapped[str] = mapped_column(String(64), index=True)
     law: Mapped[str] = mapped_column(String(128))
     article: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
+    # What the article itself allows; benchmarks must stay inside it. A null maximum: no fine
+    # (or no detention) for that party under this article.
+    penalty_types: Mapped[list] = mapped_column(JSON)
+    max_fine_individual: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    max_fine_unit: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    max_detention_days: Mapped[int | None] = mapped_column(Integer)
     valid_from: Mapped[date] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
+    # Set when an admin created or edited the row through the API; a reference load that
+    # overwrites such a row from the file reports it and clears the mark.
+    admin_edited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     benchmarks: Mapped[list["DiscretionBenchmark"]] = relationship(
-        back_populates="legal_basis", cascade="all, delete-orphan"
+        back_populates="legal_basis", cascade="all, delete-orphan",
+        order_by="[DiscretionBenchmark.party_kind, DiscretionBenchmark.circumstance, DiscretionBenchmark.valid_from]",
     )
+
+    def in_force(self, on: date) -> bool:
+        return self.valid_from <= on and (self.valid_to is None or on <= self.valid_to)
 
 
 class DiscretionBenchmark(TimestampMixin, db.Model):
@@ -188,9 +217,37 @@ class DiscretionBenchmark(TimestampMixin, db.Model):
     circumstance: Mapped[str] = mapped_column(String(32))  # first | repeated | refused | serious
     party_kind: Mapped[str] = mapped_column(String(16))  # individual | unit
     penalty_types: Mapped[list] = mapped_column(JSON)
-    min_fine: Mapped[float | None] = mapped_column(Numeric(12, 2))
-    max_fine: Mapped[float | None] = mapped_column(Numeric(12, 2))
+    min_fine: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    max_fine: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    min_detention_days: Mapped[int | None] = mapped_column(Integer)
+    max_detention_days: Mapped[int | None] = mapped_column(Integer)
+    # Printed after the range, e.g. that a fine may be added to detention (可以并处).
+    note: Mapped[str | None] = mapped_column(String(256))
     valid_from: Mapped[date] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
 
     legal_basis: Mapped[LegalBasis] = relationship(back_populates="benchmarks")
+
+    def in_force(self, on: date) -> bool:
+        return self.valid_from <= on and (self.valid_to is None or on <= self.valid_to)
+
+
+class HearingThreshold(TimestampMixin, db.Model):
+    """When a proposed penalty gives the party the right to ask for a hearing (听证).
+
+    `min_amount` null: the penalty type always carries the right (责令停产停业); otherwise a fine
+    of at least that many yuan does. `party_kind` "any" applies to individuals and units.
+    """
+
+    __tablename__ = "hearing_threshold"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    party_kind: Mapped[str] = mapped_column(String(16))  # individual | unit | any
+    penalty_type: Mapped[str] = mapped_column(String(32))
+    min_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    source: Mapped[str] = mapped_column(String(256))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+
+    def in_force(self, on: date) -> bool:
+        return self.valid_from <= on and (self.valid_to is None or on <= self.valid_to)

@@ -15,8 +15,12 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from rulecheck import FACT_NAMESPACES, ExpressionError, validate_expression, variables_of
 
+from ..models.reference import CIRCUMSTANCES, LEGAL_PENALTY_TYPES, PARTY_KINDS
+from .legal_rules import hearing_threshold_problems, legal_basis_problems
+
 # The order files load in: each refers only to files before it.
-DATASETS = ("counties", "departments", "roster", "duties", "categories", "rules", "legal_bases", "draw_policy")
+DATASETS = ("counties", "departments", "roster", "duties", "categories", "rules", "legal_bases",
+            "hearing_thresholds", "draw_policy")
 
 # The top-level key holding each file's records.
 RECORDS_KEY = {
@@ -27,6 +31,7 @@ RECORDS_KEY = {
     "categories": "categories",
     "rules": "rules",
     "legal_bases": "legal_bases",
+    "hearing_thresholds": "thresholds",
     "draw_policy": "policies",
 }
 
@@ -36,8 +41,6 @@ COUNTY_KINDS = ("district", "city", "county", "zone")
 DUTY_PARTIES = ("department", "others", "locality")
 RESPONSIBILITY_SOURCES = ("document", "default")
 VALUE_TYPES = ("boolean", "integer", "choice", "text")
-CIRCUMSTANCES = ("first", "repeated", "refused", "serious")
-PARTY_KINDS = ("individual", "unit")
 # Bounds that keep a draw's total weight far below 2^53 (docs/draw-algorithm.md).
 MAX_CATEGORY_WEIGHT = 1000
 MAX_WEIGHT_FACTOR = 100
@@ -347,40 +350,95 @@ def _unknown_fact(name: str, item_codes: set[str]) -> str | None:
     return None
 
 
+def non_negative(value) -> None:
+    # A plain function rather than validate.Range: apispec would print Range's Decimal bound as a
+    # string, which is not valid OpenAPI.
+    if value is not None and value < 0:
+        raise ValidationError("不能小于 0。")
+
+
+def _yuan(*, required: bool = False) -> fields.Decimal:
+    kwargs = {"required": True} if required else {"load_default": None}
+    return fields.Decimal(places=2, allow_none=True, validate=non_negative,
+                          error_messages=_errors(invalid="应为金额（元，加引号的数字）。"), **kwargs)
+
+
+def _days() -> fields.Integer:
+    return fields.Integer(strict=True, load_default=None, allow_none=True,
+                          validate=validate.Range(min=1, max=20, error="应在 {min}–{max} 日之间。"),
+                          error_messages=_errors(invalid="应为整数（日）。"))
+
+
+def _penalty_types(*, allow_empty: bool) -> fields.List:
+    return fields.List(
+        _choice(LEGAL_PENALTY_TYPES), required=True, error_messages=_errors(invalid="应为列表。"),
+        validate=None if allow_empty else validate.Length(min=1, error="至少一种处罚种类。"))
+
+
+def _day(*, required: bool) -> "Day":
+    kwargs = {"required": True} if required else {"load_default": None, "allow_none": True}
+    return Day(error_messages=_errors(invalid="应为日期（YYYY-MM-DD）。"), **kwargs)
+
+
 class BenchmarkRecord(StrictSchema):
     code = _code(64)
     circumstance = _choice(CIRCUMSTANCES)
     party_kind = _choice(PARTY_KINDS)
-    penalty_types = fields.List(_code(32), required=True, validate=validate.Length(min=1, error="至少一种处罚种类。"),
-                                error_messages=_errors(invalid="应为列表。"))
-    min_fine = fields.Decimal(places=2, load_default=None, allow_none=True, validate=validate.Range(min=0),
-                              error_messages=_errors(invalid="应为金额（元）。"))
-    max_fine = fields.Decimal(places=2, load_default=None, allow_none=True, validate=validate.Range(min=0),
-                              error_messages=_errors(invalid="应为金额（元）。"))
-    valid_from = Day(required=True, error_messages=_errors(invalid="应为日期（YYYY-MM-DD）。"))
-    valid_to = Day(load_default=None, allow_none=True, error_messages=_errors(invalid="应为日期（YYYY-MM-DD）。"))
+    penalty_types = _penalty_types(allow_empty=False)
+    min_fine = _yuan()
+    max_fine = _yuan()
+    min_detention_days = _days()
+    max_detention_days = _days()
+    note = _text(256, required=False, allow_none=True)
+    valid_from = _day(required=True)
+    valid_to = _day(required=False)
 
     @validates_schema
     def _ranges_are_ordered(self, data, **kwargs):
         if data.get("min_fine") is not None and data.get("max_fine") is not None \
                 and data["min_fine"] > data["max_fine"]:
             raise ValidationError("最低罚款不能高于最高罚款。", "max_fine")
+        if data.get("min_detention_days") is not None and data.get("max_detention_days") is not None \
+                and data["min_detention_days"] > data["max_detention_days"]:
+            raise ValidationError("最短拘留日数不能多于最长拘留日数。", "max_detention_days")
         _check_period(data)
 
 
 class LegalBasisRecord(StrictSchema):
     code = _code(64)
+    # Shared by every version of one provision; hyphens allowed (psapl-emergency-order).
+    provision = _code(64, pattern=r"^[a-z][a-z0-9-]*$")
     law = _text(128)
     article = _text(64)
     text = _text()
-    valid_from = Day(required=True, error_messages=_errors(invalid="应为日期（YYYY-MM-DD）。"))
-    valid_to = Day(load_default=None, allow_none=True, error_messages=_errors(invalid="应为日期（YYYY-MM-DD）。"))
+    penalty_types = _penalty_types(allow_empty=True)
+    max_fine_individual = _yuan()
+    max_fine_unit = _yuan()
+    max_detention_days = _days()
+    valid_from = _day(required=True)
+    valid_to = _day(required=False)
     benchmarks = fields.List(fields.Nested(BenchmarkRecord), load_default=list,
                              error_messages=_errors(invalid="应为列表。"))
 
     @validates_schema
     def _period_is_ordered(self, data, **kwargs):
         _check_period(data)
+
+
+class HearingThresholdRecord(StrictSchema):
+    code = _code(64)
+    party_kind = _choice((*PARTY_KINDS, "any"))
+    penalty_type = _choice(LEGAL_PENALTY_TYPES)
+    min_amount = _yuan(required=True)
+    source = _text(256)
+    valid_from = _day(required=True)
+    valid_to = _day(required=False)
+
+    @validates_schema
+    def _period_is_ordered(self, data, **kwargs):
+        _check_period(data)
+        if data.get("penalty_type") == "fine" and data.get("min_amount") is None:
+            raise ValidationError("罚款的听证标准须填写金额。", "min_amount")
 
 
 def _check_period(data) -> None:
@@ -435,6 +493,7 @@ FILE_SCHEMAS: dict[str, type[Schema]] = {
     "categories": _file_schema("categories", CategoryRecord),
     "rules": _file_schema("rules", RuleRecord),
     "legal_bases": _file_schema("legal_bases", LegalBasisRecord),
+    "hearing_thresholds": _file_schema("thresholds", HearingThresholdRecord),
     "draw_policy": _file_schema("policies", DrawPolicyRecord),
 }
 
@@ -520,7 +579,7 @@ def _cross_check(documents: dict[str, dict]) -> list[Issue]:
     for dataset, key in (("counties", "code"), ("counties", "name"), ("departments", "code"),
                          ("departments", "name"), ("roster", "name"), ("duties", "seq"),
                          ("categories", "code"), ("categories", "name"), ("rules", "code"),
-                         ("legal_bases", "code"), ("draw_policy", "code")):
+                         ("legal_bases", "code"), ("hearing_thresholds", "code"), ("draw_policy", "code")):
         issues.extend(_duplicates(dataset, key, records[dataset]))
 
     department_codes = {d["code"] for d in records["departments"]}
@@ -553,6 +612,27 @@ def _cross_check(documents: dict[str, dict]) -> list[Issue]:
     issues.extend(_check_roster(records["roster"]))
     issues.extend(_check_global_codes("rules", records["rules"], ("items", "checks")))
     issues.extend(_check_global_codes("legal_bases", records["legal_bases"], ("benchmarks",)))
+    issues.extend(_check_legal_rules(records["legal_bases"], records["hearing_thresholds"]))
+    return issues
+
+
+def _check_legal_rules(bases: list[dict], thresholds: list[dict]) -> list[Issue]:
+    """Validity overlaps and statutory limits (server/schemas/legal_rules.py), named by record path."""
+    index_of = {record["code"]: index for index, record in enumerate(bases)}
+    issues = []
+    for code, benchmark_code, field, message in legal_basis_problems(bases):
+        index = index_of[code]
+        record = bases[index]
+        path = _path("legal_bases", index, record, field)
+        if benchmark_code is not None:
+            position = next(i for i, b in enumerate(record["benchmarks"]) if b["code"] == benchmark_code)
+            path = f"{_path('legal_bases', index, record, 'benchmarks')}[{position}]（{benchmark_code}）.{field}"
+        issues.append(Issue(file_name("legal_bases"), path, message))
+    threshold_index = {record["code"]: index for index, record in enumerate(thresholds)}
+    for code, field, message in hearing_threshold_problems(thresholds):
+        index = threshold_index[code]
+        issues.append(Issue(file_name("hearing_thresholds"), _path("thresholds", index, thresholds[index], field),
+                            message))
     return issues
 
 

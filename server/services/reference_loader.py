@@ -11,6 +11,9 @@ admin may have added rows of their own. Retiring a row is a deliberate admin act
 
 A file whose version and sha256 match what was loaded last is not compared again, so an admin's
 edits to those rows survive a routine `reference load`; `force=True` compares every row anyway.
+When a compared file overwrites a legal basis an admin had edited through the API, the report
+names it (`overwritten`); after loading, the legal bases (the file's and the admin's together)
+must still satisfy the rules of server/schemas/legal_rules.py, or nothing is written.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from ..models import (
     DiscretionBenchmark,
     DrawPolicy,
     Duty,
+    HearingThreshold,
     LegalBasis,
     ReferenceDataset,
     RosterMember,
@@ -42,6 +46,7 @@ from ..models import (
     VenueCategory,
 )
 from ..models.base import utcnow
+from ..schemas.legal_rules import hearing_threshold_problems, legal_basis_problems, problem_lines
 from ..schemas.reference import DATASETS, Issue, ReferenceDataError, file_name, validate_documents
 from .audit import record_event
 
@@ -65,6 +70,8 @@ class DatasetReport:
     absent: list[str] = field(default_factory=list)
     # Same version and sha256 as the last load: rows were not compared.
     skipped: bool = False
+    # Keys of rows an admin had edited through the API that this load overwrote from the file.
+    overwritten: list[str] = field(default_factory=list)
 
     @property
     def changes(self) -> int:
@@ -97,7 +104,8 @@ class LoadReport:
     def as_dict(self) -> dict:
         return {
             name: {"version": r.version, "sha256": r.sha256, "created": r.created, "updated": r.updated,
-                   "unchanged": r.unchanged, "absent": list(r.absent), "skipped": r.skipped}
+                   "unchanged": r.unchanged, "absent": list(r.absent), "skipped": r.skipped,
+                   "overwritten": list(r.overwritten)}
             for name, r in self.datasets.items()
         }
 
@@ -178,11 +186,13 @@ def load_reference(directory: str | Path | None = None, *, force: bool = False) 
         _LOADERS[dataset](document["records"], dataset_report)
         _flush(dataset)
         _record_dataset(previous, dataset_report)
+    _check_legal_rows()
     if report.changes:
         # Reference data decides what counts as a violation and who answers for it: changes are audited.
         record_event("reference.loaded", channel="cli", object_type="reference",
                      details={name: {"version": r.version, "sha256": r.sha256, "created": r.created,
-                                     "updated": r.updated}
+                                     "updated": r.updated,
+                                     **({"overwritten": r.overwritten} if r.overwritten else {})}
                               for name, r in report.datasets.items() if r.changes})
     db.session.flush()
     return report
@@ -355,7 +365,10 @@ def _load_legal_bases(records: list[dict], report: DatasetReport) -> None:
     listed_benchmarks: set[str] = set()
     for record in records:
         basis, changed = _upsert(LegalBasis, existing, "code", record["code"], {
-            "law": record["law"], "article": record["article"], "text": record["text"],
+            "provision": record["provision"], "law": record["law"], "article": record["article"],
+            "text": record["text"], "penalty_types": record["penalty_types"],
+            "max_fine_individual": record["max_fine_individual"], "max_fine_unit": record["max_fine_unit"],
+            "max_detention_days": record["max_detention_days"],
             "valid_from": record["valid_from"], "valid_to": record["valid_to"]})
         for benchmark in record["benchmarks"]:
             listed_benchmarks.add(benchmark["code"])
@@ -363,12 +376,43 @@ def _load_legal_bases(records: list[dict], report: DatasetReport) -> None:
                 "legal_basis": basis, "circumstance": benchmark["circumstance"],
                 "party_kind": benchmark["party_kind"], "penalty_types": benchmark["penalty_types"],
                 "min_fine": benchmark["min_fine"], "max_fine": benchmark["max_fine"],
+                "min_detention_days": benchmark["min_detention_days"],
+                "max_detention_days": benchmark["max_detention_days"], "note": benchmark["note"],
                 "valid_from": benchmark["valid_from"], "valid_to": benchmark["valid_to"]})
             changed = _with_child(changed, benchmark_changed)
+        if changed is not None and basis.admin_edited_at is not None:
+            # The file is the source of the rows it lists: an admin's edit of one is replaced here
+            # and named in the report rather than kept silently or lost silently.
+            if changed:
+                report.overwritten.append(record["code"])
+            basis.admin_edited_at = None
         report.count(changed)
     _note_absent(report, existing, listed)
     report.absent += sorted(f"{row.legal_basis.code}/{code}" for code, row in benchmarks.items()
                             if code not in listed_benchmarks)
+
+
+def _load_hearing_thresholds(records: list[dict], report: DatasetReport) -> None:
+    existing = _by(HearingThreshold, "code")
+    listed = {record["code"] for record in records}
+    for record in records:
+        _, changed = _upsert(HearingThreshold, existing, "code", record["code"], {
+            name: record[name] for name in ("party_kind", "penalty_type", "min_amount", "source", "valid_from",
+                                            "valid_to")})
+        report.count(changed)
+    _note_absent(report, existing, listed)
+
+
+def _check_legal_rows() -> None:
+    """The file's rows and the admin's rows together must keep the rules (no overlapping versions …)."""
+    bases = list(db.session.scalars(select(LegalBasis)))
+    issues = [Issue(file_name("legal_bases"), "", f"与数据库中已有的记录冲突：{line}")
+              for line in problem_lines(legal_basis_problems(bases))]
+    thresholds = list(db.session.scalars(select(HearingThreshold)))
+    issues += [Issue(file_name("hearing_thresholds"), "", f"与数据库中已有的记录冲突：{code} · {field}：{message}")
+               for code, field, message in hearing_threshold_problems(thresholds)]
+    if issues:
+        raise ReferenceDataError(issues)
 
 
 def _load_draw_policies(records: list[dict], report: DatasetReport) -> None:
@@ -392,6 +436,7 @@ _LOADERS = {
     "categories": _load_categories,
     "rules": _load_rules,
     "legal_bases": _load_legal_bases,
+    "hearing_thresholds": _load_hearing_thresholds,
     "draw_policy": _load_draw_policies,
 }
 

@@ -156,9 +156,12 @@ def test_legal_bases_load_with_benchmarks(db, reference_copy):
         'version: "test.1"\n'
         "legal_bases:\n"
         "  - code: test_basis\n"
+        "    provision: test-basis\n"
         "    law: 测试法\n"
         "    article: 第一条\n"
         "    text: 测试条文。\n"
+        "    penalty_types: [warning, fine]\n"
+        '    max_fine_unit: "10000"\n'
         "    valid_from: 2021-01-01\n"
         "    benchmarks:\n"
         "      - code: test_basis_first_unit\n"
@@ -223,8 +226,8 @@ BAD_FILES = [
                  id="duplicate-person"),
     pytest.param("duties", "    department: null\n", "    department: psb\n", ["duties.yaml", "部门代码应为 null"],
                  id="locality-with-department"),
-    pytest.param("legal_bases", "legal_bases: []", "legal_bases: {}", ["legal_bases.yaml", "应为列表"],
-                 id="not-a-list"),
+    pytest.param("legal_bases", '"\nlegal_bases:\n', '"\nlegal_bases: {}\nformer_bases:\n',
+                 ["legal_bases.yaml", "应为列表"], id="not-a-list"),
     pytest.param("draw_policy", "      same_county: true\n", "      same_county: true\n      same_town: true\n",
                  ["draw_policy.yaml", "policies[0]（default）.exclusions.same_town", "未知字段"],
                  id="policy-unknown-field"),

@@ -155,7 +155,12 @@ class Amendment(db.Model):
 
 class Violation(db.Model):
     """A rule check violated by a submitted inspection, as the server's own evaluation found it,
-    with who answers for it: the venue's county and the departments responsible for its category."""
+    with who answers for it: the venue's county and the departments responsible for its category.
+
+    An amendment re-evaluates the record: a check it clears is withdrawn (kept, with the
+    amendment that withdrew it), a check it breaks is added with the amendment that found it.
+    Only violations without `withdrawn_at` are live.
+    """
 
     __tablename__ = "violation"
     __table_args__ = (UniqueConstraint("inspection_id", "rule_code", "check_code"),)
@@ -169,6 +174,9 @@ class Violation(db.Model):
     county_id: Mapped[int] = mapped_column(ForeignKey("county.id"), index=True)
     department_ids: Mapped[list] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    amendment_id: Mapped[int | None] = mapped_column(ForeignKey("amendment.id"))  # found by this amendment
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    withdrawn_by_amendment_id: Mapped[int | None] = mapped_column(ForeignKey("amendment.id"))
 
 
 class SyncOperation(db.Model):

@@ -604,7 +604,7 @@ def apply_submission(push: Push, entity_id: str, data: dict) -> None:
     inspection.submitted_at = data["submitted_at"]
     inspection.submission_received_at = utcnow()
     db.session.flush()
-    violations = store_violations(inspection)
+    violations, _ = store_violations(inspection)
     record_event("inspection.submitted", actor=push.user, channel="api", object_type="inspection",
                  object_id=inspection.uuid,
                  details={"assignment_id": assignment.id, "photos": photo_counts(inspection)[0],
@@ -614,18 +614,38 @@ def apply_submission(push: Push, entity_id: str, data: dict) -> None:
 
 
 def apply_amendment(push: Push, entity_id: str, data: dict) -> None:
-    """A correction to a submitted record: appended, never applied over the original."""
+    """A correction to a submitted record: appended, never applied over the original; the
+    record's rules are evaluated again with the corrected observations."""
     _same_id(entity_id, str(data["uuid"]))
     inspection = _inspection(data["inspection_uuid"], push.user)
     values = {"uuid": str(data["uuid"]), "inspection_id": inspection.id, "reason": data["reason"],
               "payload": data["payload"], "created_at": data["created_at"]}
     held = db.session.scalar(sa.select(Amendment.id).where(Amendment.uuid == values["uuid"]))
-    if held is None and inspection.status == "draft":
-        raise Conflict("该督查记录尚未提交，请直接修改，无需更正。")
-    _, created = _insert_once(Amendment, "更正", values)
+    if held is None:
+        if inspection.status == "draft":
+            raise Conflict("该督查记录尚未提交，请直接修改，无需更正。")
+        _check_amended_observations(inspection, data["payload"])
+    amendment, created = _insert_once(Amendment, "更正", values)
     if created:
+        added, withdrawn = store_violations(inspection, amendment=amendment)
         record_event("inspection.amended", actor=push.user, channel="api", object_type="inspection",
-                     object_id=inspection.uuid, details={"amendment": values["uuid"], "reason": data["reason"]})
+                     object_id=inspection.uuid,
+                     details={"amendment": values["uuid"], "reason": data["reason"],
+                              "observations": data["payload"]["observations"],
+                              "violations_added": [f"{v.rule_code}/{v.check_code}" for v in added],
+                              "violations_withdrawn": [f"{v.rule_code}/{v.check_code}" for v in withdrawn]})
+
+
+def _check_amended_observations(inspection: Inspection, payload: dict) -> None:
+    """An amendment corrects observations: {"observations": {item code: value}}, each value
+    valid for its checklist item, as a first recording would have to be. No observations: the
+    amendment is an explanation only (its reason)."""
+    observations = payload.get("observations")
+    if set(payload) != {"observations"} or not isinstance(observations, dict):
+        raise Invalid("更正内容应为 {\"observations\": {检查项代码: 值}}。",
+                      errors={"payload": ["只能包含 observations。"]})
+    for item_code, value in observations.items():
+        _check_value(_checklist_item(inspection, item_code), value)
 
 
 APPLIERS: dict[str, Callable[[Push, str, dict], None]] = {
@@ -660,19 +680,35 @@ PAYLOAD_SCHEMAS: dict[str, type[ma.Schema]] = {
 # --- violations and completion ---------------------------------------------------------------
 
 
-def store_violations(inspection: Inspection) -> list[Violation]:
-    """Evaluate the observations with the rules of the venue's category (the bundle the device
-    used) and store each violated check with the venue, its county and the departments
-    responsible for its category. Idempotent: a check already stored is not stored again."""
-    venue = inspection.assignment.venue
-    facts = venue_facts(venue)
+def effective_observations(inspection: Inspection) -> dict:
+    """The record's observations with its amendments laid over them in the server's order."""
     observations = dict(db.session.execute(
         sa.select(Observation.item_code, Observation.value).where(Observation.inspection_id == inspection.id)).all())
+    for payload in db.session.scalars(sa.select(Amendment.payload).where(Amendment.inspection_id == inspection.id)
+                                      .order_by(Amendment.id)):
+        observations.update((payload or {}).get("observations") or {})
+    return observations
+
+
+def store_violations(inspection: Inspection, *, amendment: Amendment | None = None
+                     ) -> tuple[list[Violation], list[Violation]]:
+    """Evaluate the observations (amendments applied) with the rules of the venue's category (the
+    bundle the device used) and store each violated check with the venue, its county and the
+    departments responsible for its category.
+
+    Idempotent: a check already stored is not stored again. With an `amendment`, a live
+    violation the corrected observations clear is withdrawn, and one withdrawn before that they
+    break again is live again. Returns (live violations, violations withdrawn now).
+    """
+    venue = inspection.assignment.venue
+    facts = venue_facts(venue)
+    observations = effective_observations(inspection)
     findings = {(finding.rule_code, finding.check_code): finding.id for finding in db.session.scalars(
         sa.select(Finding).where(Finding.inspection_id == inspection.id, Finding.withdrawn_at.is_(None)))}
     held = {(v.rule_code, v.check_code): v for v in db.session.scalars(
         sa.select(Violation).where(Violation.inspection_id == inspection.id))}
     department_ids = sorted(department.id for department in venue.category.departments)
+    violated, evaluated = set(), set()
     for rule in rules_bundle_for_category(venue.category):
         own = {item["code"]: observations[item["code"]] for item in rule["items"] if item["code"] in observations}
         try:
@@ -682,14 +718,32 @@ def store_violations(inspection: Inspection) -> list[Violation]:
             continue
         for check in result.checks:
             key = (rule["code"], check.code)
-            if check.outcome != rulecheck.VIOLATION or key in held:
+            evaluated.add(key)
+            if check.outcome != rulecheck.VIOLATION:
                 continue
-            held[key] = Violation(inspection_id=inspection.id, finding_id=findings.get(key), rule_code=rule["code"],
-                                  check_code=check.code, description=check.description, venue_id=venue.id,
-                                  county_id=venue.county_id, department_ids=department_ids)
-            db.session.add(held[key])
+            violated.add(key)
+            existing = held.get(key)
+            if existing is None:
+                held[key] = Violation(inspection_id=inspection.id, finding_id=findings.get(key),
+                                      rule_code=rule["code"], check_code=check.code, description=check.description,
+                                      venue_id=venue.id, county_id=venue.county_id, department_ids=department_ids,
+                                      amendment_id=amendment.id if amendment else None)
+                db.session.add(held[key])
+            elif existing.withdrawn_at is not None and amendment is not None:
+                existing.withdrawn_at = existing.withdrawn_by_amendment_id = None
+                existing.amendment_id = amendment.id
+    withdrawn = []
+    if amendment is not None:
+        now = utcnow()
+        for key, violation in held.items():
+            # Only a check evaluated now and passing is cleared; one whose rule could not be
+            # evaluated keeps its standing.
+            if violation.withdrawn_at is None and key in evaluated and key not in violated:
+                violation.withdrawn_at, violation.withdrawn_by_amendment_id = now, amendment.id
+                withdrawn.append(violation)
     db.session.flush()
-    return sorted(held.values(), key=lambda v: (v.rule_code, v.check_code))
+    live = sorted((v for v in held.values() if v.withdrawn_at is None), key=lambda v: (v.rule_code, v.check_code))
+    return live, sorted(withdrawn, key=lambda v: (v.rule_code, v.check_code))
 
 
 def complete_if_all_received(inspection: Inspection) -> bool:

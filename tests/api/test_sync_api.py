@@ -413,6 +413,70 @@ def test_a_submitted_record_refuses_changes_but_accepts_amendments(client, db, l
     assert stored.reason == "人数记错" and stored.payload == {"observations": {"k3_visitors": 399}}
 
 
+def live_violations(db, inspection) -> set[str]:
+    return {f"{v.rule_code}/{v.check_code}" for v in db.session.scalars(
+        sa.select(Violation).where(Violation.inspection_id == inspection.id, Violation.withdrawn_at.is_(None)))}
+
+
+def test_amendments_evaluate_the_rules_again(client, db, leader, dispatched):
+    """401 visitors in an 800-person museum breaks K3; corrected to 399 the violation is withdrawn
+    (kept, naming the amendment); corrected to 420 it is live again. The original observation
+    is never overwritten."""
+    _, recording = dispatched
+    pushed(client, leader, [recording.reveal(), recording.inspection(), recording.observation("k3_visitors", 401),
+                            recording.submission()])
+    inspection = inspection_row(db, recording)
+    k3 = "K3/k3_visitors_within_half_capacity"
+    assert live_violations(db, inspection) == {k3}
+
+    lower = recording.amendment("人数复核为399人", {"k3_visitors": 399})
+    assert statuses(pushed(client, leader, [lower])) == [200]
+    assert live_violations(db, inspection) == set()
+    [violation] = db.session.scalars(sa.select(Violation).where(Violation.inspection_id == inspection.id)).all()
+    first = db.session.scalar(sa.select(Amendment).where(Amendment.uuid == lower["entity_id"]))
+    assert violation.withdrawn_at is not None and violation.withdrawn_by_amendment_id == first.id
+    event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "inspection.amended")
+                               .order_by(AuditEvent.seq.desc())).first()
+    assert event.details["violations_withdrawn"] == [k3] and event.details["violations_added"] == []
+
+    # The same amendment again (a retried push) changes nothing more.
+    assert statuses(pushed(client, leader, [lower])) == [200]
+    assert count(db, Amendment, Amendment.inspection_id == inspection.id) == 1
+
+    # An explanation only: no observation changes, nothing re-evaluated differently.
+    remark = recording.amendment("补充说明")
+    remark = operation("amendment", remark["entity_id"], dict(remark["payload"], payload={"observations": {}}))
+    assert statuses(pushed(client, leader, [remark])) == [200]
+    assert live_violations(db, inspection) == set()
+
+    higher = recording.amendment("再次复核为420人", {"k3_visitors": 420})
+    assert statuses(pushed(client, leader, [higher])) == [200]
+    assert live_violations(db, inspection) == {k3}
+    db.session.refresh(violation)
+    second = db.session.scalar(sa.select(Amendment).where(Amendment.uuid == higher["entity_id"]))
+    assert violation.withdrawn_at is None and violation.amendment_id == second.id
+    assert db.session.scalar(sa.select(Observation.value).where(Observation.inspection_id == inspection.id)) == 401
+
+
+@pytest.mark.parametrize(("payload", "words"), [
+    ({"observations": {"k3_visitors": "很多"}}, "非负整数"),
+    ({"observations": {"no_such_item": 1}}, "不属于"),
+    ({"observations": {"k3_visitors": 399}, "visitors": 399}, "更正内容应为"),
+    ({"observations": [399]}, "更正内容应为"),
+], ids=["wrong-type", "unknown-item", "extra-key", "not-a-mapping"])
+def test_an_amendment_with_invalid_observations_is_refused(client, db, leader, dispatched, payload, words):
+    _, recording = dispatched
+    pushed(client, leader, [recording.reveal(), recording.inspection(), recording.observation("k3_visitors", 401),
+                            recording.submission()])
+    amendment = recording.amendment()
+    amendment_uuid = amendment["entity_id"]
+    amendment = operation("amendment", amendment_uuid, dict(amendment["payload"], payload=payload))
+    [result] = pushed(client, leader, [amendment])
+    assert result["status"] == 422 and words in result["detail"]
+    assert count(db, Amendment, Amendment.uuid == amendment_uuid) == 0
+    assert live_violations(db, inspection_row(db, recording)) == {"K3/k3_visitors_within_half_capacity"}
+
+
 def test_observation_values_are_checked_against_the_checklist(client, db, leader, dispatched):
     _, recording = dispatched
     results = pushed(client, leader, [recording.reveal(), recording.inspection(),

@@ -6,8 +6,10 @@ DESIGN.md §5. Each operation `{op_id, entity, entity_id, payload, payload_sha25
   UTF-8), else 422 for that operation;
 - an op_id applied before answers its stored result again with the same hash (nothing is
   applied twice), and 409 with another hash;
-- it applies inside a SAVEPOINT of its own: a refused operation undoes only itself, the rest of
-  the batch applies and the request commits at the end;
+- a refused operation undoes only itself, the rest of the batch applies and the request commits
+  at the end. Most operations of a visit add one row (an observation, a finding, a note, a
+  penalty): their appliers check everything before they write and then insert with ON CONFLICT
+  DO NOTHING, so they need no SAVEPOINT (`DIRECT_APPLIERS`); the others apply inside one;
 - the applier of its entity (`APPLIERS`) checks that the user is a member of the assignment's
   team and that the inspection is still a draft (submitted records are immutable; amendments
   append); a record the server already holds under the same device UUID is success when
@@ -36,8 +38,8 @@ from datetime import datetime
 
 import marshmallow as ma
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
 
 import rulecheck
 
@@ -131,7 +133,7 @@ class _Batch:
     """
 
     stored: dict = field(default_factory=dict)  # op_id → (payload_sha256, result)
-    pending: list = field(default_factory=list)  # (SyncOperation, result) whose result is not written yet
+    pending: list = field(default_factory=list)  # (server_seq, result) whose result is not written yet
     assignment_ids: dict = field(default_factory=dict)
     inspections: dict = field(default_factory=dict)
     careful: bool = False
@@ -195,10 +197,7 @@ def _write_results(batch: _Batch) -> None:
     table = SyncOperation.__table__
     db.session.execute(table.update().where(table.c.id == sa.bindparam("_id"))
                        .values(result=sa.bindparam("_result")),
-                       [{"_id": result["server_seq"], "_result": result} for _, result in batch.pending])
-    for record, result in batch.pending:
-        if record in db.session:
-            set_committed_value(record, "result", result)
+                       [{"_id": seq, "_result": result} for seq, result in batch.pending])
     batch.pending.clear()
 
 
@@ -243,6 +242,8 @@ def _apply_operation(push: Push, operation: dict, *, retried: bool = False) -> d
     applier = APPLIERS.get(entity)
     if applier is None:
         return {"op_id": op_id, "status": 422, "detail": f"未知的实体类型：{entity}。"}
+    if batch is not None and entity in DIRECT_APPLIERS:
+        return _apply_directly(push, operation, batch)
     try:
         with db.session.begin_nested():
             record = SyncOperation(op_id=op_id, device_id=push.device_id, user_id=push.user.id, entity=entity,
@@ -261,7 +262,7 @@ def _apply_operation(push: Push, operation: dict, *, retried: bool = False) -> d
                 record.result = result
                 db.session.flush()
             else:
-                batch.pending.append((record, result))
+                batch.pending.append((record.id, result))
                 batch.stored[op_id] = (digest, result)
             return dict(result)
     except _RetryCarefully:
@@ -287,9 +288,61 @@ def _apply_operation(push: Push, operation: dict, *, retried: bool = False) -> d
         return {"op_id": op_id, "status": problem.status, "detail": problem.detail}
 
 
+def _apply_directly(push: Push, operation: dict, batch: _Batch) -> dict:
+    """An operation whose applier writes nothing before its last check: claim the op_id, apply,
+    and on refusal delete the claim; no SAVEPOINT.
+
+    The claim comes first so that an op_id a concurrent push is applying with another payload
+    never lets this payload's row in: on PostgreSQL the claim waits for that push and then finds
+    its row; SQLite has one writer at a time.
+    """
+    op_id, digest = str(operation["op_id"]), operation["payload_sha256"]
+    seq = _claim_op_id(push, operation)
+    if seq is None:  # stored by a push that committed meanwhile
+        return _answer_replay(_stored(op_id), digest)
+    try:
+        APPLIERS[operation["entity"]](push, operation["entity_id"], _load(operation["entity"], operation["payload"]))
+    except Problem as problem:
+        db.session.execute(sa.delete(SyncOperation).where(SyncOperation.id == seq),
+                           execution_options={"synchronize_session": False})
+        return {"op_id": op_id, "status": problem.status, "detail": problem.detail}
+    result = {"op_id": op_id, "status": 200, "server_seq": seq}
+    batch.pending.append((seq, result))
+    batch.stored[op_id] = (digest, result)
+    return dict(result)
+
+
+def _claim_op_id(push: Push, operation: dict) -> int | None:
+    return _insert_unless_held(SyncOperation, ("op_id",), {
+        "op_id": str(operation["op_id"]), "device_id": push.device_id, "user_id": push.user.id,
+        "entity": operation["entity"], "entity_id": operation["entity_id"],
+        "payload_sha256": operation["payload_sha256"], "device_time": push.device_time,
+        "skew_seconds": push.skew_seconds, "skew_flagged": push.skew_flagged})
+
+
+def _insert_unless_held(model, unique: tuple[str, ...], values: dict) -> int | None:
+    """INSERT … ON CONFLICT (unique) DO NOTHING RETURNING id: the new row's id, or None when a
+    row with those values is held (or, on PostgreSQL, was just committed by a concurrent
+    transaction, whose end the insert waits for). Never raises on the duplicate, so it needs no
+    savepoint."""
+    dialect = db.session.get_bind(mapper=model).dialect.name
+    key = (dialect, model, unique)
+    statement = _INSERTS_UNLESS_HELD.get(key)
+    if statement is None:
+        # One statement per table, values bound at execution: built and compiled once, not per row.
+        table = model.__table__
+        insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+        statement = insert(table).on_conflict_do_nothing(index_elements=list(unique)).returning(table.c.id)
+        _INSERTS_UNLESS_HELD[key] = statement
+    return db.session.execute(statement, values).scalar()
+
+
+_INSERTS_UNLESS_HELD: dict = {}
+
+
 def _load(entity: str, payload: dict) -> dict:
     try:
-        return PAYLOAD_SCHEMAS[entity]().load(payload)
+        return _PAYLOAD_LOADERS[entity].load(payload)
     except ma.ValidationError as error:
         messages = error.normalized_messages()
         summary = "；".join(f"{field}：{'、'.join(map(str, problems)) if isinstance(problems, list) else problems}"
@@ -497,26 +550,22 @@ def _check_value(item: dict, value) -> None:
 def apply_observation(push: Push, entity_id: str, data: dict) -> None:
     _same_id(entity_id, f"{data['inspection_uuid']}/{data['item_code']}")
     inspection = _inspection(data["inspection_uuid"], push.user)
-    held = db.session.scalar(sa.select(Observation).where(Observation.inspection_id == inspection.id,
-                                                          Observation.item_code == data["item_code"]))
     if inspection.status != "draft":
-        if held is not None and held.value == data["value"]:
+        held = db.session.scalar(sa.select(Observation.value).where(Observation.inspection_id == inspection.id,
+                                                                    Observation.item_code == data["item_code"]))
+        if held is not None and held == data["value"]:
             return  # the same value again: nothing to change
         _require_draft(inspection)
     _check_value(_checklist_item(inspection, data["item_code"]), data["value"])
-    if held is None:
-        try:
-            with db.session.begin_nested():
-                db.session.add(Observation(inspection_id=inspection.id, item_code=data["item_code"],
-                                           value=data["value"], recorded_at=data["recorded_at"]))
-                db.session.flush()
-            return
-        except IntegrityError:
-            held = db.session.scalar(sa.select(Observation).where(Observation.inspection_id == inspection.id,
-                                                                  Observation.item_code == data["item_code"]))
-    # Operations apply in the server's order: the later one's value stands.
-    held.value, held.recorded_at = data["value"], data["recorded_at"]
-    db.session.flush()
+    values = {"inspection_id": inspection.id, "item_code": data["item_code"], "value": data["value"],
+              "recorded_at": data["recorded_at"]}
+    if _insert_unless_held(Observation, ("inspection_id", "item_code"), values) is None:
+        # Operations apply in the server's order: the later one's value stands.
+        db.session.execute(sa.update(Observation)
+                           .where(Observation.inspection_id == inspection.id,
+                                  Observation.item_code == data["item_code"])
+                           .values(value=data["value"], recorded_at=data["recorded_at"]),
+                           execution_options={"synchronize_session": False})
 
 
 def apply_finding(push: Push, entity_id: str, data: dict) -> None:
@@ -525,10 +574,23 @@ def apply_finding(push: Push, entity_id: str, data: dict) -> None:
     values = {"uuid": str(data["uuid"]), "inspection_id": inspection.id, "rule_code": data["rule_code"],
               "check_code": data["check_code"], "description": data["description"], "source": data["source"],
               "created_at": data["created_at"]}
-    existing = _held(Finding, values["uuid"])
+    _insert_new_or_same(Finding, "问题", values, inspection)
+
+
+def _insert_new_or_same(model, label: str, values: dict, inspection: Inspection) -> None:
+    """A record of a draft inspection, inserted unless the same record (device UUID and content)
+    is held already; other content under that UUID → 409. A submitted inspection takes no new
+    records, but the same one again is no change. Checks before the write, so that a direct
+    applier writes nothing it would have to undo."""
+    if inspection.status == "draft" and _insert_unless_held(model, ("uuid",), values) is not None:
+        return
+    existing = _held(model, values["uuid"])
     if existing is None:
         _require_draft(inspection)
-    _insert_once(Finding, "问题", values, existing)
+        raise Conflict(f"{label} {values['uuid']} 与服务器上已有的记录冲突。")
+    changed = sorted(name for name, value in values.items() if _differs(getattr(existing, name), value))
+    if changed:
+        raise Conflict(f"编号为 {values['uuid']} 的{label}已存在，但内容不同（{', '.join(changed)}）。")
 
 
 def apply_finding_withdrawal(push: Push, entity_id: str, data: dict) -> None:
@@ -570,11 +632,9 @@ def apply_penalty(push: Push, entity_id: str, data: dict) -> None:
     inspection = db.session.get(Inspection, finding.inspection_id)
     values = {"uuid": str(data["uuid"]), "finding_id": finding.id, "type": data["type"], "amount": data["amount"],
               "basis_code": data["basis_code"], "created_at": data["created_at"]}
-    if db.session.scalar(sa.select(Penalty.id).where(Penalty.uuid == values["uuid"])) is None:
-        _require_draft(inspection)
-        if not inspection.assignment.may_propose_penalties:
-            raise Conflict("该任务不允许提出处罚建议（组内无持执法证人员）。")
-    _insert_once(Penalty, "处罚建议", values)
+    if inspection.status == "draft" and not inspection.assignment.may_propose_penalties:
+        raise Conflict("该任务不允许提出处罚建议（组内无持执法证人员）。")
+    _insert_new_or_same(Penalty, "处罚建议", values, inspection)
 
 
 def apply_note(push: Push, entity_id: str, data: dict) -> None:
@@ -582,10 +642,7 @@ def apply_note(push: Push, entity_id: str, data: dict) -> None:
     inspection = _inspection(data["inspection_uuid"], push.user)
     values = {"uuid": str(data["uuid"]), "inspection_id": inspection.id, "kind": data["kind"], "text": data["text"],
               "created_at": data["created_at"]}
-    existing = _held(ExampleNote, values["uuid"])
-    if existing is None:
-        _require_draft(inspection)
-    _insert_once(ExampleNote, "典型材料", values, existing)
+    _insert_new_or_same(ExampleNote, "典型材料", values, inspection)
 
 
 def apply_submission(push: Push, entity_id: str, data: dict) -> None:
@@ -661,7 +718,10 @@ APPLIERS: dict[str, Callable[[Push, str, dict], None]] = {
     "amendment": apply_amendment,
 }
 
-_UUID_MODELS = {"finding": Finding, "photo": Photo, "note": ExampleNote}
+# Appliers that check everything before their one write (see `_apply_directly`).
+DIRECT_APPLIERS = frozenset({"observation", "finding", "penalty", "note"})
+
+_UUID_MODELS = {"photo": Photo}
 
 PAYLOAD_SCHEMAS: dict[str, type[ma.Schema]] = {
     "assignment_reveal": schemas.AssignmentRevealPayload,
@@ -675,6 +735,9 @@ PAYLOAD_SCHEMAS: dict[str, type[ma.Schema]] = {
     "inspection_submission": schemas.SubmissionPayload,
     "amendment": schemas.AmendmentPayload,
 }
+# One instance per schema, shared: loading does not change a marshmallow schema, and building
+# its fields for each of 500 operations costs more than the load itself.
+_PAYLOAD_LOADERS = {entity: schema() for entity, schema in PAYLOAD_SCHEMAS.items()}
 
 
 # --- violations and completion ---------------------------------------------------------------

@@ -158,3 +158,40 @@ def test_navigation_shows_cases_to_enforcement_and_office_only(client, db, case_
     client.post("/logout", data={"csrf_token": csrf(client, "/")})
     login(client, case_world.users["team_leader"])
     assert 'href="/cases"' not in client.get("/").get_data(as_text=True)
+
+
+def test_evidence_photos_are_served_to_the_session_with_the_api_rules(client, db, app, case_world, case):
+    from pathlib import Path
+
+    from server.models import EvidenceFile
+
+    photo = case_world.photos[0]
+    root = Path(app.config["EVIDENCE_DIR"])
+    paths = {"original": f"sha256/{photo.sha256[:2]}/{photo.sha256[2:]}", "thumbnail": f"variants/{photo.sha256}-t"}
+    for name, relative in paths.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_bytes(f"{name} bytes".encode())
+    db.session.add(EvidenceFile(sha256=photo.sha256, size=14, media_type="image/jpeg", width=1, height=1,
+                                stored_path=paths["original"], variants={"thumbnail": paths["thumbnail"]},
+                                uploaded_by_id=case_world.users["team_leader"].id))
+    _db.session.commit()
+
+    def fetch(url):
+        # Files are streamed: close each answer so that its file is closed.
+        response = client.get(url)
+        try:
+            return response.status_code, response.data, response.headers.get("Cache-Control")
+        finally:
+            response.close()
+
+    login(client, case_world.officers[0])
+    assert fetch(f"/evidence/{photo.sha256}/thumbnail") == (200, b"thumbnail bytes", "private, no-store")
+    assert fetch(f"/evidence/{photo.sha256}")[:2] == (200, b"original bytes")
+    assert fetch(f"/evidence/{'0' * 64}")[0] == 404
+    client.post("/logout", data={"csrf_token": csrf(client, "/")})
+    # An inspector who did not upload it, like propaganda for anything but the public variant: 404.
+    login(client, case_world.users["team_member"])
+    assert fetch(f"/evidence/{photo.sha256}/thumbnail")[0] == 404
+    client.post("/logout", data={"csrf_token": csrf(client, "/")})
+    login(client, case_world.users["propaganda"])
+    assert fetch(f"/evidence/{photo.sha256}")[0] == 404

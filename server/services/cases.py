@@ -41,7 +41,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ..errors import Conflict, Invalid, NotFound
+from ..errors import Conflict, Invalid
 from ..extensions import db
 from ..models import (
     CASE_STATES,
@@ -54,6 +54,7 @@ from ..models import (
     CaseViolation,
     EnforcementCase,
     Inspection,
+    Penalty,
     Photo,
     User,
     Venue,
@@ -534,8 +535,6 @@ def case_photos(case: EnforcementCase) -> list[Photo]:
 
 def proposed_by_inspectors(case: EnforcementCase) -> list[dict]:
     """What the inspection team proposed for the case's findings (a suggestion, not binding)."""
-    from ..models import Penalty
-
     finding_ids = [link.violation.finding_id for link in case.links if link.violation.finding_id]
     if not finding_ids:
         return []
@@ -586,13 +585,13 @@ def _to_notified(case, data, on):
     rules = periods()
     offered = _hearing_right(case, penalty_type=penalty_type, amount=amount)
     values = {
-        "proposed_penalty_type": penalty_type, "proposed_amount": amount, "proposed_basis_code": basis.strip(),
+        "proposed_penalty_type": penalty_type, "proposed_amount": amount, "proposed_basis_code": str(basis).strip(),
         "notified_on": notified_on,
         "statement_deadline": rules.add_working_days(notified_on, rules.statement_working_days),
         "hearing_offered": offered,
         "hearing_request_deadline": notified_on + timedelta(days=rules.hearing_request_days) if offered else None,
     }
-    return values, {"proposed_penalty": {"type": penalty_type, "amount": amount, "basis_code": basis.strip()},
+    return values, {"proposed_penalty": {"type": penalty_type, "amount": amount, "basis_code": str(basis).strip()},
                     "notified_on": notified_on.isoformat()}
 
 
@@ -620,11 +619,11 @@ def _to_decided(case, data, on):
     if heavier:
         raise Conflict("决定的处罚重于告知的拟处罚；不得因当事人陈述、申辩而加重处罚，须重新告知。")
     note = data.get("statement_note")
-    values = {"decided_penalty_type": penalty_type, "decided_amount": amount, "decided_basis_code": basis.strip(),
+    values = {"decided_penalty_type": penalty_type, "decided_amount": amount, "decided_basis_code": str(basis).strip(),
               "decided_on": decided_on, "statement_waived": waived, "hearing_requested": requested,
               "hearing_held_on": held_on,
               "statement_note": note.strip() if isinstance(note, str) and note.strip() else case.statement_note}
-    return values, {"decided_penalty": {"type": penalty_type, "amount": amount, "basis_code": basis.strip()},
+    return values, {"decided_penalty": {"type": penalty_type, "amount": amount, "basis_code": str(basis).strip()},
                     "decided_on": decided_on.isoformat(), "statement_waived": waived,
                     "hearing_requested": requested}
 
@@ -803,9 +802,3 @@ def violation_summary(violation: Violation) -> dict:
             "venue_id": violation.venue_id, "county_id": violation.county_id,
             "department_ids": violation.department_ids, "created_at": as_utc(violation.created_at)}
 
-
-def get_violation(ident) -> Violation:
-    violation = db.session.get(Violation, ident)
-    if violation is None:
-        raise NotFound(f"编号为 {ident} 的违规问题不存在。")
-    return violation

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 import sqlalchemy as sa
@@ -358,3 +358,10 @@ def test_office_and_admin_read_but_do_not_act(db, case_world, role):
         move(case, "investigating", user)
     with pytest.raises(Forbidden):
         open_unit_case(case_world, actor=user)
+
+
+def test_party_data_columns_are_marked_personal():
+    from server.models import personal_columns
+
+    assert {"party_name", "party_id_number", "party_legal_representative", "party_address",
+            "party_phone"} <= set(personal_columns(EnforcementCase))

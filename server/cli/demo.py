@@ -13,7 +13,9 @@ from rich.table import Table
 from werkzeug.serving import run_simple
 
 from ..extensions import db
+from ..errors import Problem
 from ..services.demo import DEMO_PASSWORD, seed_demo
+from ..services.demo_cases import seed_demo_inspections
 from ..services.reference_loader import load_reference
 
 demo_cli = click.Group("demo", help="演示环境：建库、导入参考数据、生成演示登记数据并启动服务。")
@@ -27,6 +29,16 @@ def _prepare() -> None:
     db.session.commit()
     console = Console()
     console.print(f"演示数据：新增场所 {report.venues_created} 个，新增用户 {report.users_created} 个。")
+    try:
+        inspections = seed_demo_inspections()
+    except Problem as exc:
+        # The demo runs without them; the registry and users are already committed.
+        db.session.rollback()
+        console.print(f"未能生成演示检查记录：{exc.detail}")
+    else:
+        db.session.commit()
+        if inspections:
+            console.print(f"演示检查记录：新增 {inspections} 份已提交的检查及其违规问题（执法人员可在“执法办案”中立案）。")
     table = Table(title=f"演示账号（密码均为 {DEMO_PASSWORD}）")
     for column in ("角色", "用户名", "范围"):
         table.add_column(column)

@@ -2,6 +2,17 @@
 
 from .audit import AuditChainHead, AuditEvent
 from .base import PERSONAL_DATA, personal_columns
+from .case import (
+    CASE_STATES,
+    CIRCUMSTANCES,
+    EXECUTION_OUTCOMES,
+    PARTY_KINDS,
+    SERVICE_METHODS,
+    CaseTransition,
+    CaseViolation,
+    EnforcementCase,
+    ViolationDecline,
+)
 from .draw import (
     ASSIGNMENT_STATUSES,
     DRAW_STATUSES,
@@ -52,4 +63,6 @@ __all__ = [
     "ReferenceDataset", "RosterMember", "Rule", "RuleCheck", "Upload", "User", "Venue", "VenueCategory",
     "personal_columns", "Amendment", "ExampleNote", "FINDING_SOURCES", "Finding", "INSPECTION_STATUSES", "Inspection",
     "NOTE_KINDS", "Observation", "PENALTY_TYPES", "Penalty", "Photo", "SyncChange", "SyncOperation", "Violation",
+    "CASE_STATES", "CIRCUMSTANCES", "EXECUTION_OUTCOMES", "PARTY_KINDS", "SERVICE_METHODS", "CaseTransition",
+    "CaseViolation", "EnforcementCase", "ViolationDecline",
 ]

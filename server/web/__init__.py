@@ -9,6 +9,7 @@ def register_web(app) -> None:
     # loader lives in the same place so both channels are decided side by side.
     from ..auth_setup import init_auth
     from .auth import bp as auth_bp
+    from .cases import bp as cases_bp
     from .draws import bp as draws_bp
     from .navigation import inject_navigation
     from .security_headers import init_security_headers
@@ -20,4 +21,5 @@ def register_web(app) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(draws_bp)
+    app.register_blueprint(cases_bp)
     app.add_template_filter(local_text, "local_time")

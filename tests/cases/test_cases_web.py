@@ -1,0 +1,197 @@
+"""Case pages: queue, violations, opening a case, the case page and a transition through the browser."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+from assignment_world import PASSWORD
+from case_world import UNIT, case_world, make_assignment, make_inspection, world  # noqa: F401
+
+from server.extensions import db as _db
+from server.extensions import limiter
+from server.models import AuditEvent, EnforcementCase
+from server.services import cases as service
+
+CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+
+
+def login(client, user):
+    limiter.reset()
+    _db.session.commit()
+    token = CSRF.search(client.get("/login").get_data(as_text=True)).group(1)
+    response = client.post("/login", data={"username": user.username, "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
+def csrf(client, url):
+    return CSRF.search(client.get(url).get_data(as_text=True)).group(1)
+
+
+@pytest.fixture
+def case(db, case_world) -> EnforcementCase:
+    cw = case_world
+    case = service.open_case([v.id for v in cw.violations], officers=[o.id for o in cw.officers], party=UNIT,
+                             circumstance="first", actor=cw.officers[0])
+    _db.session.commit()
+    return case
+
+
+def test_enforcement_sees_queue_and_case_page(client, db, case_world, case):
+    login(client, case_world.officers[0])
+    queue = client.get("/cases")
+    html = queue.get_data(as_text=True)
+    assert queue.status_code == 200 and f"第 {case.id} 号" in html and "执法办案" in html
+    filtered = client.get("/cases", query_string={"state": "notified"}).get_data(as_text=True)
+    assert f"第 {case.id} 号" not in filtered and "没有符合条件的案件" in filtered
+    assert f"第 {case.id} 号" in client.get("/cases", query_string={
+        "county_id": case_world.world.venue.county_id, "overdue": "0"}).get_data(as_text=True)
+    page = client.get(f"/cases/{case.id}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert UNIT["unit_name"] in html and case_world.officers[0].enforcement_certificate_no in html
+    for photo in case_world.photos:
+        assert f"/evidence/{photo.sha256}/thumbnail" in html
+    # One form per allowed transition, each with its own button.
+    assert f"/cases/{case.id}/transitions/investigating" in html and f"/cases/{case.id}/transitions/revoked" in html
+    assert f"/cases/{case.id}/transitions/closed" not in html
+    assert "开始调查取证" in html and "撤销案件" in html
+
+
+@pytest.mark.parametrize("role", ["office"])
+def test_office_reads_without_transition_forms(client, db, case_world, case, role):
+    login(client, case_world.users[role])
+    html = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert f"第 {case.id} 号案件" in html and "/transitions/" not in html
+
+
+@pytest.mark.parametrize("url", ["/cases", "/violations", "/cases/new", "/cases/{id}"])
+def test_inspector_gets_403(client, db, case_world, case, url):
+    login(client, case_world.users["team_leader"])
+    assert client.get(url.format(id=case.id)).status_code == 403
+
+
+def test_transition_through_the_browser_needs_csrf(client, db, case_world, case):
+    login(client, case_world.officers[0])
+    url = f"/cases/{case.id}/transitions/investigating"
+    without = client.post(url, data={"investigating-version": "1"})
+    assert without.status_code == 400
+    db.session.expire_all()
+    assert db.session.get(EnforcementCase, case.id).state == "filed"
+    token = csrf(client, f"/cases/{case.id}")
+    response = client.post(url, data={"investigating-csrf_token": token, "investigating-version": "1",
+                                      "investigating-note": "调取监控"})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    db.session.expire_all()
+    stored = db.session.get(EnforcementCase, case.id)
+    assert stored.state == "investigating" and stored.version == 2
+    event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "case.investigating"))
+    assert event.channel == "web" and event.actor_id == case_world.officers[0].id
+    # The same form again, from the old version: refused with the reason on the page.
+    stale = client.post(url, data={"investigating-csrf_token": token, "investigating-version": "1"})
+    assert stale.status_code == 409 and "请刷新后重试" in stale.get_data(as_text=True)
+
+
+def test_revoking_needs_the_confirmation(client, db, case_world, case):
+    login(client, case_world.officers[0])
+    token = csrf(client, f"/cases/{case.id}")
+    url = f"/cases/{case.id}/transitions/revoked"
+    unconfirmed = client.post(url, data={"revoked-csrf_token": token, "revoked-version": "1",
+                                         "revoked-reason": "重复立案"})
+    assert unconfirmed.status_code == 422 and "请勾选确认" in unconfirmed.get_data(as_text=True)
+    confirmed = client.post(url, data={"revoked-csrf_token": token, "revoked-version": "1",
+                                       "revoked-reason": "重复立案", "revoked-confirm": "y"})
+    assert confirmed.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(EnforcementCase, case.id).state == "revoked"
+
+
+def test_notice_through_the_browser(client, db, case_world, case):
+    officer = case_world.officers[0]
+    service.transition(case, "investigating", actor=officer, version=1)
+    _db.session.commit()
+    login(client, officer)
+    token = csrf(client, f"/cases/{case.id}")
+    response = client.post(f"/cases/{case.id}/transitions/notified", data={
+        "notified-csrf_token": token, "notified-version": "2", "notified-penalty_type": "fine",
+        "notified-amount": "20000", "notified-basis_code": "idpl2025_art111_1_1", "notified-notified_on": "2026-03-13"})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    db.session.expire_all()
+    stored = db.session.get(EnforcementCase, case.id)
+    assert (stored.state, stored.proposed_amount, stored.hearing_offered) == ("notified", 20000, True)
+    html = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert "陈述、申辩期限至 2026-03-18" in html and "作出处罚决定" in html
+
+
+def test_open_and_decline_from_the_violation_page(client, db, case_world):
+    cw = case_world
+    login(client, cw.officers[0])
+    html = client.get("/violations").get_data(as_text=True)
+    assert all(v.description in html for v in cw.violations)
+    token = csrf(client, "/violations")
+    declined = client.post("/violations/decline", data={"csrf_token": token, "violation_ids": [cw.other_violation.id],
+                                                        "reason": "已当场整改"})
+    assert declined.status_code == 302
+    assert cw.other_violation.description not in client.get("/violations").get_data(as_text=True)
+
+    query = "&".join(f"violation={v.id}" for v in cw.violations)
+    form = client.get(f"/cases/new?{query}")
+    assert form.status_code == 200 and cw.officers[1].enforcement_certificate_no in form.get_data(as_text=True)
+    token = CSRF.search(form.get_data(as_text=True)).group(1)
+    data = {"csrf_token": token, "violation_ids": [v.id for v in cw.violations], "party_kind": "unit",
+            "party_unit_name": UNIT["unit_name"], "party_credit_code": UNIT["credit_code"],
+            "party_legal_representative": UNIT["legal_representative"], "circumstance": "repeated",
+            "officer1": cw.officers[0].id, "officer2": cw.officers[0].id}
+    same_officer = client.post("/cases/new", data=data)
+    assert same_officer.status_code == 422 and "两名不同的执法人员" in same_officer.get_data(as_text=True)
+    response = client.post("/cases/new", data=dict(data, officer2=cw.officers[1].id))
+    assert response.status_code == 302, response.get_data(as_text=True)
+    db.session.expire_all()
+    [case] = db.session.scalars(sa.select(EnforcementCase)).all()
+    assert case.circumstance == "repeated" and response.headers["Location"].endswith(f"/cases/{case.id}")
+
+
+def test_navigation_shows_cases_to_enforcement_and_office_only(client, db, case_world):
+    login(client, case_world.officers[0])
+    assert 'href="/cases"' in client.get("/").get_data(as_text=True)
+    client.post("/logout", data={"csrf_token": csrf(client, "/")})
+    login(client, case_world.users["team_leader"])
+    assert 'href="/cases"' not in client.get("/").get_data(as_text=True)
+
+
+def test_evidence_photos_are_served_to_the_session_with_the_api_rules(client, db, app, case_world, case):
+    from pathlib import Path
+
+    from server.models import EvidenceFile
+
+    photo = case_world.photos[0]
+    root = Path(app.config["EVIDENCE_DIR"])
+    paths = {"original": f"sha256/{photo.sha256[:2]}/{photo.sha256[2:]}", "thumbnail": f"variants/{photo.sha256}-t"}
+    for name, relative in paths.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_bytes(f"{name} bytes".encode())
+    db.session.add(EvidenceFile(sha256=photo.sha256, size=14, media_type="image/jpeg", width=1, height=1,
+                                stored_path=paths["original"], variants={"thumbnail": paths["thumbnail"]},
+                                uploaded_by_id=case_world.users["team_leader"].id))
+    _db.session.commit()
+
+    def fetch(url):
+        # Files are streamed: close each answer so that its file is closed.
+        response = client.get(url)
+        try:
+            return response.status_code, response.data, response.headers.get("Cache-Control")
+        finally:
+            response.close()
+
+    login(client, case_world.officers[0])
+    assert fetch(f"/evidence/{photo.sha256}/thumbnail") == (200, b"thumbnail bytes", "private, no-store")
+    assert fetch(f"/evidence/{photo.sha256}")[:2] == (200, b"original bytes")
+    assert fetch(f"/evidence/{'0' * 64}")[0] == 404
+    client.post("/logout", data={"csrf_token": csrf(client, "/")})
+    # An inspector who did not upload it, like propaganda for anything but the public variant: 404.
+    login(client, case_world.users["team_member"])
+    assert fetch(f"/evidence/{photo.sha256}/thumbnail")[0] == 404
+    client.post("/logout", data={"csrf_token": csrf(client, "/")})
+    login(client, case_world.users["propaganda"])
+    assert fetch(f"/evidence/{photo.sha256}")[0] == 404

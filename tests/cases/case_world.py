@@ -42,14 +42,16 @@ class CaseWorld:
 
 @pytest.fixture
 def make_inspection(db, world, make_assignment):
-    """make_inspection(venue=None, checks=("a", "b")) -> (inspection, [violations])."""
+    """make_inspection(venue=None, checks=("a", "b"), checked_in_at=CHECKED_IN_AT) -> (inspection, [violations]).
 
-    def make(venue=None, checks=("k3_visitors_within_half_capacity", "k10_health_code")):
+    The check-in moment is the act date of a case opened from its violations."""
+
+    def make(venue=None, checks=("k3_visitors_within_half_capacity", "k10_health_code"), checked_in_at=CHECKED_IN_AT):
         venue = venue or world.venue
         assignment = make_assignment("submitted", venue=venue)
         inspection = Inspection(uuid=str(uuid.uuid4()), assignment_id=assignment.id, device_id=str(uuid.uuid4()),
-                                inspector_id=world.users["team_leader"].id, checked_in_at=CHECKED_IN_AT,
-                                status="complete", submitted_at=CHECKED_IN_AT, submission_received_at=utcnow())
+                                inspector_id=world.users["team_leader"].id, checked_in_at=checked_in_at,
+                                status="complete", submitted_at=checked_in_at, submission_received_at=utcnow())
         db.session.add(inspection)
         db.session.flush()
         violations = [Violation(inspection_id=inspection.id, rule_code=check[:3].upper().rstrip("_"),

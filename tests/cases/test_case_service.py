@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pytest
 import sqlalchemy as sa
 from case_world import ACT_DATE, PERSON, UNIT, case_world, make_assignment, make_inspection, world  # noqa: F401
 
-from server.errors import Conflict, Forbidden, Invalid
+from server.errors import Conflict, Forbidden, Invalid, NotFound
 from server.models import AuditEvent, CaseTransition, CaseViolation, EnforcementCase
 from server.services import cases as service
 
 NOTIFIED_ON = date(2026, 3, 13)  # a Friday: three working days later is Wednesday the 18th
-FINE = {"type": "fine", "amount": 5000, "basis_code": "idpl2025_art111_1_1"}
+IDPL = "idpl2025_art111_1_1"  # 传染病防治法 第一百一十一条, in force on the act date (2026-03-10)
+# The most the benchmark allows a unit's first offence (罚款5000元以下): no hearing right.
+FINE = {"type": "fine", "amount": 5000, "basis_code": IDPL}
 
 # The data each target state needs, on the path the tests walk.
 STEP_DATA = {
@@ -114,11 +116,15 @@ def test_violations_of_two_venues_are_not_one_case(db, case_world):
 
 def test_every_allowed_transition_of_the_main_path_is_audited_with_its_actor(db, case_world):
     cw = case_world
-    case = open_unit_case(cw, party=PERSON)
+    # A unit's serious case: the benchmark's 10000–20000 yuan, whose top carries the hearing right.
+    case = open_unit_case(cw, circumstance="serious")
     actor = cw.officers[1]
+    fine = dict(FINE, amount=20000)
+    large = {"notified": {"proposed_penalty": fine}, "decided": {"decided_penalty": fine},
+             "executed": {"paid_amount": 20000}}
     for step in MAIN_PATH[1:]:
         before = case.version
-        row = move(case, step, actor)
+        row = move(case, step, actor, **large.get(step, {}))
         assert case.state == step and case.version == before + 1
         assert (row.to_state, row.actor_id) == (step, actor.id)
         event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == f"case.{step}",
@@ -126,10 +132,11 @@ def test_every_allowed_transition_of_the_main_path_is_audited_with_its_actor(db,
         assert event is not None and event.actor_id == actor.id and event.details["to"] == step
     assert [t.to_state for t in service.history(case)] == list(MAIN_PATH)
     assert case.statement_deadline == date(2026, 3, 18)
-    # An individual's 5000-yuan fine carries the hearing right (≥ 2000): five days to ask.
+    # A unit's 20000-yuan fine carries the hearing right (≥ 10000): five days to ask.
     assert case.hearing_offered and case.hearing_request_deadline == date(2026, 3, 18)
-    assert (case.decided_penalty_type, case.decided_amount) == ("fine", 5000)
-    assert (case.execution_outcome, case.paid_amount) == ("paid", 5000)
+    assert (case.proposed_basis_code, case.decided_basis_code) == (IDPL, IDPL)
+    assert (case.decided_penalty_type, case.decided_amount) == ("fine", 20000)
+    assert (case.execution_outcome, case.paid_amount) == ("paid", 20000)
     assert case.closed_on is not None
 
 
@@ -209,20 +216,33 @@ def test_decision_waits_for_the_statement_period_unless_waived(db, case_world):
 
 
 def test_requested_hearing_must_be_held_and_penalty_not_heavier(db, case_world):
+    case = open_unit_case(case_world, circumstance="refused")
+    officer = case_world.officers[0]
+    move(case, "investigating", officer)
+    # A unit that refused: 10000–20000 yuan; a unit's fine of 10000 yuan or more carries the hearing right.
+    move(case, "notified", officer, proposed_penalty=dict(FINE, amount=15000))
+    assert case.hearing_offered
+    with pytest.raises(Conflict, match="当事人要求听证，须举行听证后才能作出决定"):
+        move(case, "decided", officer, hearing_requested=True, decided_penalty=dict(FINE, amount=15000))
+    # Within the benchmark, but heavier than the notice.
+    with pytest.raises(Conflict, match="不得因当事人陈述、申辩而加重"):
+        move(case, "decided", officer, decided_penalty=dict(FINE, amount=18000))
+    assert case.state == "notified" and case.decided_penalty_type is None
+    move(case, "decided", officer, hearing_requested=True, hearing_held_on=date(2026, 3, 19),
+         decided_penalty=dict(FINE, amount=10000))
+    assert case.decided_amount == 10000 and case.hearing_held_on == date(2026, 3, 19)
+
+
+def test_a_heavier_kind_of_penalty_than_the_notice_is_refused(db, case_world):
     case = case_in(case_world, "investigating")
     officer = case_world.officers[0]
-    # A unit's fine of 10000 yuan carries the hearing right.
-    move(case, "notified", officer, proposed_penalty=dict(FINE, amount=10000))
-    assert case.hearing_offered
-    with pytest.raises(Conflict, match="听证"):
-        move(case, "decided", officer, hearing_requested=True)
+    move(case, "notified", officer, proposed_penalty={"type": "warning", "amount": None, "basis_code": IDPL})
+    assert not case.hearing_offered and case.hearing_request_deadline is None
+    # A fine the benchmark allows, but a fine is heavier than the warning notified.
     with pytest.raises(Conflict, match="不得因当事人陈述、申辩而加重"):
-        move(case, "decided", officer, decided_penalty=dict(FINE, amount=12000))
-    with pytest.raises(Conflict, match="加重"):
-        move(case, "decided", officer, decided_penalty={"type": "suspend", "amount": None, "basis_code": "X"})
-    move(case, "decided", officer, hearing_requested=True, hearing_held_on=date(2026, 3, 19),
-         decided_penalty=dict(FINE, amount=3000))
-    assert case.decided_amount == 3000 and case.hearing_held_on == date(2026, 3, 19)
+        move(case, "decided", officer, decided_penalty=dict(FINE, amount=1000))
+    move(case, "decided", officer, decided_penalty={"type": "warning", "amount": None, "basis_code": IDPL})
+    assert (case.decided_penalty_type, case.decided_amount) == ("warning", None)
 
 
 @pytest.mark.parametrize("to_state, data, field", [
@@ -258,14 +278,145 @@ def test_served_and_executed_need_their_data(db, case_world):
     assert case.state == "executed"
 
 
+@pytest.mark.parametrize("party, circumstance, penalty, expected", [
+    (UNIT, "first", dict(FINE, amount=5000), False),
+    (UNIT, "repeated", dict(FINE, amount=9999), False),
+    (UNIT, "repeated", dict(FINE, amount=10000), True),  # the unit threshold, the top of "repeated"
+    (UNIT, "refused", dict(FINE, amount=10000), True),
+    (UNIT, "serious", dict(FINE, amount=20000), True),
+    (UNIT, "refused", {"type": "warning", "amount": None, "basis_code": IDPL}, False),
+    # The most this law allows an individual (1000) stays below the individual threshold (2000).
+    (PERSON, "refused", dict(FINE, amount=1000), False),
+    (PERSON, "first", {"type": "warning", "amount": None, "basis_code": IDPL}, False),
+])
+def test_hearing_right_by_the_thresholds(db, case_world, party, circumstance, penalty, expected):
+    case = open_unit_case(case_world, party=party, circumstance=circumstance)
+    move(case, "investigating", case_world.officers[0])
+    move(case, "notified", case_world.officers[0], proposed_penalty=penalty)
+    assert case.hearing_offered is expected
+    assert case.hearing_request_deadline == (date(2026, 3, 18) if expected else None)
+
+
 @pytest.mark.parametrize("party_kind, penalty_type, amount, expected", [
     ("individual", "fine", 1999, False), ("individual", "fine", 2000, True),
     ("unit", "fine", 9999, False), ("unit", "fine", 10000, True),
-    ("unit", "suspend", None, True), ("individual", "warning", None, False),
+    ("unit", "suspend", None, True), ("individual", "suspend", None, True), ("individual", "warning", None, False),
 ])
-def test_hearing_right_without_benchmarks(party_kind, penalty_type, amount, expected):
+def test_hearing_thresholds_the_case_applies(db, party_kind, penalty_type, amount, expected):
+    """Also the rows no benchmark here reaches (an individual's 2000 yuan, 责令停产停业)."""
     case = EnforcementCase(party_kind=party_kind)
-    assert service._hearing_right(case, penalty_type=penalty_type, amount=amount) is expected
+    assert service._hearing_right(case, penalty_type=penalty_type, amount=amount, on=ACT_DATE) is expected
+
+
+BENCHMARK_TEXT = "的裁量基准为：责令改正，或警告，或罚款"
+
+
+@pytest.mark.parametrize("party, circumstance, penalty, text, allowed", [
+    (UNIT, "first", dict(FINE, amount=5001), f"单位初次违法{BENCHMARK_TEXT}5000元以下；拟处罚款5001元超出该范围",
+     {"min_fine": None, "max_fine": 5000}),
+    (UNIT, "refused", dict(FINE, amount=9999),
+     f"单位拒不配合{BENCHMARK_TEXT}10000元以上20000元以下；拟处罚款9999元超出该范围", {"min_fine": 10000, "max_fine": 20000}),
+    (UNIT, "serious", dict(FINE, amount=20001),
+     f"单位情节严重{BENCHMARK_TEXT}10000元以上20000元以下（", {"min_fine": 10000, "max_fine": 20000}),
+    (PERSON, "first", dict(FINE, amount=5000), f"个人初次违法{BENCHMARK_TEXT}200元以下；拟处罚款5000元超出该范围",
+     {"min_fine": None, "max_fine": 200}),
+    (PERSON, "repeated", dict(FINE, amount=199),
+     f"个人再次违法{BENCHMARK_TEXT}200元以上500元以下；拟处罚款199元超出该范围", {"min_fine": 200, "max_fine": 500}),
+    (PERSON, "refused", dict(FINE, amount=2000),
+     f"个人拒不配合{BENCHMARK_TEXT}500元以上1000元以下；拟处罚款2000元超出该范围", {"min_fine": 500, "max_fine": 1000}),
+    (UNIT, "first", {"type": "suspend", "amount": None, "basis_code": IDPL},
+     f"单位初次违法{BENCHMARK_TEXT}5000元以下；拟处责令停产停业不在该基准之内", {"min_fine": None, "max_fine": 5000}),
+], ids=["unit-first-5001", "unit-refused-9999", "unit-serious-20001", "individual-first-5000",
+        "individual-repeated-199", "individual-refused-2000", "unit-first-suspend"])
+def test_penalty_outside_the_benchmark_is_409_naming_the_range(db, case_world, party, circumstance, penalty, text,
+                                                                allowed):
+    case = open_unit_case(case_world, party=party, circumstance=circumstance)
+    officer = case_world.officers[0]
+    move(case, "investigating", officer)
+    with pytest.raises(Conflict) as caught:
+        move(case, "notified", officer, proposed_penalty=penalty)
+    problem = caught.value
+    assert problem.status == 409
+    assert problem.detail.startswith("依据《中华人民共和国传染病防治法》第一百一十一条第一款第（一）项（2025年9月1日起施行），")
+    assert text in problem.detail
+    assert problem.extra["allowed"] == {"basis_code": IDPL, "penalty_types": ["order_correction", "warning", "fine"],
+                                        **allowed}
+    assert (case.state, case.version, case.proposed_penalty_type, case.notified_on, case.hearing_offered) == (
+        "investigating", 2, None, None, False)
+    assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id)).where(
+        AuditEvent.action == "case.notified", AuditEvent.object_id == str(case.id))) == 0
+
+
+def test_decided_penalty_outside_the_benchmark_is_409(db, case_world):
+    case = case_in(case_world, "notified")
+    with pytest.raises(Conflict, match="罚款5000元以下；拟处罚款6000元超出该范围") as caught:
+        move(case, "decided", case_world.officers[0], decided_penalty=dict(FINE, amount=6000))
+    assert caught.value.extra["allowed"]["max_fine"] == 5000
+    assert case.state == "notified" and case.decided_penalty_type is None
+
+
+@pytest.mark.parametrize("given, party, penalty, recorded", [
+    # Codes of versions not in force on 2026-03-10 resolve to the version that is.
+    ("idpl2013_art42", UNIT, {"type": "fine", "amount": 5000}, IDPL),
+    ("psapl2012_art50_1_1", PERSON, {"type": "fine", "amount": 500}, "psapl2025_art61_1_1"),  # 2012: ≤ 200
+    # The provision's key names the same law.
+    ("idpl-epidemic-control-measures", UNIT, {"type": "warning", "amount": None}, IDPL),
+])
+def test_basis_resolves_to_the_version_in_force_on_the_act_date(db, case_world, given, party, penalty, recorded):
+    case = open_unit_case(case_world, party=party)
+    officer = case_world.officers[0]
+    move(case, "investigating", officer)
+    move(case, "notified", officer, proposed_penalty=dict(penalty, basis_code=given))
+    assert case.proposed_basis_code == recorded
+    move(case, "decided", officer, decided_penalty=dict(penalty, basis_code=given))
+    assert case.decided_basis_code == recorded
+
+
+# 2025-08-12 09:30 in 金华: before the 2025 传染病防治法 (2025-09-01) and 治安管理处罚法 (2026-01-01).
+OLD_ACT = datetime(2025, 8, 12, 1, 30, tzinfo=timezone.utc)
+
+
+def test_an_act_under_the_old_laws_is_judged_by_them(db, case_world, make_inspection):
+    cw = case_world
+    officer = cw.officers[0]
+    _, violations = make_inspection(checks=("k1_closed",), checked_in_at=OLD_ACT)
+    case = open_unit_case(cw, violations=violations, party=PERSON)
+    assert case.act_date == date(2025, 8, 12)
+    move(case, "investigating", officer)
+    # The 2025 治安管理处罚法 would allow 500; the 2012 text in force then allows 200.
+    with pytest.raises(Conflict) as caught:
+        move(case, "notified", officer, proposed_penalty={"type": "fine", "amount": 500,
+                                                          "basis_code": "psapl2025_art61_1_1"})
+    assert "第五十条第一款第（一）项（2006年3月1日起施行，2025年12月31日止）" in caught.value.detail
+    assert "罚款200元以下" in caught.value.detail
+    assert caught.value.extra["allowed"]["basis_code"] == "psapl2012_art50_1_1"
+    # The 2013 传染病防治法 fined nobody for this: only an order to correct, so no warning or fine.
+    with pytest.raises(Conflict) as caught:
+        move(case, "notified", officer, proposed_penalty={"type": "warning", "amount": None, "basis_code": IDPL})
+    assert "第四十二条（2004年12月1日起施行，2025年8月31日止）" in caught.value.detail
+    assert caught.value.extra["allowed"]["basis_code"] == "idpl2013_art42"
+    assert case.state == "investigating"
+    move(case, "notified", officer, proposed_penalty={"type": "fine", "amount": 200,
+                                                     "basis_code": "psapl2025_art61_1_1"})
+    assert case.proposed_basis_code == "psapl2012_art50_1_1"
+
+
+def test_a_law_for_individuals_has_no_benchmark_for_a_unit(db, case_world):
+    case = case_in(case_world, "investigating")
+    with pytest.raises(Conflict, match="没有适用于单位初次违法的裁量基准") as caught:
+        move(case, "notified", case_world.officers[0],
+             proposed_penalty={"type": "warning", "amount": None, "basis_code": "psapl2025_art61_1_1"})
+    assert caught.value.extra["allowed"] == {"basis_code": "psapl2025_art61_1_1", "penalty_types": [],
+                                             "min_fine": None, "max_fine": None}
+    assert case.state == "investigating"
+
+
+def test_an_unknown_basis_is_not_found(db, case_world):
+    case = case_in(case_world, "investigating")
+    with pytest.raises(NotFound):
+        move(case, "notified", case_world.officers[0],
+             proposed_penalty={"type": "warning", "amount": None, "basis_code": "no-such-law"})
+    assert case.state == "investigating"
 
 
 def test_a_violation_is_in_one_live_case_only(db, case_world):

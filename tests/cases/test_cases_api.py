@@ -16,6 +16,7 @@ from server.services.auth import issue_device_token
 
 CASES = "/api/v1/cases"
 VIOLATIONS = "/api/v1/violations"
+IDPL = "idpl2025_art111_1_1"  # 传染病防治法 第一百一十一条, in force on the act date (2026-03-10)
 
 
 def bearer(user) -> dict:
@@ -116,14 +117,15 @@ def test_a_violation_in_a_live_case_is_409(client, db, case_world, officer):
 def test_transitions_through_the_api(client, db, case_world, officer):
     case = opened(client, case_world, officer, party=PERSON)
     url = f"{CASES}/{case['id']}/transitions"
+    # An individual's first offence: at most 200 yuan, no hearing right.
     steps = [
         {"to": "investigating"},
-        {"to": "notified", "proposed_penalty": {"type": "fine", "amount": 500, "basis_code": "idpl2025_art111_1_1"},
+        {"to": "notified", "proposed_penalty": {"type": "fine", "amount": 200, "basis_code": IDPL},
          "notified_on": "2026-03-13"},
-        {"to": "decided", "decided_penalty": {"type": "fine", "amount": 500, "basis_code": "idpl2025_art111_1_1"},
+        {"to": "decided", "decided_penalty": {"type": "fine", "amount": 200, "basis_code": IDPL},
          "decided_on": "2026-03-19"},
         {"to": "served", "served_on": "2026-03-20", "service_method": "direct"},
-        {"to": "executed", "outcome": "paid", "paid_amount": 500, "paid_on": "2026-03-24"},
+        {"to": "executed", "outcome": "paid", "paid_amount": 200, "paid_on": "2026-03-24"},
         {"to": "closed", "note": "罚款已缴清"},
     ]
     version = case["version"]
@@ -134,8 +136,65 @@ def test_transitions_through_the_api(client, db, case_world, officer):
         assert body["state"] == step["to"] and body["version"] == version + 1
         version = body["version"]
     assert body["statement_deadline"] == "2026-03-18" and body["hearing_offered"] is False
+    assert body["decided_penalty"] == {"type": "fine", "amount": 200, "basis_code": IDPL}
     assert [h["to_state"] for h in body["history"]] == ["filed"] + [s["to"] for s in steps]
     assert body["allowed_transitions"] == []
+
+
+def test_hearing_right_through_the_api(client, db, case_world, officer):
+    """A unit that refused: the benchmark's lowest fine (10000) is the unit's hearing threshold."""
+    case = opened(client, case_world, officer, circumstance="refused")
+    url = f"{CASES}/{case['id']}/transitions"
+    assert client.post(url, headers=officer, json={"to": "investigating", "version": 1}).status_code == 200
+    response = client.post(url, headers=officer, json={
+        "to": "notified", "version": 2, "notified_on": "2026-03-13",
+        "proposed_penalty": {"type": "fine", "amount": 10000, "basis_code": IDPL}})
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["hearing_offered"] is True and body["hearing_request_deadline"] == "2026-03-18"
+
+
+@pytest.mark.parametrize("party, circumstance, amount, range_text, allowed", [
+    (PERSON, "first", 5000, "罚款200元以下；拟处罚款5000元超出该范围", {"min_fine": None, "max_fine": 200}),
+    (UNIT, "refused", 9999, "罚款10000元以上20000元以下；拟处罚款9999元超出该范围",
+     {"min_fine": 10000, "max_fine": 20000}),
+], ids=["individual-first-5000", "unit-refused-9999"])
+def test_penalty_outside_the_benchmark_is_409_naming_the_range(client, db, case_world, officer, party,
+                                                                circumstance, amount, range_text, allowed):
+    case = opened(client, case_world, officer, party=party, circumstance=circumstance)
+    url = f"{CASES}/{case['id']}/transitions"
+    assert client.post(url, headers=officer, json={"to": "investigating", "version": 1}).status_code == 200
+    response = client.post(url, headers=officer, json={
+        "to": "notified", "version": 2, "notified_on": "2026-03-13",
+        "proposed_penalty": {"type": "fine", "amount": amount, "basis_code": IDPL}})
+    assert response.status_code == 409 and response.mimetype == "application/problem+json"
+    problem = response.get_json()
+    assert "《中华人民共和国传染病防治法》第一百一十一条第一款第（一）项（2025年9月1日起施行）" in problem["detail"]
+    assert range_text in problem["detail"]
+    assert problem["allowed"] == {"basis_code": IDPL, "penalty_types": ["order_correction", "warning", "fine"],
+                                  **allowed}
+    stored = client.get(f"{CASES}/{case['id']}", headers=officer).get_json()
+    assert (stored["state"], stored["version"], stored["proposed_penalty"]) == ("investigating", 2, None)
+    assert [h["to_state"] for h in stored["history"]] == ["filed", "investigating"]
+
+
+def test_basis_code_of_an_old_version_is_recorded_as_the_one_in_force(client, db, case_world, officer):
+    case = opened(client, case_world, officer, party=PERSON)
+    url = f"{CASES}/{case['id']}/transitions"
+    assert client.post(url, headers=officer, json={"to": "investigating", "version": 1}).status_code == 200
+    # 治安管理处罚法 2012 第五十条 (≤ 200) ended 2025-12-31: the act of 2026-03-10 falls under 2025 第六十一条 (≤ 500).
+    response = client.post(url, headers=officer, json={
+        "to": "notified", "version": 2, "notified_on": "2026-03-13",
+        "proposed_penalty": {"type": "fine", "amount": 500, "basis_code": "psapl2012_art50_1_1"}})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["proposed_penalty"] == {"type": "fine", "amount": 500,
+                                                       "basis_code": "psapl2025_art61_1_1"}
+    unknown = client.post(url, headers=officer, json={
+        "to": "decided", "version": 3, "decided_on": "2026-03-19",
+        "decided_penalty": {"type": "fine", "amount": 500, "basis_code": "no-such-law"}})
+    assert unknown.status_code == 404 and unknown.mimetype == "application/problem+json"
+    assert "no-such-law" in unknown.get_json()["detail"]
+    assert client.get(f"{CASES}/{case['id']}", headers=officer).get_json()["state"] == "notified"
 
 
 def test_refused_transition_and_stale_version_are_409(client, db, case_world, officer):
@@ -166,7 +225,7 @@ def test_case_list_filters_and_pagination(client, db, case_world, officer, make_
     case = db.session.get(EnforcementCase, second["id"])
     service.transition(case, "investigating", actor=cw.officers[0], version=1)
     service.transition(case, "notified", actor=cw.officers[0], version=2, notified_on=date(2026, 3, 13),
-                       proposed_penalty={"type": "warning", "amount": None, "basis_code": "X"})
+                       proposed_penalty={"type": "warning", "amount": None, "basis_code": IDPL})
     _db.session.commit()
 
     def ids(**query):

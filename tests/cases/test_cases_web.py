@@ -15,6 +15,7 @@ from server.models import AuditEvent, EnforcementCase
 from server.services import cases as service
 
 CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+IDPL = "idpl2025_art111_1_1"  # 传染病防治法 第一百一十一条, in force on the act date (2026-03-10)
 
 
 def login(client, user):
@@ -29,13 +30,16 @@ def csrf(client, url):
     return CSRF.search(client.get(url).get_data(as_text=True)).group(1)
 
 
-@pytest.fixture
-def case(db, case_world) -> EnforcementCase:
-    cw = case_world
+def open_committed(cw, circumstance="first") -> EnforcementCase:
     case = service.open_case([v.id for v in cw.violations], officers=[o.id for o in cw.officers], party=UNIT,
-                             circumstance="first", actor=cw.officers[0])
+                             circumstance=circumstance, actor=cw.officers[0])
     _db.session.commit()
     return case
+
+
+@pytest.fixture
+def case(db, case_world) -> EnforcementCase:
+    return open_committed(case_world)
 
 
 def test_enforcement_sees_queue_and_case_page(client, db, case_world, case):
@@ -107,7 +111,9 @@ def test_revoking_needs_the_confirmation(client, db, case_world, case):
     assert db.session.get(EnforcementCase, case.id).state == "revoked"
 
 
-def test_notice_through_the_browser(client, db, case_world, case):
+def test_notice_through_the_browser(client, db, case_world):
+    # A unit whose offence is serious: 10000–20000 yuan, which carries the hearing right.
+    case = open_committed(case_world, "serious")
     officer = case_world.officers[0]
     service.transition(case, "investigating", actor=officer, version=1)
     _db.session.commit()
@@ -115,13 +121,32 @@ def test_notice_through_the_browser(client, db, case_world, case):
     token = csrf(client, f"/cases/{case.id}")
     response = client.post(f"/cases/{case.id}/transitions/notified", data={
         "notified-csrf_token": token, "notified-version": "2", "notified-penalty_type": "fine",
-        "notified-amount": "20000", "notified-basis_code": "idpl2025_art111_1_1", "notified-notified_on": "2026-03-13"})
+        "notified-amount": "20000", "notified-basis_code": IDPL, "notified-notified_on": "2026-03-13"})
     assert response.status_code == 302, response.get_data(as_text=True)
     db.session.expire_all()
     stored = db.session.get(EnforcementCase, case.id)
     assert (stored.state, stored.proposed_amount, stored.hearing_offered) == ("notified", 20000, True)
+    assert stored.hearing_request_deadline.isoformat() == "2026-03-18"
     html = client.get(f"/cases/{case.id}").get_data(as_text=True)
     assert "陈述、申辩期限至 2026-03-18" in html and "作出处罚决定" in html
+
+
+def test_notice_outside_the_benchmark_is_refused_on_the_page(client, db, case_world, case):
+    officer = case_world.officers[0]
+    service.transition(case, "investigating", actor=officer, version=1)
+    _db.session.commit()
+    login(client, officer)
+    token = csrf(client, f"/cases/{case.id}")
+    # A unit's first offence: at most 5000 yuan.
+    response = client.post(f"/cases/{case.id}/transitions/notified", data={
+        "notified-csrf_token": token, "notified-version": "2", "notified-penalty_type": "fine",
+        "notified-amount": "20000", "notified-basis_code": IDPL, "notified-notified_on": "2026-03-13"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 409, html
+    assert "单位初次违法的裁量基准为：责令改正，或警告，或罚款5000元以下；拟处罚款20000元超出该范围" in html
+    db.session.expire_all()
+    stored = db.session.get(EnforcementCase, case.id)
+    assert (stored.state, stored.version, stored.proposed_amount) == ("investigating", 2, None)
 
 
 def test_open_and_decline_from_the_violation_page(client, db, case_world):
@@ -161,20 +186,36 @@ def test_navigation_shows_cases_to_enforcement_and_office_only(client, db, case_
 
 
 def test_evidence_photos_are_served_to_the_session_with_the_api_rules(client, db, app, case_world, case):
+    import hashlib
+    import io
+    import os
     from pathlib import Path
 
-    from server.models import EvidenceFile
+    from PIL import Image
 
+    from server.models import EvidenceFile
+    from server.services import evidence as evidence_service
+
+    # Stored as a completed upload stores it: the original only; variants are made when first asked for.
+    image = Image.frombytes("RGB", (640, 480), os.urandom(640 * 480 * 3))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+    original = buffer.getvalue()
+    digest = hashlib.sha256(original).hexdigest()
     photo = case_world.photos[0]
+    photo.sha256 = digest
     root = Path(app.config["EVIDENCE_DIR"])
-    paths = {"original": f"sha256/{photo.sha256[:2]}/{photo.sha256[2:]}", "thumbnail": f"variants/{photo.sha256}-t"}
-    for name, relative in paths.items():
-        (root / relative).parent.mkdir(parents=True, exist_ok=True)
-        (root / relative).write_bytes(f"{name} bytes".encode())
-    db.session.add(EvidenceFile(sha256=photo.sha256, size=14, media_type="image/jpeg", width=1, height=1,
-                                stored_path=paths["original"], variants={"thumbnail": paths["thumbnail"]},
+    stored = root / evidence_service.original_path(digest)
+    stored.parent.mkdir(parents=True, exist_ok=True)
+    stored.write_bytes(original)
+    thumbnail_path = root / evidence_service.variant_path(digest, "thumbnail")
+    db.session.add(EvidenceFile(sha256=digest, size=len(original), media_type="image/jpeg", width=640, height=480,
+                                stored_path=evidence_service.original_path(digest),
+                                variants={name: evidence_service.variant_path(digest, name)
+                                          for name in evidence_service.VARIANTS},
                                 uploaded_by_id=case_world.users["team_leader"].id))
     _db.session.commit()
+    assert not thumbnail_path.exists()
 
     def fetch(url):
         # Files are streamed: close each answer so that its file is closed.
@@ -185,13 +226,20 @@ def test_evidence_photos_are_served_to_the_session_with_the_api_rules(client, db
             response.close()
 
     login(client, case_world.officers[0])
-    assert fetch(f"/evidence/{photo.sha256}/thumbnail") == (200, b"thumbnail bytes", "private, no-store")
-    assert fetch(f"/evidence/{photo.sha256}")[:2] == (200, b"original bytes")
+    assert f"/evidence/{digest}/thumbnail" in client.get(f"/cases/{case.id}").get_data(as_text=True)
+    status, thumbnail, cache = fetch(f"/evidence/{digest}/thumbnail")
+    assert (status, cache) == (200, "private, no-store")
+    # Made on this first request, from the original, and kept.
+    assert thumbnail_path.read_bytes() == thumbnail
+    with Image.open(io.BytesIO(thumbnail)) as variant:
+        assert variant.format == "JPEG" and variant.size == (320, 240)
+    assert fetch(f"/evidence/{digest}")[:2] == (200, original)
     assert fetch(f"/evidence/{'0' * 64}")[0] == 404
     client.post("/logout", data={"csrf_token": csrf(client, "/")})
     # An inspector who did not upload it, like propaganda for anything but the public variant: 404.
     login(client, case_world.users["team_member"])
-    assert fetch(f"/evidence/{photo.sha256}/thumbnail")[0] == 404
+    assert fetch(f"/evidence/{digest}/thumbnail")[0] == 404
     client.post("/logout", data={"csrf_token": csrf(client, "/")})
     login(client, case_world.users["propaganda"])
-    assert fetch(f"/evidence/{photo.sha256}")[0] == 404
+    assert fetch(f"/evidence/{digest}")[0] == 404
+    assert fetch(f"/evidence/{digest}/public")[0] == 200

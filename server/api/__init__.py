@@ -9,6 +9,7 @@ from ..extensions import api_of, csrf, db
 def register_api(app) -> None:
     from .assignments import blp as assignments_blp
     from .auth import blp as auth_blp
+    from .documents import blp as documents_blp
     from .draws import blp as draws_blp
     from .evidence import blp as evidence_blp
     from .reference import blp as reference_blp
@@ -16,7 +17,8 @@ def register_api(app) -> None:
     from .uploads import blp as uploads_blp
 
     api = api_of(app)
-    for blueprint in (auth_blp, reference_blp, assignments_blp, draws_blp, uploads_blp, evidence_blp, sync_blp):
+    for blueprint in (auth_blp, reference_blp, assignments_blp, draws_blp, uploads_blp, evidence_blp, sync_blp,
+                      documents_blp):
         api.register_blueprint(blueprint)
         # The API authenticates with bearer tokens, not cookies, so CSRF does not apply.
         csrf.exempt(blueprint)

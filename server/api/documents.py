@@ -92,7 +92,7 @@ def verify_document_hash(args, document_id):
 @api_auth_required()
 @blp.doc(requestBody={"required": True, "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}})
 @blp.response(200, VerifyResultSchema)
-@blp.alt_response(413, response="PAYLOAD_TOO_LARGE", description="文件过大")
+@blp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE", description="文件过大")
 @blp.alt_response(422, response="UNPROCESSABLE_ENTITY", description="请求体为空或不是 PDF")
 def verify_document_file():
     """Verify a PDF (the request body): genuine, altered or unknown.

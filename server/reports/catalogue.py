@@ -11,7 +11,6 @@ issuing with an error naming the file and the field.
 
 from __future__ import annotations
 
-import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -220,5 +219,3 @@ def document_kind(kind: str) -> DocumentKind:
         raise NotFound(f"没有“{kind}”这种文书；可选：{'、'.join(KINDS)}。")
     return catalogue.kinds[kind]
 
-
-NUMBER_PATTERN = re.compile(r"〔(\d{4})〕([1-9]\d*)号$")

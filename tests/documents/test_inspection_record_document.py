@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from assignment_world import make_assignment, world  # noqa: F401  (fixtures)
 from PIL import Image
 
-from document_helpers import bearer, flat_text, pdffonts, qpdf_check, run, write
+from document_helpers import bearer, flat_text, pdffonts, qpdf_check, run
 from server.extensions import db as _db
 from server.models import County, Document, Inspection, VenueCategory
 from server.services import documents as service

@@ -119,3 +119,13 @@ def test_weasyprint_gets_nothing_it_is_not_allowed(db):
     assert set(refusing.refused) >= {"file:///etc/passwd", "http://127.0.0.1:9/x.png",
                                      "data:image/png;base64,iVBORw0KGgo=", "anfang-asset:../../etc/passwd",
                                      "https://example.com/a.css", "file:///etc/hostname"}
+
+
+def test_loading_the_renderer_leaves_pillow_refusing_truncated_images(app):
+    """WeasyPrint turns on LOAD_TRUNCATED_IMAGES when imported; evidence validation needs it off."""
+    import weasyprint.images  # noqa: F401
+    from PIL import ImageFile
+
+    import server.reports  # noqa: F401
+
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False

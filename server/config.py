@@ -23,6 +23,12 @@ class Config:
     EVIDENCE_DIR = os.environ.get("EVIDENCE_DIR", str(DEFAULT_INSTANCE_DIR / "evidence"))
     MIGRATIONS_DIR = str(PROJECT_ROOT / "migrations")
     REFERENCE_DIR = str(PROJECT_ROOT / "server" / "reference")
+    # Official documents: templates (one folder per kind) and generated PDFs under EVIDENCE_DIR.
+    REPORT_TEMPLATES_DIR = str(PROJECT_ROOT / "report_templates")
+    # A fontconfig file for CJK font discovery; None uses the system's (tests point it at an empty set).
+    REPORT_FONTCONFIG_FILE = os.environ.get("REPORT_FONTCONFIG_FILE") or None
+    # A PDF sent to be verified is read whole into memory; official documents are far smaller.
+    DOCUMENT_VERIFY_MAX_BYTES = int(os.environ.get("DOCUMENT_VERIFY_MAX_BYTES", str(50 * 1024 * 1024)))
 
     # flask-smorest / OpenAPI
     API_TITLE = "anfang"

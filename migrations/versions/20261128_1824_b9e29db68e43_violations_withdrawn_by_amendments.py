@@ -4,7 +4,7 @@ An amendment to a submitted inspection re-evaluates its rules: a check it clears
 (kept, never deleted), a check it breaks is added.
 
 Revision ID: b9e29db68e43
-Revises: fa4452fff7a2
+Revises: 159a97c7b1a4
 Create Date: 2026-11-28 18:24:40.609094
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'b9e29db68e43'
-down_revision = 'fa4452fff7a2'
+down_revision = '159a97c7b1a4'
 branch_labels = None
 depends_on = None
 

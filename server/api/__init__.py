@@ -10,6 +10,7 @@ def register_api(app) -> None:
     from .assignments import blp as assignments_blp
     from .auth import blp as auth_blp
     from .cases import blp as cases_blp
+    from .documents import blp as documents_blp
     from .draws import blp as draws_blp
     from .evidence import blp as evidence_blp
     from .legal_bases import blp as legal_bases_blp
@@ -19,7 +20,7 @@ def register_api(app) -> None:
 
     api = api_of(app)
     for blueprint in (auth_blp, reference_blp, assignments_blp, draws_blp, uploads_blp, evidence_blp, sync_blp,
-                      legal_bases_blp, cases_blp):
+                      legal_bases_blp, cases_blp, documents_blp):
         api.register_blueprint(blueprint)
         # The API authenticates with bearer tokens, not cookies, so CSRF does not apply.
         csrf.exempt(blueprint)

@@ -22,6 +22,7 @@ from .draw import (
     Draw,
     DrawPolicy,
 )
+from .document import Document, DocumentCounter
 from .evidence import EvidenceFile, Upload
 from .inspection import (
     FINDING_SOURCES,
@@ -59,7 +60,8 @@ from .venue import Venue
 __all__ = [
     "ASSIGNMENT_STATUSES", "Assignment", "AssignmentMember", "AssignmentTransition", "DRAW_STATUSES", "Draw",
     "DrawPolicy", "AuditChainHead", "AuditEvent", "ChecklistItem", "County", "Department", "DeviceToken",
-    "DiscretionBenchmark", "Duty", "EvidenceFile", "HearingThreshold", "LegalBasis", "PERSONAL_DATA", "ROLES", "ROLE_LABELS",
+    "DiscretionBenchmark", "Document", "DocumentCounter", "Duty", "EvidenceFile", "HearingThreshold", "LegalBasis",
+    "PERSONAL_DATA", "ROLES", "ROLE_LABELS",
     "ReferenceDataset", "RosterMember", "Rule", "RuleCheck", "Upload", "User", "Venue", "VenueCategory",
     "personal_columns", "Amendment", "ExampleNote", "FINDING_SOURCES", "Finding", "INSPECTION_STATUSES", "Inspection",
     "NOTE_KINDS", "Observation", "PENALTY_TYPES", "Penalty", "Photo", "SyncChange", "SyncOperation", "Violation",

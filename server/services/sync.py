@@ -8,8 +8,11 @@ DESIGN.md §5. Each operation `{op_id, entity, entity_id, payload, payload_sha25
   applied twice), and 409 with another hash;
 - a refused operation undoes only itself, the rest of the batch applies and the request commits
   at the end. Most operations of a visit add one row (an observation, a finding, a note, a
-  penalty): their appliers check everything before they write and then insert with ON CONFLICT
-  DO NOTHING, so they need no SAVEPOINT (`DIRECT_APPLIERS`); the others apply inside one;
+  penalty): their planners (`PLANNERS`) check everything and say which row to write; runs of
+  such operations are written together — their op_ids claimed in one INSERT … ON CONFLICT DO
+  NOTHING, their rows in one per table — and a row that meets a held one is compared (same:
+  success; different: 409, the claim deleted). No SAVEPOINT is needed for them. The other
+  operations apply one by one inside a SAVEPOINT of their own;
 - the applier of its entity (`APPLIERS`) checks that the user is a member of the assignment's
   team and that the inspection is still a draft (submitted records are immutable; amendments
   append); a record the server already holds under the same device UUID is success when
@@ -138,6 +141,34 @@ class _Batch:
     inspections: dict = field(default_factory=dict)
     careful: bool = False
     absent: dict = field(default_factory=dict)  # model → device UUIDs of the batch no row had at its start
+    planned: list = field(default_factory=list)  # _Planned operations not written yet, in order
+    planned_op_ids: set = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class RowPlan:
+    """The one row a planned operation writes. A row meeting a held one with the same `unique`
+    values is compared (other content → 409), except the `update` columns, which the later
+    operation overwrites (an observation corrected before submission)."""
+
+    model: type
+    label: str
+    unique: tuple[str, ...]
+    values: dict
+    update: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> tuple:
+        return tuple(self.values[name] for name in self.unique)
+
+
+@dataclass
+class _Planned:
+    """An operation checked and waiting to be written with the rest of its run."""
+
+    operation: dict
+    plan: RowPlan | None  # None: nothing to write (the same value again), success all the same
+    answer: dict | None = None
 
 
 _batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar("anfang_sync_batch", default=None)
@@ -162,9 +193,11 @@ def apply_push(user: User, device_id: str, device_time: datetime, operations: li
     token = _batch.set(batch)
     try:
         results = [_apply_operation(push, operation) for operation in operations]
+        _write_planned(push, batch)
         _write_results(batch)
     finally:
         _batch.reset(token)
+    results = [dict(result.answer) if isinstance(result, _Planned) else result for result in results]
     if push.skew_flagged:
         log.warning("device %s of %s pushed with a clock %.0f s off", push.device_id, user.username,
                     push.skew_seconds)
@@ -227,6 +260,9 @@ def _apply_operation(push: Push, operation: dict, *, retried: bool = False) -> d
         return {"op_id": op_id, "status": 422,
                 "detail": "payload_sha256 与载荷的规范 JSON（键排序、无空白、UTF-8）的 SHA-256 不符。"}
     batch = _batch.get()
+    if batch is not None and (entity not in PLANNERS or entity in _READS_PLANNED or op_id in batch.planned_op_ids):
+        # It reads what the waiting run writes (or is the same operation again): write that first.
+        _write_planned(push, batch)
     if batch is not None and not retried:
         held = batch.stored.get(op_id)
         if held is not None:
@@ -239,11 +275,21 @@ def _apply_operation(push: Push, operation: dict, *, retried: bool = False) -> d
         stored = _stored(op_id)
     if stored is not None:
         return _answer_replay(stored, digest)
+    if entity in PLANNERS:
+        try:
+            plan = PLANNERS[entity](push, entity_id, _load(entity, payload))
+        except Problem as problem:
+            return {"op_id": op_id, "status": problem.status, "detail": problem.detail}
+        planned = _Planned(operation, plan)
+        if batch is None:
+            _write_run(push, [planned])
+            return dict(planned.answer)
+        batch.planned.append(planned)
+        batch.planned_op_ids.add(op_id)
+        return planned
     applier = APPLIERS.get(entity)
     if applier is None:
         return {"op_id": op_id, "status": 422, "detail": f"未知的实体类型：{entity}。"}
-    if batch is not None and entity in DIRECT_APPLIERS:
-        return _apply_directly(push, operation, batch)
     try:
         with db.session.begin_nested():
             record = SyncOperation(op_id=op_id, device_id=push.device_id, user_id=push.user.id, entity=entity,
@@ -288,56 +334,108 @@ def _apply_operation(push: Push, operation: dict, *, retried: bool = False) -> d
         return {"op_id": op_id, "status": problem.status, "detail": problem.detail}
 
 
-def _apply_directly(push: Push, operation: dict, batch: _Batch) -> dict:
-    """An operation whose applier writes nothing before its last check: claim the op_id, apply,
-    and on refusal delete the claim; no SAVEPOINT.
+def _write_planned(push: Push, batch: _Batch) -> None:
+    planned, batch.planned = batch.planned, []
+    batch.planned_op_ids.clear()
+    if planned:
+        _write_run(push, planned, batch)
 
-    The claim comes first so that an op_id a concurrent push is applying with another payload
-    never lets this payload's row in: on PostgreSQL the claim waits for that push and then finds
-    its row; SQLite has one writer at a time.
+
+_ROWS_PER_STATEMENT = 200  # × ≤ 12 columns: well inside SQLite's and PostgreSQL's parameter limits
+
+
+def _write_run(push: Push, run: list[_Planned], batch: _Batch | None = None) -> None:
+    """Write a run of planned operations: claim their op_ids, insert their rows, settle the rows
+    that met held ones; fill in each `answer`.
+
+    The claims come first and in the operations' order (so server_seq follows it): an op_id a
+    concurrent push holds is not claimed here — on PostgreSQL the insert waits for that push and
+    then skips its row — and is answered with that push's stored result, its row never written.
     """
-    op_id, digest = str(operation["op_id"]), operation["payload_sha256"]
-    seq = _claim_op_id(push, operation)
-    if seq is None:  # stored by a push that committed meanwhile
-        return _answer_replay(_stored(op_id), digest)
-    try:
-        APPLIERS[operation["entity"]](push, operation["entity_id"], _load(operation["entity"], operation["payload"]))
-    except Problem as problem:
-        db.session.execute(sa.delete(SyncOperation).where(SyncOperation.id == seq),
+    table = SyncOperation.__table__
+    claims: dict[str, int] = {}
+    for start in range(0, len(run), _ROWS_PER_STATEMENT):
+        rows = [{"op_id": str(item.operation["op_id"]), "device_id": push.device_id, "user_id": push.user.id,
+                 "entity": item.operation["entity"], "entity_id": item.operation["entity_id"],
+                 "payload_sha256": item.operation["payload_sha256"], "device_time": push.device_time,
+                 "skew_seconds": push.skew_seconds, "skew_flagged": push.skew_flagged, "created_at": utcnow()}
+                for item in run[start:start + _ROWS_PER_STATEMENT]]
+        claims.update((op_id, seq) for seq, op_id in db.session.execute(
+            _insert_ignoring_held(table, ("op_id",), (table.c.id, table.c.op_id)), rows))
+    refused: list[int] = []
+    by_model: dict = {}
+    for item in run:
+        op_id = str(item.operation["op_id"])
+        if op_id not in claims:
+            item.answer = _answer_replay(_stored(op_id), item.operation["payload_sha256"])
+        elif item.plan is not None:
+            by_model.setdefault(item.plan.model, []).append(item)
+    for model, items in by_model.items():
+        plan = items[0].plan
+        columns = [model.__table__.c[name] for name in plan.unique]
+        inserted: set = set()
+        for start in range(0, len(items), _ROWS_PER_STATEMENT):
+            rows = [item.plan.values for item in items[start:start + _ROWS_PER_STATEMENT]]
+            inserted.update(tuple(row) for row in db.session.execute(
+                _insert_ignoring_held(model.__table__, plan.unique, tuple(columns)), rows))
+        for item in items:
+            key = item.plan.key
+            if key in inserted:
+                inserted.discard(key)  # a later operation with the same key meets this row
+                continue
+            try:
+                _settle_with_held(item.plan)
+            except Problem as problem:
+                item.answer = {"op_id": str(item.operation["op_id"]), "status": problem.status,
+                               "detail": problem.detail}
+                refused.append(claims[str(item.operation["op_id"])])
+    if refused:
+        db.session.execute(sa.delete(SyncOperation).where(SyncOperation.id.in_(refused)),
                            execution_options={"synchronize_session": False})
-        return {"op_id": op_id, "status": problem.status, "detail": problem.detail}
-    result = {"op_id": op_id, "status": 200, "server_seq": seq}
-    batch.pending.append((seq, result))
-    batch.stored[op_id] = (digest, result)
-    return dict(result)
+    for item in run:
+        if item.answer is None:
+            op_id = str(item.operation["op_id"])
+            item.answer = {"op_id": op_id, "status": 200, "server_seq": claims[op_id]}
+            if batch is None:
+                db.session.execute(sa.update(SyncOperation).where(SyncOperation.id == claims[op_id])
+                                   .values(result=item.answer), execution_options={"synchronize_session": False})
+            else:
+                batch.pending.append((claims[op_id], item.answer))
+                batch.stored[op_id] = (item.operation["payload_sha256"], item.answer)
 
 
-def _claim_op_id(push: Push, operation: dict) -> int | None:
-    return _insert_unless_held(SyncOperation, ("op_id",), {
-        "op_id": str(operation["op_id"]), "device_id": push.device_id, "user_id": push.user.id,
-        "entity": operation["entity"], "entity_id": operation["entity_id"],
-        "payload_sha256": operation["payload_sha256"], "device_time": push.device_time,
-        "skew_seconds": push.skew_seconds, "skew_flagged": push.skew_flagged})
-
-
-def _insert_unless_held(model, unique: tuple[str, ...], values: dict) -> int | None:
-    """INSERT … ON CONFLICT (unique) DO NOTHING RETURNING id: the new row's id, or None when a
-    row with those values is held (or, on PostgreSQL, was just committed by a concurrent
-    transaction, whose end the insert waits for). Never raises on the duplicate, so it needs no
-    savepoint."""
-    dialect = db.session.get_bind(mapper=model).dialect.name
-    key = (dialect, model, unique)
-    statement = _INSERTS_UNLESS_HELD.get(key)
+def _insert_ignoring_held(table, unique: tuple[str, ...], returning: tuple):
+    """INSERT … ON CONFLICT (unique) DO NOTHING RETURNING …, in the session's dialect, built once:
+    executed with a list of rows, SQLAlchemy sends them as multi-row VALUES ("insertmanyvalues")
+    without compiling a statement per run."""
+    dialect = db.session.get_bind(mapper=SyncOperation).dialect.name
+    key = (dialect, table.name, unique, tuple(column.name for column in returning))
+    statement = _INSERTS_IGNORING_HELD.get(key)
     if statement is None:
-        # One statement per table, values bound at execution: built and compiled once, not per row.
-        table = model.__table__
         insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
-        statement = insert(table).on_conflict_do_nothing(index_elements=list(unique)).returning(table.c.id)
-        _INSERTS_UNLESS_HELD[key] = statement
-    return db.session.execute(statement, values).scalar()
+        statement = insert(table).on_conflict_do_nothing(index_elements=list(unique)).returning(*returning)
+        _INSERTS_IGNORING_HELD[key] = statement
+    return statement
 
 
-_INSERTS_UNLESS_HELD: dict = {}
+_INSERTS_IGNORING_HELD: dict = {}
+
+
+def _settle_with_held(plan: RowPlan) -> None:
+    """A planned row met a held one: overwrite its `update` columns, or require the same content."""
+    model = plan.model
+    where = [model.__table__.c[name] == value for name, value in zip(plan.unique, plan.key)]
+    if plan.update:
+        db.session.execute(sa.update(model).where(*where).values({name: plan.values[name] for name in plan.update}),
+                           execution_options={"synchronize_session": False})
+        return
+    existing = db.session.scalar(sa.select(model).where(*where).execution_options(populate_existing=True))
+    label = f"编号为 {plan.values.get('uuid', '')} 的{plan.label}"
+    if existing is None:
+        raise Conflict(f"{label}与服务器上已有的记录冲突。")
+    changed = sorted(name for name, value in plan.values.items() if _differs(getattr(existing, name), value))
+    if changed:
+        raise Conflict(f"{label}已存在，但内容不同（{', '.join(changed)}）。")
 
 
 def _load(entity: str, payload: dict) -> dict:
@@ -547,50 +645,40 @@ def _check_value(item: dict, value) -> None:
         raise Invalid(f"检查项 {item['code']}（{item['prompt']}）的值应为{expected}。")
 
 
-def apply_observation(push: Push, entity_id: str, data: dict) -> None:
+def plan_observation(push: Push, entity_id: str, data: dict) -> RowPlan | None:
     _same_id(entity_id, f"{data['inspection_uuid']}/{data['item_code']}")
     inspection = _inspection(data["inspection_uuid"], push.user)
     if inspection.status != "draft":
         held = db.session.scalar(sa.select(Observation.value).where(Observation.inspection_id == inspection.id,
                                                                     Observation.item_code == data["item_code"]))
         if held is not None and held == data["value"]:
-            return  # the same value again: nothing to change
+            return None  # the same value again: nothing to change
         _require_draft(inspection)
     _check_value(_checklist_item(inspection, data["item_code"]), data["value"])
-    values = {"inspection_id": inspection.id, "item_code": data["item_code"], "value": data["value"],
-              "recorded_at": data["recorded_at"]}
-    if _insert_unless_held(Observation, ("inspection_id", "item_code"), values) is None:
-        # Operations apply in the server's order: the later one's value stands.
-        db.session.execute(sa.update(Observation)
-                           .where(Observation.inspection_id == inspection.id,
-                                  Observation.item_code == data["item_code"])
-                           .values(value=data["value"], recorded_at=data["recorded_at"]),
-                           execution_options={"synchronize_session": False})
+    # Operations apply in the server's order: a later value for the item stands.
+    return RowPlan(Observation, "检查项记录", ("inspection_id", "item_code"),
+                   {"inspection_id": inspection.id, "item_code": data["item_code"], "value": data["value"],
+                    "recorded_at": data["recorded_at"]}, update=("value", "recorded_at"))
 
 
-def apply_finding(push: Push, entity_id: str, data: dict) -> None:
+def plan_finding(push: Push, entity_id: str, data: dict) -> RowPlan | None:
     _same_id(entity_id, str(data["uuid"]))
     inspection = _inspection(data["inspection_uuid"], push.user)
-    values = {"uuid": str(data["uuid"]), "inspection_id": inspection.id, "rule_code": data["rule_code"],
-              "check_code": data["check_code"], "description": data["description"], "source": data["source"],
-              "created_at": data["created_at"]}
-    _insert_new_or_same(Finding, "问题", values, inspection)
+    return _new_record(RowPlan(Finding, "问题", ("uuid",), {
+        "uuid": str(data["uuid"]), "inspection_id": inspection.id, "rule_code": data["rule_code"],
+        "check_code": data["check_code"], "description": data["description"], "source": data["source"],
+        "created_at": data["created_at"]}), inspection)
 
 
-def _insert_new_or_same(model, label: str, values: dict, inspection: Inspection) -> None:
-    """A record of a draft inspection, inserted unless the same record (device UUID and content)
-    is held already; other content under that UUID → 409. A submitted inspection takes no new
-    records, but the same one again is no change. Checks before the write, so that a direct
-    applier writes nothing it would have to undo."""
-    if inspection.status == "draft" and _insert_unless_held(model, ("uuid",), values) is not None:
-        return
-    existing = _held(model, values["uuid"])
-    if existing is None:
+def _new_record(plan: RowPlan, inspection: Inspection) -> RowPlan | None:
+    """A record of a draft inspection is planned (its write settles a held twin); a submitted
+    inspection takes no new records, but the same record again is no change."""
+    if inspection.status == "draft":
+        return plan
+    if _held(plan.model, plan.values["uuid"]) is None:
         _require_draft(inspection)
-        raise Conflict(f"{label} {values['uuid']} 与服务器上已有的记录冲突。")
-    changed = sorted(name for name, value in values.items() if _differs(getattr(existing, name), value))
-    if changed:
-        raise Conflict(f"编号为 {values['uuid']} 的{label}已存在，但内容不同（{', '.join(changed)}）。")
+    _settle_with_held(plan)
+    return None
 
 
 def apply_finding_withdrawal(push: Push, entity_id: str, data: dict) -> None:
@@ -626,23 +714,23 @@ def apply_photo(push: Push, entity_id: str, data: dict) -> None:
             db.session.flush()
 
 
-def apply_penalty(push: Push, entity_id: str, data: dict) -> None:
+def plan_penalty(push: Push, entity_id: str, data: dict) -> RowPlan | None:
     _same_id(entity_id, str(data["uuid"]))
     finding = _finding(data["finding_uuid"], push.user)
     inspection = db.session.get(Inspection, finding.inspection_id)
-    values = {"uuid": str(data["uuid"]), "finding_id": finding.id, "type": data["type"], "amount": data["amount"],
-              "basis_code": data["basis_code"], "created_at": data["created_at"]}
     if inspection.status == "draft" and not inspection.assignment.may_propose_penalties:
         raise Conflict("该任务不允许提出处罚建议（组内无持执法证人员）。")
-    _insert_new_or_same(Penalty, "处罚建议", values, inspection)
+    return _new_record(RowPlan(Penalty, "处罚建议", ("uuid",), {
+        "uuid": str(data["uuid"]), "finding_id": finding.id, "type": data["type"], "amount": data["amount"],
+        "basis_code": data["basis_code"], "created_at": data["created_at"]}), inspection)
 
 
-def apply_note(push: Push, entity_id: str, data: dict) -> None:
+def plan_note(push: Push, entity_id: str, data: dict) -> RowPlan | None:
     _same_id(entity_id, str(data["uuid"]))
     inspection = _inspection(data["inspection_uuid"], push.user)
-    values = {"uuid": str(data["uuid"]), "inspection_id": inspection.id, "kind": data["kind"], "text": data["text"],
-              "created_at": data["created_at"]}
-    _insert_new_or_same(ExampleNote, "典型材料", values, inspection)
+    return _new_record(RowPlan(ExampleNote, "典型材料", ("uuid",), {
+        "uuid": str(data["uuid"]), "inspection_id": inspection.id, "kind": data["kind"], "text": data["text"],
+        "created_at": data["created_at"]}), inspection)
 
 
 def apply_submission(push: Push, entity_id: str, data: dict) -> None:
@@ -708,18 +796,21 @@ def _check_amended_observations(inspection: Inspection, payload: dict) -> None:
 APPLIERS: dict[str, Callable[[Push, str, dict], None]] = {
     "assignment_reveal": apply_assignment_reveal,
     "inspection": apply_inspection,
-    "observation": apply_observation,
-    "finding": apply_finding,
     "finding_withdrawal": apply_finding_withdrawal,
     "photo": apply_photo,
-    "penalty": apply_penalty,
-    "note": apply_note,
     "inspection_submission": apply_submission,
     "amendment": apply_amendment,
 }
 
-# Appliers that check everything before their one write (see `_apply_directly`).
-DIRECT_APPLIERS = frozenset({"observation", "finding", "penalty", "note"})
+# Operations that write one row, planned and written in runs (see `_write_run`).
+PLANNERS: dict[str, Callable[[Push, str, dict], RowPlan | None]] = {
+    "observation": plan_observation,
+    "finding": plan_finding,
+    "penalty": plan_penalty,
+    "note": plan_note,
+}
+# Planners that read rows a waiting run may hold (a penalty looks up its finding).
+_READS_PLANNED = frozenset({"penalty"})
 
 _UUID_MODELS = {"photo": Photo}
 

@@ -48,8 +48,28 @@ def create_app(config=None, **overrides) -> Flask:
     return app
 
 
+# A writing request's body up to this size is read before its first query (see below).
+BODY_READ_FIRST_BYTES = 16 * 1024 * 1024
+
+
 def _register_transaction(app: Flask) -> None:
-    """The request owns the transaction: commit on success, roll back on any error answer."""
+    """The request owns the transaction: commit on success, roll back on any error answer.
+
+    A writing request's body — a sync batch from a phone on a slow connection — is read before
+    its first query, so that no lock is held while it arrives: on SQLite a writing request holds
+    the write lock from its first query (BEGIN IMMEDIATE); on both, the bearer check may update
+    the token's last use. Photo chunks stream into their file instead, with no transaction open
+    (see `server.services.evidence.receive_chunk`).
+    """
+
+    @app.before_request
+    def _read_body_first():
+        from flask import request
+
+        if (request.method not in ("GET", "HEAD", "OPTIONS")
+                and request.mimetype != "application/offset+octet-stream"
+                and request.content_length is not None and request.content_length <= BODY_READ_FIRST_BYTES):
+            request.get_data(cache=True)
 
     @app.after_request
     def _commit_or_rollback(response):

@@ -116,7 +116,8 @@ def append(upload_id):
             service.receive_chunk(upload, handle, offset_header=request.headers.get("Upload-Offset"),
                                   content_type=request.headers.get("Content-Type"),
                                   checksum_header=request.headers.get("Upload-Checksum"),
-                                  stream=request.stream, content_length=request.content_length)
+                                  stream=request.stream, content_length=request.content_length,
+                                  before_body=db.session.commit)
         except service.KeptProblem:
             # What the service did on disk is done: keep the rows that describe it.
             db.session.commit()

@@ -28,6 +28,7 @@ import re
 import unicodedata
 import uuid
 import warnings
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -351,10 +352,14 @@ def parse_checksum(header: str | None):
 
 
 def receive_chunk(upload: Upload, handle, *, offset_header: str | None, content_type: str | None,
-                  checksum_header: str | None, stream, content_length: int | None) -> Upload:
+                  checksum_header: str | None, stream, content_length: int | None,
+                  before_body: Callable[[], None] | None = None) -> Upload:
     """tus PATCH: append the body at Upload-Offset; the last chunk completes the upload.
 
     `handle` comes from `locked_upload_file`. Bytes are counted only once fsynced.
+    `before_body` is called once the request is checked and before its body is read: the view
+    ends its transaction there, so that no database lock is held while a slow connection
+    delivers a chunk (the file lock keeps other writers of this upload out meanwhile).
     """
     if (content_type or "").split(";")[0].strip().lower() != "application/offset+octet-stream":
         raise UnsupportedMediaType("PATCH 请求的 Content-Type 必须是 application/offset+octet-stream。")
@@ -377,6 +382,9 @@ def receive_chunk(upload: Upload, handle, *, offset_header: str | None, content_
     # Bytes past the offset were written by a request that failed before its commit: not counted.
     handle.truncate(offset)
     handle.seek(offset)
+    length = upload.upload_length
+    if before_body is not None:
+        before_body()
 
     received, interrupted = 0, False
     digest = checksum[0] if checksum else None
@@ -388,7 +396,7 @@ def receive_chunk(upload: Upload, handle, *, offset_header: str | None, content_
             received += len(block)
             if received > remaining:
                 _drop_chunk(handle, offset)
-                raise PayloadTooLarge(f"数据超过声明的长度 {upload.upload_length} 字节。")
+                raise PayloadTooLarge(f"数据超过声明的长度 {length} 字节。")
             handle.write(block)
             if digest is not None:
                 digest.update(block)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
+import json
 import os
 import socket
 import threading
+import time
+import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -122,3 +126,53 @@ def test_concurrent_uploads_all_succeed(served_app, inspector_token, tmp_path):
         stored = set(db.session.scalars(sa.select(EvidenceFile.sha256)))
         db.session.remove()
     assert stored == {hashlib.sha256(path.read_bytes()).hexdigest() for path in photos}
+
+
+def _start_slow_request(base: str, method: str, path: str, headers: dict, body: bytes) -> socket.socket:
+    """Send the headers and half the body, and keep the rest back: a phone on a slow connection."""
+    port = int(base.rsplit(":", 1)[1])
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    head = "".join(f"{name}: {value}\r\n" for name, value in {**headers, "Content-Length": len(body),
+                                                               "Host": "127.0.0.1"}.items())
+    sock.sendall(f"{method} {path} HTTP/1.1\r\n{head}\r\n".encode() + body[: len(body) // 2])
+    return sock
+
+
+def _finish_slow_request(sock: socket.socket, body: bytes) -> int:
+    sock.sendall(body[len(body) // 2:])
+    status = int(sock.recv(1024).split(b" ", 2)[1])
+    sock.close()
+    return status
+
+
+@pytest.mark.parametrize("slow", ["photo-chunk", "sync-push"])
+def test_a_slow_body_holds_no_database_lock(served_app, inspector_token, slow):
+    """While one device's request body trickles in, another device's writes go through: the
+    database is not locked for the time a body takes to arrive (on SQLite a writing request
+    holds the write lock from its first query)."""
+    import requests
+
+    _, base = served_app
+    bearer = {"Authorization": f"Bearer {inspector_token}"}
+    tus = {**bearer, "Tus-Resumable": "1.0.0"}
+    if slow == "photo-chunk":
+        data = os.urandom(256 * 1024)
+        created = requests.post(base + "/api/v1/uploads/", timeout=30, headers={
+            **tus, "Upload-Length": str(2 * len(data)),  # this chunk is the first half
+            "Upload-Metadata": "sha256 " + base64.b64encode(hashlib.sha256(data).hexdigest().encode()).decode()})
+        assert created.status_code == 201
+        sock = _start_slow_request(base, "PATCH", created.headers["Location"], {
+            **tus, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}, data)
+    else:
+        data = json.dumps({"device_id": str(uuid.uuid4()), "device_time": "2026-11-28T08:00:00+00:00",
+                           "operations": []}).encode()
+        sock = _start_slow_request(base, "POST", "/api/v1/sync/push", {**bearer, "Content-Type": "application/json"},
+                                   data)
+    time.sleep(0.5)  # the slow request is in the server, mid-body
+    for _ in range(3):  # other devices write meanwhile
+        other = requests.post(base + "/api/v1/uploads/", timeout=30, headers={
+            **tus, "Upload-Length": "10", "Upload-Metadata": "sha256 " + base64.b64encode(b"0" * 64).decode()})
+        assert other.status_code == 201, other.text
+    # The slow body ends; its request is answered as usual.
+    status = _finish_slow_request(sock, data)
+    assert status in (200, 204), status

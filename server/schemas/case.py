@@ -3,7 +3,8 @@
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from ..models import CASE_STATES, CIRCUMSTANCES, EXECUTION_OUTCOMES, PENALTY_TYPES, SERVICE_METHODS
+from ..models import CASE_STATES, CIRCUMSTANCES, EXECUTION_OUTCOMES, SERVICE_METHODS
+from ..services.cases import CASE_PENALTY_TYPES, PENALTY_LABELS
 from .auth import StrictSchema
 
 ID = validate.Range(min=1, max=2**31 - 1, error="须为正整数。")
@@ -56,6 +57,12 @@ class PartyInSchema(StrictSchema):
     phone = fields.String()
 
 
+class PartyUpdateSchema(PartyInSchema):
+    """Items of the party found in the investigation, completed before the notice (the kind stays)."""
+
+    kind = fields.String(metadata={"description": "不能更改；如填写须与案件一致"})
+
+
 class CaseCreateSchema(StrictSchema):
     violation_ids = fields.List(_id(), required=True, validate=validate.Length(min=1, max=100),
                                 error_messages=REQUIRED)
@@ -77,7 +84,10 @@ class CaseListArgsSchema(StrictSchema):
 
 
 class PenaltyInSchema(StrictSchema):
-    type = fields.String(required=True, validate=validate.OneOf(PENALTY_TYPES), error_messages=REQUIRED)
+    type = fields.String(required=True, error_messages=REQUIRED, validate=validate.OneOf(
+                             CASE_PENALTY_TYPES, error="须为以下之一：" + "、".join(
+                                 f"{t}（{PENALTY_LABELS[t]}）" for t in CASE_PENALTY_TYPES) + "。"),
+                         metadata={"description": "order_correction 责令改正 | warning 警告 | fine 罚款 | suspend 责令停产停业"})
     amount = fields.Integer(strict=True, allow_none=True, metadata={"description": "罚款金额（元）"})
     basis_code = fields.String(required=True, validate=validate.Length(min=1, max=64), error_messages=REQUIRED)
 
@@ -92,6 +102,7 @@ class TransitionRequestSchema(StrictSchema):
     note = fields.String(validate=validate.Length(max=2000))
     facts = fields.String(validate=validate.Length(min=1, max=5000))
     evidence_summary = fields.String(validate=validate.Length(min=1, max=5000))
+    party = fields.Nested(PartyUpdateSchema, metadata={"description": "调查取证、告知：补充当事人信息（如住址、法定代表人）"})
     proposed_penalty = fields.Nested(PenaltyInSchema, metadata={"description": "告知：拟处罚"})
     notified_on = fields.Date()
     decided_penalty = fields.Nested(PenaltyInSchema, metadata={"description": "决定：处罚"})
@@ -176,6 +187,16 @@ class HistorySchema(ma.Schema):
     note = fields.String(allow_none=True)
 
 
+class CaseDocumentSchema(ma.Schema):
+    id = fields.String()
+    kind = fields.String(metadata={"description": "penalty_notice 告知书 | penalty_decision 决定书"})
+    title = fields.String()
+    number = fields.String()
+    issued_on = fields.Date()
+    issued_at = fields.DateTime()
+    download_url = fields.String(metadata={"description": "PDF 原件（office、enforcement、admin）"})
+
+
 class CaseSchema(CaseSummarySchema):
     facts = fields.String()
     evidence_summary = fields.String(allow_none=True)
@@ -204,3 +225,5 @@ class CaseSchema(CaseSummarySchema):
     photos = fields.List(fields.Nested(PhotoRefSchema))
     history = fields.List(fields.Nested(HistorySchema))
     allowed_transitions = fields.List(fields.String())
+    documents = fields.List(fields.Nested(CaseDocumentSchema), metadata={"description": "本案已出具的文书"})
+    previewable = fields.List(fields.String(), metadata={"description": "下一步流转将出具、可预览样稿的文书种类"})

@@ -18,6 +18,11 @@ Each transition is a conditional UPDATE (… WHERE id AND version AND state): of
 requests made from the same version only one moves the case; the other, like any request
 naming a stale version, gets a 409 problem. Each transition is audited with its actor.
 
+Entering 告知 issues the 行政处罚告知书 and entering 决定 the 行政处罚决定书
+(server.services.case_documents), in the transition's transaction: the context is checked and
+the fonts found before the case moves (a missing item is a 422 naming it, and no number is
+used); a render that fails afterwards fails the request, which rolls the move back with it.
+
 Who may do what: the enforcement bureau reads and acts on every case and violation; the office
 and admins read; everyone else is refused (403) before any lookup.
 
@@ -41,14 +46,13 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ..errors import Conflict, Invalid
+from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..models import (
     CASE_STATES,
     CIRCUMSTANCES,
     EXECUTION_OUTCOMES,
     PARTY_KINDS,
-    PENALTY_TYPES,
     SERVICE_METHODS,
     CaseTransition,
     CaseViolation,
@@ -62,8 +66,16 @@ from ..models import (
     ViolationDecline,
 )
 from ..models.base import CHINA_STANDARD_TIME, as_utc, utcnow
-from ..models.reference import category_departments
-from . import discretion
+from ..models.reference import (
+    CIRCUMSTANCE_LABELS,
+    LEGAL_PENALTY_TYPES,
+    PARTY_KIND_LABELS,
+    PENALTY_TYPE_LABELS,
+    category_departments,
+)
+from ..reports import cjk_font_families
+from . import case_documents, discretion
+from . import documents as document_service
 from .access import authorize, get_or_404, grant, register_policy
 from .audit import record_event
 from .sealing import is_sqlite_busy
@@ -90,9 +102,10 @@ ACTION_LABELS = {
     "no_penalty": "不予处罚",
     "revoked": "撤销案件",
 }
-PENALTY_LABELS = {"warning": "警告", "fine": "罚款", "suspend": "责令停产停业"}
-PARTY_KIND_LABELS = {"individual": "个人", "unit": "单位"}
-CIRCUMSTANCE_LABELS = {"first": "初次违法", "repeated": "再次违法", "refused": "拒不整改", "serious": "情节严重"}
+# What a case may decide: the penalty types of the benchmarks except detention — this bureau does
+# not detain; a detention is referred to public security.
+CASE_PENALTY_TYPES = tuple(t for t in LEGAL_PENALTY_TYPES if t != "detention")
+PENALTY_LABELS = {t: PENALTY_TYPE_LABELS[t] for t in CASE_PENALTY_TYPES}
 SERVICE_METHOD_LABELS = {"direct": "直接送达", "left": "留置送达", "post": "邮寄送达", "electronic": "电子送达",
                          "entrusted": "委托送达", "announcement": "公告送达"}
 OUTCOME_LABELS = {"paid": "已缴纳罚款", "complied": "已履行", "enforced": "强制执行"}
@@ -110,8 +123,7 @@ ALLOWED_TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 FINAL_STATES = tuple(state for state, targets in ALLOWED_TRANSITIONS.items() if not targets)
 # Heavier penalties come later in this order (行政处罚法 第四十五条: defence never makes it heavier).
-PENALTY_SEVERITY = {"warning": 0, "fine": 1, "suspend": 2}
-# A hearing right (第六十三条) without the benchmark data: large fines and suspension.
+PENALTY_SEVERITY = {"order_correction": 0, "warning": 1, "fine": 2, "suspend": 3}
 
 LABEL = "案件"
 VIOLATION_LABEL = "违规问题"
@@ -181,7 +193,7 @@ def today() -> date:
     return utcnow().astimezone(CHINA_STANDARD_TIME).date()
 
 
-# --- penalty rules (replaced by server.services.discretion) -------------------------------------
+# --- penalty rules (server.services.discretion) --------------------------------------------------
 
 
 def _check_penalty(case: EnforcementCase, *, penalty_type: str, amount: int | None, basis_code: str | None,
@@ -190,8 +202,8 @@ def _check_penalty(case: EnforcementCase, *, penalty_type: str, amount: int | No
     on the act's date (409 naming the allowed range), or one that is malformed (422); returns
     the code of the legal basis in force on that date, which the case records."""
     errors: dict[str, list[str]] = {}
-    if penalty_type not in PENALTY_TYPES:
-        errors[f"{field}.type"] = ["处罚种类须为警告、罚款或责令停产停业。"]
+    if penalty_type not in CASE_PENALTY_TYPES:
+        errors[f"{field}.type"] = ["处罚种类须为" + "、".join(PENALTY_LABELS.values()) + "。"]
     elif penalty_type == "fine":
         if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
             errors[f"{field}.amount"] = ["罚款须填写正整数金额（元）。"]
@@ -201,9 +213,13 @@ def _check_penalty(case: EnforcementCase, *, penalty_type: str, amount: int | No
         errors[f"{field}.basis_code"] = ["须写明法律依据。"]
     if errors:
         raise Invalid("处罚内容不符合要求。", errors=errors)
-    benchmark = discretion.check_penalty(basis_code=str(basis_code).strip(), circumstance=case.circumstance,
-                                         party_kind=case.party_kind, penalty_type=penalty_type, amount=amount,
-                                         act_date=case.act_date)
+    try:
+        benchmark = discretion.check_penalty(basis_code=str(basis_code).strip(), circumstance=case.circumstance,
+                                             party_kind=case.party_kind, penalty_type=penalty_type, amount=amount,
+                                             act_date=case.act_date)
+    except NotFound as exc:
+        # A code in the body, not a resource in the path: the body is what is wrong.
+        raise Invalid("法律依据不存在。", errors={f"{field}.basis_code": [exc.detail]}) from None
     return benchmark.legal_basis.code
 
 
@@ -244,8 +260,10 @@ class PartySchema(ma.Schema):
 
     @ma.validates_schema
     def _required_for_kind(self, data, **kwargs):
+        # What identifies the party at 立案. What else the documents need (an address, a unit's legal
+        # representative) may be found in the investigation and completed before the notice.
         required = (("name", "id_number") if data.get("kind") == "individual"
-                    else ("unit_name", "credit_code", "legal_representative") if data.get("kind") == "unit" else ())
+                    else ("unit_name", "credit_code") if data.get("kind") == "unit" else ())
         missing = {name: ["必填。"] for name in required if not data.get(name)}
         if missing:
             raise ma.ValidationError(missing)
@@ -257,6 +275,28 @@ def _party(party: dict) -> dict:
     except ma.ValidationError as exc:
         raise Invalid("当事人信息不完整或格式不正确。",
                       errors={f"party.{key}": value for key, value in exc.normalized_messages().items()}) from None
+
+
+PARTY_COLUMNS = {"name": "party_name", "id_number": "party_id_number", "unit_name": "party_unit_name",
+                 "credit_code": "party_credit_code", "legal_representative": "party_legal_representative",
+                 "address": "party_address", "phone": "party_phone"}
+
+
+def _completed_party(case: EnforcementCase, given) -> tuple[dict, list[str]]:
+    """The party columns `given` changes (merged over the case's party and checked again), and
+    the names of the changed items — the audit records which items changed, not their values."""
+    if given is None:
+        return {}, []
+    if not isinstance(given, dict):
+        raise Invalid("当事人信息须为对象。", errors={"party": ["须为对象。"]})
+    if given.get("kind", case.party_kind) != case.party_kind:
+        raise Invalid("当事人类型不能更改；当事人有误的，撤销案件后重新立案。", errors={"party.kind": ["不能更改。"]})
+    current = {name: getattr(case, column) for name, column in PARTY_COLUMNS.items()}
+    merged = {name: value for name, value in current.items() if value is not None}
+    merged.update({name: value for name, value in given.items() if name != "kind"})
+    loaded = _party({**merged, "kind": case.party_kind})
+    changed = [name for name in PARTY_COLUMNS if loaded[name] != current[name]]
+    return {PARTY_COLUMNS[name]: loaded[name] for name in changed}, changed
 
 
 def _officers(officer_ids) -> list[User]:
@@ -405,7 +445,7 @@ def open_case(violation_ids, *, officers, party: dict, circumstance: str, actor:
     """
     authorize(actor, "act", EnforcementCase)
     if circumstance not in CIRCUMSTANCES:
-        raise Invalid("情节须为初次违法、再次违法、拒不整改或情节严重。",
+        raise Invalid("情节须为" + "、".join(CIRCUMSTANCE_LABELS[c] for c in CIRCUMSTANCES) + "。",
                       errors={"circumstance": ["取值：" + "、".join(CIRCUMSTANCES)]})
     party_data = _party(party)
     officer_rows = _officers(officers)
@@ -570,11 +610,11 @@ def _penalty(data: dict, name: str) -> tuple[str, int | None, str | None]:
 
 
 def _to_investigating(case, data, on):
-    values = {}
+    values, changed = _completed_party(case, data.get("party"))
     for name in ("facts", "evidence_summary"):
         if data.get(name):
             values[name] = _text(data[name], name, "内容")
-    return values, {}
+    return values, {"party_completed": changed} if changed else {}
 
 
 def _to_notified(case, data, on):
@@ -583,15 +623,20 @@ def _to_notified(case, data, on):
     notified_on = _date(data, "notified_on", default=on)
     rules = periods()
     offered = _hearing_right(case, penalty_type=penalty_type, amount=amount, on=notified_on)
+    party, changed = _completed_party(case, data.get("party"))
     values = {
+        **party,
         "proposed_penalty_type": penalty_type, "proposed_amount": amount, "proposed_basis_code": str(basis).strip(),
         "notified_on": notified_on,
         "statement_deadline": rules.add_working_days(notified_on, rules.statement_working_days),
         "hearing_offered": offered,
         "hearing_request_deadline": notified_on + timedelta(days=rules.hearing_request_days) if offered else None,
     }
-    return values, {"proposed_penalty": {"type": penalty_type, "amount": amount, "basis_code": str(basis).strip()},
-                    "notified_on": notified_on.isoformat()}
+    details = {"proposed_penalty": {"type": penalty_type, "amount": amount, "basis_code": str(basis).strip()},
+               "notified_on": notified_on.isoformat()}
+    if changed:
+        details["party_completed"] = changed
+    return values, details
 
 
 def _to_decided(case, data, on):
@@ -608,6 +653,10 @@ def _to_decided(case, data, on):
         raise Conflict(f"听证申请期限至 {case.hearing_request_deadline.isoformat()} 止，期满后才能作出决定。")
     if requested and not case.hearing_offered:
         raise Invalid("告知的处罚不享有听证权利。", errors={"hearing_requested": ["该处罚无听证权利。"]})
+    if basis != case.proposed_basis_code:
+        # Both codes are resolved to the version in force on the act date, so one provision gives one code.
+        raise Conflict(f"决定所依据的条款（{basis}）与告知书告知的（{case.proposed_basis_code}）不同；"
+                       "改变处罚依据须重新告知。", proposed_basis_code=case.proposed_basis_code, decided_basis_code=basis)
     if requested and held_on is None:
         raise Conflict("当事人要求听证，须举行听证后才能作出决定。")
     if held_on is not None and held_on > decided_on:
@@ -687,7 +736,11 @@ def transition(case: EnforcementCase, to_state: str, *, actor: User, version: in
                channel: str = "api", note: str | None = None, on: date | None = None,
                **data) -> CaseTransition:
     """Move `case` to `to_state` with the data that state needs; 409 if the table does not allow
-    it from the current state (naming the allowed ones) or `version` is stale; audited."""
+    it from the current state (naming the allowed ones) or `version` is stale; audited.
+
+    Entering 告知 / 决定 issues the 告知书 / 决定书 (subject "case", the case id) in the same
+    transaction; the audit event and the transition's details name the document's id and number.
+    """
     authorize(actor, "act", case)
     if not isinstance(version, int) or isinstance(version, bool):
         raise Invalid("须提供案件版本号。", errors={"version": ["必填，整数。"]})
@@ -695,11 +748,25 @@ def transition(case: EnforcementCase, to_state: str, *, actor: User, version: in
         raise Conflict(f"案件已被他人更新（当前版本 {case.version}，提交的版本 {version}），请刷新后重试。",
                        current_version=case.version)
     _check_allowed(case, to_state)
+    if data.get("party") is not None and to_state not in ("investigating", "notified"):
+        # The documents already issued name the party; it is completed before the notice only.
+        raise Invalid("当事人信息只能在调查取证或告知时补充。", errors={"party": ["告知后不能更改当事人信息。"]})
     from_state = case.state
     values, details = TRANSITION_DATA[to_state](case, data, on or today())
+    kind = case_documents.ISSUED_ON_ENTRY.get(to_state)
+    if kind is not None:
+        # Refuse before the case moves: a missing item (422 naming it) or no Chinese font (503).
+        context = case_documents.CONTEXT_BUILDERS[kind](case_documents.Prospective(case, values))
+        document_service.prepare_context(kind, context)
+        cjk_font_families(current_app.config.get("REPORT_FONTCONFIG_FILE"))
     _claim(case, from_state, to_state, version)
     for name, value in values.items():
         setattr(case, name, value)
+    if kind is not None:
+        document = document_service.issue_document(
+            kind, context, actor=actor, subject_type="case", subject_id=str(case.id),
+            issued_on=date.fromisoformat(context["date"]), channel=channel)
+        details = {**details, "document": {"id": document.id, "kind": kind, "number": document.number}}
     if to_state == "revoked":
         # The violations become free for a new case.
         db.session.execute(sa.update(CaseViolation).where(CaseViolation.case_id == case.id).values(live=None)
@@ -786,7 +853,20 @@ def detail(case: EnforcementCase) -> dict:
                      "actor": t.actor.username if t.actor else None, "at": as_utc(t.at), "note": t.note}
                     for t in history(case)],
         "allowed_transitions": list(allowed_next(case)),
+        "documents": [document_summary(d) for d in case_documents.documents_of(case)],
+        "previewable": detail_previewable(case),
     }
+
+
+def detail_previewable(case: EnforcementCase) -> list[str]:
+    """The document kinds the case's next transitions issue (a draft of each can be previewed)."""
+    return [case_documents.ISSUED_ON_ENTRY[t] for t in allowed_next(case) if t in case_documents.ISSUED_ON_ENTRY]
+
+
+def document_summary(document) -> dict:
+    return {"id": document.id, "kind": document.kind, "title": document_service.document_title(document),
+            "number": document.number, "issued_on": document.issued_on, "issued_at": as_utc(document.issued_at),
+            "download_url": f"/api/v1/documents/{document.id}/pdf"}
 
 
 def _penalty_out(penalty_type, amount, basis_code) -> dict | None:

@@ -87,7 +87,10 @@ def _confirm() -> BooleanField:
 # Which fields each transition's form has; every form also has the case version (hidden).
 TRANSITION_FIELDS = {
     "investigating": lambda: {"note": TextAreaField("说明", validators=[Optional(), Length(max=2000)])},
-    "notified": lambda: {**_penalty_fields("拟处罚"),
+    "notified": lambda: {"party_address": StringField("补充当事人地址（住址）", validators=[Optional(), Length(max=256)]),
+                         "party_legal_representative": StringField("补充法定代表人（单位）",
+                                                                   validators=[Optional(), Length(max=64)]),
+                         **_penalty_fields("拟处罚"),
                          "notified_on": DateField("告知日期（留空为今天）", validators=[Optional()])},
     "decided": lambda: {**_penalty_fields("处罚"),
                         "decided_on": DateField("决定日期（留空为今天）", validators=[Optional()]),
@@ -134,6 +137,10 @@ def transition_data(to_state: str, form: FlaskForm) -> dict:
         penalty = {"type": values.pop("penalty_type"), "amount": values.pop("amount"),
                    "basis_code": (values.pop("basis_code") or "").strip()}
         data["proposed_penalty" if to_state == "notified" else "decided_penalty"] = penalty
+    party = {name.removeprefix("party_"): values.pop(name).strip() for name in list(values)
+             if name.startswith("party_") and isinstance(values[name], str) and values[name].strip()}
+    if party:
+        data["party"] = party
     for name, value in values.items():
         if value is None or (isinstance(value, str) and not value.strip()):
             continue

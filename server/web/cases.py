@@ -1,7 +1,10 @@
 """Pages for penalty cases: the violation queue (open a case or decline), the case queue with
-filters, and the case page with evidence, history and one form per allowed transition."""
+filters, and the case page with evidence, history, one form per allowed transition, the draft of
+the document the next transition issues and the case's issued documents."""
 
 from __future__ import annotations
+
+from io import BytesIO
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
@@ -10,9 +13,11 @@ from wtforms.fields.choices import SelectChoice
 from ..errors import Invalid, Problem
 from ..extensions import db
 from ..models import CASE_STATES, County, Department, Venue
+from ..services import case_documents
 from ..services import cases as service
+from ..services import documents as document_service
 from ..services import evidence as evidence_service
-from ..services.access import web_role_required
+from ..services.access import authorize, web_role_required
 from .case_forms import CONFIRMED_TRANSITIONS, DeclineForm, OpenCaseForm, transition_data, transition_form
 from .navigation import add_nav_item
 
@@ -141,7 +146,9 @@ def _render_case(case, forms=None, problem=None, status=200):
     can_act = current_user.role in ACTORS
     return render_template("cases/detail.html", case=service.detail(case), forms=forms if can_act else {},
                            confirmed=CONFIRMED_TRANSITIONS, problem=problem, labels=service,
-                           inspectors_proposed=service.proposed_by_inspectors(case)), status
+                           inspectors_proposed=service.proposed_by_inspectors(case),
+                           document_titles={kind: document_service.document_kind(kind).title
+                                            for kind in case_documents.CASE_KINDS}), status
 
 
 @bp.get("/cases/<int:case_id>")
@@ -172,6 +179,36 @@ def transition(case_id: int, to_state: str):
         return _render_case(case, {to_state: form}, exc, exc.status)
     flash(f"案件已转入“{service.STATE_LABELS[to_state]}”。", "success")
     return redirect(url_for("web_cases.show_case", case_id=case.id))
+
+
+@bp.get("/cases/<int:case_id>/documents/<kind>/preview")
+@web_role_required(*READERS)
+def preview_document(case_id: int, kind: str):
+    """The 样稿 of a document the case's next transition issues, from its current data; nothing stored."""
+    case = service.find_case(case_id, _user())
+    if kind not in service.detail_previewable(case):
+        abort(404)
+    data = document_service.preview_document(kind, case_documents.preview_context(case, kind), user=_user())
+    response = send_file(BytesIO(data), mimetype="application/pdf", download_name=f"{kind}-case{case.id}-draft.pdf")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/documents/<document_id>.pdf")
+@web_role_required()
+def download_document(document_id: str):
+    """An issued document's PDF for session-authenticated pages, with the API's access rules:
+    those who may not download it get the same 404 as for a document that does not exist."""
+    try:
+        authorize(_user(), "download", document_service.Document)
+    except Problem:
+        abort(404)
+    document = document_service.find_document(document_id)
+    response = send_file(document_service.document_path(document), mimetype="application/pdf",
+                         etag=document.pdf_sha256, conditional=True,
+                         download_name=f"{document.kind}-{document.year}-{document.serial}.pdf")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.get("/evidence/<sha256>")

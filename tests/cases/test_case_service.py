@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from case_world import ACT_DATE, PERSON, UNIT, case_world, make_assignment, make_inspection, world  # noqa: F401
 
-from server.errors import Conflict, Forbidden, Invalid, NotFound
+from server.errors import Conflict, Forbidden, Invalid
 from server.models import AuditEvent, CaseTransition, CaseViolation, EnforcementCase
 from server.services import cases as service
 
@@ -411,11 +411,13 @@ def test_a_law_for_individuals_has_no_benchmark_for_a_unit(db, case_world):
     assert case.state == "investigating"
 
 
-def test_an_unknown_basis_is_not_found(db, case_world):
+def test_an_unknown_basis_is_invalid_naming_the_field(db, case_world):
     case = case_in(case_world, "investigating")
-    with pytest.raises(NotFound):
+    with pytest.raises(Invalid) as caught:
         move(case, "notified", case_world.officers[0],
              proposed_penalty={"type": "warning", "amount": None, "basis_code": "no-such-law"})
+    assert list(caught.value.errors) == ["proposed_penalty.basis_code"]
+    assert "no-such-law" in caught.value.errors["proposed_penalty.basis_code"][0]
     assert case.state == "investigating"
 
 
@@ -516,3 +518,38 @@ def test_party_data_columns_are_marked_personal():
 
     assert {"party_name", "party_id_number", "party_legal_representative", "party_address",
             "party_phone"} <= set(personal_columns(EnforcementCase))
+
+
+def test_a_case_decides_the_benchmarks_penalty_types_except_detention(db, case_world):
+    from server.models.reference import LEGAL_PENALTY_TYPES, PENALTY_TYPE_LABELS
+
+    assert set(service.CASE_PENALTY_TYPES) == set(LEGAL_PENALTY_TYPES) - {"detention"}
+    assert service.PENALTY_LABELS["order_correction"] == "责令改正"
+    case = case_in(case_world, "investigating")
+    officer = case_world.officers[0]
+    with pytest.raises(Invalid) as caught:
+        move(case, "notified", officer, proposed_penalty={"type": "detention", "amount": 5, "basis_code": IDPL})
+    assert "责令改正" in caught.value.errors["proposed_penalty.type"][0]
+    assert PENALTY_TYPE_LABELS["detention"] not in caught.value.errors["proposed_penalty.type"][0]
+    correction = {"type": "order_correction", "amount": None, "basis_code": IDPL}
+    move(case, "notified", officer, proposed_penalty=correction)
+    move(case, "decided", officer, decided_penalty=correction)
+    assert (case.state, case.decided_penalty_type) == ("decided", "order_correction")
+
+
+def test_a_decision_on_another_provision_than_the_notice_needs_a_new_notice(db, case_world):
+    case = case_in(case_world, "investigating")
+    officer = case_world.officers[0]
+    move(case, "notified", officer, proposed_penalty={"type": "order_correction", "amount": None, "basis_code": IDPL})
+    # 突发事件应对法 第九十八条 also allows an order to correct, but it is not the provision notified.
+    with pytest.raises(Conflict, match="须重新告知") as caught:
+        move(case, "decided", officer,
+             decided_penalty={"type": "order_correction", "amount": None, "basis_code": "erl2024_art98"})
+    assert caught.value.extra["decided_basis_code"] == "erl2024_art98"
+    assert (case.state, case.decided_penalty_type) == ("notified", None)
+
+
+def test_circumstance_labels_have_one_source():
+    from server.models.reference import CIRCUMSTANCE_LABELS
+
+    assert service.CIRCUMSTANCE_LABELS is CIRCUMSTANCE_LABELS and CIRCUMSTANCE_LABELS["refused"] == "拒不配合"

@@ -192,8 +192,10 @@ def test_basis_code_of_an_old_version_is_recorded_as_the_one_in_force(client, db
     unknown = client.post(url, headers=officer, json={
         "to": "decided", "version": 3, "decided_on": "2026-03-19",
         "decided_penalty": {"type": "fine", "amount": 500, "basis_code": "no-such-law"}})
-    assert unknown.status_code == 404 and unknown.mimetype == "application/problem+json"
-    assert "no-such-law" in unknown.get_json()["detail"]
+    # A code in the body that names no law is a bad body (422 naming the field), not a missing resource.
+    assert unknown.status_code == 422 and unknown.mimetype == "application/problem+json"
+    errors = unknown.get_json()["errors"]
+    assert list(errors) == ["decided_penalty.basis_code"] and "no-such-law" in errors["decided_penalty.basis_code"][0]
     assert client.get(f"{CASES}/{case['id']}", headers=officer).get_json()["state"] == "notified"
 
 
@@ -257,3 +259,15 @@ def test_who_reads_cases(client, db, case_world, officer, role, status):
                                                                                      "version": 1})
     assert acting.status_code == 403
     assert client.post(CASES, headers=headers, json=open_body(case_world)).status_code == 403
+
+
+def test_a_detention_is_not_a_case_penalty(client, db, case_world, officer):
+    case = opened(client, case_world, officer)
+    url = f"{CASES}/{case['id']}/transitions"
+    assert client.post(url, headers=officer, json={"to": "investigating", "version": 1}).status_code == 200
+    response = client.post(url, headers=officer, json={
+        "to": "notified", "version": 2, "notified_on": "2026-03-13",
+        "proposed_penalty": {"type": "detention", "amount": 5, "basis_code": IDPL}})
+    assert response.status_code == 422
+    message = response.get_json()["errors"]["proposed_penalty"]["type"][0]
+    assert "order_correction（责令改正）" in message and "detention" not in message

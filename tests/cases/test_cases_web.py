@@ -121,14 +121,26 @@ def test_notice_through_the_browser(client, db, case_world):
     token = csrf(client, f"/cases/{case.id}")
     response = client.post(f"/cases/{case.id}/transitions/notified", data={
         "notified-csrf_token": token, "notified-version": "2", "notified-penalty_type": "fine",
-        "notified-amount": "20000", "notified-basis_code": IDPL, "notified-notified_on": "2026-03-13"})
+        "notified-amount": "20000", "notified-basis_code": IDPL, "notified-notified_on": "2026-03-13",
+        "notified-party_address": " 金华市婺城区新址5号 ", "notified-party_legal_representative": ""})
     assert response.status_code == 302, response.get_data(as_text=True)
     db.session.expire_all()
     stored = db.session.get(EnforcementCase, case.id)
     assert (stored.state, stored.proposed_amount, stored.hearing_offered) == ("notified", 20000, True)
+    # The form completes the party before the notice; a blank field leaves the item as it was.
+    assert (stored.party_address, stored.party_legal_representative) == ("金华市婺城区新址5号", UNIT["legal_representative"])
     assert stored.hearing_request_deadline.isoformat() == "2026-03-18"
     html = client.get(f"/cases/{case.id}").get_data(as_text=True)
     assert "陈述、申辩期限至 2026-03-18" in html and "作出处罚决定" in html
+    # The notice was issued with the transition; the page links it and previews the decision to come.
+    [notice] = service.detail(stored)["documents"]
+    assert notice["kind"] == "penalty_notice" and notice["number"] in html
+    assert f"/documents/{notice['id']}.pdf" in html
+    assert f"/cases/{case.id}/documents/penalty_decision/preview" in html
+    assert f"/cases/{case.id}/documents/penalty_notice/preview" not in html
+    event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "case.notified",
+                                                          AuditEvent.object_id == str(case.id)))
+    assert event.channel == "web" and event.details["document"]["number"] == notice["number"]
 
 
 def test_notice_outside_the_benchmark_is_refused_on_the_page(client, db, case_world, case):

@@ -39,6 +39,7 @@ from .inspection import (
     SyncOperation,
     Violation,
 )
+from .rectification import LINK_KINDS, ORDER_STATES, RectificationOrder, RectificationOrderViolation
 from .reference import (
     ChecklistItem,
     County,
@@ -64,5 +65,6 @@ __all__ = [
     "personal_columns", "Amendment", "ExampleNote", "FINDING_SOURCES", "Finding", "INSPECTION_STATUSES", "Inspection",
     "NOTE_KINDS", "Observation", "PENALTY_TYPES", "Penalty", "Photo", "SyncChange", "SyncOperation", "Violation",
     "CASE_STATES", "CIRCUMSTANCES", "EXECUTION_OUTCOMES", "PARTY_KINDS", "SERVICE_METHODS", "CaseTransition",
-    "CaseViolation", "EnforcementCase", "ViolationDecline",
+    "CaseViolation", "EnforcementCase", "ViolationDecline", "LINK_KINDS", "ORDER_STATES", "RectificationOrder",
+    "RectificationOrderViolation",
 ]

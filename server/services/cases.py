@@ -63,7 +63,7 @@ from ..models import (
 )
 from ..models.base import CHINA_STANDARD_TIME, as_utc, utcnow
 from ..models.reference import category_departments
-from . import discretion
+from . import discretion, rectification
 from .access import authorize, get_or_404, grant, register_policy
 from .audit import record_event
 from .sealing import is_sqlite_busy
@@ -439,6 +439,8 @@ def open_case(violation_ids, *, officers, party: dict, circumstance: str, actor:
     record_event("case.opened", actor=actor, channel=channel, object_type="enforcement_case", object_id=case.id,
                  details={"violation_ids": [v.id for v in violations], "officers": [o.id for o in officer_rows],
                           "circumstance": circumstance})
+    # A case from violations a failed re-inspection found again is that order's escalation.
+    rectification.note_case_opened(case, actor=actor, channel=channel)
     return case
 
 

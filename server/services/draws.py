@@ -686,6 +686,7 @@ def draw_summary(draw: Draw, *, with_assignments: bool = True) -> dict:
         "uuid": draw.uuid,
         "status": draw.status,
         "status_label": STATUS_LABELS.get(draw.status, draw.status),
+        "purpose": draw.purpose,
         "created_at": as_utc(draw.created_at),
         "created_by": _person(draw.created_by),
         "window_start": as_utc(draw.window_start),

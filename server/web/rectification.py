@@ -22,6 +22,8 @@ from .navigation import add_nav_item
 bp = Blueprint("web_rectification", __name__)
 
 READERS = ("office", "enforcement", "admin")
+# The case page holds one form per transition, each with its own prefix; this one too.
+FORM_PREFIX = "rectification"
 
 add_nav_item("整改复查", "web_rectification.list_orders", ("office", "enforcement"))
 
@@ -46,7 +48,8 @@ def rectification_for_case(case_id: int) -> dict:
     orders = service.orders_of_case(case) if case is not None else []
     form = None
     if current_user.role in service.ISSUERS and case is not None and case.state not in service.CLOSED_CASE_STATES:
-        form = IssueOrderForm(formdata=None, data={"deadline": service.china_today() + timedelta(days=7)})
+        form = IssueOrderForm(formdata=None, prefix=FORM_PREFIX,
+                              data={"deadline": service.china_today() + timedelta(days=7)})
     return {"orders": orders, "form": form, "labels": service.STATE_LABELS}
 
 
@@ -69,7 +72,7 @@ def list_orders():
 def issue_for_case(case_id: int):
     user = _user()
     case = find_case(case_id, user)
-    form = IssueOrderForm()
+    form = IssueOrderForm(prefix=FORM_PREFIX)
     target = redirect(url_for("web_cases.show_case", case_id=case.id) + "#rectification")
     if not form.validate_on_submit():
         flash("责令整改：" + "；".join(m for messages in form.errors.values() for m in messages), "error")

@@ -60,17 +60,18 @@ def test_the_case_page_issues_an_order_for_the_cases_violations(client, db, rect
     login(client, first)
     page = client.get(f"/cases/{case.id}").get_data(as_text=True)
     assert "尚未责令整改" in page and f"/cases/{case.id}/rectification" in page
-    token = CSRF.search(page).group(1)
+    token = re.search(r'name="rectification-csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
     url = f"/cases/{case.id}/rectification"
 
-    past = client.post(url, data={"csrf_token": token, "deadline": rw.today.isoformat(), "requirements": "限流"})
+    past = client.post(url, data={"rectification-csrf_token": token, "rectification-deadline": rw.today.isoformat(),
+                                "rectification-requirements": "限流"})
     assert past.status_code == 302
     assert "整改期限须晚于今天" in client.get(f"/cases/{case.id}").get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(RectificationOrder)) == 0
 
     deadline = rw.today + timedelta(days=5)
-    done = client.post(url, data={"csrf_token": token, "deadline": deadline.isoformat(),
-                                  "requirements": "参观人数控制在核定人数50%以内"})
+    done = client.post(url, data={"rectification-csrf_token": token, "rectification-deadline": deadline.isoformat(),
+                                  "rectification-requirements": "参观人数控制在核定人数50%以内"})
     assert done.status_code == 302
     html = client.get(f"/cases/{case.id}").get_data(as_text=True)
     order = db.session.scalar(sa.select(RectificationOrder).where(RectificationOrder.case_id == case.id))
@@ -78,5 +79,5 @@ def test_the_case_page_issues_an_order_for_the_cases_violations(client, db, rect
     assert f"第 {order.id} 号整改通知：期限至 {deadline.isoformat()}，整改中" in html
 
     # Without the CSRF token nothing is stored.
-    client.post(url, data={"deadline": deadline.isoformat(), "requirements": "再来"})
+    client.post(url, data={"rectification-deadline": deadline.isoformat(), "rectification-requirements": "再来"})
     assert db.session.scalar(sa.select(sa.func.count()).select_from(RectificationOrder)) == 1

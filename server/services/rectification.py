@@ -56,7 +56,6 @@ from ..errors import Conflict, Invalid, NotFound, Problem
 from ..extensions import db
 from ..models import (
     Assignment,
-    CaseViolation,
     County,
     Draw,
     EnforcementCase,

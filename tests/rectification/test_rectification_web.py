@@ -33,7 +33,7 @@ def test_the_office_sees_overdue_orders_and_inspectors_are_refused(app, client, 
     login(client, rw.users["office"])
     page = client.get("/rectification")
     html = page.get_data(as_text=True)
-    assert page.status_code == 200 and '<a href="/rectification">整改复查</a>' in html  # the nav item
+    assert page.status_code == 200 and '<a href="/rectification" aria-current="page">整改复查</a>' in html  # the nav item
     assert "没有逾期的整改通知" in html and f"第 {order.id} 号" in html  # pending, not yet overdue
     order.deadline = rw.today - timedelta(days=1)
     db.session.commit()

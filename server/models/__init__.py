@@ -40,6 +40,7 @@ from .inspection import (
     SyncOperation,
     Violation,
 )
+from .rectification import LINK_KINDS, ORDER_STATES, RectificationOrder, RectificationOrderViolation
 from .reference import (
     ChecklistItem,
     County,
@@ -66,5 +67,6 @@ __all__ = [
     "personal_columns", "Amendment", "ExampleNote", "FINDING_SOURCES", "Finding", "INSPECTION_STATUSES", "Inspection",
     "NOTE_KINDS", "Observation", "PENALTY_TYPES", "Penalty", "Photo", "SyncChange", "SyncOperation", "Violation",
     "CASE_STATES", "CIRCUMSTANCES", "EXECUTION_OUTCOMES", "PARTY_KINDS", "SERVICE_METHODS", "CaseTransition",
-    "CaseViolation", "EnforcementCase", "ViolationDecline",
+    "CaseViolation", "EnforcementCase", "ViolationDecline", "LINK_KINDS", "ORDER_STATES", "RectificationOrder",
+    "RectificationOrderViolation",
 ]

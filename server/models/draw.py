@@ -14,6 +14,9 @@ from .user import User
 from .venue import Venue
 
 DRAW_STATUSES = ("committed", "closed")
+# sample: the office's random selection of venues; reinspection: a re-inspection (复查) of one
+# venue after a rectification deadline, drawn by the same rules (server.services.rectification).
+DRAW_PURPOSES = ("sample", "reinspection")
 ASSIGNMENT_STATUSES = ("sealed", "dispatched", "revealed", "in_progress", "submitted", "closed", "cancelled",
                        "expired")
 
@@ -37,6 +40,7 @@ class Draw(TimestampMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
     status: Mapped[str] = mapped_column(String(16), default="committed")
+    purpose: Mapped[str] = mapped_column(String(16), default="sample", server_default="sample", index=True)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     # Canonical parameters: scope, sample size, window, team size, and the policy in force.
     parameters: Mapped[dict] = mapped_column(JSON)

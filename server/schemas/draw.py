@@ -125,6 +125,7 @@ class DrawSchema(ma.Schema):
     uuid = fields.String()
     status = fields.String(metadata={"description": "committed（已承诺，种子保密）| closed（已关闭，种子公开）"})
     status_label = fields.String()
+    purpose = fields.String(metadata={"description": "sample（抽查）| reinspection（整改复查，范围为单个场所）"})
     created_at = fields.DateTime()
     created_by = fields.Nested(DrawPersonSchema)
     window_start = fields.DateTime()

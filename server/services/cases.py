@@ -74,7 +74,7 @@ from ..models.reference import (
     category_departments,
 )
 from ..reports import cjk_font_families
-from . import case_documents, discretion
+from . import case_documents, discretion, rectification
 from . import documents as document_service
 from .access import authorize, get_or_404, grant, register_policy
 from .audit import record_event
@@ -479,6 +479,8 @@ def open_case(violation_ids, *, officers, party: dict, circumstance: str, actor:
     record_event("case.opened", actor=actor, channel=channel, object_type="enforcement_case", object_id=case.id,
                  details={"violation_ids": [v.id for v in violations], "officers": [o.id for o in officer_rows],
                           "circumstance": circumstance})
+    # A case from violations a failed re-inspection found again is that order's escalation.
+    rectification.note_case_opened(case, actor=actor, channel=channel)
     return case
 
 

@@ -15,6 +15,7 @@ anything is written. Services flush and never commit.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -326,7 +327,55 @@ def create_draw(actor: User, *, counties, categories, window_start: datetime, wi
         counties=county_rows, categories=category_rows, days=days, window_start=window_start,
         window_end=window_end, sample_size=sample_size, rate_basis_points=rate_basis_points, team_size=team_size,
         may_propose_penalties=may_propose_penalties, meeting_point=meeting_point, policy=policy)
+    return _commit_draw(actor, policy=policy, parameters=parameters, venues=venues, inspectors=inspectors,
+                        window_start=window_start, window_end=window_end, meeting_point=meeting_point,
+                        may_propose_penalties=may_propose_penalties, channel=channel)
 
+
+def create_reinspection_draw(venue: Venue, actor: User, *, window_start: datetime, window_end: datetime,
+                             team_size: int, may_propose_penalties: bool = True, meeting_point: str | None = None,
+                             channel: str = "api", details: dict | None = None) -> Draw:
+    """A re-inspection (复查) draw: one assignment to exactly `venue`, its team chosen by the same
+    algorithm and 回避 rules as any draw, committed and anchored the same way (verifiable).
+
+    The venue snapshot holds `venue` alone and the parameters say `purpose: reinspection` and
+    `scope.venues: [id]` (both under the parameters digest); the inspector snapshot keeps only
+    visits to this venue. Raises Invalid or DrawInfeasible (409) before anything is written.
+    """
+    authorize(actor, "manage", Draw)
+    window_start, window_end = _aware(window_start), _aware(window_end)
+    policy = _policy()
+    errors: dict[str, list[str]] = {}
+    _check_request(window_start, window_end, 1, None, team_size, policy, errors)
+    if errors:
+        raise Invalid("复查安排有误，请查看 errors 中各字段的说明。", errors=errors)
+    category = db.session.scalar(sa.select(VenueCategory).where(VenueCategory.id == venue.category_id)
+                                 .options(selectinload(VenueCategory.rules), selectinload(VenueCategory.departments)))
+    county = db.session.get(County, venue.county_id)
+    days = window_days(window_start, window_end)
+    venues = [candidate for candidate in snapshot_venues([county.id], [category.id]) if candidate.id == venue.id]
+    exclusions = policy.settings["exclusions"]
+    inspectors = [dataclasses.replace(candidate, visits=tuple(v for v in candidate.visits if v[0] == venue.id))
+                  for candidate in snapshot_inspectors(days, exclusions["repeat_visit_days"], [county.id],
+                                                       [category.id])]
+    parameters = build_parameters(
+        counties=[county], categories=[category], days=days, window_start=window_start, window_end=window_end,
+        sample_size=1, rate_basis_points=None, team_size=team_size, may_propose_penalties=may_propose_penalties,
+        meeting_point=meeting_point, policy=policy)
+    parameters["purpose"] = "reinspection"
+    parameters["scope"]["venues"] = [venue.id]
+    return _commit_draw(actor, policy=policy, parameters=parameters, venues=venues, inspectors=inspectors,
+                        window_start=window_start, window_end=window_end, meeting_point=meeting_point,
+                        may_propose_penalties=may_propose_penalties, channel=channel, purpose="reinspection",
+                        details=details)
+
+
+def _commit_draw(actor: User, *, policy: DrawPolicy, parameters: dict, venues: list[VenueCandidate],
+                 inspectors: list[InspectorCandidate], window_start: datetime, window_end: datetime,
+                 meeting_point: str | None, may_propose_penalties: bool, channel: str, purpose: str = "sample",
+                 details: dict | None = None) -> Draw:
+    """Seed, select, store the draw with its snapshots and digests, create the sealed
+    assignments, anchor in the audit log. DrawInfeasible before anything is written."""
     seed = os.urandom(SEED_BYTES)
     selection = select(seed, venues, inspectors, parameters)
     if not selection.ok:
@@ -335,7 +384,7 @@ def create_draw(actor: User, *, counties, categories, window_start: datetime, wi
     venues_json = canonical_json(venues_document(venues))
     inspectors_json = canonical_json(inspectors_document(inspectors))
     draw = Draw(
-        created_by_id=actor.id, status="committed", parameters=parameters,
+        created_by_id=actor.id, status="committed", purpose=purpose, parameters=parameters,
         window_start=window_start, window_end=window_end,
         commitment=commitment_of(seed), sealed_seed=wrap_secret(seed, SEED_PURPOSE),
         parameters_digest=digest(parameters), venues_digest=hashlib.sha256(venues_json).hexdigest(),
@@ -361,7 +410,8 @@ def create_draw(actor: User, *, counties, categories, window_start: datetime, wi
                  details=_anchor(draw) | {
                      "uuid": draw.uuid, "algorithm": ALGORITHM, "policy_version": policy.version,
                      "venues": len(venues), "inspectors": len(inspectors),
-                     "assignments": len(selection.assignments), "skipped": len(selection.skipped)})
+                     "assignments": len(selection.assignments), "skipped": len(selection.skipped),
+                     **({"purpose": purpose} if purpose != "sample" else {}), **(details or {})})
     db.session.flush()
     return draw
 
@@ -636,6 +686,7 @@ def draw_summary(draw: Draw, *, with_assignments: bool = True) -> dict:
         "uuid": draw.uuid,
         "status": draw.status,
         "status_label": STATUS_LABELS.get(draw.status, draw.status),
+        "purpose": draw.purpose,
         "created_at": as_utc(draw.created_at),
         "created_by": _person(draw.created_by),
         "window_start": as_utc(draw.window_start),

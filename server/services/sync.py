@@ -66,6 +66,7 @@ from ..models import (
 )
 from ..models.base import as_utc, utcnow
 from ..schemas import sync as schemas
+from . import rectification
 from .assignments import (
     STATUS_LABELS,
     find_assignment,
@@ -754,6 +755,8 @@ def apply_submission(push: Push, entity_id: str, data: dict) -> None:
                  object_id=inspection.uuid,
                  details={"assignment_id": assignment.id, "photos": photo_counts(inspection)[0],
                           "violations": [f"{v.rule_code}/{v.check_code}" for v in violations]})
+    # A re-inspection (复查) decides its rectification order.
+    rectification.on_inspection_submitted(inspection, violations, actor=push.user)
     if not complete_if_all_received(inspection):
         _inspection_change(inspection)
 

@@ -12,6 +12,8 @@ def register_web(app) -> None:
     from .cases import bp as cases_bp
     from .draws import bp as draws_bp
     from .navigation import inject_navigation
+    from .rectification import bp as rectification_bp
+    from .rectification import rectification_for_case
     from .security_headers import init_security_headers
     from .views import bp
 
@@ -22,4 +24,6 @@ def register_web(app) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(draws_bp)
     app.register_blueprint(cases_bp)
+    app.register_blueprint(rectification_bp)
+    app.add_template_global(rectification_for_case, "rectification_for_case")
     app.add_template_filter(local_text, "local_time")

@@ -79,6 +79,12 @@ class _Person(ma.Schema):
     display_name = fields.String()
 
 
+class _Notice(ma.Schema):
+    id = fields.String()
+    number = fields.String()
+    download_url = fields.String()
+
+
 class OrderSchema(ma.Schema):
     id = fields.Integer()
     state = fields.String()
@@ -103,3 +109,4 @@ class OrderSchema(ma.Schema):
     result_note = fields.String(allow_none=True)
     escalated_case_id = fields.Integer(allow_none=True)
     withdrawn_reason = fields.String(allow_none=True)
+    notice = fields.Nested(_Notice, allow_none=True, metadata={"description": "责令（限期）整改通知书"})

@@ -116,6 +116,7 @@ class RectificationSettingsSchema(ma.Schema):
 
     version = fields.String(required=True)
     issuing_authority = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    legal_basis_provision = fields.String(required=True, validate=validate.Length(min=1, max=64))
     reinspection_window_days = fields.Integer(required=True, validate=validate.Range(min=1, max=31))
     reinspection_team_size = fields.Integer(required=True, validate=validate.Range(min=2, max=10))
     reinspection_may_propose_penalties = fields.Boolean(required=True)
@@ -124,6 +125,7 @@ class RectificationSettingsSchema(ma.Schema):
 @dataclass(frozen=True)
 class RectificationSettings:
     issuing_authority: str
+    legal_basis_provision: str
     reinspection_window_days: int
     reinspection_team_size: int
     reinspection_may_propose_penalties: bool
@@ -263,6 +265,10 @@ def issue_order(violation_ids, *, deadline, requirements: str, actor: User, case
     if case is not None:
         record_event("case.rectification_ordered", actor=actor, channel=channel, object_type="enforcement_case",
                      object_id=case.id, details={"order_id": order.id, "deadline": deadline.isoformat()})
+    # The 责令（限期）整改通知书, numbered, in the same transaction: no order without its notice.
+    from .rectification_documents import issue_rectification_notice
+
+    issue_rectification_notice(order, actor=actor, channel=channel)
     return order
 
 
@@ -561,7 +567,13 @@ def detail(order: RectificationOrder, user: User, on: date | None = None) -> dic
         "reinspection": None,
         "result_at": as_utc(order.result_at), "result_note": order.result_note,
         "escalated_case_id": order.escalated_case_id, "withdrawn_reason": order.withdrawn_reason,
+        "notice": None,
     }
+    from .rectification_documents import notice_of
+
+    notice = notice_of(order)
+    if notice is not None:
+        data["notice"] = {"id": notice.id, "number": notice.number, "download_url": f"/api/v1/documents/{notice.id}/pdf"}
     if order.reinspection_assignment is not None and _may(user, "read_reinspection"):
         a = order.reinspection_assignment
         data["reinspection"] = {

@@ -201,7 +201,8 @@ def test_with_a_case_the_result_is_noted_on_the_case(db, client, rectification_w
     db.session.add(second)
     db.session.flush()
     case = open_case([rw.violation.id], officers=[first.id, second.id], circumstance="first",
-                     party={"kind": "individual", "name": "李某", "id_number": "330702199001011234"}, actor=first)
+                     party={"kind": "individual", "name": "李某", "id_number": "330702199001011234",
+                            "address": "金华市婺城区某路2号"}, actor=first)
     order = service.issue_order([], case=case, deadline=rw.today + timedelta(days=1), requirements="限流",
                                 actor=first)
     assert order.case_id == case.id and [link.violation_id for link in order.links] == [rw.violation.id]

@@ -55,7 +55,8 @@ def test_the_case_page_issues_an_order_for_the_cases_violations(client, db, rect
     db.session.add(second)
     db.session.flush()
     case = case_service.open_case([rw.violation.id], officers=[first.id, second.id], circumstance="first",
-                                  party={"kind": "individual", "name": "李某", "id_number": "330702199001011234"},
+                                  party={"kind": "individual", "name": "李某", "id_number": "330702199001011234",
+                                         "address": "金华市婺城区某路2号"},
                                   actor=first)
     login(client, first)
     page = client.get(f"/cases/{case.id}").get_data(as_text=True)

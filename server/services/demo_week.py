@@ -73,8 +73,8 @@ def _applies(check: dict, venue: Venue) -> bool:
         return False
 
 
-def seed_week_inspections(days: int = 7, *, end: date | None = None) -> WeekReport:
-    """Generate `days` days of submitted inspections ending yesterday (China time) or on `end`."""
+def seed_week_inspections(days: int = 7, *, end: date | None = None, per_day: int = INSPECTIONS_PER_DAY) -> WeekReport:
+    """Generate `days` days of `per_day` submitted inspections ending yesterday (China time) or on `end`."""
     report = WeekReport()
     office = db.session.scalar(sa.select(User).where(User.username == "office"))
     inspectors = list(db.session.scalars(sa.select(User).where(User.role == "inspector", User.username.like("inspector%"))
@@ -103,7 +103,7 @@ def seed_week_inspections(days: int = 7, *, end: date | None = None) -> WeekRepo
         db.session.add(draw)
         db.session.flush()
         planned = []
-        for position in range(1, INSPECTIONS_PER_DAY + 1):
+        for position in range(1, per_day + 1):
             venue = rng.choice(problem_venues) if rng.random() < PROBLEM_SHARE else rng.choice(venues)
             team = rng.sample(inspectors, 2)
             checked_in = datetime.combine(day, time(9), CHINA_STANDARD_TIME) + timedelta(minutes=rng.randrange(0, 540))

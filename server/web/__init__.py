@@ -13,6 +13,7 @@ def register_web(app) -> None:
     from .draws import bp as draws_bp
     from .navigation import inject_navigation
     from .security_headers import init_security_headers
+    from .statistics import bp as statistics_bp
     from .views import bp
 
     init_auth(app)
@@ -22,4 +23,5 @@ def register_web(app) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(draws_bp)
     app.register_blueprint(cases_bp)
+    app.register_blueprint(statistics_bp)
     app.add_template_filter(local_text, "local_time")

@@ -7,6 +7,7 @@ from ..extensions import api_of, csrf, db
 
 
 def register_api(app) -> None:
+    from .accountability import blp as accountability_blp
     from .assignments import blp as assignments_blp
     from .auth import blp as auth_blp
     from .cases import blp as cases_blp
@@ -16,12 +17,14 @@ def register_api(app) -> None:
     from .legal_bases import blp as legal_bases_blp
     from .rectification import blp as rectification_blp
     from .reference import blp as reference_blp
+    from .statistics import blp as statistics_blp
     from .sync import blp as sync_blp
     from .uploads import blp as uploads_blp
 
     api = api_of(app)
     for blueprint in (auth_blp, reference_blp, assignments_blp, draws_blp, uploads_blp, evidence_blp, sync_blp,
-                      legal_bases_blp, cases_blp, documents_blp, rectification_blp):
+                      legal_bases_blp, cases_blp, documents_blp, rectification_blp, statistics_blp,
+                      accountability_blp):
         api.register_blueprint(blueprint)
         # The API authenticates with bearer tokens, not cookies, so CSRF does not apply.
         csrf.exempt(blueprint)

@@ -14,10 +14,11 @@ def register_cli(app) -> None:
     from .evidence import evidence_cli
     from .rectification import rectification_cli
     from .reference import reference_cli
+    from .report import report_cli
     from .users import token_cli, user_cli
 
     for group in (assignment_cli, audit_cli, demo_cli, document_cli, draw_cli, evidence_cli, rectification_cli,
-                  reference_cli, token_cli, user_cli):
+                  reference_cli, report_cli, token_cli, user_cli):
         app.cli.add_command(group)
 
 

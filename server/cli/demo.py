@@ -16,6 +16,7 @@ from ..extensions import db
 from ..errors import Problem
 from ..services.demo import DEMO_PASSWORD, seed_demo
 from ..services.demo_cases import seed_demo_inspections
+from ..services.demo_week import seed_week_inspections
 from ..services.reference_loader import load_reference
 
 demo_cli = click.Group("demo", help="演示环境：建库、导入参考数据、生成演示登记数据并启动服务。")
@@ -56,6 +57,21 @@ def seed_command():
     except LookupError as exc:
         click.echo(f"错误：{exc}", err=True)
         sys.exit(1)
+
+
+@demo_cli.command("inspections")
+@click.option("--days", default=7, show_default=True, type=click.IntRange(1, 60), help="生成最近多少天（截至昨天）的检查")
+@with_appcontext
+def inspections_command(days: int):
+    """生成最近若干天已提交的演示检查及违规问题（固定随机种子；可重复运行，已有的日期不再生成）。"""
+    try:
+        report = seed_week_inspections(days)
+    except LookupError as exc:
+        db.session.rollback()
+        click.echo(f"错误：{exc}", err=True)
+        sys.exit(1)
+    db.session.commit()
+    click.echo(f"演示检查：新增 {report.days} 天、{report.inspections} 份检查、{report.violations} 条违规问题。")
 
 
 @demo_cli.command("run")

@@ -1,5 +1,6 @@
 """All models, imported so that metadata is complete for migrations."""
 
+from .accountability import ACCOUNTABILITY_STATES, AccountabilityCase
 from .audit import AuditChainHead, AuditEvent
 from .base import PERSONAL_DATA, personal_columns
 from .case import (
@@ -68,5 +69,5 @@ __all__ = [
     "NOTE_KINDS", "Observation", "PENALTY_TYPES", "Penalty", "Photo", "SyncChange", "SyncOperation", "Violation",
     "CASE_STATES", "CIRCUMSTANCES", "EXECUTION_OUTCOMES", "PARTY_KINDS", "SERVICE_METHODS", "CaseTransition",
     "CaseViolation", "EnforcementCase", "ViolationDecline", "LINK_KINDS", "ORDER_STATES", "RectificationOrder",
-    "RectificationOrderViolation",
+    "RectificationOrderViolation", "ACCOUNTABILITY_STATES", "AccountabilityCase",
 ]

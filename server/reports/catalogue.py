@@ -23,7 +23,7 @@ from ..errors import Problem
 
 NUMBERS_FILE = "document_numbers.yaml"
 RIGHTS_FILE = "document_rights.yaml"
-KINDS = ("penalty_notice", "penalty_decision", "rectification_order", "inspection_record")
+KINDS = ("penalty_notice", "penalty_decision", "rectification_order", "inspection_record", "accountability_report")
 
 
 class DocumentCatalogueError(Problem):

@@ -225,11 +225,93 @@ class InspectionRecordSchema(DocumentSchema):
     amendments = items(AmendmentSchema, required=False)
 
 
+class CountRowSchema(Strict):
+    key = line_field()
+    label = line_field()
+    count = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+
+
+class MeasureSchema(Strict):
+    code = line_field()
+    measure = line_field()
+    measure_label = line_field()
+    reason = line_field()
+
+
+class ResponsibleDepartmentSchema(Strict):
+    code = line_field()
+    name = line_field()
+    leader = line_field()
+
+
+def _count(**kwargs) -> fields.Integer:
+    return fields.Integer(required=True, strict=True, validate=validate.Range(min=0), **kwargs)
+
+
+class DepartmentFindingSchema(ResponsibleDepartmentSchema):
+    violations = _count()
+    repeated_units = _count()
+    overdue = _count()
+    operating_while_closed = _count()
+    measures = items(MeasureSchema, required=False)
+
+
+class CountyFindingSchema(Strict):
+    code = line_field()
+    name = line_field()
+    violations = _count()
+    repeated_units = _count()
+    overdue = _count()
+    operating_while_closed = _count()
+    measures = items(MeasureSchema, required=False)
+
+
+class UnitFindingSchema(Strict):
+    venue = line_field()
+    operator = line_field()
+    category = line_field()
+    county = line_field()
+    departments = items(ResponsibleDepartmentSchema, required=False)
+    violations = _count()
+    inspections = _count()
+    overdue = _count()
+    operating_while_closed = _count()
+    measures = items(MeasureSchema, required=False)
+
+
+class TotalsSchema(Strict):
+    violations = _count()
+    inspections = _count()
+    venues = _count()
+    overdue = _count()
+    operating_while_closed = _count()
+    repeated_units = _count()
+
+
+class AccountabilityReportSchema(DocumentSchema):
+    """倒查问责情况报告: the period's counts (from the statistics service) and the traced findings."""
+
+    period_from = fields.Date(required=True, error_messages=_MESSAGES)
+    period_to = fields.Date(required=True, error_messages=_MESSAGES)
+    county = line_field(False)
+    thresholds_version = line_field()
+    totals = fields.Nested(TotalsSchema, required=True, error_messages=_MESSAGES)
+    by_county = items(CountRowSchema, required=False)
+    by_department = items(CountRowSchema, required=False)
+    by_rule = items(CountRowSchema, required=False)
+    by_day = items(CountRowSchema, required=False, max_items=400)
+    departments = items(DepartmentFindingSchema, required=False)
+    counties = items(CountyFindingSchema, required=False)
+    units = items(UnitFindingSchema, required=False, max_items=5000)
+    unit_count = _count()
+
+
 SCHEMAS: dict[str, type[Schema]] = {
     "penalty_notice": PenaltyNoticeSchema,
     "penalty_decision": PenaltyDecisionSchema,
     "rectification_order": RectificationOrderSchema,
     "inspection_record": InspectionRecordSchema,
+    "accountability_report": AccountabilityReportSchema,
 }
 
 # What people call each item, for the 422 detail.
@@ -243,6 +325,7 @@ LABELS = {
     "remedies.court": "管辖法院", "problems": "存在的问题", "requirements": "整改要求", "deadline": "整改期限",
     "venue": "被检查场所", "team": "检查人员", "inspection_uuid": "督查记录编号", "assignment": "督查任务",
     "checked_in_at": "检查时间", "submitted_at": "提交时间", "received_at": "接收时间",
+    "period_from": "期间开始日期", "period_to": "期间结束日期", "totals": "总体情况",
 }
 
 

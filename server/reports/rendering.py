@@ -64,7 +64,10 @@ def _environment(directory: str) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters.update(cn_date=cn_date, yuan=yuan, book_title=book_title, hash_lines=hash_lines)
+    from .charts import bar_chart, day_chart
+
+    environment.filters.update(cn_date=cn_date, yuan=yuan, book_title=book_title, hash_lines=hash_lines,
+                               bar_chart=bar_chart, day_chart=day_chart)
     environment.globals["asset"] = asset_url
     return environment
 

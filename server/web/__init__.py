@@ -15,6 +15,7 @@ def register_web(app) -> None:
     from .rectification import bp as rectification_bp
     from .rectification import rectification_for_case
     from .security_headers import init_security_headers
+    from .statistics import bp as statistics_bp
     from .views import bp
 
     init_auth(app)
@@ -26,4 +27,5 @@ def register_web(app) -> None:
     app.register_blueprint(cases_bp)
     app.register_blueprint(rectification_bp)
     app.add_template_global(rectification_for_case, "rectification_for_case")
+    app.register_blueprint(statistics_bp)
     app.add_template_filter(local_text, "local_time")

@@ -127,7 +127,8 @@ def test_previews_are_for_those_who_issue_documents(client, db, make_user, role)
 
 def test_the_shipped_catalogue_is_valid(app, db):
     catalogue = load_catalogue()
-    assert set(catalogue.kinds) == {"penalty_notice", "penalty_decision", "rectification_order", "inspection_record"}
+    assert set(catalogue.kinds) == {"penalty_notice", "penalty_decision", "rectification_order", "inspection_record",
+                                    "accountability_report"}
     assert document_kind("penalty_decision").number(2026, 123) == "金公（治）行罚决字〔2026〕123号"
     assert catalogue.periods == {"statement_days": 3, "hearing_days": 5, "payment_days": 15,
                                  "late_fee_percent": 3, "review_days": 60, "lawsuit_months": 6}

@@ -40,6 +40,17 @@ from .inspection import (
     SyncOperation,
     Violation,
 )
+from .material import (
+    BULLETIN_STATES,
+    MATERIAL_KINDS,
+    MATERIAL_SOURCES,
+    MATERIAL_STATES,
+    VENUE_DISPLAYS,
+    Bulletin,
+    BulletinItem,
+    MaterialItem,
+    MaterialPhoto,
+)
 from .reference import (
     ChecklistItem,
     County,
@@ -67,4 +78,6 @@ __all__ = [
     "NOTE_KINDS", "Observation", "PENALTY_TYPES", "Penalty", "Photo", "SyncChange", "SyncOperation", "Violation",
     "CASE_STATES", "CIRCUMSTANCES", "EXECUTION_OUTCOMES", "PARTY_KINDS", "SERVICE_METHODS", "CaseTransition",
     "CaseViolation", "EnforcementCase", "ViolationDecline",
+    "BULLETIN_STATES", "MATERIAL_KINDS", "MATERIAL_SOURCES", "MATERIAL_STATES", "VENUE_DISPLAYS", "Bulletin",
+    "BulletinItem", "MaterialItem", "MaterialPhoto",
 ]

@@ -106,3 +106,21 @@ def material_world(app, db, world, make_assignment) -> MaterialWorld:
         notes.append(note)
     db.session.flush()
     return MaterialWorld(world=world, inspection=inspection, photos=photos, notes=notes)
+
+
+def bearer(user: User) -> dict:
+    from server.services.auth import issue_device_token
+
+    raw, token = issue_device_token(user, "测试电脑", channel="api")
+    token.last_used_at = utcnow()  # so that requests do not write to the token row
+    return {"Authorization": f"Bearer {raw}"}
+
+
+def assert_no_exif_or_gps(data: bytes) -> None:
+    """Parse the JPEG: no EXIF at all (hence no GPS IFD), no XMP, no ICC profile."""
+    with Image.open(BytesIO(data)) as image:
+        assert image.format == "JPEG"
+        exif = image.getexif()
+        assert len(exif) == 0 and not exif.get_ifd(GPS_IFD)
+        assert "exif" not in image.info and "icc_profile" not in image.info and "xmp" not in image.info
+        assert not any(marker == 0xFFE1 for marker, *_ in getattr(image, "applist", []))

@@ -45,6 +45,7 @@ from ..reports.rendering import render_pdf
 from .access import EVERYTHING, Scope, authorize, grant, register_policy
 from .audit import record_event
 from .documents import allocate_serial, take_write_lock, today_in_china
+from .masking import mask_text
 from .materials import boxes_digest, masked_text, masked_title, venue_label, _caption
 
 BULLETIN_FILE = "bulletin.yaml"
@@ -306,9 +307,10 @@ def build_context(bulletin: Bulletin, issued_on: date | None = None) -> dict:
     rows = violation_counts_by_county(bulletin.period_start, bulletin.period_end)
     return {
         "reference_version": reference.version, "mark": reference.mark, "authority": reference.authority,
-        "title": bulletin.title, "date": (issued_on or today_in_china()).isoformat(),
+        "title": mask_text(bulletin.title), "date": (issued_on or today_in_china()).isoformat(),
         "period": {"start": bulletin.period_start.isoformat(), "end": bulletin.period_end.isoformat()},
-        "editorial": _paragraphs(bulletin.editorial),
+        # Typed by propaganda, but published: ID, mobile and plate numbers are masked here too.
+        "editorial": _paragraphs(mask_text(bulletin.editorial)),
         "statistics": {"rows": rows, "total": sum(row["violations"] for row in rows)},
         "positive": [_item_context(item) for item in items if item.kind == "positive"],
         "negative": [_item_context(item) for item in items if item.kind == "negative"],
@@ -348,6 +350,9 @@ def publish_bulletin(bulletin: Bulletin, *, actor: User, issued_on: date | None 
                      channel: str = "api") -> Bulletin:
     """Number (第N期 of the year), freeze the context, render and store the PDF, audit."""
     authorize(actor, "publish", bulletin)
+    take_write_lock()
+    # Two publishers of the same issue: the second waits here and then sees it published.
+    db.session.refresh(bulletin, with_for_update=True)
     if bulletin.state == "published":
         raise Conflict("简报已发布，不能再次发布。")
     if bulletin.state != "approved":
@@ -356,7 +361,6 @@ def publish_bulletin(bulletin: Bulletin, *, actor: User, issued_on: date | None 
     printed = issued_on or today_in_china()
     context = build_context(bulletin, printed)
     reference = bulletin_reference()
-    take_write_lock()
     serial = allocate_serial(COUNTER_KIND, printed.year)
     number = reference.number(serial)
     context["number"] = number

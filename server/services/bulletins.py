@@ -46,7 +46,7 @@ from .access import EVERYTHING, Scope, authorize, grant, register_policy
 from .audit import record_event
 from .documents import allocate_serial, take_write_lock, today_in_china
 from .masking import mask_text
-from .materials import boxes_digest, masked_text, masked_title, venue_label, _caption
+from .materials import prepare_redacted, boxes_digest, masked_text, masked_title, venue_label, _caption
 
 BULLETIN_FILE = "bulletin.yaml"
 BULLETINS_DIR = "bulletins"
@@ -359,6 +359,7 @@ def publish_bulletin(bulletin: Bulletin, *, actor: User, issued_on: date | None 
         raise Conflict("简报须经领导小组办公室审核通过后才能发布。")
     _ready(bulletin)
     printed = issued_on or today_in_china()
+    prepare_redacted([photo for entry in bulletin.entries for photo in entry.item.photos])
     context = build_context(bulletin, printed)
     reference = bulletin_reference()
     serial = allocate_serial(COUNTER_KIND, printed.year)

@@ -21,7 +21,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
 from pathlib import Path
 
@@ -56,6 +58,7 @@ REDACTED_DIR = "redacted"
 REDACTED_EDGE = VARIANTS["public"]
 REDACTED_QUALITY = 85
 FILL = (0, 0, 0)
+ORIENTATION = 0x0112
 MAX_BOXES = 50
 MAX_PHOTOS = 12
 
@@ -210,6 +213,8 @@ def review_material(item: MaterialItem, decision: str, *, actor: User, channel: 
     before = item.state
     item.state, item.reviewed_by_id, item.reviewed_at = decision, actor.id, utcnow()
     db.session.flush()
+    if decision == "approved":
+        prepare_redacted(list(item.photos))
     record_event("material.reviewed", actor=actor, channel=channel, object_type="material_item", object_id=item.id,
                  details={"from": before, "to": decision})
     return item
@@ -271,6 +276,7 @@ def set_boxes(item: MaterialItem, position, boxes, *, actor: User, channel: str 
     entry.boxes_version += 1
     entry.boxes_updated_by_id, entry.boxes_updated_at = actor.id, utcnow()
     db.session.flush()
+    prepare_redacted([entry])
     record_event("material.boxes_set", actor=actor, channel=channel, object_type="material_item", object_id=item.id,
                  details={"position": entry.position, "boxes": clean, "version": entry.boxes_version})
     return entry
@@ -293,10 +299,12 @@ def redact_image(original: Path, boxes: list) -> bytes:
                     scale = REDACTED_EDGE / max(image.size)
                     if scale < 1:
                         image.draft("RGB", (math.ceil(image.width * scale), math.ceil(image.height * scale)))
-                oriented = ImageOps.exif_transpose(image)
+                image.load()
+                # exif_transpose copies the whole image even when there is nothing to turn.
+                turned = image.getexif().get(ORIENTATION, 1) not in (None, 1)
+                flat = _flattened(ImageOps.exif_transpose(image) if turned else image)
         except (OSError, SyntaxError, ValueError, EOFError) as exc:
             raise Invalid(f"原图无法解码，不能生成遮挡图：{exc}") from None
-    flat = _flattened(oriented)
     flat.thumbnail((REDACTED_EDGE, REDACTED_EDGE), Image.Resampling.BILINEAR, reducing_gap=2.0)
     draw = ImageDraw.Draw(flat)
     width, height = flat.size
@@ -309,6 +317,34 @@ def redact_image(original: Path, boxes: list) -> bytes:
     buffer = BytesIO()
     flat.save(buffer, "JPEG", quality=REDACTED_QUALITY, exif=b"")
     return buffer.getvalue()
+
+
+def prepare_redacted(entries: list[MaterialPhoto]) -> None:
+    """Make the missing redacted images of `entries` for their current boxes, several at once.
+
+    Called when boxes are saved and when an item is approved, so that publishing a bulletin
+    finds its images ready. Decoding and encoding run in Pillow's C code without the GIL; the
+    database is read here, never in the worker threads."""
+    work = []
+    for entry in entries:
+        evidence = entry.photo.evidence_file
+        if evidence is None:
+            continue
+        target = evidence_root() / redacted_relative(evidence.sha256, boxes_digest(entry.boxes))
+        if not target.exists():
+            work.append((evidence_root() / evidence.stored_path, list(entry.boxes), target))
+    if not work:
+        return
+
+    def make(job) -> None:
+        original, boxes, target = job
+        _write_durably(redact_image(original, boxes), target)
+
+    if len(work) == 1:
+        make(work[0])
+        return
+    with ThreadPoolExecutor(max_workers=min(len(work), os.cpu_count() or 1, 4)) as pool:
+        list(pool.map(make, work))
 
 
 def redacted_file(entry: MaterialPhoto, digest: str | None = None) -> Path:

@@ -14,7 +14,7 @@ from io import BytesIO
 from pathlib import Path
 
 import pytest
-from assignment_world import PASSWORD, World, make_assignment, world  # noqa: F401  (fixtures)
+from assignment_world import World, make_assignment, world  # noqa: F401  (fixtures)
 from PIL import Image
 
 from server.models import EvidenceFile, ExampleNote, Inspection, Photo, User

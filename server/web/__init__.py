@@ -11,6 +11,7 @@ def register_web(app) -> None:
     from .auth import bp as auth_bp
     from .cases import bp as cases_bp
     from .draws import bp as draws_bp
+    from .materials import bp as materials_bp
     from .navigation import inject_navigation
     from .security_headers import init_security_headers
     from .views import bp
@@ -22,4 +23,5 @@ def register_web(app) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(draws_bp)
     app.register_blueprint(cases_bp)
+    app.register_blueprint(materials_bp)
     app.add_template_filter(local_text, "local_time")

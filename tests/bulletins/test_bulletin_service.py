@@ -9,7 +9,7 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
-from material_world import NOTES, make_assignment, material_world, world  # noqa: F401  (fixtures)
+from material_world import make_assignment, material_world, world  # noqa: F401  (fixtures)
 
 from server.errors import Conflict
 from server.models import Bulletin, MaterialItem

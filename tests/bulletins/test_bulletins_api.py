@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-from io import BytesIO
 
 from material_world import (  # noqa: F401  (fixtures)
     assert_no_exif_or_gps,
@@ -18,7 +17,6 @@ from material_world import (  # noqa: F401  (fixtures)
     material_world,
     world,
 )
-from PIL import Image
 
 from server.services.masking import contains_mobile_number
 
@@ -122,7 +120,7 @@ def test_propaganda_cannot_reach_originals_gps_or_unpublished_issues_by_guessing
                  f"/api/v1/bulletins/{draft['id']}", f"/api/v1/bulletins/{draft['id']}/pdf",
                  f"/api/v1/bulletins/{draft['id']}/preview", f"/api/v1/bulletins/{draft['id'] + 1000}",
                  f"/api/v1/materials/{ours[0]['id'] + 100000}", f"/api/v1/materials/{ours[0]['id']}/photos/99/image",
-                 f"/api/v1/materials/abc", f"/api/v1/bulletins/99999999999"):
+                 "/api/v1/materials/abc", "/api/v1/bulletins/99999999999"):
         response = client.get(path, headers=propaganda)
         assert response.status_code == 404, (path, response.status_code)
     # a rejected item disappears for propaganda

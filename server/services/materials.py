@@ -75,7 +75,7 @@ register_policy(MaterialItem, "典型材料")
 grant(MaterialItem, "read", ("office", "admin"))
 grant(MaterialItem, "read", "propaganda", NOT_REJECTED)
 grant(MaterialItem, "read_internal", ("office", "admin"))
-grant(MaterialItem, "manage", ("office", "propaganda"))
+grant(MaterialItem, "manage", "office")
 grant(MaterialItem, "manage", "propaganda", NOT_REJECTED)
 grant(MaterialItem, "review", "office", EVERYTHING)
 

@@ -66,7 +66,7 @@ def _view(item) -> dict:
 def list_materials(args):
     """The library: every note of a submitted inspection is a candidate; filter by kind and state."""
     if _user().role in EDITORS:
-        service.collect_note_candidates(_user())
+        service.collect_note_candidates_if_possible(_user())
     return [_view(item) for item in service.list_items(_user(), kind=args.get("kind"), state=args.get("state"))]
 
 

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
+import re
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
@@ -29,6 +31,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from PIL import Image, ImageDraw, ImageOps
+from sqlalchemy.exc import OperationalError
 
 from ..errors import Conflict, Invalid, NotFound, Problem
 from ..extensions import db
@@ -50,6 +53,8 @@ from .access import EVERYTHING, Scope, authorize, grant, register_policy
 from .audit import record_event
 from .evidence import MEDIA_TYPES, VARIANTS, _flattened, _write_durably, evidence_root
 from .masking import mask_text
+
+log = logging.getLogger(__name__)
 
 KIND_LABELS = {"positive": "正面典型", "negative": "反面典型"}
 STATE_LABELS = {"candidate": "待审核", "approved": "已采用", "rejected": "不采用"}
@@ -106,9 +111,18 @@ def _submitted(inspection: Inspection) -> bool:
     return inspection.status in ("awaiting_evidence", "complete")
 
 
+TITLE_LENGTH = 40
+
+
 def _title(text: str, kind: str) -> str:
-    first = (text or "").strip().splitlines()[0] if (text or "").strip() else KIND_LABELS[kind]
-    return first[:40]
+    """The first sentence, at most 40 characters. A cut never ends inside a run of digits or
+    letters: half a phone or ID number would slip past the masking patterns."""
+    first = re.split(r"[。！？；\n]", (text or "").strip())[0].strip()
+    if not first:
+        return KIND_LABELS[kind]
+    if len(first) > TITLE_LENGTH:
+        first = re.sub(r"[0-9A-Za-z·•.\-\s*]+$", "", first[:TITLE_LENGTH]) + "…"
+    return first
 
 
 def collect_note_candidates(actor: User | None = None) -> int:
@@ -133,6 +147,17 @@ def collect_note_candidates(actor: User | None = None) -> int:
         record_event("material.collected", actor=actor, channel="system", object_type="material_item",
                      details={"notes": [note.id for note in notes]})
     return len(notes)
+
+
+def collect_note_candidates_if_possible(actor: User) -> None:
+    """`collect_note_candidates` on opening the library (a GET). On SQLite a page's read snapshot
+    cannot become a write while another connection writes (a sync, say); then this visit shows
+    what is collected already and the next one collects the rest."""
+    try:
+        with db.session.begin_nested():
+            collect_note_candidates(actor)
+    except OperationalError as exc:
+        log.warning("collecting material candidates deferred: %s", exc.orig)
 
 
 def _attach_photos(item: MaterialItem, photo_ids: list[int]) -> None:
@@ -434,10 +459,8 @@ def _caption(item: MaterialItem, entry: MaterialPhoto) -> str:
 
 
 def list_items(user: User, *, kind: str | None = None, state: str | None = None) -> list[MaterialItem]:
-    authorize(user, "read", MaterialItem)
-    query = sa.select(MaterialItem).order_by(MaterialItem.id.desc())
     scope = authorize(user, "read", MaterialItem)
-    query = query.where(scope.where(user))
+    query = sa.select(MaterialItem).where(scope.where(user)).order_by(MaterialItem.id.desc())
     if kind:
         query = query.where(MaterialItem.kind == kind)
     if state:

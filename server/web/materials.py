@@ -63,7 +63,7 @@ def list_materials():
     if (kind and kind not in MATERIAL_KINDS) or (state and state not in MATERIAL_STATES):
         abort(400)
     if current_user.role in EDITORS:
-        service.collect_note_candidates(_user())
+        service.collect_note_candidates_if_possible(_user())
     items = [service.item_view(item, _user()) for item in service.list_items(_user(), kind=kind, state=state)]
     return render_template("materials/list.html", items=items, filters={"kind": kind or "", "state": state or ""},
                            kinds=service.KIND_LABELS, states=service.STATE_LABELS)

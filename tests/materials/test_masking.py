@@ -65,3 +65,14 @@ def test_mask_name(name, masked):
 def test_contains_mobile_number():
     assert contains_mobile_number("电话 138 1234 5678")
     assert not contains_mobile_number("电话138****5678")
+
+
+@pytest.mark.parametrize(("text", "title"), [
+    ("店主主动登记顾客健康码。其他内容", "店主主动登记顾客健康码"),
+    ("某某某某某某某某某某某某某某某某某某某某某某某某某某某某某某某某某某某某联系电话13812345678", "某" * 36 + "联系电话…"),
+    ("", "正面典型"),
+])
+def test_titles_never_end_in_half_a_number(text, title):
+    from server.services.materials import _title
+
+    assert _title(text, "positive") == title

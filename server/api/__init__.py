@@ -15,6 +15,7 @@ def register_api(app) -> None:
     from .draws import blp as draws_blp
     from .evidence import blp as evidence_blp
     from .legal_bases import blp as legal_bases_blp
+    from .materials import blp as materials_blp
     from .rectification import blp as rectification_blp
     from .reference import blp as reference_blp
     from .statistics import blp as statistics_blp
@@ -24,7 +25,7 @@ def register_api(app) -> None:
     api = api_of(app)
     for blueprint in (auth_blp, reference_blp, assignments_blp, draws_blp, uploads_blp, evidence_blp, sync_blp,
                       legal_bases_blp, cases_blp, documents_blp, rectification_blp, statistics_blp,
-                      accountability_blp):
+                      accountability_blp, materials_blp):
         api.register_blueprint(blueprint)
         # The API authenticates with bearer tokens, not cookies, so CSRF does not apply.
         csrf.exempt(blueprint)

@@ -8,6 +8,7 @@ from flask.cli import FlaskGroup
 def register_cli(app) -> None:
     from .assignments import assignment_cli
     from .audit import audit_cli
+    from .bulletins import bulletin_cli
     from .demo import demo_cli
     from .documents import document_cli
     from .draws import draw_cli
@@ -17,8 +18,8 @@ def register_cli(app) -> None:
     from .report import report_cli
     from .users import token_cli, user_cli
 
-    for group in (assignment_cli, audit_cli, demo_cli, document_cli, draw_cli, evidence_cli, rectification_cli,
-                  reference_cli, report_cli, token_cli, user_cli):
+    for group in (assignment_cli, audit_cli, bulletin_cli, demo_cli, document_cli, draw_cli, evidence_cli,
+                  rectification_cli, reference_cli, report_cli, token_cli, user_cli):
         app.cli.add_command(group)
 
 

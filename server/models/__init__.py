@@ -41,6 +41,17 @@ from .inspection import (
     SyncOperation,
     Violation,
 )
+from .material import (
+    BULLETIN_STATES,
+    MATERIAL_KINDS,
+    MATERIAL_SOURCES,
+    MATERIAL_STATES,
+    VENUE_DISPLAYS,
+    Bulletin,
+    BulletinItem,
+    MaterialItem,
+    MaterialPhoto,
+)
 from .rectification import LINK_KINDS, ORDER_STATES, RectificationOrder, RectificationOrderViolation
 from .reference import (
     ChecklistItem,
@@ -70,4 +81,6 @@ __all__ = [
     "CASE_STATES", "CIRCUMSTANCES", "EXECUTION_OUTCOMES", "PARTY_KINDS", "SERVICE_METHODS", "CaseTransition",
     "CaseViolation", "EnforcementCase", "ViolationDecline", "LINK_KINDS", "ORDER_STATES", "RectificationOrder",
     "RectificationOrderViolation", "ACCOUNTABILITY_STATES", "AccountabilityCase",
+    "BULLETIN_STATES", "MATERIAL_KINDS", "MATERIAL_SOURCES", "MATERIAL_STATES", "VENUE_DISPLAYS", "Bulletin",
+    "BulletinItem", "MaterialItem", "MaterialPhoto",
 ]

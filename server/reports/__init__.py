@@ -12,12 +12,12 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 from .catalogue import KINDS, DocumentCatalogueError, document_kind, load_catalogue
 from .contexts import validate_context
-from .fetcher import RefusedURL, RestrictedURLFetcher, asset_url, evidence_url
+from .fetcher import RefusedURL, RestrictedURLFetcher, asset_url, evidence_url, material_url
 from .fonts import MissingCJKFont, cjk_font_families
 from .rendering import embedded_document_id, render_html, render_pdf
 
 __all__ = [
     "KINDS", "DocumentCatalogueError", "MissingCJKFont", "RefusedURL", "RestrictedURLFetcher", "asset_url",
-    "cjk_font_families", "document_kind", "embedded_document_id", "evidence_url", "load_catalogue", "render_html",
+    "cjk_font_families", "document_kind", "embedded_document_id", "evidence_url", "load_catalogue", "material_url", "render_html",
     "render_pdf", "validate_context",
 ]

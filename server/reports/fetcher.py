@@ -9,6 +9,11 @@ Two kinds of URL are served, everything else is refused:
   rendered for, exactly as the evidence API would (`find_evidence`). Originals are never
   embedded: they carry EXIF time and GPS.
 
+- `anfang-material:<item id>/<photo position>/<boxes digest>`: the redacted image of a photo
+  chosen for a bulletin's material item (boxes burned in, no EXIF/GPS), authorised for the user
+  like the material API; the digest names the boxes version, so a published bulletin's image is
+  the one it was rendered with. Bulletins embed only these, never evidence by hash.
+
 `file:`, `http(s):`, `ftp:`, `data:` and every other scheme are refused, so a value in a
 document's context (autoescaped, but still a string someone typed) cannot make the server read
 its own files or call the network. Refusals are kept in `refused` and logged; WeasyPrint then
@@ -31,10 +36,12 @@ log = logging.getLogger(__name__)
 
 ASSET_SCHEME = "anfang-asset"
 EVIDENCE_SCHEME = "anfang-evidence"
+MATERIAL_SCHEME = "anfang-material"
 ASSET_SUFFIXES = {".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg",
                   ".jpeg": "image/jpeg"}
 EVIDENCE_VARIANTS = ("print", "public")
 _EVIDENCE = re.compile(r"^([0-9a-f]{64})/([a-z]+)$")
+_MATERIAL = re.compile(r"^([1-9][0-9]{0,9})/([1-9][0-9]{0,3})/([0-9a-f]{16})$")
 
 
 class RefusedURL(ValueError):
@@ -49,11 +56,15 @@ def evidence_url(sha256: str, variant: str = "print") -> str:
     return f"{EVIDENCE_SCHEME}:{sha256}/{variant}"
 
 
+def material_url(item_id: int, position: int, digest: str) -> str:
+    return f"{MATERIAL_SCHEME}:{item_id}/{position}/{digest}"
+
+
 class RestrictedURLFetcher(URLFetcher):
     """Serves report assets from `templates_dir` and evidence variants for `user`; refuses the rest."""
 
     def __init__(self, templates_dir: str | Path, user=None):
-        super().__init__(allowed_protocols=(ASSET_SCHEME, EVIDENCE_SCHEME))
+        super().__init__(allowed_protocols=(ASSET_SCHEME, EVIDENCE_SCHEME, MATERIAL_SCHEME))
         self.root = Path(templates_dir).resolve()
         self.user = user
         self.refused: list[str] = []
@@ -75,6 +86,8 @@ class RestrictedURLFetcher(URLFetcher):
             return self._asset(unquote(rest))
         if scheme == EVIDENCE_SCHEME:
             return self._evidence(rest)
+        if scheme == MATERIAL_SCHEME:
+            return self._material(rest)
         raise RefusedURL("只允许本系统的文书样式资源和证据照片")
 
     def _asset(self, relative: str) -> URLFetcherResponse:
@@ -104,4 +117,20 @@ class RestrictedURLFetcher(URLFetcher):
         except Problem as exc:
             raise RefusedURL(exc.detail) from None
         return URLFetcherResponse(url=evidence_url(match[1], match[2]), body=path.read_bytes(),
+                                  headers={"Content-Type": mimetypes.types_map[".jpg"]})
+
+    def _material(self, rest: str) -> URLFetcherResponse:
+        match = _MATERIAL.match(rest)
+        if match is None:
+            raise RefusedURL("材料图片须以材料编号、照片序号和遮挡版本指定")
+        if self.user is None:
+            raise RefusedURL("未指定出具人，不能读取材料图片")
+        from ..services.materials import find_item, find_material_photo, redacted_file
+
+        try:
+            item = find_item(match[1], self.user)
+            path = redacted_file(find_material_photo(item, match[2]), match[3])
+        except Problem as exc:
+            raise RefusedURL(exc.detail) from None
+        return URLFetcherResponse(url=f"{MATERIAL_SCHEME}:{rest}", body=path.read_bytes(),
                                   headers={"Content-Type": mimetypes.types_map[".jpg"]})

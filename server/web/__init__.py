@@ -11,6 +11,7 @@ def register_web(app) -> None:
     from .auth import bp as auth_bp
     from .cases import bp as cases_bp
     from .draws import bp as draws_bp
+    from .materials import bp as materials_bp
     from .navigation import inject_navigation
     from .rectification import bp as rectification_bp
     from .rectification import rectification_for_case
@@ -28,4 +29,5 @@ def register_web(app) -> None:
     app.register_blueprint(rectification_bp)
     app.add_template_global(rectification_for_case, "rectification_for_case")
     app.register_blueprint(statistics_bp)
+    app.register_blueprint(materials_bp)
     app.add_template_filter(local_text, "local_time")

@@ -1,0 +1,85 @@
+"""Forms of the material library and bulletin pages (each carries a CSRF token)."""
+
+from __future__ import annotations
+
+import json
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    ValidationError,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+
+def _choices(labels: dict) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in labels.items()]
+
+
+def parse_boxes(text: str) -> list:
+    """The plain fallback: one box per line as `x, y, 宽, 高` (0–1), or the editor's JSON."""
+    text = (text or "").strip()
+    if not text:
+        return []
+    if text.startswith("["):
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise ValidationError("遮挡框数据格式不正确。") from None
+    boxes = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = [part.strip() for part in line.replace("，", ",").split(",")]
+        try:
+            boxes.append([float(part) for part in parts])
+        except ValueError:
+            raise ValidationError(f"第 {n} 行须为“x, y, 宽, 高”四个 0–1 之间的数。") from None
+    return boxes
+
+
+class BoxesForm(FlaskForm):
+    boxes = TextAreaField("遮挡框（每行一个：x, y, 宽, 高，均为 0–1 的相对坐标）",
+                          validators=[Length(max=5000, message="内容过长。")])
+
+    def validate_boxes(self, field):
+        self.parsed = parse_boxes(field.data)
+
+
+class ReviewForm(FlaskForm):
+    decision = SelectField("审核结论", choices=_choices({"approved": "采用", "rejected": "不采用"}),
+                           validators=[DataRequired(message="请选择审核结论。")])
+
+
+class VenueDisplayForm(FlaskForm):
+    venue_display = SelectField("场所名称", choices=_choices({"mask": "隐去（显示为“某+类别”）", "show": "显示"}),
+                                validators=[DataRequired(message="请选择。")])
+
+
+class BulletinForm(FlaskForm):
+    title = StringField("标题", validators=[DataRequired(message="请输入标题。"), Length(max=200)])
+    period_start = DateField("统计期间自", validators=[InputRequired(message="请输入开始日期。")])
+    period_end = DateField("至", validators=[InputRequired(message="请输入结束日期。")])
+    editorial = TextAreaField("编者按与正文（每段一行）", validators=[Length(max=20000)])
+    item_ids = SelectMultipleField("选用的典型材料（仅限已采用的）", coerce=int, widget=ListWidget(prefix_label=False),
+                                   option_widget=CheckboxInput(), validators=[Optional()])
+    version = HiddenField()
+
+
+class ActionForm(FlaskForm):
+    action = SelectField("操作", choices=_choices({"submit": "提交审核", "approve": "审核通过", "return": "退回修改"}),
+                         validators=[DataRequired()])
+
+
+class PublishForm(FlaskForm):
+    confirm = BooleanField("确认发布：发布后期号、内容和 PDF 均不可更改",
+                           validators=[DataRequired(message="发布前须勾选确认。")])
+

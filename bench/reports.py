@@ -1,4 +1,6 @@
-"""Report benchmark: the accountability report over about 5,000 violations.
+"""Report benchmark: the accountability report over about 5,000 violations, and a bulletin with 20
+photos from 12-megapixel originals and a 200-row table (bench/bulletin.py, run in a process of its
+own so that its peak memory is its own). Targets: report ≤ 10 s, bulletin ≤ 3 s.
 
 Builds a scratch SQLite database under a temporary folder (migrations, reference data, the demo
 registry, then `--days` days of generated inspections from server/services/demo_week.py until
@@ -14,6 +16,7 @@ Prints the headline figures last, one per line, as `name: value unit`.
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 import time
@@ -91,8 +94,15 @@ def main() -> None:
             tracemalloc.stop()
     print(f"violations: {violations} over {date_from} – {date_to} (built in {build_s:.1f} s)")
     print(f"report_pdf_bytes: {size}")
+    bulletin = subprocess.run([sys.executable, str(Path(__file__).with_name("bulletin.py"))], check=True,
+                              capture_output=True, text=True).stdout
+    print(bulletin.rstrip())
+    headline = dict(line.split(": ", 1) for line in bulletin.splitlines()
+                    if line.startswith(("bulletin_render_seconds:", "bulletin_peak_mib:")))
     print(f"accountability_report_seconds: {seconds:.2f} s")
     print(f"accountability_report_peak_mib: {peak / 2**20:.1f} MiB")
+    print(f"bulletin_render_seconds: {headline['bulletin_render_seconds']}")
+    print(f"bulletin_peak_mib: {headline['bulletin_peak_mib']}")
 
 
 if __name__ == "__main__":

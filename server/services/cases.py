@@ -31,7 +31,6 @@ Services flush and never commit; the request or CLI command commits.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
@@ -42,7 +41,7 @@ import sqlalchemy as sa
 import yaml
 from flask import current_app
 from marshmallow import fields, validate
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -78,6 +77,7 @@ from . import case_documents, discretion, rectification
 from . import documents as document_service
 from .access import authorize, get_or_404, grant, register_policy
 from .audit import record_event
+from .races import conflict_on_race
 from .sealing import is_sqlite_busy
 
 STATE_LABELS = {
@@ -403,28 +403,12 @@ def decline_violations(violation_ids, *, reason: str, actor: User, channel: str 
     now = utcnow()
     rows = [ViolationDecline(violation_id=v.id, reason=reason, declined_by_id=actor.id, declined_at=now)
             for v in violations]
-    with _conflict_on_race("违规问题刚被其他人处理，请刷新后重试。"):
+    with conflict_on_race("违规问题刚被其他人处理，请刷新后重试。"):
         db.session.add_all(rows)
     for violation in violations:
         record_event("violation.declined", actor=actor, channel=channel, object_type="violation",
                      object_id=violation.id, details={"reason": reason})
     return rows
-
-
-@contextmanager
-def _conflict_on_race(message: str):
-    """Insert in a savepoint: a unique constraint another transaction won, or SQLite's stale
-    snapshot, becomes a 409 and leaves nothing of the attempt in the session."""
-    try:
-        with db.session.begin_nested():
-            yield
-            db.session.flush()
-    except IntegrityError:
-        raise Conflict(message) from None
-    except OperationalError as exc:
-        if not is_sqlite_busy(exc):
-            raise
-        raise Conflict(message) from None
 
 
 # --- opening ------------------------------------------------------------------------------------
@@ -471,7 +455,7 @@ def open_case(violation_ids, *, officers, party: dict, circumstance: str, actor:
         opened_by_id=actor.id, opened_at=utcnow(), version=1,
     )
     case.links = [CaseViolation(violation_id=v.id, live=True) for v in violations]
-    with _conflict_on_race("所选违规问题刚被其他案件立案，请刷新后重试。"):
+    with conflict_on_race("所选违规问题刚被其他案件立案，请刷新后重试。"):
         db.session.add(case)
     db.session.add(CaseTransition(case_id=case.id, from_state=None, to_state="filed", actor_id=actor.id,
                                   at=utcnow(), details={"violation_ids": [v.id for v in violations]}))

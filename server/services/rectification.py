@@ -35,7 +35,6 @@ Services flush and never commit; the request or CLI command commits.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
@@ -46,7 +45,7 @@ import sqlalchemy as sa
 import yaml
 from flask import current_app
 from marshmallow import fields, validate
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -71,6 +70,7 @@ from ..models.base import CHINA_STANDARD_TIME, as_utc, local_text, utcnow
 from . import assignments as assignment_service
 from .access import VENUE_IN_COUNTY, VENUE_OF_DEPARTMENT, Scope, authorize, get_or_404, grant, register_policy
 from .audit import record_event
+from .races import conflict_on_race
 from .sealing import is_sqlite_busy
 
 STATE_LABELS = {
@@ -210,22 +210,6 @@ def _order_violations(violation_ids, case: EnforcementCase | None) -> list[Viola
     return violations
 
 
-@contextmanager
-def _conflict_on_race(message: str):
-    """A savepoint: the unique (violation, open) pair another transaction won, or SQLite's stale
-    snapshot, becomes a 409 and leaves nothing of the attempt behind."""
-    try:
-        with db.session.begin_nested():
-            yield
-            db.session.flush()
-    except IntegrityError:
-        raise Conflict(message) from None
-    except OperationalError as exc:
-        if not is_sqlite_busy(exc):
-            raise
-        raise Conflict(message) from None
-
-
 def case_for_order(case_id: int | None) -> EnforcementCase | None:
     """The case named in an order's request body: an unknown id is a 422, not a 404."""
     if case_id is None:
@@ -257,7 +241,7 @@ def issue_order(violation_ids, *, deadline, requirements: str, actor: User, case
         requirements=requirements, legal_basis=legal_basis, deadline=deadline,
         issuing_authority=settings().issuing_authority, issued_on=on, issued_at=utcnow(), issued_by_id=actor.id)
     order.links = [RectificationOrderViolation(violation_id=v.id, kind="covered", open=True) for v in violations]
-    with _conflict_on_race("所选违规问题刚被另一份整改通知包含，请刷新后重试。"):
+    with conflict_on_race("所选违规问题刚被另一份整改通知包含，请刷新后重试。"):
         db.session.add(order)
     record_event("rectification.issued", actor=actor, channel=channel, object_type="rectification_order",
                  object_id=order.id, details={"violation_ids": [v.id for v in violations], "case_id": order.case_id,

@@ -14,12 +14,6 @@ blp = Blueprint("accountability", __name__, url_prefix="/api/v1/accountability",
                 description="倒查问责：期间内问题按四方责任倒查、审核与印发报告")
 
 
-@blp.after_request
-def _no_store(response):
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
-
-
 def _user():
     return current_user._get_current_object()
 

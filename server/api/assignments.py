@@ -26,12 +26,6 @@ blp = Blueprint("assignments", __name__, url_prefix="/api/v1/assignments", descr
 DISPATCH_WARNING = "揭封码只显示这一次，服务器不再保存；请当面或电话告知带队督查人员。"
 
 
-@blp.after_request
-def _no_store(response):
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 def _user():
     return current_user._get_current_object()
 

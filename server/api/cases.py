@@ -26,12 +26,6 @@ from ..services.access import api_auth_required
 blp = Blueprint("cases", __name__, url_prefix="/api/v1", description="执法办案：违规问题立案与案件流转")
 
 
-@blp.after_request
-def _no_store(response):
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
-
-
 def _user():
     return current_user._get_current_object()
 

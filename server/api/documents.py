@@ -28,13 +28,6 @@ class PayloadTooLarge(Problem):
     slug = "payload-too-large"
 
 
-@blp.after_request
-def _no_store(response):
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
 def _user():
     return current_user._get_current_object()
 

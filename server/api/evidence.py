@@ -14,14 +14,6 @@ from ..services.access import api_auth_required
 blp = Blueprint("evidence", __name__, url_prefix="/api/v1/evidence", description="证据照片：原图与派生图")
 
 
-@blp.after_request
-def _private(response):
-    # Evidence may show people and places; no shared cache may keep it.
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
 @blp.route("/<sha256>", methods=["GET"])
 @api_auth_required()
 def original(sha256):

@@ -41,13 +41,6 @@ EDITORS = ("office", "propaganda")
 PDF_RESPONSE = {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}
 
 
-@blp.after_request
-def _no_store(response):
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
 def _user():
     return current_user._get_current_object()
 

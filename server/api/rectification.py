@@ -14,12 +14,6 @@ from ..services.access import api_auth_required, authorize
 blp = Blueprint("rectification", __name__, url_prefix="/api/v1", description="责令限期整改与复查")
 
 
-@blp.after_request
-def _no_store(response):
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
-
-
 def _user():
     return current_user._get_current_object()
 

@@ -15,12 +15,6 @@ blp = Blueprint("statistics", __name__, url_prefix="/api/v1/statistics", descrip
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-@blp.after_request
-def _no_store(response):
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
-
-
 def export_response(args: dict, rows: list[service.Row]) -> Response:
     table = service.rows_as_table(args["by"], rows)
     name = f"violations-{args['by']}-{args['date_from'].isoformat()}-{args['date_to'].isoformat()}"

@@ -20,12 +20,6 @@ from ..services.access import api_auth_required
 blp = Blueprint("sync", __name__, url_prefix="/api/v1/sync", description="现场同步：推送离线操作，拉取任务变化")
 
 
-@blp.after_request
-def _no_store(response):
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 @blp.post("/push")
 @api_auth_required("inspector")
 @blp.arguments(PushRequestSchema)

@@ -36,8 +36,6 @@ def _require_tus_version():
 @blp.after_request
 def _tus_headers(response):
     response.headers["Tus-Resumable"] = service.TUS_VERSION
-    # Offsets and expiry change with every PATCH; a cached HEAD answer would corrupt a resume.
-    response.headers["Cache-Control"] = "no-store"
     return response
 
 

@@ -1,6 +1,6 @@
 """Security headers on every response, pages and API alike."""
 
-from flask import current_app
+from flask import current_app, request
 
 # Everything the pages use is served by the app itself: no CDN, no inline script or style.
 CONTENT_SECURITY_POLICY = "; ".join((
@@ -29,9 +29,11 @@ SECURITY_HEADERS = {
 def _add_security_headers(response):
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
-    # Pages may show sealed targets or personal data: shared caches and the back button of a
-    # shared computer must not keep them. Static assets keep their own caching.
-    if response.mimetype == "text/html":
+    # Pages and API answers may show sealed targets, evidence or personal data: shared caches and
+    # the back button of a shared computer must not keep them. Static assets keep their own caching.
+    if request.path.startswith("/api/"):
+        response.headers["Cache-Control"] = "no-store"  # also over send_file's "no-cache" for evidence
+    elif response.mimetype == "text/html":
         response.headers.setdefault("Cache-Control", "no-store")
     # Secure cookies mean the site is served over HTTPS (production); keep browsers on it.
     if current_app.config.get("SESSION_COOKIE_SECURE"):

@@ -63,7 +63,7 @@ def seed_command():
 @click.option("--days", default=7, show_default=True, type=click.IntRange(1, 60), help="生成最近多少天（截至昨天）的检查")
 @with_appcontext
 def inspections_command(days: int):
-    """生成最近若干天已提交的演示检查及违规问题（固定随机种子；可重复运行，已有的日期不再生成）。"""
+    """生成最近若干天已提交的演示检查、违规问题及正反典型记录和现场照片（固定随机种子；可重复运行，已有的不再生成）。"""
     try:
         report = seed_week_inspections(days)
     except LookupError as exc:
@@ -71,7 +71,8 @@ def inspections_command(days: int):
         click.echo(f"错误：{exc}", err=True)
         sys.exit(1)
     db.session.commit()
-    click.echo(f"演示检查：新增 {report.days} 天、{report.inspections} 份检查、{report.violations} 条违规问题。")
+    click.echo(f"演示检查：新增 {report.days} 天、{report.inspections} 份检查、{report.violations} 条违规问题；"
+               f"典型记录 {report.notes} 条、现场照片 {report.photos} 张（领导小组办公室可在“典型材料”中审核）。")
 
 
 @demo_cli.command("run")

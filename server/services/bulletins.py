@@ -22,7 +22,6 @@ county, from `server.services.statistics` like every other number.
 from __future__ import annotations
 
 import hashlib
-import os
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -44,6 +43,7 @@ from ..reports.rendering import render_pdf
 from .access import EVERYTHING, Scope, authorize, grant, register_policy
 from . import statistics
 from .audit import record_event
+from .evidence import write_durably
 from .documents import allocate_serial, take_write_lock, today_in_china
 from .masking import mask_text
 from .materials import prepare_redacted, boxes_digest, masked_text, masked_title, venue_label, _caption
@@ -331,18 +331,6 @@ def preview_bulletin(bulletin: Bulletin, user: User) -> bytes:
     return render_bulletin(build_context(bulletin), number="第　期", user=user, draft=True)
 
 
-def _store(data: bytes, relative: str) -> None:
-    destination = Path(current_app.config["EVIDENCE_DIR"]) / relative
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    temporary = destination.with_name(f".{destination.name}.{uuid.uuid4().hex}.tmp")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.chmod(temporary, 0o440)  # a published issue is never rewritten
-    os.replace(temporary, destination)
-
-
 def publish_bulletin(bulletin: Bulletin, *, actor: User, issued_on: date | None = None,
                      channel: str = "api") -> Bulletin:
     """Number (第N期 of the year), freeze the context, render and store the PDF, audit."""
@@ -364,7 +352,7 @@ def publish_bulletin(bulletin: Bulletin, *, actor: User, issued_on: date | None 
     context["number"] = number
     pdf = render_bulletin(context, number=number, user=actor, draft=False)
     relative = f"{BULLETINS_DIR}/{printed.year}/{bulletin.id}-{serial}-{uuid.uuid4().hex[:8]}.pdf"
-    _store(pdf, relative)
+    write_durably(pdf, Path(current_app.config["EVIDENCE_DIR"]) / relative, read_only=True)
     bulletin.year, bulletin.serial, bulletin.issued_on = printed.year, serial, printed
     bulletin.context = context
     bulletin.pdf_path, bulletin.pdf_sha256, bulletin.pdf_size = relative, hashlib.sha256(pdf).hexdigest(), len(pdf)

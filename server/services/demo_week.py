@@ -63,7 +63,7 @@ from .evidence import (
     EXIF_OFFSET_TIME_ORIGINAL,
     GPS_IFD,
     VARIANTS,
-    _write_durably,
+    write_durably,
     evidence_root,
     inspect_image,
     original_path,
@@ -290,7 +290,7 @@ def _add_photo(inspection: Inspection, n: int, kind: str, taken: datetime, capti
     evidence = db.session.scalar(sa.select(EvidenceFile).where(EvidenceFile.sha256 == sha256))
     stored = evidence_root() / original_path(sha256)
     if not stored.exists():  # content-addressed: a file there holds these very bytes
-        _write_durably(data, stored)
+        write_durably(data, stored)
         os.chmod(stored, 0o440)  # originals are never changed, as for uploads
     if evidence is None:
         facts = inspect_image(stored, current_app.config["MAX_IMAGE_PIXELS"])

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import uuid
 import zlib
@@ -61,6 +60,7 @@ from ..reports import (
 from ..reports.rendering import INFO_DOCUMENT_ID, cn_date, templates_dir
 from .access import grant, register_policy
 from .audit import record_event
+from .evidence import write_durably
 from .reference_loader import rules_bundle_for_category
 
 DOCUMENTS_DIR = "documents"
@@ -190,24 +190,6 @@ def allocate_serial(kind: str, year: int) -> int:
 # --- issuing ---------------------------------------------------------------------------------
 
 
-def _store_pdf(data: bytes, relative: str) -> None:
-    """Temporary name → fsync → rename → fsync the directory: the whole file or none."""
-    destination = Path(current_app.config["EVIDENCE_DIR"]) / relative
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    temporary = destination.with_name(f".{destination.name}.{uuid.uuid4().hex}.tmp")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.chmod(temporary, 0o440)  # an issued document is never rewritten
-    os.replace(temporary, destination)
-    fd = os.open(destination.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def issue_document(kind: str, context: dict, *, actor: User, subject_type: str, subject_id: str,
                    issued_on: date | None = None, channel: str = "api") -> Document:
     """Validate the context, allocate the number, render, store the PDF, audit `document.issued`.
@@ -226,7 +208,7 @@ def issue_document(kind: str, context: dict, *, actor: User, subject_type: str, 
         "kind": kind, "title": info.title, "number": number, "id": document_id, "content_sha256": digest,
         "authority_mark": prepared["authority"], "draft": False})
     relative = f"{DOCUMENTS_DIR}/{printed.year}/{document_id}.pdf"
-    _store_pdf(pdf, relative)
+    write_durably(pdf, Path(current_app.config["EVIDENCE_DIR"]) / relative, read_only=True)
     document = Document(
         id=document_id, kind=kind, number=number, year=printed.year, serial=serial, subject_type=subject_type,
         subject_id=str(subject_id), context=prepared, content_sha256=digest,

@@ -198,14 +198,18 @@ def _fsync_directory(path: Path) -> None:
         os.close(fd)
 
 
-def _write_durably(data: bytes, destination: Path) -> None:
-    """Temporary name → fsync → rename: a reader sees the whole file or none."""
+def write_durably(data: bytes, destination: Path, *, read_only: bool = False) -> None:
+    """Temporary name → fsync → rename → fsync the directory: a reader sees the whole file or
+    none, and it survives a crash. `read_only`: a file that is never rewritten (an issued
+    document, a published bulletin)."""
     destination.parent.mkdir(parents=True, exist_ok=True)
     temporary = destination.with_name(f".{destination.name}.{uuid.uuid4().hex}.tmp")
     with open(temporary, "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
+    if read_only:
+        os.chmod(temporary, 0o440)
     os.replace(temporary, destination)
     _fsync_directory(destination.parent)
 
@@ -659,7 +663,7 @@ def make_variants(original: Path, sha256: str) -> dict[str, str]:
         buffer = BytesIO()
         variant.save(buffer, "JPEG", **options)
         relative = variant_path(sha256, name)
-        _write_durably(buffer.getvalue(), evidence_root() / relative)
+        write_durably(buffer.getvalue(), evidence_root() / relative)
         paths[name] = relative
     return paths
 

@@ -51,7 +51,7 @@ from ..models import (
 from ..models.base import utcnow
 from .access import EVERYTHING, Scope, authorize, grant, register_policy
 from .audit import record_event
-from .evidence import MEDIA_TYPES, VARIANTS, _flattened, _write_durably, evidence_root
+from .evidence import MEDIA_TYPES, VARIANTS, _flattened, evidence_root, write_durably
 from .masking import mask_text
 
 log = logging.getLogger(__name__)
@@ -363,7 +363,7 @@ def prepare_redacted(entries: list[MaterialPhoto]) -> None:
 
     def make(job) -> None:
         original, boxes, target = job
-        _write_durably(redact_image(original, boxes), target)
+        write_durably(redact_image(original, boxes), target)
 
     if len(work) == 1:
         make(work[0])
@@ -384,7 +384,7 @@ def redacted_file(entry: MaterialPhoto, digest: str | None = None) -> Path:
         return path
     if digest is not None and digest != current:
         raise NotFound("该遮挡版本的图片不存在。")
-    _write_durably(redact_image(evidence_root() / evidence.stored_path, entry.boxes), path)
+    write_durably(redact_image(evidence_root() / evidence.stored_path, entry.boxes), path)
     return path
 
 

@@ -18,7 +18,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint as ApiBlueprint
 from sqlalchemy import ColumnElement, false, select, true
 
-from ..errors import Forbidden, NotFound, Unauthorized
+from ..errors import Forbidden, NotFound, Problem, Unauthorized
 from ..extensions import db, login_manager
 from ..models import ROLE_LABELS, ROLES, User, Venue
 from ..models.reference import category_departments
@@ -137,6 +137,17 @@ def get_authorized(model: type, ident, user, action: str = "read") -> Any:
     """get_or_404, then authorize: the usual first line of a view that takes an object id."""
     obj = get_or_404(model, ident)
     authorize(user, action, obj)
+    return obj
+
+
+def get_visible(model: type, ident, user, missing: str) -> Any:
+    """The row if `user` may read it, else NotFound(`missing`) — the same answer for a row that
+    does not exist and one outside the user's scope, so that ids cannot be probed."""
+    try:
+        obj = get_or_404(model, ident)
+        authorize(user, "read", obj)
+    except Problem:
+        raise NotFound(missing) from None
     return obj
 
 

@@ -33,14 +33,14 @@ import yaml
 from flask import current_app
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from ..errors import Conflict, Invalid, NotFound, Problem
+from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..models import Bulletin, BulletinItem, County, Inspection, MaterialItem, User, Violation
 from ..models.base import CHINA_STANDARD_TIME, utcnow
 from ..reports.catalogue import DocumentCatalogueError
 from ..reports.fetcher import material_url
 from ..reports.rendering import render_pdf
-from .access import EVERYTHING, Scope, authorize, grant, register_policy
+from .access import EVERYTHING, Scope, authorize, get_visible, grant, register_policy
 from . import statistics
 from .audit import record_event
 from .evidence import write_durably
@@ -79,19 +79,7 @@ grant(Bulletin, "publish", "propaganda", PROPAGANDA_BULLETINS)
 
 
 def find_bulletin(bulletin_id, user: User) -> Bulletin:
-    missing = NotFound("简报不存在或不在您的范围内。")
-    try:
-        key = int(bulletin_id)
-    except (TypeError, ValueError):
-        raise missing from None
-    bulletin = db.session.get(Bulletin, key) if 0 < key < 2**31 else None
-    if bulletin is None:
-        raise missing
-    try:
-        authorize(user, "read", bulletin)
-    except Problem:
-        raise missing from None
-    return bulletin
+    return get_visible(Bulletin, bulletin_id, user, "简报不存在或不在您的范围内。")
 
 
 def list_bulletins(user: User) -> list[Bulletin]:

@@ -49,7 +49,7 @@ from ..models import (
     Violation,
 )
 from ..models.base import utcnow
-from .access import EVERYTHING, Scope, authorize, grant, register_policy
+from .access import EVERYTHING, Scope, authorize, get_visible, grant, register_policy
 from .audit import record_event
 from .evidence import MEDIA_TYPES, VARIANTS, _flattened, evidence_root, write_durably
 from .masking import mask_text
@@ -87,18 +87,7 @@ grant(MaterialItem, "review", "office", EVERYTHING)
 
 def find_item(item_id, user: User, action: str = "read") -> MaterialItem:
     """The item, or NotFound — also when the caller may not see it (ids are not to be probed)."""
-    missing = NotFound("典型材料不存在或不在您的范围内。")
-    try:
-        key = int(item_id)
-    except (TypeError, ValueError):
-        raise missing from None
-    item = db.session.get(MaterialItem, key) if 0 < key < 2**31 else None
-    if item is None:
-        raise missing
-    try:
-        authorize(user, "read", item)
-    except Problem:
-        raise missing from None
+    item = get_visible(MaterialItem, item_id, user, "典型材料不存在或不在您的范围内。")
     if action != "read":
         authorize(user, action, item)
     return item

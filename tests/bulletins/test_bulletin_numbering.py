@@ -14,10 +14,11 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
+from audit_rewind import audit_log_rewound
 
 from server.errors import Conflict
 from server.extensions import db
-from server.models import AuditChainHead, AuditEvent, Bulletin, DocumentCounter, User
+from server.models import AuditChainHead, Bulletin, DocumentCounter, User
 from server.services import bulletins as service
 from server.services.passwords import hash_password
 
@@ -130,29 +131,8 @@ def test_a_failed_publication_gives_its_number_back(app, db, make_user, monkeypa
 
 
 def _clean_up(office_id: int, seq: int, last_hash: str) -> None:
-    """Remove what the concurrent test committed; the audit log's append-only triggers must be off."""
-    with db.engine.connect() as connection:
-        events, head = AuditEvent.__table__, AuditChainHead.__table__
-        if connection.dialect.name == "postgresql":
-            for table in ("audit_event", "audit_chain_head"):
-                connection.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER USER")
-            triggers = []
-        else:
-            connection.execute(sa.update(head).values(last_seq=head.c.last_seq))
-            triggers = connection.execute(sa.text(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
-                "AND tbl_name IN ('audit_event', 'audit_chain_head')")).all()
-            for name, _sql in triggers:
-                connection.exec_driver_sql(f'DROP TRIGGER "{name}"')
-        connection.execute(sa.delete(events).where(events.c.seq > seq))
-        connection.execute(sa.update(head).where(head.c.id == 1).values(last_seq=seq, last_hash=last_hash))
+    """Remove what the concurrent test committed."""
+    with audit_log_rewound(seq, last_hash) as connection:
         connection.execute(sa.delete(Bulletin.__table__).where(Bulletin.__table__.c.created_by_id == office_id))
         connection.execute(sa.delete(DocumentCounter.__table__).where(DocumentCounter.__table__.c.year == YEAR))
         connection.execute(sa.delete(User.__table__).where(User.__table__.c.id == office_id))
-        if connection.dialect.name == "postgresql":
-            for table in ("audit_event", "audit_chain_head"):
-                connection.exec_driver_sql(f"ALTER TABLE {table} ENABLE TRIGGER USER")
-        else:
-            for _name, sql in triggers:
-                connection.exec_driver_sql(sql)
-        connection.commit()

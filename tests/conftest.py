@@ -75,6 +75,19 @@ def empty_database_url(database_url, tmp_path):
         admin.dispose()
 
 
+@pytest.fixture
+def separate_app(empty_database_url, tmp_path):
+    """The app on a migrated database of its own, for tests whose threads commit for real (each
+    with its own application context, session and connection): nothing needs undoing after."""
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=empty_database_url, EVIDENCE_DIR=str(tmp_path))
+    with app.app_context():
+        upgrade(directory=app.config["MIGRATIONS_DIR"])
+        _db.session.remove()
+    yield app
+    with app.app_context():
+        _db.engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def app(database_url, tmp_path_factory):
     app = create_app(

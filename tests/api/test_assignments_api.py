@@ -12,10 +12,8 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 from assignment_world import ROLE_KEYS, make_assignment, world  # noqa: F401  (fixtures)
-from flask_migrate import upgrade
 
 import sealing
-from server import create_app
 from server.extensions import db as _db
 from server.models import (
     Assignment,
@@ -348,17 +346,6 @@ def test_openapi_documents_the_endpoints(client):
 # nothing needs undoing afterwards.
 
 ROUNDS = 3
-
-
-@pytest.fixture
-def separate_app(empty_database_url, tmp_path):
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=empty_database_url, EVIDENCE_DIR=str(tmp_path))
-    with app.app_context():
-        upgrade(directory=app.config["MIGRATIONS_DIR"])
-        _db.session.remove()
-    yield app
-    with app.app_context():
-        _db.engine.dispose()
 
 
 def _seed(app, rounds: int) -> tuple[list[int], str, str]:

@@ -18,10 +18,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 from assignment_world import make_assignment, world  # noqa: F401  (fixtures)
-from flask_migrate import upgrade
 from PIL import Image
 
-from server import create_app
 from server.extensions import db as _db
 from server.models import (
     Amendment,
@@ -633,17 +631,6 @@ def test_openapi_documents_sync(client):
 # --- concurrency ----------------------------------------------------------------------------------
 #
 # Real transactions on a database of its own: 20 threads push the same batch at the same moment.
-
-
-@pytest.fixture
-def separate_app(empty_database_url, tmp_path):
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=empty_database_url, EVIDENCE_DIR=str(tmp_path))
-    with app.app_context():
-        upgrade(directory=app.config["MIGRATIONS_DIR"])
-        _db.session.remove()
-    yield app
-    with app.app_context():
-        _db.engine.dispose()
 
 
 def _seed(app) -> tuple[str, str]:

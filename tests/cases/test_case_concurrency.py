@@ -14,9 +14,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 from case_world import CHECKED_IN_AT, UNIT
-from flask_migrate import upgrade
 
-from server import create_app
 from server.extensions import db as _db
 from server.models import (
     Assignment,
@@ -39,17 +37,6 @@ from server.services.passwords import hash_password
 from server.services.server_keys import wrap_secret
 
 ATTEMPTS = 6
-
-
-@pytest.fixture
-def separate_app(empty_database_url, tmp_path):
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=empty_database_url, EVIDENCE_DIR=str(tmp_path))
-    with app.app_context():
-        upgrade(directory=app.config["MIGRATIONS_DIR"])
-        _db.session.remove()
-    yield app
-    with app.app_context():
-        _db.engine.dispose()
 
 
 def _seed(app) -> tuple[dict, list[str]]:

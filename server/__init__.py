@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, has_request_context, request
 
 from .config import config_from_name
 from .errors import register_error_handlers
@@ -64,9 +64,7 @@ def _register_transaction(app: Flask) -> None:
 
     @app.before_request
     def _read_body_first():
-        from flask import request
-
-        if (request.method not in ("GET", "HEAD", "OPTIONS")
+        if (_request_may_write()
                 and request.mimetype != "application/offset+octet-stream"
                 and request.content_length is not None and request.content_length <= BODY_READ_FIRST_BYTES):
             request.get_data(cache=True)
@@ -110,8 +108,6 @@ def _configure_sqlite(engine) -> None:
 
 
 def _request_may_write() -> bool:
-    from flask import has_request_context, request
-
     return has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
 
 

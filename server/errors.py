@@ -71,6 +71,23 @@ class Invalid(Problem):
     slug = "invalid"
 
 
+class BadRequest(Problem):
+    """A request malformed below the body schema (headers, raw bodies)."""
+
+    status = 400
+    slug = "bad-request"
+
+
+class PayloadTooLarge(Problem):
+    status = 413
+    slug = "payload-too-large"
+
+
+class UnsupportedMediaType(Problem):
+    status = 415
+    slug = "unsupported-media-type"
+
+
 def is_api_request() -> bool:
     return request.path.startswith("/api/")
 

@@ -11,7 +11,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 import marshmallow as ma
 
-from ..errors import Invalid, Problem
+from ..errors import Invalid, PayloadTooLarge
 from ..extensions import db
 from ..schemas.document import DocumentSchema, HashVerifyArgsSchema, HashVerifySchema, VerifyResultSchema
 from ..services import documents as service
@@ -21,11 +21,6 @@ blp = Blueprint("documents", __name__, url_prefix="/api/v1", description="文书
 
 ISSUER_ROLES = ("office", "enforcement", "admin")
 PDF_RESPONSE = {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}
-
-
-class PayloadTooLarge(Problem):
-    status = 413
-    slug = "payload-too-large"
 
 
 def _user():

@@ -248,35 +248,32 @@ def _count(**kwargs) -> fields.Integer:
     return fields.Integer(required=True, strict=True, validate=validate.Range(min=0), **kwargs)
 
 
-class DepartmentFindingSchema(ResponsibleDepartmentSchema):
+class _Failures(Strict):
+    """What every party of 四方责任 is traced for, and the measures its counts suggest."""
+
     violations = _count()
-    repeated_units = _count()
     overdue = _count()
     operating_while_closed = _count()
     measures = items(MeasureSchema, required=False)
 
 
-class CountyFindingSchema(Strict):
+class DepartmentFindingSchema(ResponsibleDepartmentSchema, _Failures):
+    repeated_units = _count()
+
+
+class CountyFindingSchema(_Failures):
     code = line_field()
     name = line_field()
-    violations = _count()
     repeated_units = _count()
-    overdue = _count()
-    operating_while_closed = _count()
-    measures = items(MeasureSchema, required=False)
 
 
-class UnitFindingSchema(Strict):
+class UnitFindingSchema(_Failures):
     venue = line_field()
     operator = line_field()
     category = line_field()
     county = line_field()
     departments = items(ResponsibleDepartmentSchema, required=False)
-    violations = _count()
     inspections = _count()
-    overdue = _count()
-    operating_while_closed = _count()
-    measures = items(MeasureSchema, required=False)
 
 
 class TotalsSchema(Strict):

@@ -41,7 +41,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import ClientDisconnected
 
-from ..errors import Conflict, Invalid, NotFound, Problem
+from ..errors import BadRequest, Conflict, Invalid, NotFound, PayloadTooLarge, Problem, UnsupportedMediaType
 from ..extensions import db
 from ..models import EvidenceFile, Upload, User
 from ..models.base import CHINA_STANDARD_TIME, as_utc, utcnow
@@ -101,21 +101,6 @@ class ChecksumMismatch(Problem):
     status = 460
     slug = "checksum-mismatch"
     default_title = "校验和不符"
-
-
-class PayloadTooLarge(Problem):
-    status = 413
-    slug = "payload-too-large"
-
-
-class UnsupportedMediaType(Problem):
-    status = 415
-    slug = "unsupported-media-type"
-
-
-class BadRequest(Problem):
-    status = 400
-    slug = "bad-request"
 
 
 class KeptProblem(Problem):

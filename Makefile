@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 PORT ?= 5000
-DEB_PACKAGES = fonts-noto-cjk libharfbuzz-subset0 poppler-utils qpdf
+# chromium: the browser stories in tests/browser drive Debian's build through Playwright.
+DEB_PACKAGES = fonts-noto-cjk libharfbuzz-subset0 poppler-utils qpdf chromium
 
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed

@@ -1,0 +1,64 @@
+"""The team's story: the office dispatches in the browser and phones the code; the team's field
+client (`anfang-field`, its own --home) logs in, pulls, reveals with the code, records a K3
+violation with a photo and a proposed penalty, submits and syncs against the live server; then
+enforcement finds the violation in its queue in the browser."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+
+from PIL import Image
+from playwright.sync_api import expect
+
+from browser_steps import dispatch_first, field, new_draw
+
+
+def test_field_client_records_and_enforcement_sees_the_violation(story, tmp_path):
+    office = story.login("office")
+    draw_id = new_draw(story, office)
+    dispatched = dispatch_first(story, office, draw_id)
+
+    # The office knows its teams; there is no page yet that lists a team's usernames.
+    leader = story.site.query(
+        "SELECT u.username FROM assignment_member m JOIN user_account u ON u.id = m.user_id"
+        " WHERE m.assignment_id = :id ORDER BY m.is_leader DESC, u.username", id=dispatched.assignment_id)[0][0]
+
+    home = tmp_path / "device"
+    field(story, home, "login", "--server", story.site.url, "--user", leader, "--password-stdin",
+          input=story.site.password + "\n")
+    assert "已下载" in field(story, home, "pull")
+    assert str(dispatched.assignment_id) in field(story, home, "list")
+    revealed = field(story, home, "reveal", dispatched.assignment_id, "--code", dispatched.code,
+                     "--lat", "29.31", "--lon", "120.08")
+    venue = re.search(r"督查对象：(.+?)，地址", revealed).group(1)
+
+    # More visitors than any museum's approved capacity: over half of it whatever the venue.
+    recorded = field(story, home, "record", dispatched.assignment_id, "--set", "k3_visitors=100000")
+    assert "违规" in recorded and "K3" in recorded
+    connection = sqlite3.connect(home / "field.sqlite3")
+    try:
+        ((finding,),) = connection.execute("SELECT uuid FROM findings WHERE withdrawn_at IS NULL").fetchall()
+    finally:
+        connection.close()
+    photo = tmp_path / "entrance.jpg"
+    Image.new("RGB", (320, 240), (180, 40, 40)).save(photo, "JPEG", quality=85)
+    field(story, home, "photo", dispatched.assignment_id, photo, "--finding", finding[:8], "--caption", "入口排队人员密集")
+    field(story, home, "penalty", dispatched.assignment_id, "--finding", finding[:8], "--type", "warning")
+    field(story, home, "submit", dispatched.assignment_id)
+    field(story, home, "sync")
+    assert "待同步操作：0 项" in field(story, home, "status")
+
+    # The office's draw page follows the progress.
+    office.reload()
+    expect(office.get_by_role("table", name="本次抽查的任务")).to_contain_text("已提交")
+    story.snap(office, "draw-after-sync")
+
+    enforcement = story.login("enforcement")
+    enforcement.get_by_role("navigation", name="主导航").get_by_role("link", name="执法办案").click()
+    enforcement.get_by_role("link", name="待处理的违规问题").click()
+    expect(enforcement.get_by_role("heading", name="待处理的违规问题")).to_be_visible()
+    row = enforcement.get_by_role("row").filter(has_text=venue)
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("K3")
+    story.snap(enforcement, "violation-queue")

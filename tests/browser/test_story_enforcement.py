@@ -55,14 +55,14 @@ def test_enforcement_decides_and_downloads_the_decision(story, tmp_path):
     story.snap(page, "open-case-form")
     page.get_by_role("button", name="立案").click()
     heading = page.get_by_role("heading", name=re.compile(r"第 \d+ 号案件"))
-    expect(heading).to_contain_text("已立案")
+    expect(heading.locator(".status")).to_have_text("立案")
     expect(page.get_by_role("status")).to_contain_text("已立案")
     story.snap(page, "case-filed")
 
     transition(story, page, "开始调查取证")
-    expect(heading).to_contain_text("调查")
+    expect(heading.locator(".status")).to_have_text("调查取证")
     transition(story, page, "告知拟处罚", penalty)
-    expect(heading).to_contain_text("告知")
+    expect(heading.locator(".status")).to_have_text("告知")
 
     def decide(section):
         penalty(section)
@@ -70,7 +70,7 @@ def test_enforcement_decides_and_downloads_the_decision(story, tmp_path):
         section.get_by_label("我已核对，确认提交").check()
 
     transition(story, page, "作出处罚决定", decide)
-    expect(heading).to_contain_text("决定")
+    expect(heading.locator(".status")).to_have_text("决定")
 
     documents = page.get_by_role("table", name="已出具的文书")
     decision = documents.get_by_role("row").filter(has_text="决定书")

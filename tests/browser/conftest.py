@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,11 +195,17 @@ class Story:
     folder: Path
     pages: list = field(default_factory=list)
     count: int = 0
+    checked: Counter = field(default_factory=Counter)  # elements audited, by kind
 
-    def snap(self, page, step: str) -> Path:
+    def snap(self, page, step: str, *, audit: bool = True) -> Path:
+        """A full-page screenshot of the step, then the accessibility audit of the page shown."""
+        from accessibility import assert_accessible
+
         self.count += 1
         path = self.folder / f"{self.count:02d}-{_slug(step)}.png"
         page.screenshot(path=str(path), full_page=True)
+        if audit:
+            self.checked.update(assert_accessible(page))
         return path
 
     def open_page(self):
@@ -242,7 +249,7 @@ def story(request, browser, site):
             for n, page in enumerate(current.pages, start=1):
                 if not page.is_closed():
                     try:
-                        current.snap(page, f"failure-page{n}")
+                        current.snap(page, f"failure-page{n}", audit=False)
                     except Exception:  # the page may be the reason of the failure; keep the others
                         pass
         current.close()

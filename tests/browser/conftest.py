@@ -47,13 +47,27 @@ def _missing_browser() -> str | None:
     return None
 
 
+def _is_browser_test(item) -> bool:
+    return Path(str(item.fspath)).parent == Path(__file__).parent
+
+
 def pytest_collection_modifyitems(config, items):
+    # The stories take minutes per backend (a demo seeded through its own commands, a real browser):
+    # the default run takes SQLite; ANFANG_BROWSER_POSTGRESQL=1 runs them on PostgreSQL as well.
+    if os.environ.get("ANFANG_BROWSER_POSTGRESQL") != "1":
+        postgresql = [item for item in items if _is_browser_test(item) and "postgresql" in item.nodeid]
+        if postgresql:
+            config.hook.pytest_deselected(items=postgresql)
+            items[:] = [item for item in items if item not in postgresql]
+    for item in items:
+        if _is_browser_test(item):
+            item.add_marker(pytest.mark.browser)
     reason = _missing_browser()
     if reason is None:
         return
     # As for PostgreSQL: a developer without the browser is told why; CI never passes without it.
     for item in items:
-        if Path(str(item.fspath)).parent == Path(__file__).parent:
+        if _is_browser_test(item):
             if os.environ.get("CI") == "true":
                 item.add_marker(pytest.mark.usefixtures("_browser_required"))
             else:
@@ -133,8 +147,8 @@ def _wait_for_health(url: str, process: subprocess.Popen, log: Path) -> None:
 
 @pytest.fixture(scope="session")
 def site(database_url, tmp_path_factory):
-    """`anfang demo run` on a fresh database, then `anfang demo inspections` for a week of findings,
-    photos and notes: the demo a new user gets with `make demo`."""
+    """`anfang demo run` on a fresh database, then `anfang demo inspections` for three days of
+    findings, photos and notes (enough for every story; a week takes twice as long to seed)."""
     directory = tmp_path_factory.mktemp("browser-site")
     url, drop = _fresh_database(database_url, directory)
     environment = dict(os.environ, DATABASE_URL=url, ANFANG_CONFIG="development", COLUMNS="200",
@@ -148,7 +162,7 @@ def site(database_url, tmp_path_factory):
     try:
         _wait_for_health(base, process, log)
         password = re.search(r"密码均为 (\S+?)）", log.read_text()).group(1)
-        week = subprocess.run([str(ANFANG), "demo", "inspections", "--days", "7"], env=environment,
+        week = subprocess.run([str(ANFANG), "demo", "inspections", "--days", "3"], env=environment,
                               capture_output=True, text=True, timeout=300)
         assert week.returncode == 0, week.stdout + week.stderr
         yield Site(base, password, url, environment, directory)

@@ -18,6 +18,11 @@ PAGES = {
     "auditor": ["/", "/draws", "/draws/1", "/statistics"],
     "admin": ["/", "/draws", "/cases", "/statistics", "/materials", "/bulletins"],
 }
+# The Tab walk is slow (one key press at a time): each page is walked for the first role listing it.
+KEYBOARD_WALKER = {}
+for _role, _paths in PAGES.items():
+    for _path in _paths:
+        KEYBOARD_WALKER.setdefault(_path, _role)
 # Kinds of text whose contrast the audit must have measured over a role's pages.
 MEASURED = {"text", "link", "button", "nav", "badge", "flash"}
 
@@ -62,7 +67,8 @@ def test_pages_of_each_role(story, role):
         response = page.goto(path)
         assert response.status == 200, f"{path}: {response.status}"
         story.snap(page, path.strip("/").replace("/", "-") or "home")
-        assert_tab_reaches_every_control(page)
+        if KEYBOARD_WALKER[path] == role:
+            assert_tab_reaches_every_control(page)
     assert MEASURED <= set(story.checked), f"contrast not measured for {MEASURED - set(story.checked)}"
     assert story.checked["control"] and story.checked["named"]
 

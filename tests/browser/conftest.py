@@ -15,8 +15,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections import Counter
 import urllib.request
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,10 +55,12 @@ def pytest_collection_modifyitems(config, items):
     # The stories take minutes per backend (a demo seeded through its own commands, a real browser):
     # the default run takes SQLite; ANFANG_BROWSER_POSTGRESQL=1 runs them on PostgreSQL as well.
     if os.environ.get("ANFANG_BROWSER_POSTGRESQL") != "1":
-        postgresql = [item for item in items if _is_browser_test(item) and "postgresql" in item.nodeid]
+        postgresql = [item for item in items if _is_browser_test(item)
+                      and getattr(item, "callspec", None) and item.callspec.params.get("database_url") == "postgresql"]
         if postgresql:
             config.hook.pytest_deselected(items=postgresql)
-            items[:] = [item for item in items if item not in postgresql]
+            dropped = set(map(id, postgresql))
+            items[:] = [item for item in items if id(item) not in dropped]
     for item in items:
         if _is_browser_test(item):
             item.add_marker(pytest.mark.browser)

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import joinedload
 
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
@@ -209,7 +210,8 @@ def find_valid_token(raw: str | None) -> DeviceToken | None:
     notes when it was last used."""
     if not raw:
         return None
-    token = db.session.scalar(select(DeviceToken).where(DeviceToken.token_hash == _token_hash(raw)))
+    token = db.session.scalar(select(DeviceToken).options(joinedload(DeviceToken.user))
+                              .where(DeviceToken.token_hash == _token_hash(raw)))
     now = utcnow()
     if token is None or not token_is_valid(token, now):
         return None

@@ -43,7 +43,7 @@ class PeriodForm(ChineseForm):
 
     date_from = DateField("开始日期", validators=[InputRequired(message="请填写开始日期。")])
     date_to = DateField("结束日期", validators=[InputRequired(message="请填写结束日期。")])
-    county = SelectField("县（市、区）", validate_choice=True)
+    county = SelectField("县（市、区）", default="")
 
     def validate_date_to(self, field):
         if self.date_from.data and field.data:

@@ -9,7 +9,7 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
-from ..errors import Problem
+from ..errors import Conflict, Problem
 from ..extensions import db
 from ..models import ROLE_LABELS, ROLES, County, Department, DeviceToken, User
 from ..services import auth as service
@@ -73,17 +73,17 @@ def _token_form(selected: User | None = None) -> TokenIssueForm:
     return form
 
 
-def _save(form, action) -> Problem | None:
-    """Run a service call in a savepoint; its refusal goes next to the fields it names, or is
-    returned to be shown above the form."""
+def _save(form, call):
+    """Run a service call in a savepoint: (its result, None), or (None, the refusal) with the
+    refusal's message also put next to the fields it names."""
     try:
         with db.session.begin_nested():
-            action()
+            return call(), None
     except Problem as exc:
-        return None if show_problem_at_fields(form, exc) else exc
+        show_problem_at_fields(form, exc)
+        return None, exc
     except IntegrityError:
-        return Problem(SAVE_CONFLICT)
-    return None
+        return None, Conflict(SAVE_CONFLICT)
 
 
 # --- users ------------------------------------------------------------------------------------
@@ -113,18 +113,16 @@ def list_users():
 def new_user():
     form = _with_scope_choices(UserCreateForm())
     problem = None
-    created: list[User] = []
     if form.validate_on_submit():
-        problem = _save(form, lambda: created.append(service.create_user(
+        user, problem = _save(form, lambda: service.create_user(
             form.username.data, form.role.data, form.password.data, display_name=form.display_name.data,
             department=form.department.data or None, county=form.county.data or None,
             certificate_no=form.certificate_no.data, phone=(form.phone.data or "").strip() or None,
-            actor=_user(), channel="web")))
-        if created and problem is None and not form.errors:
-            user = created[0]
+            actor=_user(), channel="web"))
+        if problem is None:
             flash(f"已创建用户 {user.username}（{user.role_label}）。", "success")
             return redirect(url_for("web_admin.show_user", user_id=user.id))
-    status = 200 if request.method == "GET" else 422
+    status = 200 if request.method == "GET" else (problem.status if problem else 422)
     return render_template("admin/user_new.html", form=form, problem=problem), status
 
 
@@ -156,15 +154,14 @@ def edit_user(user_id: int):
     form = _with_scope_choices(UserProfileForm())
     if not form.validate_on_submit():
         return _render_user(user, profile=form, status=422)
-    changed: list[list[str]] = []
-    problem = _save(form, lambda: changed.append(service.update_user(
+    changed, problem = _save(form, lambda: service.update_user(
         user, actor=_user(), display_name=form.display_name.data, role=form.role.data,
         department=form.department.data or None, county=form.county.data or None,
-        certificate_no=form.certificate_no.data, phone=form.phone.data, channel="web")))
-    if problem is not None or form.errors:
+        certificate_no=form.certificate_no.data, phone=form.phone.data, channel="web"))
+    if problem is not None:
         db.session.refresh(user)
-        return _render_user(user, profile=form, problem=problem, status=problem.status if problem else 422)
-    flash("已保存用户资料。" if changed[0] else "资料没有变化。", "success" if changed[0] else "info")
+        return _render_user(user, profile=form, problem=problem, status=problem.status)
+    flash("已保存用户资料。" if changed else "资料没有变化。", "success" if changed else "info")
     return redirect(url_for("web_admin.show_user", user_id=user.id))
 
 
@@ -203,9 +200,10 @@ def reset_password(user_id: int):
     form = PasswordResetForm()
     if not form.validate_on_submit():
         return _render_user(user, password=form, status=422)
-    problem = _save(form, lambda: service.reset_password(user, form.password.data, actor=_user(), channel="web"))
-    if problem is not None or form.errors:
-        return _render_user(user, password=form, problem=problem, status=422)
+    _, problem = _save(form, lambda: service.reset_password(user, form.password.data, actor=_user(),
+                                                            channel="web"))
+    if problem is not None:
+        return _render_user(user, password=form, problem=problem, status=problem.status)
     flash(f"已为 {user.username} 设置新密码，请当面或通过安全渠道告知本人。", "success")
     return redirect(url_for("web_admin.show_user", user_id=user.id))
 
@@ -233,15 +231,15 @@ def issue_token():
     problem = None
     if form.validate_on_submit():
         user = get_or_404(User, form.user_id.data)
-        issued: list[tuple[str, DeviceToken]] = []
-        problem = _save(form, lambda: issued.append(service.issue_device_token(
-            user, form.label.data, actor=_user(), channel="web")))
-        if issued and problem is None and not form.errors:
-            raw, token = issued[0]
+        issued, problem = _save(form, lambda: service.issue_device_token(user, form.label.data, actor=_user(),
+                                                                         channel="web"))
+        if problem is None:
+            raw, token = issued
             # The token is rendered into this one response and never stored: no redirect, no flash.
             return render_template("admin/token_issued.html", raw=raw, token=token), 200, \
                 {"Cache-Control": "no-store"}
-    return render_template("admin/token_new.html", token_form=form, problem=problem), 422
+    return render_template("admin/token_new.html", token_form=form, problem=problem), \
+        problem.status if problem else 422
 
 
 @bp.post("/devices/<int:token_id>/revoke")

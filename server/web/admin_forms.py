@@ -56,13 +56,9 @@ class ActionForm(ChineseForm):
     """A reversible one-click action (reactivate an account): the CSRF token only."""
 
 
-def show_problem_at_fields(form: FlaskForm, problem) -> bool:
-    """Put a service's refusal next to the fields it names; False if it names none of the form's
-    (then the page shows it above the form)."""
-    placed = False
+def show_problem_at_fields(form: FlaskForm, problem) -> None:
+    """Put a service's refusal next to the fields it names (the page also shows it above the form)."""
     for name in (problem.errors or {}):
         field = getattr(form, name, None)
         if field is not None and hasattr(field, "errors"):
             field.errors = [*field.errors, problem.detail]
-            placed = True
-    return placed

@@ -31,3 +31,10 @@ def register_web(app) -> None:
     app.register_blueprint(statistics_bp)
     app.register_blueprint(materials_bp)
     app.add_template_filter(local_text, "local_time")
+    from .accountability import bp as accountability_bp
+    from .admin import bp as admin_bp
+    from .audit import bp as audit_bp
+
+    app.register_blueprint(audit_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(accountability_bp)

@@ -58,11 +58,11 @@ def test_filters(app, db, world, draws):
 
 def test_sort_by_window(app, db, world, draws):
     auditor = session_of(app, world.users["auditor"])
-    html = auditor.get("/draws", query_string={"sort": "window_start", "purpose": "reinspection"}).get_data(as_text=True)
+    html = auditor.get("/draws", query_string={"sort": "window_start", "purpose": "reinspection"}).text
     mine = [i for i in ids_in(html) if i in {d.id for d in draws}]
     # Windows run backwards against ids in the fixture: earliest window = highest id.
     assert mine == sorted(mine, reverse=True)
-    html = auditor.get("/draws", query_string={"sort": "-window_start", "purpose": "reinspection"}).get_data(as_text=True)
+    html = auditor.get("/draws", query_string={"sort": "-window_start", "purpose": "reinspection"}).text
     mine = [i for i in ids_in(html) if i in {d.id for d in draws}]
     assert mine == sorted(mine)
 

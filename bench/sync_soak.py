@@ -158,16 +158,19 @@ class FaultyProxy:
 
 
 class Collector(logging.Handler):
-    """Counts the server's logged errors by exception (type and first line)."""
+    """Counts the server's logged errors by exception (type and first line), and its answers of
+    503 to a locked database (logged as warnings: retried, not faults)."""
 
     def __init__(self):
-        super().__init__(logging.ERROR)
+        super().__init__(logging.WARNING)
         self.causes = Counter()
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.exc_info and record.exc_info[1] is not None:
             error = record.exc_info[1]
             self.causes[f"{type(error).__name__}: {str(error).splitlines()[0][:120]}"] += 1
+        elif record.name == "server.errors":
+            self.causes[f"503: {record.getMessage().split(' on ')[0]}"] += 1
 
 
 # --- devices --------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from flask import jsonify, render_template, request
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,11 @@ TITLES = {
     422: "内容校验失败",
     429: "请求过于频繁",
     500: "服务器内部错误",
+    503: "服务器繁忙",
 }
+
+# Seconds a client is asked to wait when the database stayed locked for the whole busy timeout.
+BUSY_RETRY_AFTER = 2
 
 
 class Problem(Exception):
@@ -123,6 +128,7 @@ DEFAULT_DETAILS = {
     422: "请求内容未通过校验，请查看 errors 中各字段的说明。",
     429: "请求过于频繁，请稍后再试。",
     500: "服务器处理请求时出错，已记录，请稍后重试。",
+    503: "服务器繁忙，请稍后重试。",
 }
 
 
@@ -170,9 +176,22 @@ def handle_problem(exc: Problem):
     return render_template("error.html", status=exc.status, title=exc.title, detail=exc.detail), exc.status
 
 
+def _database_busy(exc: Exception) -> bool:
+    """SQLite gave up waiting for its write lock: a moment of contention, not a fault."""
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
+
+
 def handle_unexpected(exc: Exception):
     if isinstance(exc, HTTPException):
         return handle_http_exception(exc)
+    if _database_busy(exc):
+        # Nothing was written (the transaction rolls back); the client retries, as for any 503.
+        log.warning("database busy on %s %s", request.method, request.path)
+        detail = "数据库正忙，本次请求未保存任何内容，请稍后重试。"
+        headers = {"Retry-After": str(BUSY_RETRY_AFTER)}
+        if is_api_request():
+            return problem_response(503, detail=detail, slug="database-busy", headers=headers)
+        return render_template("error.html", status=503, title=TITLES[503], detail=detail), 503, headers
     log.exception("unhandled error on %s %s", request.method, request.path)
     return handle_http_exception(InternalServerError())
 

@@ -14,7 +14,6 @@ from werkzeug.http import http_date
 
 from ..errors import NotFound, problem_response
 from ..extensions import db
-from ..models.base import as_utc
 from ..services import evidence as service
 from ..services.access import api_auth_required
 
@@ -45,8 +44,8 @@ def _user():
 
 def _reread(upload) -> None:
     """Read the row again now that the file lock is ours: a request that held it before may
-    have committed a new offset or completed the upload. Committing first ends the transaction
-    whose snapshot (SQLite) predates that; it holds only the token's last-use time."""
+    have completed or terminated the upload. Committing first ends the transaction whose
+    snapshot (SQLite) predates that; it holds only the token's last-use time."""
     db.session.commit()
     try:
         db.session.refresh(upload)
@@ -55,9 +54,8 @@ def _reread(upload) -> None:
 
 
 def _expires(upload) -> dict:
-    if upload.completed_at is not None:
-        return {}
-    return {"Upload-Expires": http_date(as_utc(upload.expires_at))}
+    expires_at = service.upload_expires_at(upload)
+    return {} if expires_at is None else {"Upload-Expires": http_date(expires_at)}
 
 
 def _empty(status: int, headers: dict):
@@ -95,7 +93,7 @@ def create():
 def status(upload_id):
     """tus HEAD: how many bytes the server holds (Upload-Offset), to resume from there."""
     upload = service.find_upload(upload_id, _user())
-    return _empty(200, {"Upload-Offset": str(upload.upload_offset), "Upload-Length": str(upload.upload_length),
+    return _empty(200, {"Upload-Offset": str(service.received_bytes(upload)), "Upload-Length": str(upload.upload_length),
                         **_expires(upload)})
 
 
@@ -107,22 +105,26 @@ def append(upload_id):
     The chunk that completes the file is verified against the declared SHA-256 and the image
     rules; if refused (422) the upload is deleted and the client uploads again.
     """
+    # What this request read stays valid across the commit before the body: writers of this
+    # upload queue behind its file lock. Reloading would cost a query and a transaction per chunk.
+    db.session().expire_on_commit = False
     upload = service.find_upload(upload_id, _user())
     with service.locked_upload_file(upload) as handle:
-        _reread(upload)
+        if handle is None:  # completed, terminated or lost while this request waited
+            _reread(upload)
         try:
-            service.receive_chunk(upload, handle, offset_header=request.headers.get("Upload-Offset"),
-                                  content_type=request.headers.get("Content-Type"),
-                                  checksum_header=request.headers.get("Upload-Checksum"),
-                                  stream=request.stream, content_length=request.content_length,
-                                  before_body=db.session.commit)
+            offset = service.receive_chunk(upload, handle, offset_header=request.headers.get("Upload-Offset"),
+                                           content_type=request.headers.get("Content-Type"),
+                                           checksum_header=request.headers.get("Upload-Checksum"),
+                                           stream=request.stream, content_length=request.content_length,
+                                           before_body=db.session.commit)
         except service.KeptProblem:
             # What the service did on disk is done: keep the rows that describe it.
             db.session.commit()
             raise
-        # Committed under the file lock, so the next PATCH on this upload reads this offset.
+        # A completion is committed under the file lock, so the next PATCH on this upload sees it.
         db.session.commit()
-    return _empty(204, {"Upload-Offset": str(upload.upload_offset), **_expires(upload)})
+    return _empty(204, {"Upload-Offset": str(offset), **_expires(upload)})
 
 
 @blp.route("/<upload_id>", methods=["DELETE"])

@@ -42,22 +42,20 @@ class EvidenceFile(db.Model):
 class Upload(db.Model):
     """A tus upload resource: bytes arrive in PATCH requests into a temporary file.
 
-    `upload_offset` always equals the number of bytes durably in the temporary file: a request
-    truncates the file to it before writing, so bytes written by a request that failed before
-    its commit are dropped, never counted.
+    The temporary file is the only record of progress: its size is the upload's offset and its
+    modification time the last activity, from which the expiry is counted. A chunk therefore
+    costs no database write, and disk and database cannot disagree about how many bytes arrived.
     """
 
     __tablename__ = "upload"
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # UUID, the URL's last segment
     owner_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
     upload_length: Mapped[int] = mapped_column(BigInteger)
-    upload_offset: Mapped[int] = mapped_column(BigInteger, default=0)
     declared_sha256: Mapped[str] = mapped_column(String(64))
     filename: Mapped[str | None] = mapped_column(String(255))  # shown to people, never a path
     declared_type: Mapped[str | None] = mapped_column(String(100))
     temp_path: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence_file.id"), index=True)
 

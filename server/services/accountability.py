@@ -33,6 +33,7 @@ from .access import authorize, get_or_404, grant, register_policy
 from .audit import record_event
 from .cases import overdue_condition
 from .documents import issue_document, preview_document, today_in_china
+from .pagination import Page, paginate
 
 THRESHOLDS_FILE = "accountability_thresholds.yaml"
 PARTIES = ("unit", "department", "county")
@@ -375,3 +376,12 @@ def case_summary(case: AccountabilityCase, user: User) -> dict:
             "document": ({"id": case.document.id, "number": case.document.number} if case.document else None),
             "findings": findings}
 
+
+
+def list_cases(user: User, *, state: str | None = None, page: int = 1, per_page: int = 20) -> Page:
+    """Accountability cases, newest first, optionally in one state."""
+    authorize(user, "read", AccountabilityCase)
+    query = sa.select(AccountabilityCase).order_by(AccountabilityCase.id.desc())
+    if state:
+        query = query.where(AccountabilityCase.state == state)
+    return paginate(query, page, per_page)

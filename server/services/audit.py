@@ -13,14 +13,17 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 import sqlalchemy as sa
 from flask import has_request_context
 
+from ..errors import NotFound
 from ..extensions import db
 from ..models import AuditChainHead, AuditEvent, User
-from ..models.base import utcnow
+from ..models.base import CHINA_STANDARD_TIME, utcnow
+from .access import MAX_ID, authorize, grant, register_policy
+from .pagination import Page, paginate
 
 GENESIS_HASH = "0" * 64
 HEAD_ID = 1
@@ -83,14 +86,23 @@ def compute_hash(**fields) -> str:
     return hashlib.sha256(canonical_bytes(**fields)).hexdigest()
 
 
-def event_hash(event) -> str:
-    """The hash an event (an AuditEvent or a row with the same attributes) should carry."""
-    return compute_hash(
+def _event_fields(event) -> dict:
+    return dict(
         seq=event.seq, occurred_at=event.occurred_at, actor_id=event.actor_id,
         actor_label=event.actor_label, channel=event.channel, action=event.action,
         object_type=event.object_type, object_id=event.object_id, details=event.details,
         prev_hash=event.prev_hash,
     )
+
+
+def event_hash(event) -> str:
+    """The hash an event (an AuditEvent or a row with the same attributes) should carry."""
+    return compute_hash(**_event_fields(event))
+
+
+def event_canonical_text(event) -> str:
+    """The canonical serialisation an event's hash covers, as text (shown to auditors)."""
+    return canonical_bytes(**_event_fields(event)).decode("utf-8")
 
 
 # --- recording ---------------------------------------------------------------------------------
@@ -329,3 +341,63 @@ def _decoded_fields(row, dialect) -> dict:
 
 def _sqlite_datetime(dialect):
     return AuditEvent.__table__.c.occurred_at.type.dialect_impl(dialect).result_processor(dialect, None)
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+register_policy(AuditEvent, "审计日志")
+# DESIGN §1: the auditor (纪检/审计) reads the log and verifies it; the administrator answers for
+# the system the log records. The office is among those the log watches, so it does not read it.
+grant(AuditEvent, "read", ("auditor", "admin"))
+
+EVENT_SORTS = {"seq_desc": AuditEvent.seq.desc(), "seq_asc": AuditEvent.seq.asc()}
+EVENT_SORT_LABELS = {"seq_desc": "序号从新到旧", "seq_asc": "序号从旧到新"}
+CHANNEL_LABELS = {"api": "接口", "web": "网页", "cli": "命令行", "system": "系统"}
+
+
+def _china_midnight_utc(day: date) -> datetime:
+    return datetime.combine(day, time(0), CHINA_STANDARD_TIME).astimezone(timezone.utc)
+
+
+def list_events(user: User, *, action: str | None = None, actor: str | None = None,
+                object_type: str | None = None, date_from: date | None = None, date_to: date | None = None,
+                sort: str = "seq_desc", page: int = 1, per_page: int = 50) -> Page:
+    """Audit events filtered by exact action, actor (username or "system") and object type, and by
+    China-time dates (both inclusive), sorted by seq."""
+    authorize(user, "read", AuditEvent)
+    query = sa.select(AuditEvent)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    if actor:
+        query = query.where(AuditEvent.actor_label == actor)
+    if object_type:
+        query = query.where(AuditEvent.object_type == object_type)
+    if date_from is not None:
+        query = query.where(AuditEvent.occurred_at >= _china_midnight_utc(date_from))
+    if date_to is not None:
+        query = query.where(AuditEvent.occurred_at < _china_midnight_utc(date_to + timedelta(days=1)))
+    return paginate(query.order_by(EVENT_SORTS.get(sort, EVENT_SORTS["seq_desc"])), page, per_page)
+
+
+def event_filter_choices() -> dict[str, list[str]]:
+    """The actions and object types that occur in the log, for the filter lists."""
+    def distinct(column) -> list[str]:
+        return list(db.session.scalars(sa.select(column).where(column.is_not(None)).distinct().order_by(column)))
+
+    return {"actions": distinct(AuditEvent.action), "object_types": distinct(AuditEvent.object_type)}
+
+
+def find_event(seq: int, user: User) -> AuditEvent:
+    """The event at position `seq` of the chain, or NotFound."""
+    authorize(user, "read", AuditEvent)
+    event = None
+    if 0 < seq <= MAX_ID:
+        event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.seq == seq))
+    if event is None:
+        raise NotFound(f"序号为 {seq} 的审计事件不存在。")
+    return event
+
+
+def last_seq() -> int:
+    """The chain head's position: the number of events the log should hold."""
+    return db.session.scalar(sa.select(AuditChainHead.last_seq).where(AuditChainHead.id == HEAD_ID)) or 0

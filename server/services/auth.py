@@ -13,12 +13,14 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..models import ROLE_LABELS, ROLES, County, Department, DeviceToken, User
 from ..models.base import as_utc, utcnow
 from .audit import record_event
+from .pagination import Page, paginate
 from .passwords import hash_password, needs_rehash, verify_password
 
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
@@ -101,6 +103,35 @@ def find_user(username: str) -> User:
     return user
 
 
+def check_password(password: str) -> None:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise Invalid(f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符。", errors={"password": ["过短"]})
+
+
+def _checked_scope(role: str, department, county, certificate_no: str | None, *,
+                   user: User | None = None) -> tuple[Department | None, County | None, str | None]:
+    """Department, county and certificate resolved and checked against the role; `user` is the
+    one being edited (its own certificate is not a duplicate)."""
+    if isinstance(department, str):
+        department = find_department(department) if department.strip() else None
+    if isinstance(county, str):
+        county = find_county(county) if county.strip() else None
+    if role == "department" and department is None:
+        raise Invalid("行业部门用户必须指定所属部门（--department）。", errors={"department": ["必填"]})
+    if role == "county" and county is None:
+        raise Invalid("属地政府用户必须指定所属县市区（--county）。", errors={"county": ["必填"]})
+
+    certificate_no = (certificate_no or "").strip() or None
+    if certificate_no is not None:
+        if role not in CERTIFICATE_ROLES:
+            raise Invalid("只有督查人员或执法人员可以登记执法证号。", errors={"certificate_no": ["该角色不适用"]})
+        holder = db.session.scalar(select(User).where(User.enforcement_certificate_no == certificate_no))
+        if holder is not None and holder is not user:
+            raise Conflict(f"执法证号“{certificate_no}”已登记在用户“{holder.username}”名下。",
+                           errors={"certificate_no": ["该执法证号已登记。"]})
+    return department, county, certificate_no
+
+
 def create_user(
     username: str,
     role: str,
@@ -123,27 +154,10 @@ def create_user(
     if role not in ROLES:
         choices = "、".join(f"{code}（{label}）" for code, label in ROLE_LABELS.items())
         raise Invalid(f"未知角色“{role}”，可选：{choices}。", errors={"role": ["未知角色"]})
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise Invalid(f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符。", errors={"password": ["过短"]})
+    check_password(password)
     if db.session.scalar(select(func.count()).select_from(User).where(User.username == username)):
-        raise Conflict(f"用户名“{username}”已存在。")
-
-    if isinstance(department, str):
-        department = find_department(department) if department.strip() else None
-    if isinstance(county, str):
-        county = find_county(county) if county.strip() else None
-    if role == "department" and department is None:
-        raise Invalid("行业部门用户必须指定所属部门（--department）。", errors={"department": ["必填"]})
-    if role == "county" and county is None:
-        raise Invalid("属地政府用户必须指定所属县市区（--county）。", errors={"county": ["必填"]})
-
-    certificate_no = (certificate_no or "").strip() or None
-    if certificate_no is not None:
-        if role not in CERTIFICATE_ROLES:
-            raise Invalid("只有督查人员或执法人员可以登记执法证号。", errors={"certificate_no": ["该角色不适用"]})
-        holder = db.session.scalar(select(User).where(User.enforcement_certificate_no == certificate_no))
-        if holder is not None:
-            raise Conflict(f"执法证号“{certificate_no}”已登记在用户“{holder.username}”名下。")
+        raise Conflict(f"用户名“{username}”已存在。", errors={"username": ["该用户名已存在。"]})
+    department, county, certificate_no = _checked_scope(role, department, county, certificate_no)
 
     user = User(
         username=username,
@@ -164,6 +178,87 @@ def create_user(
                           "department": department.code if department else None,
                           "county": county.code if county else None})
     return user
+
+
+USER_SORTS = {
+    "username": (User.username,), "role": (User.role, User.username),
+    "last_login": (User.last_login_at, User.id), "created": (User.id,),
+}
+USER_SORT_LABELS = {"username": "用户名", "role": "角色", "last_login": "最近登录", "created": "创建顺序"}
+
+
+def list_users(*, role: str | None = None, department_id: int | None = None, county_id: int | None = None,
+               active: bool | None = None, sort: str = "username", descending: bool = False,
+               page: int = 1, per_page: int = 50) -> Page:
+    """Users filtered by role, scope and state, sorted by one of USER_SORTS."""
+    query = select(User)
+    if role:
+        query = query.where(User.role == role)
+    if department_id is not None:
+        query = query.where(User.department_id == department_id)
+    if county_id is not None:
+        query = query.where(User.county_id == county_id)
+    if active is not None:
+        query = query.where(User.is_active.is_(active))
+    columns = USER_SORTS.get(sort, USER_SORTS["username"])
+    # Users who never logged in sort last either way.
+    order = [column.desc().nulls_last() if descending else column.asc().nulls_last() for column in columns]
+    return paginate(query.order_by(*order), page, per_page)
+
+
+def update_user(user: User, *, actor: User, display_name: str | None = None, role: str | None = None,
+                department: str | Department | None = None, county: str | County | None = None,
+                certificate_no: str | None = None, phone: str | None = None,
+                channel: str = "web") -> list[str]:
+    """Change a user's name, role, scope, certificate and phone with the checks of create_user;
+    returns the names of the fields that changed (audited as user.updated)."""
+    role = role or user.role
+    if role not in ROLES:
+        raise Invalid(f"未知角色“{role}”。", errors={"role": ["未知角色"]})
+    if user.id == actor.id and role != user.role:
+        raise Conflict("不能更改自己的角色（以免失去管理权限）。", errors={"role": ["不能更改自己的角色。"]})
+    department, county, certificate_no = _checked_scope(role, department, county, certificate_no, user=user)
+    values = {"display_name": (display_name or "").strip() or user.display_name, "role": role,
+              "department": department, "county": county, "enforcement_certificate_no": certificate_no,
+              "phone": (phone or "").strip() or None}
+    changed = [name for name, value in values.items() if getattr(user, name) != value]
+    if not changed:
+        return []
+    # Names and phone numbers are personal data and the log is kept for ever: only that they changed.
+    details = {"changed": changed, "role": role, "department": department.code if department else None,
+               "county": county.code if county else None, "certificate_no": certificate_no}
+    for name in changed:
+        setattr(user, name, values[name])
+    db.session.flush()
+    record_event("user.updated", actor=actor, channel=channel, object_type="user", object_id=str(user.id),
+                 details={"username": user.username, **details})
+    return changed
+
+
+def set_user_active(user: User, active: bool, *, actor: User, channel: str = "web") -> bool:
+    """Deactivate or reactivate an account; False if it already was. A deactivated user can no
+    longer log in, their sessions end at the next request and their device tokens stop working."""
+    if user.is_active == active:
+        return False
+    if not active and user.id == actor.id:
+        raise Conflict("不能停用自己的账号。")
+    user.is_active = active
+    if active:
+        user.failed_logins = 0
+    db.session.flush()
+    record_event("user.reactivated" if active else "user.deactivated", actor=actor, channel=channel,
+                 object_type="user", object_id=str(user.id), details={"username": user.username})
+    return True
+
+
+def reset_password(user: User, password: str, *, actor: User, channel: str = "web") -> None:
+    """Set a new password chosen by an administrator (audited; the password itself never is)."""
+    check_password(password)
+    user.password_hash = hash_password(password)
+    user.failed_logins = 0
+    db.session.flush()
+    record_event("user.password_reset", actor=actor, channel=channel, object_type="user",
+                 object_id=str(user.id), details={"username": user.username})
 
 
 # --- device tokens --------------------------------------------------------------------------
@@ -209,7 +304,8 @@ def find_valid_token(raw: str | None) -> DeviceToken | None:
     notes when it was last used."""
     if not raw:
         return None
-    token = db.session.scalar(select(DeviceToken).where(DeviceToken.token_hash == _token_hash(raw)))
+    token = db.session.scalar(select(DeviceToken).options(joinedload(DeviceToken.user))
+                              .where(DeviceToken.token_hash == _token_hash(raw)))
     now = utcnow()
     if token is None or not token_is_valid(token, now):
         return None
@@ -250,6 +346,31 @@ def revoke_device_token(token: DeviceToken, *, actor: User | None = None, channe
                  object_id=str(token.id),
                  details={"user": token.user.username, "label": token.label, "prefix": token.prefix})
     return True
+
+
+TOKEN_STATE_LABELS = {"valid": "有效", "expired": "已过期", "revoked": "已吊销"}
+
+
+def token_state(token: DeviceToken, now: datetime | None = None) -> str:
+    """valid, expired or revoked (a key of TOKEN_STATE_LABELS)."""
+    if token.revoked_at is not None:
+        return "revoked"
+    return "expired" if as_utc(token.expires_at) <= (now or utcnow()) else "valid"
+
+
+def token_page(*, user: User | None = None, state: str | None = None, page: int = 1, per_page: int = 50) -> Page:
+    """Device tokens, newest first, of one user or all, optionally in one state."""
+    query = select(DeviceToken).options(selectinload(DeviceToken.user)).order_by(DeviceToken.id.desc())
+    if user is not None:
+        query = query.where(DeviceToken.user_id == user.id)
+    now = utcnow()
+    if state == "revoked":
+        query = query.where(DeviceToken.revoked_at.is_not(None))
+    elif state == "expired":
+        query = query.where(DeviceToken.revoked_at.is_(None), DeviceToken.expires_at <= now)
+    elif state == "valid":
+        query = query.where(DeviceToken.revoked_at.is_(None), DeviceToken.expires_at > now)
+    return paginate(query, page, per_page)
 
 
 def list_tokens(user: User | None = None) -> list[DeviceToken]:

@@ -1,8 +1,11 @@
 """Photo evidence: tus uploads into a temporary file, then content-addressed storage and variants.
 
 Life of a photo: `create_upload` (tus creation) makes an `Upload` row and an empty file under
-EVIDENCE_DIR/incoming/; `receive_chunk` (tus PATCH) appends bytes, fsyncs and advances the
-offset; the chunk that completes the file triggers `_complete`: the whole file's SHA-256 must
+EVIDENCE_DIR/incoming/; `receive_chunk` (tus PATCH) appends bytes to it. The file's size is the
+upload's offset, so a chunk touches the database only to authenticate. Chunks are not fsynced
+one by one: bytes lost with the machine shrink the file, the client's next PATCH meets a 409
+with the true offset and sends them again from its own copy, which it keeps until the upload
+is complete. The chunk that completes the file triggers `_complete`: the file is fsynced, its SHA-256 must
 equal the one declared at creation, the content must be an allowed image, complete to its last byte,
 and not a decompression bomb; then the original is moved (fsync, os.replace) to
 EVIDENCE_DIR/sha256/ab/cdef… untouched, an `EvidenceFile` row is added and `evidence.stored` is
@@ -14,13 +17,15 @@ Disk and database must tell the same story, also when a request fails. A request
 both and then refuses (the file's hash does not match, the bytes are not a photo) raises a
 `KeptProblem`: the view commits before answering, because the usual 4xx rollback would bring
 back a row whose file is gone. Writes to one upload are serialised with an exclusive `flock` on
-its temporary file, held by the view until its commit.
+its temporary file, held by the view until its commit; completing moves the file away under
+that lock, so a writer that holds the lock on the file still in place knows the upload is open.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import fcntl
 import hashlib
 import os
@@ -114,7 +119,7 @@ class UploadRefused(KeptProblem):
 
 
 class UploadRewound(KeptProblem):
-    """Bytes counted by the database are missing on disk; the offset now says what is there."""
+    """The temporary file was lost (a disk replaced, a restore): the upload starts again at 0."""
 
     status = 409
     slug = "upload-rewound"
@@ -125,6 +130,14 @@ class UploadInterrupted(KeptProblem):
 
     status = 400
     slug = "upload-interrupted"
+
+
+class InsufficientStorage(Problem):
+    """The disk is full: the chunk is dropped and the client tries again later."""
+
+    status = 507
+    slug = "insufficient-storage"
+    default_title = "服务器存储空间不足"
 
 
 # --- access --------------------------------------------------------------------------------------
@@ -267,16 +280,35 @@ def create_upload(user: User, *, length_header: str | None, metadata_header: str
     with open(evidence_root() / temp_path, "xb") as handle:
         os.fsync(handle.fileno())
     _fsync_directory(incoming)
-    upload = Upload(id=upload_id, owner_id=user.id, upload_length=length, upload_offset=0,
-                    declared_sha256=declared, filename=filename, declared_type=declared_type,
-                    temp_path=temp_path, expires_at=_new_expiry())
+    upload = Upload(id=upload_id, owner_id=user.id, upload_length=length, declared_sha256=declared,
+                    filename=filename, declared_type=declared_type, temp_path=temp_path)
     db.session.add(upload)
     db.session.flush()
     return upload
 
 
-def _new_expiry() -> datetime:
-    return utcnow() + timedelta(hours=current_app.config["UPLOAD_EXPIRES_AFTER_HOURS"])
+def _temp_stat(upload: Upload) -> os.stat_result | None:
+    try:
+        return os.stat(evidence_root() / upload.temp_path)
+    except FileNotFoundError:
+        return None
+
+
+def received_bytes(upload: Upload) -> int:
+    """The upload's offset: all of it once complete, else the temporary file's size."""
+    if upload.completed_at is not None:
+        return upload.upload_length
+    stat = _temp_stat(upload)
+    return stat.st_size if stat is not None else 0
+
+
+def upload_expires_at(upload: Upload) -> datetime | None:
+    """A partial upload expires a fixed time after its last byte arrived; a complete one never."""
+    if upload.completed_at is not None:
+        return None
+    stat = _temp_stat(upload)
+    last_activity = datetime.fromtimestamp(stat.st_mtime, UTC) if stat is not None else as_utc(upload.created_at)
+    return last_activity + timedelta(hours=current_app.config["UPLOAD_EXPIRES_AFTER_HOURS"])
 
 
 def find_upload(upload_id: str, user: User) -> Upload:
@@ -290,7 +322,7 @@ def find_upload(upload_id: str, user: User) -> Upload:
     # Another user's upload is answered exactly like a missing one: ids are not to be probed.
     if upload is None or upload.owner_id != user.id:
         raise missing
-    if upload.completed_at is None and as_utc(upload.expires_at) <= utcnow():
+    if upload.completed_at is None and upload_expires_at(upload) <= utcnow():
         raise UploadGone("上传已过期，请重新创建上传。")
     return upload
 
@@ -303,8 +335,8 @@ def locked_upload_file(upload: Upload):
     """The upload's temporary file, opened for writing and exclusively locked; None if it is gone
     (the upload completed and its file was moved, or the bytes were lost).
 
-    The caller re-reads the row after taking the lock and commits inside the block, so the next
-    writer sees this one's offset.
+    With None the caller re-reads the row to learn what happened; it commits inside the block,
+    so the next writer sees a completion or termination this one made.
     """
     path = evidence_root() / upload.temp_path
     try:
@@ -342,13 +374,14 @@ def parse_checksum(header: str | None):
 
 def receive_chunk(upload: Upload, handle, *, offset_header: str | None, content_type: str | None,
                   checksum_header: str | None, stream, content_length: int | None,
-                  before_body: Callable[[], None] | None = None) -> Upload:
+                  before_body: Callable[[], None] | None = None) -> int:
     """tus PATCH: append the body at Upload-Offset; the last chunk completes the upload.
+    Returns the new offset.
 
-    `handle` comes from `locked_upload_file`. Bytes are counted only once fsynced.
-    `before_body` is called once the request is checked and before its body is read: the view
-    ends its transaction there, so that no database lock is held while a slow connection
-    delivers a chunk (the file lock keeps other writers of this upload out meanwhile).
+    `handle` comes from `locked_upload_file`. `before_body` is called once the request is checked
+    and before its body is read: the view ends its transaction there, so that no database lock
+    is held while a slow connection delivers a chunk (the file lock keeps other writers of this
+    upload out meanwhile).
     """
     if (content_type or "").split(";")[0].strip().lower() != "application/offset+octet-stream":
         raise UnsupportedMediaType("PATCH 请求的 Content-Type 必须是 application/offset+octet-stream。")
@@ -356,20 +389,19 @@ def receive_chunk(upload: Upload, handle, *, offset_header: str | None, content_
         raise BadRequest("缺少 Upload-Offset 请求头，或其值不是非负整数。")
     offset = int(offset_header)
     checksum = parse_checksum(checksum_header)
-    if offset != upload.upload_offset:
-        raise Conflict(f"Upload-Offset {offset} 与服务器已接收的 {upload.upload_offset} 字节不符，请先用 HEAD 查询。",
-                       upload_offset=upload.upload_offset)
     if upload.completed_at is not None:  # a retried last PATCH whose answer was lost
-        if content_length:
-            raise Conflict("上传已完成，不再接收数据。", upload_offset=upload.upload_offset)
-        return upload
+        if offset != upload.upload_length or content_length:
+            raise Conflict("上传已完成，不再接收数据。", upload_offset=upload.upload_length)
+        return upload.upload_length
+    if handle is None:
+        _rewind(upload)
+    current = os.fstat(handle.fileno()).st_size
+    if offset != current:
+        raise Conflict(f"Upload-Offset {offset} 与服务器已接收的 {current} 字节不符，请先用 HEAD 查询。",
+                       upload_offset=current)
     remaining = upload.upload_length - offset
     if content_length is not None and content_length > remaining:
         raise PayloadTooLarge(f"本次数据 {content_length} 字节超过剩余的 {remaining} 字节。")
-    if handle is None or os.fstat(handle.fileno()).st_size < offset:
-        _rewind(upload, handle)
-    # Bytes past the offset were written by a request that failed before its commit: not counted.
-    handle.truncate(offset)
     handle.seek(offset)
     length = upload.upload_length
     if before_body is not None:
@@ -389,8 +421,15 @@ def receive_chunk(upload: Upload, handle, *, offset_header: str | None, content_
             handle.write(block)
             if digest is not None:
                 digest.update(block)
+        handle.flush()
     except ClientDisconnected:
         interrupted = True
+    except OSError as exc:
+        # Half a chunk on a full disk is not kept: the offset must not count bytes that failed.
+        _drop_chunk(handle, offset)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise InsufficientStorage("服务器存储空间不足，本块数据已丢弃，请稍后从同一偏移量重试。") from None
+        raise
     # Servers that mark their input as terminated hand over a short body instead of raising.
     if content_length is not None and received < content_length:
         interrupted = True
@@ -403,33 +442,31 @@ def receive_chunk(upload: Upload, handle, *, offset_header: str | None, content_
         raise ChecksumMismatch("本块数据的校验和不符，已丢弃，请重新发送。")
 
     handle.flush()
-    os.fsync(handle.fileno())
-    upload.upload_offset = offset + received
-    upload.expires_at = _new_expiry()
-    db.session.flush()
+    new_offset = offset + received
     if interrupted:
-        raise UploadInterrupted(f"连接中断；已保存 {upload.upload_offset} 字节，可从该偏移量续传。",
-                                upload_offset=upload.upload_offset)
-    if upload.upload_offset == upload.upload_length:
+        raise UploadInterrupted(f"连接中断；已保存 {new_offset} 字节，可从该偏移量续传。", upload_offset=new_offset)
+    if new_offset == length:
+        os.fsync(handle.fileno())
         _complete(upload)
-    return upload
+    return new_offset
 
 
-def _rewind(upload: Upload, handle) -> None:
-    """Bytes the database counts are missing on disk (lost with a crash or a disk): start over."""
-    if handle is None:
-        with open(evidence_root() / upload.temp_path, "wb") as fresh:
-            os.fsync(fresh.fileno())
-    else:
-        _drop_chunk(handle, 0)
-    upload.upload_offset = 0
-    db.session.flush()
+def _rewind(upload: Upload) -> None:
+    """The temporary file is gone while the upload is open: start it again, empty."""
+    path = evidence_root() / upload.temp_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fresh:
+        os.fsync(fresh.fileno())
+    _fsync_directory(path.parent)
     raise UploadRewound("服务器上的部分数据已丢失，请从偏移量 0 重新上传。", upload_offset=0)
 
 
 def _drop_chunk(handle, offset: int) -> None:
+    try:
+        handle.flush()
+    except OSError:  # the disk is full: what could not be flushed is dropped anyway
+        pass
     handle.truncate(offset)
-    handle.flush()
     os.fsync(handle.fileno())
 
 
@@ -677,8 +714,8 @@ def clean_expired_uploads(now: datetime | None = None) -> int:
     """Remove expired partial uploads with their files, and stray temporary files older than the
     expiry window (left by a creation whose commit failed). Returns the number of uploads removed."""
     now = now or utcnow()
-    expired = db.session.scalars(
-        sa.select(Upload).where(Upload.completed_at.is_(None), Upload.expires_at <= now)).all()
+    partial = db.session.scalars(sa.select(Upload).where(Upload.completed_at.is_(None))).all()
+    expired = [upload for upload in partial if upload_expires_at(upload) <= now]
     for upload in expired:
         terminate_upload(upload)
     incoming = evidence_root() / INCOMING_DIR

@@ -8,9 +8,13 @@ def register_web(app) -> None:
     # Authentication is wired here because every app registers its pages; the API's bearer
     # loader lives in the same place so both channels are decided side by side.
     from ..auth_setup import init_auth
+    from .accountability import bp as accountability_bp
+    from .admin import bp as admin_bp
+    from .audit import bp as audit_bp
     from .auth import bp as auth_bp
     from .cases import bp as cases_bp
     from .draws import bp as draws_bp
+    from .inspections import bp as inspections_bp
     from .materials import bp as materials_bp
     from .navigation import inject_navigation
     from .rectification import bp as rectification_bp
@@ -25,9 +29,13 @@ def register_web(app) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(draws_bp)
+    app.register_blueprint(inspections_bp)
     app.register_blueprint(cases_bp)
     app.register_blueprint(rectification_bp)
     app.add_template_global(rectification_for_case, "rectification_for_case")
     app.register_blueprint(statistics_bp)
+    app.register_blueprint(accountability_bp)
     app.register_blueprint(materials_bp)
+    app.register_blueprint(audit_bp)
+    app.register_blueprint(admin_bp)
     app.add_template_filter(local_text, "local_time")

@@ -12,21 +12,25 @@ from ..extensions import db
 from ..models import County, Draw, VenueCategory
 from ..models.base import CHINA_STANDARD_TIME, as_utc
 from ..services import assignments as assignment_service
+from ..services import draws as draw_service
+from ..services import inspections as inspection_service
 from ..services.access import get_authorized, web_role_required
 from ..services.draws import (
     close_draw,
     create_draw,
     draw_summary,
-    draws_for,
     verify_draw,
 )
 from .forms import ConfirmForm, DrawForm
 from .navigation import add_nav_item
+from .query_args import int_arg, listed, text_arg
 
 bp = Blueprint("web_draws", __name__)
 
 MANAGERS = ("office", "admin")
 READERS = ("office", "admin", "auditor")
+# Roles with a read_target grant (server.services.assignments); the service checks the rest.
+TARGET_READERS = ("office", "admin", "inspector", "department", "county")
 
 add_nav_item("抽查派单", "web_draws.list_draws", READERS)
 
@@ -48,8 +52,17 @@ def _local(naive):
 @bp.get("/draws")
 @web_role_required(*READERS)
 def list_draws():
-    draws = [draw_summary(draw, with_assignments=False) for draw in draws_for(current_user)]
-    return render_template("draws/list.html", draws=draws)
+    errors: dict[str, list[str]] = {}
+    filters = {"status": text_arg("status"), "purpose": text_arg("purpose")}
+    page_number = int_arg("page", "页码", errors) or 1
+    page = listed(lambda: draw_service.list_draws(current_user, sort=text_arg("sort"), page=page_number, **filters),
+                  errors)
+    draws = [draw_summary(draw, with_assignments=False) for draw in page.items] if page else []
+    return render_template("draws/list.html", draws=draws, page=page, filters=filters, errors=errors,
+                           sort=text_arg("sort") or draw_service.LIST_DEFAULT_SORT,
+                           statuses=draw_service.STATUS_LABELS, purposes=draw_service.PURPOSE_LABELS,
+                           sort_columns={key: label for key, (_, label) in draw_service.LIST_SORT_COLUMNS.items()}), \
+        400 if errors else 200
 
 
 @bp.route("/draws/new", methods=["GET", "POST"])
@@ -111,14 +124,28 @@ def verification(draw_id: int):
                            report=verify_draw(draw))
 
 
+@bp.get("/assignments/<int:assignment_id>")
+@web_role_required()
+def show_assignment(assignment_id: int):
+    """One assignment without its target: the team, state, times, history and its record.
+    Who may open it, and who gets 404 instead, is the assignment policy's business."""
+    assignment = assignment_service.find_assignment(assignment_id, current_user)
+    return render_template("assignments/detail.html",
+                           assignment=inspection_service.assignment_overview(assignment, current_user),
+                           confirm=ConfirmForm(), can_manage=current_user.role in MANAGERS,
+                           can_open_draw=current_user.role in READERS)
+
+
 @bp.get("/assignments/<int:assignment_id>/target")
-@web_role_required(*MANAGERS)
+@web_role_required(*TARGET_READERS)
 def assignment_target(assignment_id: int):
-    """The office reads a target (audited, channel web)."""
+    """A target, read and audited (channel web): the office any time, the team once revealed,
+    viewers once submitted — assignments.read_target decides and refuses the rest."""
     assignment = assignment_service.find_assignment(assignment_id, current_user, "read_target")
     target = assignment_service.read_target(assignment, current_user, channel="web")
-    return render_template("draws/target.html", assignment=assignment_service.summary(assignment, current_user),
-                           target=target)
+    return render_template("draws/target.html", assignment=inspection_service.assignment_overview(
+        assignment, current_user), target=target, can_manage=current_user.role in MANAGERS), 200, \
+        {"Cache-Control": "no-store"}
 
 
 @bp.post("/assignments/<int:assignment_id>/dispatch")

@@ -5,6 +5,7 @@ from flask_login import current_user
 
 from ..extensions import db
 from ..models import ROLES, Department, VenueCategory
+from .inspections import dashboard_context
 
 # Not /static: Flask's own app-level static route claims that path first (even without a folder).
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/assets")
@@ -20,7 +21,8 @@ def index():
     categories = []
     if user.role == "department" and user.department is not None:
         categories = _categories_of(user.department_id)
-    return render_template(HOME_TEMPLATES[user.role], user=user, categories=categories)
+    extra = dashboard_context(user) if user.role == "office" else {}
+    return render_template(HOME_TEMPLATES[user.role], user=user, categories=categories, **extra)
 
 
 def _categories_of(department_id: int) -> list[str]:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import os
 import struct
 import zlib
 from datetime import timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
@@ -354,15 +356,14 @@ def test_termination_removes_upload_and_bytes(db, inspector, evidence_dir):
     assert_problem(inspector.patch(url, data[100:], 100), 404)
 
 
-def test_expired_upload_is_gone_and_cleaned_by_the_command(db, cli, inspector, evidence_dir):
+def test_expired_upload_is_gone_and_cleaned_by_the_command(app, db, cli, inspector, evidence_dir):
     data = jpeg_bytes()
     url = inspector.location(data)
     assert inspector.patch(url, data[:100], 0).status_code == 204
     finished_url, _ = inspector.upload(jpeg_bytes())
     upload = db.session.get(Upload, url.rsplit("/", 1)[1])
     temp = evidence_dir / upload.temp_path
-    upload.expires_at = utcnow() - timedelta(minutes=1)
-    db.session.commit()
+    age_file(temp, timedelta(hours=app.config["UPLOAD_EXPIRES_AFTER_HOURS"], minutes=1))
 
     assert inspector.head(url).status_code == 410
     assert_problem(inspector.patch(url, data[100:], 100), 410)
@@ -374,6 +375,87 @@ def test_expired_upload_is_gone_and_cleaned_by_the_command(db, cli, inspector, e
     assert inspector.head(url).status_code == 404
     # Completed uploads and their evidence are not touched.
     assert inspector.head(finished_url).status_code == 200
+
+
+def age_file(path: Path, age: timedelta) -> None:
+    """Make a temporary upload file look as if its last byte arrived `age` ago."""
+    moment = (utcnow() - age).timestamp()
+    os.utime(path, (moment, moment))
+
+
+def test_expiry_counts_from_the_last_chunk(app, db, cli, inspector, evidence_dir):
+    data = jpeg_bytes()
+    url = inspector.location(data)
+    upload = db.session.get(Upload, url.rsplit("/", 1)[1])
+    temp = evidence_dir / upload.temp_path
+    hours = app.config["UPLOAD_EXPIRES_AFTER_HOURS"]
+    age_file(temp, timedelta(hours=hours, minutes=-5))  # created long ago, still within the window
+
+    response = inspector.patch(url, data[:100], 0)
+    assert response.status_code == 204
+    # The chunk moved the expiry a whole window ahead of now.
+    expires = parsedate_to_datetime(response.headers["Upload-Expires"])
+    assert expires >= utcnow() + timedelta(hours=hours, minutes=-1)
+    assert cli.invoke(args=["evidence", "clean-uploads"]).output.count("已清理 0 个") == 1
+    assert inspector.head(url).headers["Upload-Offset"] == "100"
+
+
+def test_a_chunk_that_does_not_complete_writes_nothing_to_the_database(app, db, inspector):
+    data = jpeg_bytes((200, 150))
+    url = inspector.location(data)
+    statements = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement.split(None, 1)[0].upper())
+
+    sa.event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        assert inspector.patch(url, data[:1000], 0).status_code == 204
+        assert inspector.patch(url, data[1000:2000], 1000).status_code == 204
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", note)
+    assert statements and set(statements) <= {"SELECT", "SAVEPOINT", "RELEASE"}, statements
+    assert inspector.head(url).headers["Upload-Offset"] == "2000"
+    assert inspector.patch(url, data[2000:], 2000).status_code == 204
+    assert evidence_row(db, data) is not None
+
+
+def test_full_disk_drops_the_chunk_and_answers_507(db, inspector, evidence_dir, monkeypatch):
+    import errno
+
+    from server.services import evidence as service
+
+    data = jpeg_bytes((200, 150))
+    url = inspector.location(data)
+    assert inspector.patch(url, data[:1000], 0).status_code == 204
+    real_lock = service.locked_upload_file
+
+    class FullDisk:
+        def __init__(self, handle):
+            self._handle = handle
+
+        def write(self, block):
+            self._handle.write(block[: len(block) // 2])  # part of it got out before the disk filled
+            self._handle.flush()
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def __getattr__(self, name):
+            return getattr(self._handle, name)
+
+    @contextlib.contextmanager
+    def full_disk(upload):
+        with real_lock(upload) as handle:
+            yield None if handle is None else FullDisk(handle)
+
+    monkeypatch.setattr(service, "locked_upload_file", full_disk)
+    body = assert_problem(inspector.patch(url, data[1000:], 1000), 507)
+    assert "存储空间不足" in body["title"]
+    upload = db.session.get(Upload, url.rsplit("/", 1)[1])
+    assert (evidence_dir / upload.temp_path).stat().st_size == 1000  # the half chunk is gone
+    monkeypatch.setattr(service, "locked_upload_file", real_lock)
+    assert inspector.head(url).headers["Upload-Offset"] == "1000"
+    assert inspector.patch(url, data[1000:], 1000).status_code == 204
+    assert evidence_row(db, data) is not None
 
 
 def test_another_users_upload_is_404(login, client, inspector):

@@ -66,6 +66,15 @@ def probe_app(tmp_path_factory):
     def crash():
         raise RuntimeError("boom: secret internals")
 
+    @blp.post("/busy")
+    def busy():
+        import sqlite3
+
+        from sqlalchemy.exc import OperationalError
+
+        # What SQLAlchemy raises when SQLite's busy timeout ran out waiting for the write lock.
+        raise OperationalError("BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked"))
+
     from server.extensions import api_of, csrf
 
     api_of(app).register_blueprint(blp)
@@ -100,3 +109,11 @@ def test_unexpected_error_is_500_problem_without_internals(probe_app):
     body = assert_problem(response, 500)
     assert "boom" not in response.get_data(as_text=True)
     assert body["detail"]
+
+
+def test_locked_database_is_503_problem_to_retry(probe_app):
+    response = probe_app.test_client().post("/api/v1/probe/busy")
+    body = assert_problem(response, 503)
+    assert body["type"] == "urn:anfang:problem:database-busy"
+    assert "稍后重试" in body["detail"] and "BEGIN" not in response.get_data(as_text=True)
+    assert int(response.headers["Retry-After"]) > 0

@@ -431,6 +431,7 @@ def test_server_killed_after_commit_before_answer_then_the_retry_makes_no_second
 
 def test_a_full_disk_during_an_upload_is_a_5xx_nothing_completes_and_a_retry_succeeds(world, tmp_path):
     from server.models import EvidenceFile, Inspection, Photo, Upload
+    from server.services.evidence import received_bytes
 
     home, server = world.home, world.server
     photo = photo_file(tmp_path / "现场.jpg", 11)
@@ -454,7 +455,7 @@ def test_a_full_disk_during_an_upload_is_a_5xx_nothing_completes_and_a_retry_suc
 
     def state(db):
         (upload,) = db.session.scalars(sa.select(Upload)).all()
-        return {"offset": upload.upload_offset, "completed": upload.completed_at,
+        return {"offset": received_bytes(upload), "completed": upload.completed_at,
                 "evidence": db.session.scalar(sa.select(sa.func.count(EvidenceFile.id))),
                 "received": [p.received_at for p in db.session.scalars(sa.select(Photo))],
                 "inspection": db.session.scalar(sa.select(Inspection.status)),
@@ -464,7 +465,7 @@ def test_a_full_disk_during_an_upload_is_a_5xx_nothing_completes_and_a_retry_suc
     assert before["offset"] == (chunks - 1) * CHUNK and before["completed"] is None
     assert before["evidence"] == 0 and before["received"] == [None]
     assert before["inspection"] == "awaiting_evidence"
-    assert before["part"] > before["offset"]  # the half-written bytes are on disk, but not counted
+    assert before["part"] == before["offset"]  # the half-written bytes were dropped, not counted
 
     output = sync(home)
     assert "上传照片：1 张" in output and "同步完成" in output

@@ -1,0 +1,71 @@
+"""Pages for inspection records (the list with filters and sorting, one record in full) and the
+office's dashboard of dispatches, progress, overdue orders and teams out of touch."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+from flask_login import current_user
+
+from ..models import INSPECTION_STATUSES, Assignment
+from ..services import dashboard as dashboard_service
+from ..services import inspections as service
+from ..services.access import policy_for, web_role_required
+from ..services.sync import INSPECTION_STATUS_LABELS
+from .navigation import add_nav_item
+from .query_args import int_arg, listed, text_arg
+
+bp = Blueprint("web_inspections", __name__)
+
+READERS = ("office", "admin", "enforcement", "inspector", "department", "county")
+DASHBOARD_ROLES = ("office", "admin")
+
+add_nav_item("督查记录", "web_inspections.list_inspections", READERS)
+# The office lands on the dashboard (首页); admins reach it from the bar.
+add_nav_item("督查进度", "web_inspections.dashboard", ("admin",))
+
+
+def _user():
+    return current_user._get_current_object()
+
+
+def _may_open_assignments(user) -> bool:
+    """Readers of a record also read its assignment, except the enforcement bureau (no grant)."""
+    return policy_for(Assignment).scope_for("read", user.role) is not None
+
+
+def dashboard_context(user) -> dict:
+    """What the office's landing page shows (also used by web.index)."""
+    return {"dashboard": dashboard_service.office_dashboard(user)}
+
+
+@bp.get("/dashboard")
+@web_role_required(*DASHBOARD_ROLES)
+def dashboard():
+    return render_template("home/dashboard.html", **dashboard_context(_user()))
+
+
+@bp.get("/inspections")
+@web_role_required(*READERS)
+def list_inspections():
+    errors: dict[str, list[str]] = {}
+    filters = {"county_id": int_arg("county_id", "属地", errors), "draw_id": int_arg("draw_id", "抽查编号", errors),
+               "state": text_arg("state")}
+    page_number = int_arg("page", "页码", errors) or 1
+    page = listed(lambda: service.list_inspections(_user(), sort=text_arg("sort"), page=page_number, **filters),
+                  errors)
+    return render_template("inspections/list.html", page=page, filters=filters, errors=errors,
+                           sort=text_arg("sort") or service.DEFAULT_SORT, counties=service.county_choices(),
+                           states={code: INSPECTION_STATUS_LABELS[code] for code in INSPECTION_STATUSES},
+                           sort_columns={key: label for key, (_, label) in service.SORT_COLUMNS.items()},
+                           can_open_assignments=_may_open_assignments(_user())), \
+        400 if errors else 200
+
+
+@bp.get("/inspections/<int:inspection_id>")
+@web_role_required(*READERS)
+def show_inspection(inspection_id: int):
+    user = _user()
+    inspection = service.find_inspection(inspection_id, user)
+    return render_template("inspections/detail.html", record=service.detail(inspection, user),
+                           target_link=service.target_readable(inspection.assignment, user),
+                           can_open_assignment=_may_open_assignments(user))

@@ -1,7 +1,8 @@
 """The team's story: the office dispatches in the browser and phones the code; the team's field
 client (`anfang-field`, its own --home) logs in, pulls, reveals with the code, records a K3
 violation with a photo and a proposed penalty, submits and syncs against the live server; then
-enforcement finds the violation in its queue in the browser."""
+the office follows it on the draw and inspection pages, and enforcement finds the violation in
+its queue."""
 
 from __future__ import annotations
 
@@ -53,6 +54,16 @@ def test_field_client_records_and_enforcement_sees_the_violation(story, tmp_path
     office.reload()
     expect(office.get_by_role("table", name="本次抽查的任务")).to_contain_text("已提交")
     story.snap(office, "draw-after-sync")
+    # … and the record itself, with the photo received in full.
+    office.get_by_role("navigation", name="主导航").get_by_role("link", name="督查记录").click()
+    record = office.get_by_role("table", name="督查记录列表").get_by_role("row").filter(has_text=venue)
+    expect(record).to_have_count(1)
+    expect(record).to_contain_text("1 / 1")
+    story.snap(office, "inspections")
+    record.get_by_role("link", name=re.compile(r"^第 \d+ 号$")).click()
+    expect(office.get_by_role("main")).to_contain_text("K3")
+    expect(office.get_by_role("main")).to_contain_text(venue)
+    story.snap(office, "inspection-record")
 
     enforcement = story.login("enforcement")
     enforcement.get_by_role("navigation", name="主导航").get_by_role("link", name="执法办案").click()

@@ -31,3 +31,6 @@ def register_web(app) -> None:
     app.register_blueprint(statistics_bp)
     app.register_blueprint(materials_bp)
     app.add_template_filter(local_text, "local_time")
+    from .viewer import bp as viewer_bp
+
+    app.register_blueprint(viewer_bp)

@@ -35,6 +35,7 @@ from ..models.base import CHINA_STANDARD_TIME, as_utc
 from ..models.reference import category_departments
 from . import rectification, statistics
 from .access import require_role
+from .paging import Page, page_of
 
 VIEWER_ROLES = statistics.SCOPED_ROLES
 HANDLING_LABELS = {"pending": "待执法部门处理", "case": "已立案", "declined": "不予立案"}
@@ -54,18 +55,6 @@ class ViolationRow:
     @property
     def handling_label(self) -> str:
         return HANDLING_LABELS[self.handling]
-
-
-@dataclass
-class ViolationPage:
-    items: list[ViolationRow]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 def default_period(today: date) -> tuple[date, date]:
@@ -113,7 +102,7 @@ def _handling(violation_ids: list[int]) -> dict[int, str]:
 
 def list_violations(user: User, *, date_from: date, date_to: date, county_id: int | None = None,
                     category_id: int | None = None, handling: str | None = None, sort: str = "date",
-                    descending: bool = True, page: int = 1, per_page: int = PER_PAGE) -> ViolationPage:
+                    descending: bool = True, page: int = 1, per_page: int = PER_PAGE) -> Page:
     """The viewer's violations of the period, filtered, sorted and paginated."""
     require_role(user, *VIEWER_ROLES)
     facts = statistics.violation_facts(date_from=date_from, date_to=date_to, county_id=county_id,
@@ -133,12 +122,12 @@ def list_violations(user: User, *, date_from: date, date_to: date, county_id: in
         "rule": lambda fact: (fact.rule_code, fact.check_code, fact.violation_id),
     }
     facts = sorted(facts, key=keys[sort if sort in keys else "date"], reverse=descending)
-    window = facts[(page - 1) * per_page:page * per_page]
+    result = page_of(facts, page, per_page)
     violations = {v.id: v for v in db.session.scalars(
-        sa.select(Violation).where(Violation.id.in_([fact.violation_id for fact in window] or [0])))}
-    items = [ViolationRow(violations[fact.violation_id], fact.day, venues[fact.venue_id],
-                          handled[fact.violation_id]) for fact in window]
-    return ViolationPage(items, len(facts), page, per_page)
+        sa.select(Violation).where(Violation.id.in_([fact.violation_id for fact in result.items] or [0])))}
+    result.items = [ViolationRow(violations[fact.violation_id], fact.day, venues[fact.venue_id],
+                                 handled[fact.violation_id]) for fact in result.items]
+    return result
 
 
 def _in_scope(user: User, violation: Violation) -> bool:

@@ -4,7 +4,7 @@ server/services/viewer.py, which takes it from the statistics module."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, render_template, request
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField
@@ -16,6 +16,7 @@ from ..services.access import web_role_required
 from ..services.documents import today_in_china
 from ..services.statistics import MAX_PERIOD_DAYS
 from .form_messages import ChineseMeta
+from .listing import page_number, sort_links
 from .navigation import add_nav_item
 
 bp = Blueprint("web_viewer", __name__)
@@ -74,32 +75,11 @@ def list_findings():
     default_from, default_to = service.default_period(today_in_china())
     page = None
     if form.validate():
-        page_number = _int_or_none(request.args.get("page")) or 1
         page = service.list_violations(
             user, date_from=form.date_from.data or default_from, date_to=form.date_to.data or default_to,
             county_id=form.county_id.data, category_id=form.category_id.data, handling=form.handling.data or None,
-            sort=form.sort.data or "date", descending=(form.order.data or "desc") == "desc", page=page_number)
+            sort=form.sort.data or "date", descending=(form.order.data or "desc") == "desc", page=page_number())
     status = 200 if page is not None else 422
     return render_template("viewer/findings.html", form=form, page=page, scope=service.scope_label(user),
-                           default_from=default_from, default_to=default_to, sort_links=_sort_links(form)), status
-
-
-def _sort_links(form) -> dict:
-    """Per column: the URL sorting by it (a second click turns the order round), kept filters."""
-    args = {key: value for key, value in request.args.items() if key not in ("sort", "order", "page")}
-    current, order = form.sort.data or "date", form.order.data or "desc"
-    links = {}
-    for key in service.SORTS:
-        next_order = ("asc" if order == "desc" else "desc") if key == current else "desc"
-        links[key] = {"url": url_for("web_viewer.list_findings", **args, sort=key, order=next_order),
-                      "current": key == current, "aria": "descending" if order == "desc" else "ascending"}
-    return links
-
-
-@bp.get("/findings/<int:violation_id>")
-@web_role_required(*service.VIEWER_ROLES)
-def show_finding(violation_id):
-    user = _user()
-    violation = service.find_violation(violation_id, user)
-    return render_template("viewer/finding.html", finding=service.violation_detail(violation, user),
-                           scope=service.scope_label(user))
+                           default_from=default_from, default_to=default_to, sort_links=sort_links("web_viewer.list_findings", service.SORTS, form.sort.data or "date",
+                                                     (form.order.data or "desc") == "desc")), status

@@ -64,6 +64,23 @@ def _attempt(action, success: str) -> bool:
     return True
 
 
+def _attempt_form(form, action) -> bool:
+    """As `_attempt`, but a refusal that names fields of `form` is shown next to them."""
+    try:
+        with db.session.begin_nested():
+            action()
+    except Problem as exc:
+        placed = False
+        for name, messages in (exc.errors or {}).items():
+            if name in form._fields:
+                form._fields[name].errors = list(form._fields[name].errors or []) + list(messages)
+                placed = True
+        if not placed:
+            flash(exc.detail, "error")
+        return False
+    return True
+
+
 # --- material library ----------------------------------------------------------------------------
 
 
@@ -90,33 +107,38 @@ def list_materials():
                            sort_links=sort_links("web_materials.list_materials", service.ITEM_SORTS, sort, descending))
 
 
+def _render_material(item, *, status: int = 200, failed_boxes: dict | None = None):
+    view = service.item_view(item, _user())
+    boxes_forms = dict(failed_boxes or {})
+    for photo in view["photos"]:
+        if photo["position"] not in boxes_forms:
+            form = BoxesForm(formdata=None, prefix=f"p{photo['position']}")
+            form.boxes.data = "\n".join(", ".join(f"{v:g}" for v in box) for box in photo["boxes"])
+            boxes_forms[photo["position"]] = form
+    venue_form = VenueDisplayForm(formdata=None, venue_display=item.venue_display)
+    return render_template("materials/detail.html", item=view, boxes_forms=boxes_forms, review=ReviewForm(formdata=None),
+                           venue_form=venue_form, can_edit=current_user.role in EDITORS,
+                           can_review=current_user.role == "office"), status
+
+
 @bp.get("/materials/<int:item_id>")
 @web_role_required(*READERS)
 def show_material(item_id):
-    item = service.find_item(item_id, _user())
-    view = service.item_view(item, _user())
-    boxes_forms = {}
-    for photo in view["photos"]:
-        form = BoxesForm(prefix=f"p{photo['position']}")
-        form.boxes.data = "\n".join(", ".join(f"{v:g}" for v in box) for box in photo["boxes"])
-        boxes_forms[photo["position"]] = form
-    venue_form = VenueDisplayForm(venue_display=item.venue_display)
-    return render_template("materials/detail.html", item=view, boxes_forms=boxes_forms, review=ReviewForm(),
-                           venue_form=venue_form, can_edit=current_user.role in EDITORS,
-                           can_review=current_user.role == "office")
+    return _render_material(service.find_item(item_id, _user()))
 
 
 @bp.post("/materials/<int:item_id>/photos/<int:position>/boxes")
 @web_role_required(*EDITORS)
 def save_boxes(item_id, position):
     item = service.find_item(item_id, _user())
+    service.find_material_photo(item, position)
     form = BoxesForm(prefix=f"p{position}")
-    if not form.validate_on_submit():
-        flash("遮挡框未保存：" + _errors(form), "error")
-    else:
-        _attempt(lambda: service.set_boxes(item, position, form.parsed, actor=_user(), channel="web"),
-                 f"照片 {position} 的遮挡框已保存，已重新生成遮挡图。")
-    return redirect(url_for("web_materials.show_material", item_id=item_id) + f"#photo-{position}")
+    if form.validate_on_submit() and _attempt_form(form, lambda: service.set_boxes(
+            item, position, form.parsed, actor=_user(), channel="web")):
+        flash(f"照片 {position} 的遮挡框已保存，已重新生成遮挡图。", "success")
+        return redirect(url_for("web_materials.show_material", item_id=item_id) + f"#photo-{position}")
+    flash(f"照片 {position} 的遮挡框未保存，请按提示修改。", "error")
+    return _render_material(item, status=422, failed_boxes={position: form})
 
 
 @bp.post("/materials/<int:item_id>/review")
@@ -171,23 +193,6 @@ def _create_form() -> BulletinForm:
 
 def _version(form) -> int | None:
     return int(form.version.data) if (form.version.data or "").isdigit() else None
-
-
-def _attempt_form(form, action) -> bool:
-    """As `_attempt`, but a refusal that names fields of `form` is shown next to them."""
-    try:
-        with db.session.begin_nested():
-            action()
-    except Problem as exc:
-        placed = False
-        for name, messages in (exc.errors or {}).items():
-            if name in form._fields:
-                form._fields[name].errors = list(form._fields[name].errors or []) + list(messages)
-                placed = True
-        if not placed:
-            flash(exc.detail, "error")
-        return False
-    return True
 
 
 def _bulletin_query_args() -> dict:

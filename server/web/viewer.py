@@ -83,3 +83,12 @@ def list_findings():
     return render_template("viewer/findings.html", form=form, page=page, scope=service.scope_label(user),
                            default_from=default_from, default_to=default_to, sort_links=sort_links("web_viewer.list_findings", service.SORTS, form.sort.data or "date",
                                                      (form.order.data or "desc") == "desc")), status
+
+
+@bp.get("/findings/<int:violation_id>")
+@web_role_required(*service.VIEWER_ROLES)
+def show_finding(violation_id):
+    user = _user()
+    violation = service.find_violation(violation_id, user)
+    return render_template("viewer/finding.html", finding=service.violation_detail(violation, user),
+                           scope=service.scope_label(user))

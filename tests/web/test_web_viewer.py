@@ -149,3 +149,30 @@ def test_navigation_for_viewers(client, stats_world):
     assert 'href="/findings"' in page and 'href="/statistics"' in page
     login(client, stats_world.users["propaganda"])
     assert 'href="/findings"' not in client.get("/").get_data(as_text=True)
+
+
+def test_rectification_orders_on_the_landing_page(client, stats_world):
+    from datetime import timedelta
+
+    from server.services import rectification
+
+    today = today_in_china()
+    [north_violation] = stats_world.inspect(stats_world.venues["a_north"], today, [("K10", "k10_health_code")])
+    [south_violation] = stats_world.inspect(stats_world.venues["ab_south"], today, [("K10", "k10_temperature")])
+    enforcement = stats_world.users["enforcement"]
+    overdue = rectification.issue_order([north_violation.id], deadline=today + timedelta(days=3),
+                                        requirements="落实健康码查验。", actor=enforcement)
+    overdue.deadline = today - timedelta(days=2)  # the deadline passed without a re-inspection
+    rectification.issue_order([south_violation.id], deadline=today + timedelta(days=5),
+                              requirements="落实测温。", actor=enforcement)
+    _db.session.flush()
+    login(client, stats_world.users["north"])
+    page = client.get("/").get_data(as_text=True)
+    assert "逾期的整改通知（1）" in page and "整改中的通知（0）" in page
+    assert stats_world.venues["ab_south"].name not in page
+    detail = client.get(f"/findings/{north_violation.id}").get_data(as_text=True)
+    assert f"第 {overdue.id} 号" in detail and "逾期" in detail
+    login(client, stats_world.users["dep_b"])  # answers only for the shared category: the south order
+    page = client.get("/").get_data(as_text=True)
+    assert "逾期的整改通知（0）" in page and "整改中的通知（1）" in page
+    assert stats_world.venues["ab_south"].name in page and stats_world.venues["a_north"].name not in page

@@ -119,5 +119,9 @@ class BulletinItem(db.Model):
     bulletin_id: Mapped[int] = mapped_column(ForeignKey("bulletin.id", ondelete="CASCADE"), index=True)
     material_item_id: Mapped[int] = mapped_column(ForeignKey("material_item.id"), index=True)
     position: Mapped[int] = mapped_column(Integer)
+    # The issue's own wording for this item; None prints the library's (masked) title and text.
+    # Masked like them when the issue is rendered.
+    heading: Mapped[str | None] = mapped_column(String(200))
+    text: Mapped[str | None] = mapped_column(Text)
 
     item: Mapped[MaterialItem] = relationship()

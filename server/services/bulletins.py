@@ -46,7 +46,16 @@ from .audit import record_event
 from .evidence import write_durably
 from .documents import allocate_serial, take_write_lock, today_in_china
 from .masking import mask_text
-from .materials import prepare_redacted, boxes_digest, masked_text, masked_title, venue_label, _caption
+from .materials import (
+    _caption,
+    boxes_digest,
+    mask_for_item,
+    masked_text,
+    masked_title,
+    prepare_redacted,
+    venue_label,
+)
+from .paging import PER_PAGE, Page, paginate
 
 BULLETIN_FILE = "bulletin.yaml"
 BULLETINS_DIR = "bulletins"
@@ -85,6 +94,24 @@ def find_bulletin(bulletin_id, user: User) -> Bulletin:
 def list_bulletins(user: User) -> list[Bulletin]:
     scope = authorize(user, "read", Bulletin)
     return list(db.session.scalars(sa.select(Bulletin).where(scope.where(user)).order_by(Bulletin.id.desc())))
+
+
+SORTS = {"created": "创建时间", "period": "统计期间", "number": "期号", "title": "标题"}
+
+
+def page_bulletins(user: User, *, state: str | None = None, year: int | None = None, sort: str = "created",
+                   descending: bool = True, page: int = 1, per_page: int = PER_PAGE) -> Page:
+    """The bulletins `user` may read, filtered by state and year of publication, sorted, one page."""
+    query = sa.select(Bulletin).where(authorize(user, "read", Bulletin).where(user))
+    if state:
+        query = query.where(Bulletin.state == state)
+    if year is not None:
+        query = query.where(Bulletin.year == year)
+    columns = {"created": (Bulletin.id,), "period": (Bulletin.period_start, Bulletin.period_end),
+               "number": (Bulletin.year, Bulletin.serial), "title": (Bulletin.title,)}
+    order = [(column.desc() if descending else column.asc()).nulls_last() for column in columns.get(sort, (Bulletin.id,))]
+    order.append(Bulletin.id.desc() if descending else Bulletin.id.asc())
+    return paginate(query.order_by(*order), page, per_page)
 
 
 # --- reference ---------------------------------------------------------------------------------
@@ -167,20 +194,110 @@ def create_bulletin(*, actor: User, title: str, period_start: date, period_end: 
     return bulletin
 
 
-def _set_items(bulletin: Bulletin, item_ids: list[int], actor: User) -> None:
-    if len(item_ids) > MAX_ITEMS or len(set(item_ids)) != len(item_ids):
-        raise Invalid(f"所选材料须互不重复，至多 {MAX_ITEMS} 条。", errors={"item_ids": ["有重复或过多。"]})
+def _approved_items(item_ids: list[int]) -> dict[int, MaterialItem]:
     items = {item.id: item for item in db.session.scalars(
         sa.select(MaterialItem).where(MaterialItem.id.in_(item_ids or [0])))}
     for item_id in item_ids:
         item = items.get(item_id)
         if item is None or item.state != "approved":
             raise Invalid("只能选用已审核采用的典型材料。", errors={"item_ids": [f"材料 {item_id} 不存在或未审核采用。"]})
-    bulletin.entries.clear()
+    return items
+
+
+def _set_items(bulletin: Bulletin, item_ids: list[int], actor: User) -> None:
+    """The chosen items in this order; an item kept keeps the wording the issue gave it."""
+    if len(item_ids) > MAX_ITEMS or len(set(item_ids)) != len(item_ids):
+        raise Invalid(f"所选材料须互不重复，至多 {MAX_ITEMS} 条。", errors={"item_ids": ["有重复或过多。"]})
+    _approved_items(item_ids)
+    kept = {entry.material_item_id: entry for entry in bulletin.entries if entry.material_item_id in item_ids}
+    for entry in [entry for entry in bulletin.entries if entry.material_item_id not in kept]:
+        bulletin.entries.remove(entry)
     db.session.flush()
     for position, item_id in enumerate(item_ids, start=1):
-        bulletin.entries.append(BulletinItem(material_item_id=item_id, position=position))
+        if item_id in kept:
+            kept[item_id].position = position
+        else:
+            bulletin.entries.append(BulletinItem(material_item_id=item_id, position=position))
     db.session.flush()
+    db.session.refresh(bulletin, ["entries"])
+
+
+def _entry(bulletin: Bulletin, item_id) -> BulletinItem:
+    for entry in bulletin.entries:
+        if entry.material_item_id == item_id:
+            return entry
+    raise NotFound("该材料不在本期简报中。")
+
+
+def _changed(bulletin: Bulletin, event: str, *, actor: User, channel: str, details: dict) -> Bulletin:
+    bulletin.version += 1
+    db.session.flush()
+    record_event(event, actor=actor, channel=channel, object_type="bulletin", object_id=bulletin.id, details=details)
+    return bulletin
+
+
+def _composing(bulletin: Bulletin, actor: User, version: int | None) -> None:
+    authorize(actor, "compose", bulletin)
+    _editable(bulletin)
+    if version is not None and version != bulletin.version:
+        raise Conflict("简报已被他人修改，请刷新后再改。")
+
+
+def add_item(bulletin: Bulletin, item_id: int, *, actor: User, version: int | None = None,
+             channel: str = "api") -> Bulletin:
+    """Append an approved item of the library to a draft."""
+    _composing(bulletin, actor, version)
+    ids = [entry.material_item_id for entry in bulletin.entries]
+    if item_id in ids:
+        raise Invalid("该材料已在本期简报中。", errors={"item_id": ["已选用，不能重复加入。"]})
+    _set_items(bulletin, ids + [item_id], actor)
+    return _changed(bulletin, "bulletin.item_added", actor=actor, channel=channel, details={"item": item_id})
+
+
+def remove_item(bulletin: Bulletin, item_id: int, *, actor: User, version: int | None = None,
+                channel: str = "api") -> Bulletin:
+    _composing(bulletin, actor, version)
+    _entry(bulletin, item_id)
+    _set_items(bulletin, [entry.material_item_id for entry in bulletin.entries if entry.material_item_id != item_id],
+               actor)
+    return _changed(bulletin, "bulletin.item_removed", actor=actor, channel=channel, details={"item": item_id})
+
+
+def move_item(bulletin: Bulletin, item_id: int, offset: int, *, actor: User, version: int | None = None,
+              channel: str = "api") -> Bulletin:
+    """Move an item `offset` places (−1 up, +1 down); at either end it stays where it is."""
+    _composing(bulletin, actor, version)
+    ids = [entry.material_item_id for entry in bulletin.entries]
+    _entry(bulletin, item_id)
+    old = ids.index(item_id)
+    new = min(max(old + offset, 0), len(ids) - 1)
+    ids.insert(new, ids.pop(old))
+    _set_items(bulletin, ids, actor)
+    return _changed(bulletin, "bulletin.item_moved", actor=actor, channel=channel,
+                    details={"item": item_id, "order": ids})
+
+
+def set_item_wording(bulletin: Bulletin, item_id: int, *, heading: str | None, text: str | None, actor: User,
+                     version: int | None = None, channel: str = "api") -> Bulletin:
+    """The issue's own heading and text for one item; blank goes back to the library's wording.
+    Masked like the library's when printed, so a name typed here does not reach the PDF."""
+    _composing(bulletin, actor, version)
+    entry = _entry(bulletin, item_id)
+    heading = (heading or "").strip() or None
+    text = (text or "").strip() or None
+    if heading is not None and len(heading) > 200:
+        raise Invalid("标题过长。", errors={"heading": ["不超过 200 个字符。"]})
+    entry.heading, entry.text = heading, text
+    return _changed(bulletin, "bulletin.item_worded", actor=actor, channel=channel,
+                    details={"item": item_id, "heading": heading, "text": text})
+
+
+def entry_wording(entry: BulletinItem) -> dict:
+    """What the issue prints for an entry (masked), and whether it is the issue's own wording."""
+    item = entry.item
+    return {"title": mask_for_item(item, entry.heading) if entry.heading else masked_title(item),
+            "text": mask_for_item(item, entry.text) if entry.text else masked_text(item),
+            "own_heading": entry.heading is not None, "own_text": entry.text is not None}
 
 
 def update_bulletin(bulletin: Bulletin, *, actor: User, version: int | None = None, channel: str = "api",
@@ -276,19 +393,21 @@ def _paragraphs(text: str) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
-def _item_context(item: MaterialItem) -> dict:
+def _item_context(entry: BulletinItem) -> dict:
+    item = entry.item
+    wording = entry_wording(entry)
     return {
-        "id": item.id, "kind": item.kind, "title": masked_title(item), "paragraphs": _paragraphs(masked_text(item)),
+        "id": item.id, "kind": item.kind, "title": wording["title"], "paragraphs": _paragraphs(wording["text"]),
         "venue": venue_label(item), "county": item.inspection.assignment.venue.county.name,
-        "photos": [{"src": material_url(item.id, entry.position, boxes_digest(entry.boxes)),
-                    "caption": _caption(item, entry)} for entry in item.photos],
+        "photos": [{"src": material_url(item.id, photo.position, boxes_digest(photo.boxes)),
+                    "caption": _caption(item, photo)} for photo in item.photos],
     }
 
 
 def build_context(bulletin: Bulletin, issued_on: date | None = None) -> dict:
     """Everything the PDF prints, as plain JSON: what a published issue stores."""
     reference = bulletin_reference()
-    items = [entry.item for entry in bulletin.entries]
+    entries = list(bulletin.entries)
     rows = violation_counts_by_county(bulletin.period_start, bulletin.period_end)
     return {
         "reference_version": reference.version, "mark": reference.mark, "authority": reference.authority,
@@ -297,8 +416,8 @@ def build_context(bulletin: Bulletin, issued_on: date | None = None) -> dict:
         # Typed by propaganda, but published: ID, mobile and plate numbers are masked here too.
         "editorial": _paragraphs(mask_text(bulletin.editorial)),
         "statistics": {"rows": rows, "total": sum(row["violations"] for row in rows)},
-        "positive": [_item_context(item) for item in items if item.kind == "positive"],
-        "negative": [_item_context(item) for item in items if item.kind == "negative"],
+        "positive": [_item_context(entry) for entry in entries if entry.item.kind == "positive"],
+        "negative": [_item_context(entry) for entry in entries if entry.item.kind == "negative"],
         "copies": {"cc": list(reference.cc), "printed_by": reference.printed_by},
     }
 

@@ -36,6 +36,7 @@ from sqlalchemy.exc import OperationalError
 from ..errors import Conflict, Invalid, NotFound, Problem
 from ..extensions import db
 from ..models import (
+    Assignment,
     AssignmentMember,
     CaseViolation,
     EnforcementCase,
@@ -46,6 +47,7 @@ from ..models import (
     MaterialPhoto,
     Photo,
     User,
+    Venue,
     Violation,
 )
 from ..models.base import utcnow
@@ -53,6 +55,7 @@ from .access import EVERYTHING, Scope, authorize, get_visible, grant, register_p
 from .audit import record_event
 from .evidence import MEDIA_TYPES, VARIANTS, _flattened, evidence_root, write_durably
 from .masking import mask_text
+from .paging import PER_PAGE, Page, paginate
 
 log = logging.getLogger(__name__)
 
@@ -403,18 +406,21 @@ def venue_label(item: MaterialItem) -> str:
     return venue.name if item.venue_display == "show" else f"某{venue.category.name}"
 
 
-def masked_text(item: MaterialItem) -> str:
+def mask_for_item(item: MaterialItem, text: str) -> str:
+    """`text` about `item` as it may leave the office: the people of its record, their numbers and,
+    unless shown, the venue's name masked (also for wording typed for a bulletin)."""
     venue = item.inspection.assignment.venue
     names, literals = person_names(item.inspection)
     label = None if item.venue_display == "show" else venue_label(item)
-    return mask_text(item.text, person_names=names, literals=literals, venue_name=venue.name, venue_label=label)
+    return mask_text(text or "", person_names=names, literals=literals, venue_name=venue.name, venue_label=label)
+
+
+def masked_text(item: MaterialItem) -> str:
+    return mask_for_item(item, item.text)
 
 
 def masked_title(item: MaterialItem) -> str:
-    venue = item.inspection.assignment.venue
-    names, literals = person_names(item.inspection)
-    label = None if item.venue_display == "show" else venue_label(item)
-    return mask_text(item.title, person_names=names, literals=literals, venue_name=venue.name, venue_label=label)
+    return mask_for_item(item, item.title)
 
 
 def item_view(item: MaterialItem, user: User) -> dict:
@@ -440,18 +446,36 @@ def item_view(item: MaterialItem, user: User) -> dict:
 
 
 def _caption(item: MaterialItem, entry: MaterialPhoto) -> str:
-    names, literals = person_names(item.inspection)
-    venue = item.inspection.assignment.venue
-    label = None if item.venue_display == "show" else venue_label(item)
-    return mask_text(entry.photo.caption or "", person_names=names, literals=literals, venue_name=venue.name,
-                     venue_label=label)
+    return mask_for_item(item, entry.photo.caption or "")
 
 
-def list_items(user: User, *, kind: str | None = None, state: str | None = None) -> list[MaterialItem]:
+def _items_query(user: User, kind: str | None, state: str | None, county_id: int | None = None) -> sa.Select:
     scope = authorize(user, "read", MaterialItem)
-    query = sa.select(MaterialItem).where(scope.where(user)).order_by(MaterialItem.id.desc())
+    query = sa.select(MaterialItem).where(scope.where(user))
     if kind:
         query = query.where(MaterialItem.kind == kind)
     if state:
         query = query.where(MaterialItem.state == state)
-    return list(db.session.scalars(query))
+    if county_id is not None:
+        query = query.where(MaterialItem.inspection_id.in_(
+            sa.select(Inspection.id).join(Assignment, Assignment.id == Inspection.assignment_id)
+            .join(Venue, Venue.id == Assignment.venue_id).where(Venue.county_id == county_id)))
+    return query
+
+
+def list_items(user: User, *, kind: str | None = None, state: str | None = None) -> list[MaterialItem]:
+    return list(db.session.scalars(_items_query(user, kind, state).order_by(MaterialItem.id.desc())))
+
+
+ITEM_SORTS = {"created": "登记时间", "kind": "类型", "state": "状态", "title": "标题"}
+
+
+def page_items(user: User, *, kind: str | None = None, state: str | None = None, county_id: int | None = None,
+               sort: str = "created", descending: bool = True, page: int = 1, per_page: int = PER_PAGE) -> Page:
+    """The library as the list page shows it: filtered, sorted, one page. Sorting by title uses
+    the title as written (what propaganda reads is masked, but in the same order of items)."""
+    columns = {"created": MaterialItem.id, "kind": MaterialItem.kind, "state": MaterialItem.state,
+               "title": MaterialItem.title}
+    column = columns.get(sort, MaterialItem.id)
+    order = (column.desc(), MaterialItem.id.desc()) if descending else (column.asc(), MaterialItem.id.asc())
+    return paginate(_items_query(user, kind, state, county_id).order_by(*order), page, per_page)

@@ -21,6 +21,7 @@ def register_web(app) -> None:
     from .rectification import rectification_for_case
     from .security_headers import init_security_headers
     from .statistics import bp as statistics_bp
+    from .viewer import bp as viewer_bp
     from .views import bp
 
     init_auth(app)
@@ -38,4 +39,5 @@ def register_web(app) -> None:
     app.register_blueprint(materials_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(viewer_bp)
     app.add_template_filter(local_text, "local_time")

@@ -19,6 +19,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ..errors import Invalid
+from ..services.materials import normalise_boxes
+from .form_messages import ChineseMeta
+
 
 def _choices(labels: dict) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in labels.items()]
@@ -51,7 +55,11 @@ class BoxesForm(FlaskForm):
                           validators=[Length(max=5000, message="内容过长。")])
 
     def validate_boxes(self, field):
-        self.parsed = parse_boxes(field.data)
+        # The service's own check, so that a box outside the image is reported next to the field.
+        try:
+            self.parsed = normalise_boxes(parse_boxes(field.data))
+        except Invalid as exc:
+            raise ValidationError("；".join(m for ms in (exc.errors or {}).values() for m in ms) or exc.detail) from None
 
 
 class ReviewForm(FlaskForm):
@@ -65,6 +73,9 @@ class VenueDisplayForm(FlaskForm):
 
 
 class BulletinForm(FlaskForm):
+    class Meta(ChineseMeta):
+        pass
+
     title = StringField("标题", validators=[DataRequired(message="请输入标题。"), Length(max=200)])
     period_start = DateField("统计期间自", validators=[InputRequired(message="请输入开始日期。")])
     period_end = DateField("至", validators=[InputRequired(message="请输入结束日期。")])
@@ -74,9 +85,55 @@ class BulletinForm(FlaskForm):
     version = HiddenField()
 
 
+class BulletinTextForm(FlaskForm):
+    """The issue's own text: title, period and the lead paragraphs (编者按)."""
+
+    class Meta(ChineseMeta):
+        pass
+
+    title = StringField("标题", validators=[DataRequired(message="请输入标题。"),
+                                          Length(max=200, message="标题不超过 200 个字符。")])
+    period_start = DateField("统计期间自", validators=[InputRequired(message="请输入开始日期。")])
+    period_end = DateField("至", validators=[InputRequired(message="请输入结束日期。")])
+    editorial = TextAreaField("导语（编者按，每段一行）", validators=[Length(max=20000, message="内容过长。")])
+    version = HiddenField()
+
+    def validate_period_end(self, field):
+        if self.period_start.data and field.data and field.data < self.period_start.data:
+            raise ValidationError("结束日期不能早于开始日期。")
+
+
+class AddItemForm(FlaskForm):
+    class Meta(ChineseMeta):
+        pass
+
+    item_id = SelectField("从已采用的典型材料中加入", coerce=int,
+                          validators=[DataRequired(message="请选择要加入的材料。")])
+    version = HiddenField()
+
+
+class EntryWordingForm(FlaskForm):
+    """One item's wording in this issue; blank fields print the library's wording."""
+
+    heading = StringField("本期标题", validators=[Length(max=200, message="标题不超过 200 个字符。")])
+    text = TextAreaField("本期正文（每段一行）", validators=[Length(max=20000, message="内容过长。")])
+    version = HiddenField()
+
+
+class EntryMoveForm(FlaskForm):
+    """Up, down or out: the CSRF token and the version the page showed."""
+
+    version = HiddenField()
+
+
 class ActionForm(FlaskForm):
     action = SelectField("操作", choices=_choices({"submit": "提交审核", "approve": "审核通过", "return": "退回修改"}),
-                         validators=[DataRequired()])
+                         validators=[DataRequired(message="请选择操作。")])
+    confirm = BooleanField("确认审核通过：通过后可以发布，发布即分配期号")
+
+    def validate_confirm(self, field):
+        if self.action.data == "approve" and not field.data:
+            raise ValidationError("审核通过前须勾选确认。")
 
 
 class PublishForm(FlaskForm):

@@ -15,11 +15,23 @@ from wtforms.fields.choices import SelectChoice
 
 from ..errors import Problem
 from ..extensions import db
-from ..models import MATERIAL_KINDS, MATERIAL_STATES
+from ..models import MATERIAL_KINDS, MATERIAL_STATES, County
 from ..services import bulletins as bulletin_service
 from ..services import materials as service
 from ..services.access import web_role_required
-from .material_forms import ActionForm, BoxesForm, BulletinForm, PublishForm, ReviewForm, VenueDisplayForm
+from .material_forms import (
+    ActionForm,
+    AddItemForm,
+    BoxesForm,
+    BulletinForm,
+    BulletinTextForm,
+    EntryMoveForm,
+    EntryWordingForm,
+    PublishForm,
+    ReviewForm,
+    VenueDisplayForm,
+)
+from .listing import page_number, sort_links
 from .navigation import add_nav_item
 
 bp = Blueprint("web_materials", __name__)
@@ -52,6 +64,23 @@ def _attempt(action, success: str) -> bool:
     return True
 
 
+def _attempt_form(form, action) -> bool:
+    """As `_attempt`, but a refusal that names fields of `form` is shown next to them."""
+    try:
+        with db.session.begin_nested():
+            action()
+    except Problem as exc:
+        placed = False
+        for name, messages in (exc.errors or {}).items():
+            if name in form._fields:
+                form._fields[name].errors = list(form._fields[name].errors or []) + list(messages)
+                placed = True
+        if not placed:
+            flash(exc.detail, "error")
+        return False
+    return True
+
+
 # --- material library ----------------------------------------------------------------------------
 
 
@@ -60,42 +89,56 @@ def _attempt(action, success: str) -> bool:
 def list_materials():
     kind = request.args.get("kind") or None
     state = request.args.get("state") or None
-    if (kind and kind not in MATERIAL_KINDS) or (state and state not in MATERIAL_STATES):
+    sort = request.args.get("sort") or "created"
+    county = request.args.get("county_id", "").strip()
+    if ((kind and kind not in MATERIAL_KINDS) or (state and state not in MATERIAL_STATES)
+            or sort not in service.ITEM_SORTS or (county and not (county.isdigit() and int(county) < 2**31))):
         abort(400)
     if current_user.role in EDITORS:
         service.collect_note_candidates_if_possible(_user())
-    items = [service.item_view(item, _user()) for item in service.list_items(_user(), kind=kind, state=state)]
-    return render_template("materials/list.html", items=items, filters={"kind": kind or "", "state": state or ""},
-                           kinds=service.KIND_LABELS, states=service.STATE_LABELS)
+    descending = request.args.get("order", "desc") != "asc"
+    page = service.page_items(_user(), kind=kind, state=state, county_id=int(county) if county else None, sort=sort,
+                              descending=descending, page=page_number())
+    page.items = [service.item_view(item, _user()) for item in page.items]
+    counties = db.session.scalars(db.select(County).order_by(County.sort_order, County.code))
+    return render_template("materials/list.html", page=page, kinds=service.KIND_LABELS, states=service.STATE_LABELS,
+                           filters={"kind": kind or "", "state": state or "", "county_id": int(county) if county else None},
+                           counties=list(counties),
+                           sort_links=sort_links("web_materials.list_materials", service.ITEM_SORTS, sort, descending))
+
+
+def _render_material(item, *, status: int = 200, failed_boxes: dict | None = None):
+    view = service.item_view(item, _user())
+    boxes_forms = dict(failed_boxes or {})
+    for photo in view["photos"]:
+        if photo["position"] not in boxes_forms:
+            form = BoxesForm(formdata=None, prefix=f"p{photo['position']}")
+            form.boxes.data = "\n".join(", ".join(f"{v:g}" for v in box) for box in photo["boxes"])
+            boxes_forms[photo["position"]] = form
+    venue_form = VenueDisplayForm(formdata=None, venue_display=item.venue_display)
+    return render_template("materials/detail.html", item=view, boxes_forms=boxes_forms, review=ReviewForm(formdata=None),
+                           venue_form=venue_form, can_edit=current_user.role in EDITORS,
+                           can_review=current_user.role == "office"), status
 
 
 @bp.get("/materials/<int:item_id>")
 @web_role_required(*READERS)
 def show_material(item_id):
-    item = service.find_item(item_id, _user())
-    view = service.item_view(item, _user())
-    boxes_forms = {}
-    for photo in view["photos"]:
-        form = BoxesForm(prefix=f"p{photo['position']}")
-        form.boxes.data = "\n".join(", ".join(f"{v:g}" for v in box) for box in photo["boxes"])
-        boxes_forms[photo["position"]] = form
-    venue_form = VenueDisplayForm(venue_display=item.venue_display)
-    return render_template("materials/detail.html", item=view, boxes_forms=boxes_forms, review=ReviewForm(),
-                           venue_form=venue_form, can_edit=current_user.role in EDITORS,
-                           can_review=current_user.role == "office")
+    return _render_material(service.find_item(item_id, _user()))
 
 
 @bp.post("/materials/<int:item_id>/photos/<int:position>/boxes")
 @web_role_required(*EDITORS)
 def save_boxes(item_id, position):
     item = service.find_item(item_id, _user())
+    service.find_material_photo(item, position)
     form = BoxesForm(prefix=f"p{position}")
-    if not form.validate_on_submit():
-        flash("遮挡框未保存：" + _errors(form), "error")
-    else:
-        _attempt(lambda: service.set_boxes(item, position, form.parsed, actor=_user(), channel="web"),
-                 f"照片 {position} 的遮挡框已保存，已重新生成遮挡图。")
-    return redirect(url_for("web_materials.show_material", item_id=item_id) + f"#photo-{position}")
+    if form.validate_on_submit() and _attempt_form(form, lambda: service.set_boxes(
+            item, position, form.parsed, actor=_user(), channel="web")):
+        flash(f"照片 {position} 的遮挡框已保存，已重新生成遮挡图。", "success")
+        return redirect(url_for("web_materials.show_material", item_id=item_id) + f"#photo-{position}")
+    flash(f"照片 {position} 的遮挡框未保存，请按提示修改。", "error")
+    return _render_material(item, status=422, failed_boxes={position: form})
 
 
 @bp.post("/materials/<int:item_id>/review")
@@ -137,73 +180,173 @@ def material_image(item_id, position):
 # --- bulletins -----------------------------------------------------------------------------------
 
 
-def _bulletin_form(bulletin=None) -> BulletinForm:
-    form = BulletinForm(obj=None if request.method == "POST" else bulletin)
-    approved = service.list_items(_user(), state="approved")
-    form.item_ids.choices = [SelectChoice(item.id, f"【{service.KIND_LABELS[item.kind]}】{service.masked_title(item)}")
-                             for item in approved]
-    if request.method != "POST" and bulletin is not None:
-        form.item_ids.data = [entry.material_item_id for entry in bulletin.entries]
-        form.version.data = str(bulletin.version)
+def _approved_choices(exclude=()) -> list[SelectChoice]:
+    return [SelectChoice(item.id, f"【{service.KIND_LABELS[item.kind]}】{service.masked_title(item)}")
+            for item in service.list_items(_user(), state="approved") if item.id not in exclude]
+
+
+def _create_form() -> BulletinForm:
+    form = BulletinForm()
+    form.item_ids.choices = _approved_choices()
     return form
+
+
+def _version(form) -> int | None:
+    return int(form.version.data) if (form.version.data or "").isdigit() else None
+
+
+def _bulletin_query_args() -> dict:
+    state = request.args.get("state") or None
+    if state is not None and state not in bulletin_service.STATE_LABELS:
+        abort(400)
+    year = request.args.get("year", "").strip()
+    if year and not (year.isdigit() and 2000 <= int(year) <= 2100):
+        abort(400)
+    sort = request.args.get("sort") or "created"
+    if sort not in bulletin_service.SORTS:
+        abort(400)
+    return {"state": state, "year": int(year) if year else None, "sort": sort,
+            "descending": request.args.get("order", "desc") != "asc", "page": page_number()}
 
 
 @bp.get("/bulletins")
 @web_role_required(*READERS)
 def list_bulletins():
-    bulletins = bulletin_service.list_bulletins(_user())
-    return render_template("materials/bulletins.html", bulletins=bulletins, labels=bulletin_service.STATE_LABELS,
-                           number=bulletin_service.bulletin_number,
-                           form=_bulletin_form() if current_user.role in EDITORS else None)
+    args = _bulletin_query_args()
+    page = bulletin_service.page_bulletins(_user(), **args)
+    return render_template("materials/bulletins.html", page=page, labels=bulletin_service.STATE_LABELS,
+                           number=bulletin_service.bulletin_number, filters=args,
+                           sort_links=sort_links("web_materials.list_bulletins", bulletin_service.SORTS, args["sort"],
+                                                  args["descending"]),
+                           form=_create_form() if current_user.role in EDITORS else None)
 
 
 @bp.post("/bulletins")
 @web_role_required(*EDITORS)
 def create_bulletin():
-    form = _bulletin_form()
-    if not form.validate_on_submit():
-        flash("简报未创建：" + _errors(form), "error")
-        return redirect(url_for("web_materials.list_bulletins"))
+    form = _create_form()
     created = []
-    ok = _attempt(lambda: created.append(bulletin_service.create_bulletin(
-        actor=_user(), title=form.title.data, period_start=form.period_start.data, period_end=form.period_end.data,
-        editorial=form.editorial.data or "", item_ids=form.item_ids.data or [], channel="web")), "简报草稿已创建。")
-    if not ok:
-        return redirect(url_for("web_materials.list_bulletins"))
-    return redirect(url_for("web_materials.show_bulletin", bulletin_id=created[0].id))
+    if form.validate_on_submit() and _attempt_form(form, lambda: created.append(bulletin_service.create_bulletin(
+            actor=_user(), title=form.title.data, period_start=form.period_start.data,
+            period_end=form.period_end.data, editorial=form.editorial.data or "", item_ids=form.item_ids.data or [],
+            channel="web"))):
+        flash("简报草稿已创建，请在下方选用材料、编辑文字。", "success")
+        return redirect(url_for("web_materials.show_bulletin", bulletin_id=created[0].id))
+    args = {"state": None, "year": None, "sort": "created", "descending": True, "page": 1}
+    page = bulletin_service.page_bulletins(_user(), **args)
+    return render_template("materials/bulletins.html", page=page, labels=bulletin_service.STATE_LABELS,
+                           number=bulletin_service.bulletin_number, filters=args,
+                           sort_links=sort_links("web_materials.list_bulletins", bulletin_service.SORTS, args["sort"],
+                                                  args["descending"]),
+                           form=form), 422
+
+
+def _render_bulletin(bulletin, *, status: int = 200, text_form=None, add_form=None, wording_forms=None,
+                     action_form=None, publish_form=None):
+    role = current_user.role
+    editable = role in EDITORS and bulletin.state == "draft"
+    chosen = [entry.material_item_id for entry in bulletin.entries]
+    entries = []
+    wording_forms = wording_forms or {}
+    for entry in bulletin.entries:
+        form = None
+        if editable:
+            form = wording_forms.get(entry.material_item_id) or EntryWordingForm(
+                formdata=None, prefix=f"e{entry.material_item_id}",
+                data={"heading": entry.heading or "", "text": entry.text or "", "version": str(bulletin.version)})
+        entries.append({"item": service.item_view(entry.item, _user()), "wording": bulletin_service.entry_wording(entry),
+                        "form": form})
+    if editable:
+        text_form = text_form or BulletinTextForm(formdata=None, obj=bulletin, data={"version": str(bulletin.version)})
+        add_form = add_form or AddItemForm(formdata=None, data={"version": str(bulletin.version)})
+        add_form.item_id.choices = _approved_choices(exclude=chosen)
+    return render_template(
+        "materials/bulletin.html", bulletin=bulletin, labels=bulletin_service.STATE_LABELS,
+        number=bulletin_service.bulletin_number(bulletin), entries=entries, editable=editable,
+        text_form=text_form if editable else None, add_form=add_form if editable else None,
+        move_form=EntryMoveForm(formdata=None, data={"version": str(bulletin.version)}),
+        action_form=action_form or ActionForm(formdata=None), publish_form=publish_form or PublishForm(formdata=None),
+        actions=[a for a, allowed in (("submit", bulletin.state == "draft" and role in EDITORS),
+                                      ("approve", bulletin.state == "submitted" and role == "office"),
+                                      ("return", bulletin.state in ("submitted", "approved") and role == "office"))
+                 if allowed],
+        can_publish=bulletin.state == "approved" and role in EDITORS, can_preview=role in EDITORS), status
 
 
 @bp.get("/bulletins/<int:bulletin_id>")
 @web_role_required(*READERS)
 def show_bulletin(bulletin_id):
-    bulletin = bulletin_service.find_bulletin(bulletin_id, _user())
-    role = current_user.role
-    return render_template(
-        "materials/bulletin.html", bulletin=bulletin, labels=bulletin_service.STATE_LABELS,
-        number=bulletin_service.bulletin_number(bulletin), items=[service.item_view(e.item, _user()) for e in bulletin.entries],
-        form=_bulletin_form(bulletin) if role in EDITORS and bulletin.state == "draft" else None,
-        action_form=ActionForm(), publish_form=PublishForm(),
-        actions=[a for a, allowed in (("submit", bulletin.state == "draft" and role in EDITORS),
-                                      ("approve", bulletin.state == "submitted" and role == "office"),
-                                      ("return", bulletin.state in ("submitted", "approved") and role == "office"))
-                 if allowed],
-        can_publish=bulletin.state == "approved" and role in EDITORS, can_preview=role in EDITORS)
+    return _render_bulletin(bulletin_service.find_bulletin(bulletin_id, _user()))
+
+
+def _back(bulletin_id, anchor: str = ""):
+    return redirect(url_for("web_materials.show_bulletin", bulletin_id=bulletin_id) + anchor)
 
 
 @bp.post("/bulletins/<int:bulletin_id>")
 @web_role_required(*EDITORS)
 def update_bulletin(bulletin_id):
     bulletin = bulletin_service.find_bulletin(bulletin_id, _user())
-    form = _bulletin_form(bulletin)
+    form = BulletinTextForm()
+    if form.validate_on_submit() and _attempt_form(form, lambda: bulletin_service.update_bulletin(
+            bulletin, actor=_user(), version=_version(form), title=form.title.data,
+            period_start=form.period_start.data, period_end=form.period_end.data,
+            editorial=form.editorial.data or "", channel="web")):
+        flash("简报文字已保存。", "success")
+        return _back(bulletin_id)
+    db.session.refresh(bulletin)
+    return _render_bulletin(bulletin, status=422, text_form=form)
+
+
+@bp.post("/bulletins/<int:bulletin_id>/items")
+@web_role_required(*EDITORS)
+def add_item(bulletin_id):
+    bulletin = bulletin_service.find_bulletin(bulletin_id, _user())
+    form = AddItemForm()
+    form.item_id.choices = _approved_choices(exclude=[entry.material_item_id for entry in bulletin.entries])
+    if form.validate_on_submit() and _attempt_form(form, lambda: bulletin_service.add_item(
+            bulletin, form.item_id.data, actor=_user(), version=_version(form), channel="web")):
+        flash("已加入简报。", "success")
+        return _back(bulletin_id, "#items")
+    db.session.refresh(bulletin)
+    return _render_bulletin(bulletin, status=422, add_form=form)
+
+
+def _item_in(bulletin, item_id):
+    if item_id not in [entry.material_item_id for entry in bulletin.entries]:
+        abort(404)
+
+
+@bp.post("/bulletins/<int:bulletin_id>/items/<int:item_id>/<any(up, down, remove):move>")
+@web_role_required(*EDITORS)
+def move_item(bulletin_id, item_id, move):
+    bulletin = bulletin_service.find_bulletin(bulletin_id, _user())
+    _item_in(bulletin, item_id)
+    form = EntryMoveForm()
     if not form.validate_on_submit():
-        flash("未保存：" + _errors(form), "error")
+        flash(_errors(form) or "请求无效，请刷新页面后重试。", "error")
+    elif move == "remove":
+        _attempt(lambda: bulletin_service.remove_item(bulletin, item_id, actor=_user(), version=_version(form),
+                                                      channel="web"), "已从简报中移除（材料仍在材料库中）。")
     else:
-        version = int(form.version.data) if (form.version.data or "").isdigit() else None
-        _attempt(lambda: bulletin_service.update_bulletin(
-            bulletin, actor=_user(), version=version, title=form.title.data, period_start=form.period_start.data,
-            period_end=form.period_end.data, editorial=form.editorial.data or "", item_ids=form.item_ids.data or [],
-            channel="web"), "简报已保存。")
-    return redirect(url_for("web_materials.show_bulletin", bulletin_id=bulletin_id))
+        _attempt(lambda: bulletin_service.move_item(bulletin, item_id, -1 if move == "up" else 1, actor=_user(),
+                                                    version=_version(form), channel="web"), "顺序已调整。")
+    return _back(bulletin_id, "#items")
+
+
+@bp.post("/bulletins/<int:bulletin_id>/items/<int:item_id>/wording")
+@web_role_required(*EDITORS)
+def item_wording(bulletin_id, item_id):
+    bulletin = bulletin_service.find_bulletin(bulletin_id, _user())
+    _item_in(bulletin, item_id)
+    form = EntryWordingForm(prefix=f"e{item_id}")
+    if form.validate_on_submit() and _attempt_form(form, lambda: bulletin_service.set_item_wording(
+            bulletin, item_id, heading=form.heading.data, text=form.text.data, actor=_user(),
+            version=_version(form), channel="web")):
+        flash("本期文字已保存。", "success")
+        return _back(bulletin_id, f"#entry-{item_id}")
+    db.session.refresh(bulletin)
+    return _render_bulletin(bulletin, status=422, wording_forms={item_id: form})
 
 
 @bp.post("/bulletins/<int:bulletin_id>/transition")
@@ -212,11 +355,11 @@ def bulletin_transition(bulletin_id):
     bulletin = bulletin_service.find_bulletin(bulletin_id, _user())
     form = ActionForm()
     if not form.validate_on_submit():
-        flash(_errors(form), "error")
+        flash("未执行：" + _errors(form), "error")
     else:
         _attempt(lambda: bulletin_service.transition(bulletin, form.action.data, actor=_user(), channel="web"),
                  "简报状态已更新。")
-    return redirect(url_for("web_materials.show_bulletin", bulletin_id=bulletin_id))
+    return _back(bulletin_id)
 
 
 @bp.post("/bulletins/<int:bulletin_id>/publish")
@@ -227,7 +370,8 @@ def publish(bulletin_id):
     if not form.validate_on_submit():
         flash("未发布：" + _errors(form), "error")
     else:
-        _attempt(lambda: bulletin_service.publish_bulletin(bulletin, actor=_user(), channel="web"), "简报已发布。")
+        if _attempt(lambda: bulletin_service.publish_bulletin(bulletin, actor=_user(), channel="web"), "简报已发布。"):
+            flash(f"期号：{bulletin_service.bulletin_number(bulletin)}。", "success")
     return redirect(url_for("web_materials.show_bulletin", bulletin_id=bulletin_id))
 
 

@@ -104,7 +104,8 @@ def test_compose_approve_publish_download_through_the_pages(app, client, db, mat
                                                                      "action": "submit"}).status_code == 302
     login(client, office)
     token = csrf(client, f"/bulletins/{bulletin.id}")
-    client.post(f"/bulletins/{bulletin.id}/transition", data={"csrf_token": token, "action": "approve"})
+    client.post(f"/bulletins/{bulletin.id}/transition", data={"csrf_token": token, "action": "approve",
+                                                              "confirm": "y"})
     login(client, propaganda)
     token = csrf(client, f"/bulletins/{bulletin.id}")
     unconfirmed = client.post(f"/bulletins/{bulletin.id}/publish", data={"csrf_token": token}, follow_redirects=True)

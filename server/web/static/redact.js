@@ -1,17 +1,37 @@
-// Redaction box editor: drag on a redacted image to add a rectangle; the rectangles are written
-// to the photo's textarea as normalised "x, y, 宽, 高" lines (0–1), which the form then posts.
-// The server burns the boxes into a new image; nothing here changes pixels or reaches originals.
+// Redaction box editor over a redacted image. The photo's textarea ("x, y, 宽, 高" per line, 0–1)
+// stays the one source of truth: the canvas draws what it says and writes every change back, and
+// the form posts it. The server checks the boxes and burns them into a new image; nothing here
+// changes pixels or reaches originals.
+//
+// Mouse, pen or touch: drag on empty space to draw a box, drag a box to move it, click a box to
+// select it. Keyboard: the canvas takes focus; the buttons below it select the previous/next box
+// and delete the selected one; arrow keys move the selected box (with Shift, further); Delete
+// removes it. Without JavaScript, or by preference, type the numbers into the textarea.
 (function () {
   "use strict";
+  var MIN = 0.005;
+
+  function clamp(v, low, high) { return Math.min(Math.max(v, low), high); }
   function lines(boxes) {
-    return boxes.map(function (b) { return b.map(function (v) { return v.toFixed(4); }).join(", "); }).join("\n");
+    return boxes.map(function (b) {
+      return b.map(function (v) { return String(Math.round(v * 10000) / 10000); }).join(", ");
+    }).join("\n");
   }
   function parse(text) {
     return text.split("\n").map(function (line) {
-      var parts = line.split(/[,，]/).map(Number);
+      var parts = line.split(/[,，]/).map(function (part) { return Number(part.trim()); });
       return parts.length === 4 && parts.every(isFinite) ? parts : null;
     }).filter(Boolean);
   }
+  function button(label, onClick) {
+    var b = document.createElement("button");
+    b.type = "button";
+    b.className = "button button--quiet";
+    b.textContent = label;
+    b.addEventListener("click", onClick);
+    return b;
+  }
+
   document.querySelectorAll("img.redact-image").forEach(function (image) {
     var field = document.getElementById(image.dataset.boxesField);
     if (!field) { return; }
@@ -21,42 +41,139 @@
     wrapper.appendChild(image);
     var canvas = document.createElement("canvas");
     canvas.className = "redact-canvas";
+    canvas.tabIndex = 0;
+    canvas.setAttribute("role", "application");
+    canvas.setAttribute("aria-label", "遮挡框编辑区：方向键移动所选框，Delete 删除所选框");
     wrapper.appendChild(canvas);
+    var status = document.createElement("p");
+    status.className = "muted redact-status";
+    status.setAttribute("aria-live", "polite");
+    var tools = document.createElement("div");
+    tools.className = "redact-tools";
+    wrapper.parentNode.insertBefore(tools, wrapper.nextSibling);
+    tools.parentNode.insertBefore(status, tools.nextSibling);
+
     var context = canvas.getContext("2d");
-    var start = null, current = null;
+    var boxes = parse(field.value);
+    var selected = -1;
+    var drag = null; // {mode: "draw"|"move", start: [x, y], origin: box}
+    var current = null;
+
+    function announce() {
+      status.textContent = boxes.length ? ("共 " + boxes.length + " 个遮挡框" +
+        (selected >= 0 ? "，已选第 " + (selected + 1) + " 个" : "，未选择")) : "尚无遮挡框：在图片上拖动即可画框。";
+    }
+    function write() {
+      field.value = lines(boxes);
+      announce();
+      draw();
+    }
     function size() {
       canvas.width = image.clientWidth;
       canvas.height = image.clientHeight;
       draw();
     }
+    function rect(b) { return [b[0] * canvas.width, b[1] * canvas.height, b[2] * canvas.width, b[3] * canvas.height]; }
     function draw() {
       context.clearRect(0, 0, canvas.width, canvas.height);
-      context.strokeStyle = "#e60012";
-      context.lineWidth = 2;
-      parse(field.value).concat(current ? [current] : []).forEach(function (b) {
-        context.strokeRect(b[0] * canvas.width, b[1] * canvas.height, b[2] * canvas.width, b[3] * canvas.height);
+      boxes.concat(current ? [current] : []).forEach(function (b, i) {
+        var r = rect(b);
+        context.fillStyle = "rgba(0, 0, 0, 0.35)";
+        context.fillRect(r[0], r[1], r[2], r[3]);
+        context.lineWidth = i === selected ? 3 : 2;
+        context.strokeStyle = i === selected ? "#ffd400" : "#e60012";
+        context.strokeRect(r[0], r[1], r[2], r[3]);
       });
     }
     function point(event) {
-      var rect = canvas.getBoundingClientRect();
-      return [Math.min(Math.max((event.clientX - rect.left) / rect.width, 0), 1),
-              Math.min(Math.max((event.clientY - rect.top) / rect.height, 0), 1)];
+      var r = canvas.getBoundingClientRect();
+      return [clamp((event.clientX - r.left) / r.width, 0, 1), clamp((event.clientY - r.top) / r.height, 0, 1)];
     }
-    canvas.addEventListener("pointerdown", function (event) { start = point(event); canvas.setPointerCapture(event.pointerId); });
-    canvas.addEventListener("pointermove", function (event) {
-      if (!start) { return; }
-      var p = point(event);
-      current = [Math.min(start[0], p[0]), Math.min(start[1], p[1]), Math.abs(p[0] - start[0]), Math.abs(p[1] - start[1])];
-      draw();
-    });
-    canvas.addEventListener("pointerup", function () {
-      if (current && current[2] > 0.005 && current[3] > 0.005) {
-        field.value = lines(parse(field.value).concat([current]));
+    function hit(p) {
+      for (var i = boxes.length - 1; i >= 0; i--) {
+        var b = boxes[i];
+        if (p[0] >= b[0] && p[0] <= b[0] + b[2] && p[1] >= b[1] && p[1] <= b[1] + b[3]) { return i; }
       }
-      start = null; current = null;
+      return -1;
+    }
+    function moveTo(i, x, y) {
+      var b = boxes[i];
+      boxes[i] = [clamp(x, 0, 1 - b[2]), clamp(y, 0, 1 - b[3]), b[2], b[3]];
+    }
+    function remove() {
+      if (selected < 0) { return; }
+      boxes.splice(selected, 1);
+      selected = Math.min(selected, boxes.length - 1);
+      write();
+    }
+    function cycle(step) {
+      if (!boxes.length) { return; }
+      selected = selected < 0 ? (step > 0 ? 0 : boxes.length - 1) : (selected + step + boxes.length) % boxes.length;
+      write();
+      canvas.focus();
+    }
+
+    canvas.addEventListener("pointerdown", function (event) {
+      var p = point(event);
+      var i = hit(p);
+      canvas.setPointerCapture(event.pointerId);
+      if (i >= 0) {
+        selected = i;
+        drag = {mode: "move", start: p, origin: boxes[i].slice()};
+      } else {
+        drag = {mode: "draw", start: p};
+      }
       draw();
     });
-    field.addEventListener("input", draw);
+    canvas.addEventListener("pointermove", function (event) {
+      if (!drag) { return; }
+      var p = point(event);
+      if (drag.mode === "move") {
+        moveTo(selected, drag.origin[0] + p[0] - drag.start[0], drag.origin[1] + p[1] - drag.start[1]);
+      } else {
+        current = [Math.min(drag.start[0], p[0]), Math.min(drag.start[1], p[1]),
+                   Math.abs(p[0] - drag.start[0]), Math.abs(p[1] - drag.start[1])];
+      }
+      draw();
+    });
+    function finish() {
+      if (drag && drag.mode === "draw") {
+        if (current && current[2] > MIN && current[3] > MIN) {
+          boxes.push(current);
+          selected = boxes.length - 1;
+        } else {
+          selected = -1;
+        }
+      }
+      drag = null;
+      current = null;
+      write();
+    }
+    canvas.addEventListener("pointerup", finish);
+    canvas.addEventListener("pointercancel", finish);
+    canvas.addEventListener("keydown", function (event) {
+      var step = event.shiftKey ? 0.05 : 0.01;
+      var moves = {ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step]};
+      if ((event.key === "Delete" || event.key === "Backspace") && selected >= 0) {
+        event.preventDefault();
+        remove();
+      } else if (moves[event.key] && selected >= 0) {
+        event.preventDefault();
+        moveTo(selected, boxes[selected][0] + moves[event.key][0], boxes[selected][1] + moves[event.key][1]);
+        write();
+      }
+    });
+    field.addEventListener("input", function () {
+      boxes = parse(field.value);
+      selected = Math.min(selected, boxes.length - 1);
+      announce();
+      draw();
+    });
+
+    tools.appendChild(button("上一个框", function () { cycle(-1); }));
+    tools.appendChild(button("下一个框", function () { cycle(1); }));
+    tools.appendChild(button("删除所选框", function () { remove(); canvas.focus(); }));
+    announce();
     if (image.complete) { size(); } else { image.addEventListener("load", size); }
     window.addEventListener("resize", size);
   });

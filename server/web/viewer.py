@@ -1,0 +1,94 @@
+"""Pages for department and county viewers: the violations of their sector or territory (with
+filters, sorting and pages) and one violation's page. What is in scope is decided by
+server/services/viewer.py, which takes it from the statistics module."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import DateField, SelectField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Optional, ValidationError
+
+from ..services import viewer as service
+from ..services.access import web_role_required
+from ..services.documents import today_in_china
+from ..services.statistics import MAX_PERIOD_DAYS
+from .form_messages import ChineseMeta
+from .listing import page_number, sort_links
+from .navigation import add_nav_item
+
+bp = Blueprint("web_viewer", __name__)
+
+add_nav_item("督查发现", "web_viewer.list_findings", service.VIEWER_ROLES)
+
+
+def _user():
+    return current_user._get_current_object()
+
+
+def _int_or_none(value):
+    return int(value) if value not in (None, "") and str(value).isdigit() and int(value) < 2**31 else None
+
+
+def _choices(labels: dict) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in labels.items()]
+
+
+class FindingsFilterForm(FlaskForm):
+    """Filters in the query string: no CSRF (a GET changes nothing), errors next to the fields."""
+
+    class Meta(ChineseMeta):
+        csrf = False
+
+    date_from = DateField("日期自", validators=[Optional()])
+    date_to = DateField("至", validators=[Optional()])
+    county_id = SelectField("属地", coerce=_int_or_none, validators=[Optional()])
+    category_id = SelectField("场所类别", coerce=_int_or_none, validators=[Optional()])
+    handling = SelectField("处理情况", choices=_choices({"": "全部", **service.HANDLING_LABELS}),
+                           validators=[Optional()])
+    sort = SelectField("排序", choices=_choices(service.SORTS), validators=[Optional()])
+    order = SelectField("顺序", choices=_choices({"desc": "降序", "asc": "升序"}), validators=[Optional()])
+
+    def validate_date_to(self, field):
+        if self.date_from.data and field.data:
+            if field.data < self.date_from.data:
+                raise ValidationError("结束日期不能早于开始日期。")
+            if (field.data - self.date_from.data).days >= MAX_PERIOD_DAYS:
+                raise ValidationError(f"期间至多 {MAX_PERIOD_DAYS} 天。")
+
+
+def filter_form(user) -> FindingsFilterForm:
+    form = FindingsFilterForm(request.args)
+    choices = service.filter_choices(user)
+    form.county_id.choices = _choices({None: "全部", **{c.id: c.name for c in choices["counties"]}})
+    form.category_id.choices = _choices({None: "全部", **{c.id: c.name for c in choices["categories"]}})
+    return form
+
+
+@bp.get("/findings")
+@web_role_required(*service.VIEWER_ROLES)
+def list_findings():
+    user = _user()
+    form = filter_form(user)
+    default_from, default_to = service.default_period(today_in_china())
+    page = None
+    if form.validate():
+        page = service.list_violations(
+            user, date_from=form.date_from.data or default_from, date_to=form.date_to.data or default_to,
+            county_id=form.county_id.data, category_id=form.category_id.data, handling=form.handling.data or None,
+            sort=form.sort.data or "date", descending=(form.order.data or "desc") == "desc", page=page_number())
+    status = 200 if page is not None else 422
+    return render_template("viewer/findings.html", form=form, page=page, scope=service.scope_label(user),
+                           default_from=default_from, default_to=default_to, sort_links=sort_links("web_viewer.list_findings", service.SORTS, form.sort.data or "date",
+                                                     (form.order.data or "desc") == "desc")), status
+
+
+@bp.get("/findings/<int:violation_id>")
+@web_role_required(*service.VIEWER_ROLES)
+def show_finding(violation_id):
+    user = _user()
+    violation = service.find_violation(violation_id, user)
+    return render_template("viewer/finding.html", finding=service.violation_detail(violation, user),
+                           scope=service.scope_label(user))

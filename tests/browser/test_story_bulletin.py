@@ -64,6 +64,7 @@ def test_bulletin_from_adopted_material_to_published_pdf(story, tmp_path):
     office.get_by_role("navigation", name="主导航").get_by_role("link", name="简报").click()
     story.snap(office, "bulletins")
     office.goto(bulletin_url)
+    office.get_by_label("确认审核通过").check()
     office.get_by_role("button", name="审核通过").click()
     expect(bulletin_state(office)).to_have_text("已审核")
     story.snap(office, "bulletin-approved")

@@ -112,7 +112,7 @@ def test_login_with_a_forged_csrf_token_is_refused(client, new_user):
 ROLE_HEADINGS = {
     "office": "抽查派单",
     "inspector": "现场记录",
-    "enforcement": "违规线索",
+    "enforcement": "待处理的违规问题",
     "propaganda": "典型材料",
     "department": "督查发现",
     "county": "督查发现",

@@ -19,6 +19,8 @@ from ..services.demo_cases import seed_demo_inspections
 from ..services.demo_week import seed_week_inspections
 from ..services.reference_loader import load_reference
 
+DEMO_WEEK_DAYS = 7
+
 demo_cli = click.Group("demo", help="演示环境：建库、导入参考数据、生成演示登记数据并启动服务。")
 
 
@@ -40,6 +42,16 @@ def _prepare() -> None:
         db.session.commit()
         if inspections:
             console.print(f"演示检查记录：新增 {inspections} 份已提交的检查及其违规问题（执法人员可在“执法办案”中立案）。")
+    # A week of records gives every role something to do by hand: statistics, material, bulletins.
+    try:
+        week = seed_week_inspections(DEMO_WEEK_DAYS)
+    except (Problem, LookupError) as exc:
+        db.session.rollback()
+        console.print(f"未能生成最近一周的演示检查：{getattr(exc, 'detail', exc)}")
+    else:
+        db.session.commit()
+        if week.inspections:
+            console.print(_week_line(week))
     table = Table(title=f"演示账号（密码均为 {DEMO_PASSWORD}）")
     for column in ("角色", "用户名", "范围"):
         table.add_column(column)
@@ -71,8 +83,12 @@ def inspections_command(days: int):
         click.echo(f"错误：{exc}", err=True)
         sys.exit(1)
     db.session.commit()
-    click.echo(f"演示检查：新增 {report.days} 天、{report.inspections} 份检查、{report.violations} 条违规问题；"
-               f"典型记录 {report.notes} 条、现场照片 {report.photos} 张（领导小组办公室可在“典型材料”中审核）。")
+    click.echo(_week_line(report))
+
+
+def _week_line(report) -> str:
+    return (f"演示检查：新增 {report.days} 天、{report.inspections} 份检查、{report.violations} 条违规问题；"
+            f"典型记录 {report.notes} 条、现场照片 {report.photos} 张（领导小组办公室可在“典型材料”中审核）。")
 
 
 @demo_cli.command("run")

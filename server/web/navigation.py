@@ -17,6 +17,29 @@ class NavItem:
 
 _NAV_ITEMS: list[NavItem] = [NavItem("首页", "web.index")]
 
+# The bar follows the work: dispatch, records, follow-up, enforcement, figures, publicity, oversight,
+# administration. Features register in import order, which says nothing; this list decides.
+NAV_ORDER = (
+    "web.index",
+    "web_inspections.dashboard",
+    "web_draws.list_draws",
+    "web_inspections.list_inspections",
+    "web_viewer.list_findings",
+    "web_rectification.list_orders",
+    "web_cases.list_cases",
+    "web_statistics.page",
+    "web_accountability.findings",
+    "web_materials.list_materials",
+    "web_materials.list_bulletins",
+    "web_audit.list_events",
+    "web_admin.list_users",
+    "web_admin.list_tokens",
+)
+
+
+def _position(item: NavItem) -> int:
+    return NAV_ORDER.index(item.endpoint) if item.endpoint in NAV_ORDER else len(NAV_ORDER)
+
 
 def add_nav_item(label: str, endpoint: str, roles: tuple[str, ...] | None = None) -> None:
     item = NavItem(label, endpoint, frozenset(roles) if roles else None)
@@ -29,7 +52,7 @@ def nav_for(user) -> list[dict]:
         return []
     return [
         {"label": item.label, "url": url_for(item.endpoint), "current": request.endpoint == item.endpoint}
-        for item in _NAV_ITEMS
+        for item in sorted(_NAV_ITEMS, key=_position)
         if item.roles is None or user.role in item.roles
     ]
 

@@ -52,15 +52,7 @@ def _is_browser_test(item) -> bool:
 
 
 def pytest_collection_modifyitems(config, items):
-    # The stories take minutes per backend (a demo seeded through its own commands, a real browser):
-    # the default run takes SQLite; ANFANG_BROWSER_POSTGRESQL=1 runs them on PostgreSQL as well.
-    if os.environ.get("ANFANG_BROWSER_POSTGRESQL") != "1":
-        postgresql = [item for item in items if _is_browser_test(item)
-                      and getattr(item, "callspec", None) and item.callspec.params.get("database_url") == "postgresql"]
-        if postgresql:
-            config.hook.pytest_deselected(items=postgresql)
-            dropped = set(map(id, postgresql))
-            items[:] = [item for item in items if id(item) not in dropped]
+    # Like every other test, the stories run on SQLite and on PostgreSQL (when it answers).
     for item in items:
         if _is_browser_test(item):
             item.add_marker(pytest.mark.browser)

@@ -7,6 +7,7 @@ plain form's textarea — without JavaScript the same form takes one box per lin
 
 from __future__ import annotations
 
+import dataclasses
 from io import BytesIO
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
@@ -99,7 +100,7 @@ def list_materials():
     descending = request.args.get("order", "desc") != "asc"
     page = service.page_items(_user(), kind=kind, state=state, county_id=int(county) if county else None, sort=sort,
                               descending=descending, page=page_number())
-    page.items = [service.item_view(item, _user()) for item in page.items]
+    page = dataclasses.replace(page, items=[service.item_view(item, _user()) for item in page.items])
     counties = db.session.scalars(db.select(County).order_by(County.sort_order, County.code))
     return render_template("materials/list.html", page=page, kinds=service.KIND_LABELS, states=service.STATE_LABELS,
                            filters={"kind": kind or "", "state": state or "", "county_id": int(county) if county else None},

@@ -25,6 +25,7 @@ from ..services.statistics import MAX_PERIOD_DAYS
 from .chinese_form import ChineseForm
 from .forms import ConfirmForm
 from .navigation import add_nav_item
+from .query_args import choice_arg, page_number
 
 bp = Blueprint("web_accountability", __name__, url_prefix="/accountability")
 
@@ -134,13 +135,8 @@ def preview_report():
 @bp.get("/cases")
 @web_role_required(*READERS)
 def list_cases():
-    state = request.args.get("state") or None
-    if state is not None and state not in service.STATE_LABELS:
-        abort(400)
-    page_arg = request.args.get("page", "1")
-    if not page_arg.isdigit():
-        abort(400)
-    page = service.list_cases(_user(), state=state, page=int(page_arg))
+    state = choice_arg("state", service.STATE_LABELS)
+    page = service.list_cases(_user(), state=state, page=page_number())
     return render_template("accountability/cases.html", page=page, state=state or "", labels=service)
 
 

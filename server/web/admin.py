@@ -25,6 +25,7 @@ from .admin_forms import (
 )
 from .forms import ConfirmForm
 from .navigation import add_nav_item
+from .query_args import choice_arg, flag_arg, int_arg, page_number
 
 bp = Blueprint("web_admin", __name__, url_prefix="/admin")
 
@@ -38,15 +39,6 @@ add_nav_item("设备令牌", "web_admin.list_tokens", ADMINS)
 
 def _user():
     return current_user._get_current_object()
-
-
-def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "").strip()
-    if not value:
-        return None
-    if not value.isdigit() or not 0 < int(value) < 2**31:
-        abort(400)
-    return int(value)
 
 
 def _scope_rows() -> dict:
@@ -92,18 +84,14 @@ def _save(form, call):
 @bp.get("/users")
 @web_role_required(*ADMINS)
 def list_users():
-    role = request.args.get("role") or None
-    if role is not None and role not in ROLES:
-        abort(400)
-    active = {"1": True, "0": False}.get(request.args.get("active", ""))
-    sort = request.args.get("sort", "username")
-    if sort not in service.USER_SORTS:
-        abort(400)
+    role = choice_arg("role", ROLES)
+    active = flag_arg("active")
+    sort = choice_arg("sort", service.USER_SORTS) or "username"
     descending = request.args.get("dir") == "desc"
-    filters = {"role": role or "", "department_id": _int_arg("department_id"), "county_id": _int_arg("county_id"),
+    filters = {"role": role or "", "department_id": int_arg("department_id"), "county_id": int_arg("county_id"),
                "active": request.args.get("active", ""), "sort": sort, "dir": "desc" if descending else "asc"}
     page = service.list_users(role=role, department_id=filters["department_id"], county_id=filters["county_id"],
-                              active=active, sort=sort, descending=descending, page=_int_arg("page") or 1)
+                              active=active, sort=sort, descending=descending, page=page_number())
     return render_template("admin/users.html", page=page, filters=filters, roles=ROLE_LABELS,
                            sorts=service.USER_SORT_LABELS, **_scope_rows())
 
@@ -214,11 +202,10 @@ def reset_password(user_id: int):
 @bp.get("/devices")
 @web_role_required(*ADMINS)
 def list_tokens():
-    state = request.args.get("state") or None
-    if state is not None and state not in service.TOKEN_STATE_LABELS:
-        abort(400)
-    user = get_or_404(User, _int_arg("user_id")) if request.args.get("user_id") else None
-    page = service.token_page(user=user, state=state, page=_int_arg("page") or 1)
+    state = choice_arg("state", service.TOKEN_STATE_LABELS)
+    user_id = int_arg("user_id")
+    user = get_or_404(User, user_id) if user_id is not None else None
+    page = service.token_page(user=user, state=state, page=page_number())
     return render_template("admin/tokens.html", page=page, filter_user=user, state=state or "",
                            token_form=_token_form(user), confirm=ConfirmForm(formdata=None),
                            token_state=service.token_state, state_labels=service.TOKEN_STATE_LABELS)

@@ -3,7 +3,7 @@ event with the exact text its hash covers, and the chain verification behind `an
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, render_template, request
 from flask_login import current_user
 from wtforms import DateField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -14,6 +14,7 @@ from ..services import audit as service
 from ..services.access import policy_for, web_role_required
 from .chinese_form import ChineseForm
 from .navigation import add_nav_item
+from .query_args import page_number
 
 bp = Blueprint("web_audit", __name__, url_prefix="/audit")
 
@@ -46,15 +47,6 @@ class EventFilterForm(ChineseForm):
             raise ValidationError("结束日期不能早于开始日期。")
 
 
-def _page_number() -> int:
-    value = request.args.get("page", "").strip()
-    if not value:
-        return 1
-    if not value.isdigit():
-        abort(400)
-    return int(value)
-
-
 @bp.get("")
 @web_role_required(*READERS)
 def list_events():
@@ -67,7 +59,7 @@ def list_events():
         page = service.list_events(current_user, action=form.action.data or None,
                                    actor=(form.actor.data or "").strip() or None,
                                    object_type=form.object_type.data or None, date_from=form.date_from.data,
-                                   date_to=form.date_to.data, sort=form.sort.data, page=_page_number())
+                                   date_to=form.date_to.data, sort=form.sort.data, page=page_number())
     return render_template("audit/list.html", form=form, page=page,
                            channels=service.CHANNEL_LABELS), 200 if page is not None else 422
 

@@ -20,6 +20,7 @@ from ..services import evidence as evidence_service
 from ..services.access import authorize, web_role_required
 from .case_forms import CONFIRMED_TRANSITIONS, DeclineForm, OpenCaseForm, transition_data, transition_form
 from .navigation import add_nav_item
+from .query_args import choice_arg, flag_arg, int_arg, page_number
 
 bp = Blueprint("web_cases", __name__)
 
@@ -33,15 +34,6 @@ def _user():
     return current_user._get_current_object()
 
 
-def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "").strip()
-    if not value:
-        return None
-    if not value.isdigit() or not 0 < int(value) < 2**31:
-        abort(400)
-    return int(value)
-
-
 def _filters_context() -> dict:
     return {
         "counties": list(db.session.scalars(db.select(County).order_by(County.sort_order, County.code))),
@@ -53,15 +45,12 @@ def _filters_context() -> dict:
 @bp.get("/cases")
 @web_role_required(*READERS)
 def list_cases():
-    state = request.args.get("state") or None
-    if state is not None and state not in CASE_STATES:
-        abort(400)
-    overdue = {"1": True, "0": False}.get(request.args.get("overdue", ""))
-    page_number = _int_arg("page") or 1
-    filters = {"state": state or "", "county_id": _int_arg("county_id"), "department_id": _int_arg("department_id"),
+    state = choice_arg("state", CASE_STATES)
+    filters = {"state": state or "", "county_id": int_arg("county_id"), "department_id": int_arg("department_id"),
                "overdue": request.args.get("overdue", "")}
     page = service.list_cases(_user(), state=state, county_id=filters["county_id"],
-                              department_id=filters["department_id"], overdue=overdue, page=page_number)
+                              department_id=filters["department_id"], overdue=flag_arg("overdue"),
+                              page=page_number())
     return render_template("cases/list.html", page=page, filters=filters, labels=service.STATE_LABELS,
                            is_overdue=service.is_overdue, **_filters_context())
 

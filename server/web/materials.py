@@ -32,7 +32,7 @@ from .material_forms import (
     ReviewForm,
     VenueDisplayForm,
 )
-from .listing import page_number, sort_links
+from .query_args import choice_arg, int_arg, page_number, sort_links
 from .navigation import add_nav_item
 
 bp = Blueprint("web_materials", __name__)
@@ -88,22 +88,19 @@ def _attempt_form(form, action) -> bool:
 @bp.get("/materials")
 @web_role_required(*READERS)
 def list_materials():
-    kind = request.args.get("kind") or None
-    state = request.args.get("state") or None
-    sort = request.args.get("sort") or "created"
-    county = request.args.get("county_id", "").strip()
-    if ((kind and kind not in MATERIAL_KINDS) or (state and state not in MATERIAL_STATES)
-            or sort not in service.ITEM_SORTS or (county and not (county.isdigit() and int(county) < 2**31))):
-        abort(400)
+    kind = choice_arg("kind", MATERIAL_KINDS)
+    state = choice_arg("state", MATERIAL_STATES)
+    sort = choice_arg("sort", service.ITEM_SORTS) or "created"
+    county_id = int_arg("county_id")
     if current_user.role in EDITORS:
         service.collect_note_candidates_if_possible(_user())
     descending = request.args.get("order", "desc") != "asc"
-    page = service.page_items(_user(), kind=kind, state=state, county_id=int(county) if county else None, sort=sort,
+    page = service.page_items(_user(), kind=kind, state=state, county_id=county_id, sort=sort,
                               descending=descending, page=page_number())
     page = dataclasses.replace(page, items=[service.item_view(item, _user()) for item in page.items])
     counties = db.session.scalars(db.select(County).order_by(County.sort_order, County.code))
     return render_template("materials/list.html", page=page, kinds=service.KIND_LABELS, states=service.STATE_LABELS,
-                           filters={"kind": kind or "", "state": state or "", "county_id": int(county) if county else None},
+                           filters={"kind": kind or "", "state": state or "", "county_id": county_id},
                            counties=list(counties),
                            sort_links=sort_links("web_materials.list_materials", service.ITEM_SORTS, sort, descending))
 
@@ -197,15 +194,11 @@ def _version(form) -> int | None:
 
 
 def _bulletin_query_args() -> dict:
-    state = request.args.get("state") or None
-    if state is not None and state not in bulletin_service.STATE_LABELS:
-        abort(400)
+    state = choice_arg("state", bulletin_service.STATE_LABELS)
     year = request.args.get("year", "").strip()
     if year and not (year.isdigit() and 2000 <= int(year) <= 2100):
         abort(400)
-    sort = request.args.get("sort") or "created"
-    if sort not in bulletin_service.SORTS:
-        abort(400)
+    sort = choice_arg("sort", bulletin_service.SORTS) or "created"
     return {"state": state, "year": int(year) if year else None, "sort": sort,
             "descending": request.args.get("order", "desc") != "asc", "page": page_number()}
 

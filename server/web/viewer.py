@@ -16,7 +16,7 @@ from ..services.access import web_role_required
 from ..services.documents import today_in_china
 from ..services.statistics import MAX_PERIOD_DAYS
 from .form_messages import ChineseMeta
-from .listing import page_number, sort_links
+from .query_args import page_number, sort_links
 from .navigation import add_nav_item
 
 bp = Blueprint("web_viewer", __name__)

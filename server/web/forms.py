@@ -1,6 +1,5 @@
 """Flask-WTF forms (each carries a CSRF token)."""
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -13,8 +12,10 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from .chinese_form import ChineseForm
 
-class LoginForm(FlaskForm):
+
+class LoginForm(ChineseForm):
     username = StringField("用户名", validators=[
         DataRequired(message="请输入用户名。"),
         Length(max=64, message="用户名不超过 64 个字符。"),
@@ -26,7 +27,7 @@ class LoginForm(FlaskForm):
 
 
 
-class DrawForm(FlaskForm):
+class DrawForm(ChineseForm):
     """Scope and window of a new draw (抽查)."""
 
     counties = SelectMultipleField("县（市、区）", coerce=str, widget=ListWidget(prefix_label=False),
@@ -57,7 +58,7 @@ class DrawForm(FlaskForm):
             raise ValidationError("结束时间应晚于开始时间。")
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(ChineseForm):
     """An irreversible action (dispatch, close): the CSRF token and an explicit confirmation."""
 
     confirm = BooleanField("我已确认", validators=[DataRequired(message="请勾选确认后再提交。")])

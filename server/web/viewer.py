@@ -5,8 +5,6 @@ server/services/viewer.py, which takes it from the statistics module."""
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
-from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional, ValidationError
@@ -15,17 +13,14 @@ from ..services import viewer as service
 from ..services.access import web_role_required
 from ..services.documents import today_in_china
 from ..services.statistics import MAX_PERIOD_DAYS
-from .form_messages import ChineseMeta
+from .chinese_form import PLAIN_MESSAGES, ChineseForm
 from .query_args import page_number, sort_links
 from .navigation import add_nav_item
+from .signed_in import signed_in_user
 
 bp = Blueprint("web_viewer", __name__)
 
 add_nav_item("督查发现", "web_viewer.list_findings", service.VIEWER_ROLES)
-
-
-def _user():
-    return current_user._get_current_object()
 
 
 def _int_or_none(value):
@@ -36,11 +31,12 @@ def _choices(labels: dict) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in labels.items()]
 
 
-class FindingsFilterForm(FlaskForm):
+class FindingsFilterForm(ChineseForm):
     """Filters in the query string: no CSRF (a GET changes nothing), errors next to the fields."""
 
-    class Meta(ChineseMeta):
+    class Meta:
         csrf = False
+        messages = PLAIN_MESSAGES
 
     date_from = DateField("日期自", validators=[Optional()])
     date_to = DateField("至", validators=[Optional()])
@@ -70,7 +66,7 @@ def filter_form(user) -> FindingsFilterForm:
 @bp.get("/findings")
 @web_role_required(*service.VIEWER_ROLES)
 def list_findings():
-    user = _user()
+    user = signed_in_user()
     form = filter_form(user)
     default_from, default_to = service.default_period(today_in_china())
     page = None
@@ -88,7 +84,7 @@ def list_findings():
 @bp.get("/findings/<int:violation_id>")
 @web_role_required(*service.VIEWER_ROLES)
 def show_finding(violation_id):
-    user = _user()
+    user = signed_in_user()
     violation = service.find_violation(violation_id, user)
     return render_template("viewer/finding.html", finding=service.violation_detail(violation, user),
                            scope=service.scope_label(user))

@@ -71,7 +71,7 @@ from .draw_selection import (
     venues_document,
     venues_from_json,
 )
-from .pagination import PER_PAGE, Page, paginate
+from .pagination import PER_PAGE, Page, paginate, signed_sort
 from .server_keys import UnwrapError, unwrap_secret, wrap_secret
 
 SEED_PURPOSE = "draw-seed"
@@ -752,11 +752,7 @@ def list_draws(user: User, *, status: str | None = None, purpose: str | None = N
         errors["status"] = [f"未知的抽查状态：{status[:40]}。"]
     if purpose is not None and purpose not in PURPOSE_LABELS:
         errors["purpose"] = [f"未知的抽查类型：{purpose[:40]}。"]
-    sort = (sort or LIST_DEFAULT_SORT).strip()
-    descending = sort.startswith("-")
-    key = sort[1:] if descending else sort
-    if key not in LIST_SORT_COLUMNS:
-        errors["sort"] = [f"不支持的排序方式：{sort[:40]}。"]
+    key, descending = signed_sort(sort, LIST_SORT_COLUMNS, LIST_DEFAULT_SORT, errors)
     if page < 1:
         errors["page"] = ["页码须为正整数。"]
     if errors:

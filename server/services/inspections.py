@@ -40,7 +40,7 @@ from ..models.base import as_utc
 from . import assignments as assignment_service
 from .access import EVERYTHING, Scope, authorize, get_or_404, grant, policy_for, register_policy
 from .documents import inspection_record_context
-from .pagination import PER_PAGE, Page, paginate
+from .pagination import PER_PAGE, Page, paginate, signed_sort
 from .sync import INSPECTION_STATUS_LABELS
 
 LABEL = "督查记录"
@@ -102,17 +102,6 @@ SORT_COLUMNS = {
 DEFAULT_SORT = "-checked_in"
 
 
-def parse_sort(value: str | None, errors: dict) -> tuple[str, bool]:
-    """("checked_in", True) for "-checked_in"; a key outside SORT_COLUMNS is an error under "sort"."""
-    value = (value or DEFAULT_SORT).strip()
-    descending = value.startswith("-")
-    key = value[1:] if descending else value
-    if key not in SORT_COLUMNS:
-        errors["sort"] = [f"不支持的排序方式：{value[:40]}。"]
-        return DEFAULT_SORT[1:], True
-    return key, descending
-
-
 def list_inspections(user: User, *, county_id: int | None = None, state: str | None = None,
                      draw_id: int | None = None, sort: str | None = None, page: int = 1,
                      per_page: int = PER_PAGE) -> Page:
@@ -126,7 +115,7 @@ def list_inspections(user: User, *, county_id: int | None = None, state: str | N
         errors["state"] = [f"未知的记录状态：{state[:40]}。"]
     if page < 1:
         errors["page"] = ["页码须为正整数。"]
-    key, descending = parse_sort(sort, errors)
+    key, descending = signed_sort(sort, SORT_COLUMNS, DEFAULT_SORT, errors)
     if errors:
         raise Invalid("筛选条件不正确。", errors=errors)
     query = (sa.select(Inspection, Assignment, Venue, County)

@@ -56,6 +56,19 @@ def paginate(query: sa.Select, page: int = 1, per_page: int = PER_PAGE) -> Page:
     return Page(items, total, page, per_page)
 
 
+def signed_sort(value: str | None, columns, default: str, errors: dict) -> tuple[str, bool]:
+    """("checked_in", True) for "-checked_in": a sort key of `columns`, a leading "-" sorting
+    descending; `default` when empty. A key outside `columns` is an error under "sort" (and the
+    default is used)."""
+    value = (value or default).strip()
+    descending = value.startswith("-")
+    key = value[1:] if descending else value
+    if key not in columns:
+        errors["sort"] = [f"不支持的排序方式：{value[:40]}。"]
+        return default.lstrip("-"), default.startswith("-")
+    return key, descending
+
+
 def page_of(rows: list, page: int = 1, per_page: int = PER_PAGE) -> Page:
     """The same for rows already in memory (sorted by the caller)."""
     page = _page_number(page)

@@ -12,7 +12,7 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from wtforms import DateField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms.validators import InputRequired, Length, Optional
 
 from ..errors import Problem
 from ..extensions import db
@@ -23,7 +23,7 @@ from ..services.access import authorize, policy_for, web_role_required
 from ..services.documents import Document, today_in_china
 from ..services.statistics import MAX_PERIOD_DAYS
 from .chinese_form import ChineseForm
-from .forms import ConfirmForm
+from .forms import ConfirmForm, check_period
 from .navigation import add_nav_item
 from .query_args import choice_arg, page_number
 from .signed_in import signed_in_user
@@ -48,11 +48,7 @@ class PeriodForm(ChineseForm):
     county = SelectField("县（市、区）", default="")
 
     def validate_date_to(self, field):
-        if self.date_from.data and field.data:
-            if field.data < self.date_from.data:
-                raise ValidationError("结束日期不能早于开始日期。")
-            if (field.data - self.date_from.data).days >= MAX_PERIOD_DAYS:
-                raise ValidationError(f"期间至多 {MAX_PERIOD_DAYS} 天。")
+        check_period(self.date_from.data, field.data, MAX_PERIOD_DAYS)
 
 
 class PeriodFilterForm(PeriodForm):

@@ -7,12 +7,13 @@ from flask import Blueprint, render_template, request
 from flask_login import current_user
 from wtforms import DateField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length, Optional, ValidationError
+from wtforms.validators import Length, Optional
 
 from ..models import AuditEvent
 from ..services import audit as service
 from ..services.access import policy_for, web_role_required
 from .chinese_form import ChineseForm
+from .forms import check_period
 from .navigation import add_nav_item
 from .query_args import page_number
 
@@ -43,8 +44,7 @@ class EventFilterForm(ChineseForm):
                        default="seq_desc")
 
     def validate_date_to(self, field):
-        if self.date_from.data and field.data and field.data < self.date_from.data:
-            raise ValidationError("结束日期不能早于开始日期。")
+        check_period(self.date_from.data, field.data)
 
 
 @bp.get("")

@@ -58,6 +58,15 @@ class DrawForm(ChineseForm):
             raise ValidationError("结束时间应晚于开始时间。")
 
 
+def check_period(date_from, date_to, max_days: int | None = None) -> None:
+    """The end-date check of a form's period (call it from the form's validate_date_to)."""
+    if date_from and date_to:
+        if date_to < date_from:
+            raise ValidationError("结束日期不能早于开始日期。")
+        if max_days is not None and (date_to - date_from).days >= max_days:
+            raise ValidationError(f"期间至多 {max_days} 天。")
+
+
 class ConfirmForm(ChineseForm):
     """An irreversible action (dispatch, close): the CSRF token and an explicit confirmation."""
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 from wtforms import DateField, SelectField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Optional, ValidationError
+from wtforms.validators import Optional
 
 from ..services import viewer as service
 from ..services.access import web_role_required
 from ..services.documents import today_in_china
 from ..services.statistics import MAX_PERIOD_DAYS
 from .chinese_form import PLAIN_MESSAGES, ChineseForm
+from .forms import check_period
 from .query_args import page_number, sort_links
 from .navigation import add_nav_item
 from .signed_in import signed_in_user
@@ -48,11 +49,7 @@ class FindingsFilterForm(ChineseForm):
     order = SelectField("顺序", choices=_choices({"desc": "降序", "asc": "升序"}), validators=[Optional()])
 
     def validate_date_to(self, field):
-        if self.date_from.data and field.data:
-            if field.data < self.date_from.data:
-                raise ValidationError("结束日期不能早于开始日期。")
-            if (field.data - self.date_from.data).days >= MAX_PERIOD_DAYS:
-                raise ValidationError(f"期间至多 {MAX_PERIOD_DAYS} 天。")
+        check_period(self.date_from.data, field.data, MAX_PERIOD_DAYS)
 
 
 def filter_form(user) -> FindingsFilterForm:

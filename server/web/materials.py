@@ -32,8 +32,8 @@ from .material_forms import (
     ReviewForm,
     VenueDisplayForm,
 )
-from .query_args import choice_arg, int_arg, page_number, sort_links
 from .navigation import add_nav_item
+from .query_args import choice_arg, int_arg, page_number, sort_links
 from .signed_in import signed_in_user
 
 bp = Blueprint("web_materials", __name__)

@@ -15,8 +15,8 @@ from ..services.documents import today_in_china
 from ..services.statistics import MAX_PERIOD_DAYS
 from .chinese_form import PLAIN_MESSAGES, ChineseForm
 from .forms import check_period
-from .query_args import page_number, sort_links
 from .navigation import add_nav_item
+from .query_args import page_number, sort_links
 from .signed_in import signed_in_user
 
 bp = Blueprint("web_viewer", __name__)

@@ -55,7 +55,7 @@ from .materials import (
     prepare_redacted,
     venue_label,
 )
-from .paging import PER_PAGE, Page, paginate
+from .pagination import PER_PAGE, Page, paginate
 
 BULLETIN_FILE = "bulletin.yaml"
 BULLETINS_DIR = "bulletins"

@@ -77,6 +77,7 @@ from . import case_documents, discretion, rectification
 from . import documents as document_service
 from .access import authorize, get_or_404, grant, register_policy
 from .audit import record_event
+from .pagination import PER_PAGE, Page, paginate
 from .races import conflict_on_race
 from .sealing import is_sqlite_busy
 
@@ -508,21 +509,9 @@ def overdue_cases(on: date | None = None) -> list[EnforcementCase]:
                                    .order_by(EnforcementCase.id)))
 
 
-@dataclass
-class CasePage:
-    items: list[EnforcementCase]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-
 def list_cases(user: User, *, state: str | None = None, county_id: int | None = None,
                department_id: int | None = None, overdue: bool | None = None, page: int = 1,
-               per_page: int = 20, on: date | None = None) -> CasePage:
+               per_page: int = PER_PAGE, on: date | None = None) -> Page:
     """The case queue, newest first, filtered and paginated."""
     condition = authorize(user, "read", EnforcementCase).where(user)
     query = sa.select(EnforcementCase).where(condition)
@@ -535,11 +524,8 @@ def list_cases(user: User, *, state: str | None = None, county_id: int | None = 
     if overdue is not None:
         cond = overdue_condition(on)
         query = query.where(cond if overdue else sa.not_(cond))
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
-    items = list(db.session.scalars(
-        query.options(selectinload(EnforcementCase.venue), selectinload(EnforcementCase.county))
-        .order_by(EnforcementCase.id.desc()).offset((page - 1) * per_page).limit(per_page)))
-    return CasePage(items, total, page, per_page)
+    return paginate(query.options(selectinload(EnforcementCase.venue), selectinload(EnforcementCase.county))
+                    .order_by(EnforcementCase.id.desc()), page, per_page)
 
 
 def allowed_next(case: EnforcementCase) -> tuple[str, ...]:

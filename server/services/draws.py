@@ -71,6 +71,7 @@ from .draw_selection import (
     venues_document,
     venues_from_json,
 )
+from .pagination import PER_PAGE, Page, paginate, signed_sort
 from .server_keys import UnwrapError, unwrap_secret, wrap_secret
 
 SEED_PURPOSE = "draw-seed"
@@ -742,21 +743,8 @@ LIST_DEFAULT_SORT = "-id"
 PURPOSE_LABELS = {"sample": "随机抽查", "reinspection": "整改复查"}
 
 
-@dataclass
-class DrawPage:
-    items: list[Draw]
-    total: int
-    page: int
-    per_page: int
-    sort: str
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-
 def list_draws(user: User, *, status: str | None = None, purpose: str | None = None, sort: str | None = None,
-               page: int = 1, per_page: int = 20) -> DrawPage:
+               page: int = 1, per_page: int = PER_PAGE) -> Page:
     """The draws `user` may read, filtered by status and purpose, sorted by a whitelisted column."""
     authorize(user, "read", Draw)
     errors = {}
@@ -764,11 +752,7 @@ def list_draws(user: User, *, status: str | None = None, purpose: str | None = N
         errors["status"] = [f"未知的抽查状态：{status[:40]}。"]
     if purpose is not None and purpose not in PURPOSE_LABELS:
         errors["purpose"] = [f"未知的抽查类型：{purpose[:40]}。"]
-    sort = (sort or LIST_DEFAULT_SORT).strip()
-    descending = sort.startswith("-")
-    key = sort[1:] if descending else sort
-    if key not in LIST_SORT_COLUMNS:
-        errors["sort"] = [f"不支持的排序方式：{sort[:40]}。"]
+    key, descending = signed_sort(sort, LIST_SORT_COLUMNS, LIST_DEFAULT_SORT, errors)
     if page < 1:
         errors["page"] = ["页码须为正整数。"]
     if errors:
@@ -778,9 +762,6 @@ def list_draws(user: User, *, status: str | None = None, purpose: str | None = N
         query = query.where(Draw.status == status)
     if purpose is not None:
         query = query.where(Draw.purpose == purpose)
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
     column = LIST_SORT_COLUMNS[key][0]
     order = (column.desc(), Draw.id.desc()) if descending else (column.asc(), Draw.id.asc())
-    items = list(db.session.scalars(query.options(selectinload(Draw.assignments)).order_by(*order)
-                                    .offset((page - 1) * per_page).limit(per_page)))
-    return DrawPage(items, total, page, per_page, ("-" if descending else "") + key)
+    return paginate(query.options(selectinload(Draw.assignments)).order_by(*order), page, per_page)

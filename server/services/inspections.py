@@ -14,7 +14,7 @@ Reading only; nothing here writes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
@@ -40,10 +40,10 @@ from ..models.base import as_utc
 from . import assignments as assignment_service
 from .access import EVERYTHING, Scope, authorize, get_or_404, grant, policy_for, register_policy
 from .documents import inspection_record_context
+from .pagination import PER_PAGE, Page, paginate, signed_sort
 from .sync import INSPECTION_STATUS_LABELS
 
 LABEL = "督查记录"
-PER_PAGE = 20
 
 
 def _via_assignment(scope: Scope) -> Scope:
@@ -102,33 +102,9 @@ SORT_COLUMNS = {
 DEFAULT_SORT = "-checked_in"
 
 
-@dataclass
-class InspectionPage:
-    items: list[dict]
-    total: int
-    page: int
-    per_page: int
-    sort: str
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-
-def parse_sort(value: str | None, errors: dict) -> tuple[str, bool]:
-    """("checked_in", True) for "-checked_in"; a key outside SORT_COLUMNS is an error under "sort"."""
-    value = (value or DEFAULT_SORT).strip()
-    descending = value.startswith("-")
-    key = value[1:] if descending else value
-    if key not in SORT_COLUMNS:
-        errors["sort"] = [f"不支持的排序方式：{value[:40]}。"]
-        return DEFAULT_SORT[1:], True
-    return key, descending
-
-
 def list_inspections(user: User, *, county_id: int | None = None, state: str | None = None,
                      draw_id: int | None = None, sort: str | None = None, page: int = 1,
-                     per_page: int = PER_PAGE) -> InspectionPage:
+                     per_page: int = PER_PAGE) -> Page:
     """The records `user` may read, filtered, sorted by a whitelisted column, one page of them.
 
     Unknown filter values are a 422 naming the field, so that a page can show the error next to it.
@@ -139,7 +115,7 @@ def list_inspections(user: User, *, county_id: int | None = None, state: str | N
         errors["state"] = [f"未知的记录状态：{state[:40]}。"]
     if page < 1:
         errors["page"] = ["页码须为正整数。"]
-    key, descending = parse_sort(sort, errors)
+    key, descending = signed_sort(sort, SORT_COLUMNS, DEFAULT_SORT, errors)
     if errors:
         raise Invalid("筛选条件不正确。", errors=errors)
     query = (sa.select(Inspection, Assignment, Venue, County)
@@ -153,11 +129,11 @@ def list_inspections(user: User, *, county_id: int | None = None, state: str | N
         query = query.where(Inspection.status == state)
     if draw_id is not None:
         query = query.where(Assignment.draw_id == draw_id)
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
     column = SORT_COLUMNS[key][0]
     order = [column.desc().nulls_last() if descending else column.asc().nulls_last(),
              Inspection.id.desc() if descending else Inspection.id.asc()]
-    rows = db.session.execute(query.order_by(*order).offset((page - 1) * per_page).limit(per_page)).all()
+    result = paginate(query.order_by(*order), page, per_page)
+    rows = result.items
     counts = _photo_counts([inspection.id for inspection, *_ in rows])
     live = _live_violation_counts([inspection.id for inspection, *_ in rows])
     items = []
@@ -174,7 +150,7 @@ def list_inspections(user: User, *, county_id: int | None = None, state: str | N
             "photos_expected": expected, "photos_received": received,
             "violations": live.get(inspection.id, 0),
         })
-    return InspectionPage(items, total, page, per_page, ("-" if descending else "") + key)
+    return dataclasses.replace(result, items=items)
 
 
 def _photo_counts(inspection_ids: list[int]) -> dict[int, tuple[int, int]]:

@@ -55,7 +55,7 @@ from .access import EVERYTHING, Scope, authorize, get_visible, grant, register_p
 from .audit import record_event
 from .evidence import MEDIA_TYPES, VARIANTS, _flattened, evidence_root, write_durably
 from .masking import mask_text
-from .paging import PER_PAGE, Page, paginate
+from .pagination import PER_PAGE, Page, paginate
 
 log = logging.getLogger(__name__)
 

@@ -9,6 +9,7 @@ those in its territory, and only of submitted inspections.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -35,13 +36,12 @@ from ..models.base import CHINA_STANDARD_TIME, as_utc
 from ..models.reference import category_departments
 from . import rectification, statistics
 from .access import require_role
-from .paging import Page, page_of
+from .pagination import PER_PAGE, Page, page_of
 
 VIEWER_ROLES = statistics.SCOPED_ROLES
 HANDLING_LABELS = {"pending": "待执法部门处理", "case": "已立案", "declined": "不予立案"}
 SORTS = {"date": "日期", "venue": "场所", "county": "属地", "category": "场所类别", "rule": "规则"}
 DEFAULT_DAYS = 30
-PER_PAGE = 20
 MISSING = "该督查发现不存在或不在您的职责范围内。"
 
 
@@ -125,9 +125,9 @@ def list_violations(user: User, *, date_from: date, date_to: date, county_id: in
     result = page_of(facts, page, per_page)
     violations = {v.id: v for v in db.session.scalars(
         sa.select(Violation).where(Violation.id.in_([fact.violation_id for fact in result.items] or [0])))}
-    result.items = [ViolationRow(violations[fact.violation_id], fact.day, venues[fact.venue_id],
-                                 handled[fact.violation_id]) for fact in result.items]
-    return result
+    return dataclasses.replace(result, items=[
+        ViolationRow(violations[fact.violation_id], fact.day, venues[fact.venue_id], handled[fact.violation_id])
+        for fact in result.items])
 
 
 def _in_scope(user: User, violation: Violation) -> bool:

@@ -12,7 +12,7 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from wtforms import DateField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms.validators import InputRequired, Length, Optional
 
 from ..errors import Problem
 from ..extensions import db
@@ -23,8 +23,10 @@ from ..services.access import authorize, policy_for, web_role_required
 from ..services.documents import Document, today_in_china
 from ..services.statistics import MAX_PERIOD_DAYS
 from .chinese_form import ChineseForm
-from .forms import ConfirmForm
+from .forms import ConfirmForm, check_period
 from .navigation import add_nav_item
+from .query_args import choice_arg, page_number
+from .signed_in import signed_in_user
 
 bp = Blueprint("web_accountability", __name__, url_prefix="/accountability")
 
@@ -46,11 +48,7 @@ class PeriodForm(ChineseForm):
     county = SelectField("县（市、区）", default="")
 
     def validate_date_to(self, field):
-        if self.date_from.data and field.data:
-            if field.data < self.date_from.data:
-                raise ValidationError("结束日期不能早于开始日期。")
-            if (field.data - self.date_from.data).days >= MAX_PERIOD_DAYS:
-                raise ValidationError(f"期间至多 {MAX_PERIOD_DAYS} 天。")
+        check_period(self.date_from.data, field.data, MAX_PERIOD_DAYS)
 
 
 class PeriodFilterForm(PeriodForm):
@@ -60,10 +58,6 @@ class PeriodFilterForm(PeriodForm):
 
 class ReviewForm(ChineseForm):
     note = TextAreaField("审核意见（可不填）", validators=[Optional(), Length(max=2000, message="审核意见不超过 2000 个字符。")])
-
-
-def _user():
-    return current_user._get_current_object()
 
 
 def _with_counties(form: PeriodForm) -> PeriodForm:
@@ -104,7 +98,7 @@ def findings():
     findings = None
     if form.validate():
         findings = service.trace(date_from=form.date_from.data, date_to=form.date_to.data,
-                                 county_id=_county_id(form.county.data), user=_user())
+                                 county_id=_county_id(form.county.data), user=signed_in_user())
     can_manage = current_user.role in MANAGERS
     create_form = None
     if can_manage and findings is not None:
@@ -124,7 +118,7 @@ def preview_report():
     if not form.validate():
         abort(400)
     data = service.draft_report_pdf(date_from=form.date_from.data, date_to=form.date_to.data,
-                                    county_id=_county_id(form.county.data), user=_user())
+                                    county_id=_county_id(form.county.data), user=signed_in_user())
     response = send_file(BytesIO(data), mimetype="application/pdf", as_attachment=False,
                          download_name=f"accountability-{form.date_from.data}-{form.date_to.data}-draft.pdf")
     response.headers["Cache-Control"] = "private, no-store"
@@ -134,13 +128,8 @@ def preview_report():
 @bp.get("/cases")
 @web_role_required(*READERS)
 def list_cases():
-    state = request.args.get("state") or None
-    if state is not None and state not in service.STATE_LABELS:
-        abort(400)
-    page_arg = request.args.get("page", "1")
-    if not page_arg.isdigit():
-        abort(400)
-    page = service.list_cases(_user(), state=state, page=int(page_arg))
+    state = choice_arg("state", service.STATE_LABELS)
+    page = service.list_cases(signed_in_user(), state=state, page=page_number())
     return render_template("accountability/cases.html", page=page, state=state or "", labels=service)
 
 
@@ -152,7 +141,7 @@ def create_case():
     if form.validate_on_submit():
         try:
             with db.session.begin_nested():
-                case = service.create_case(_user(), date_from=form.date_from.data, date_to=form.date_to.data,
+                case = service.create_case(signed_in_user(), date_from=form.date_from.data, date_to=form.date_to.data,
                                            county_code=form.county.data or None, channel="web")
         except Problem as exc:
             problem = exc
@@ -167,10 +156,10 @@ def create_case():
 
 
 def _render_case(case: AccountabilityCase, *, review=None, problem=None, status=200):
-    summary = service.case_summary(case, _user())
+    summary = service.case_summary(case, signed_in_user())
     can_manage = current_user.role in MANAGERS
     try:
-        authorize(_user(), "download", Document)
+        authorize(signed_in_user(), "download", Document)
         can_download = True
     except Problem:
         can_download = False
@@ -186,19 +175,19 @@ def _render_case(case: AccountabilityCase, *, review=None, problem=None, status=
 @bp.get("/cases/<int:case_id>")
 @web_role_required(*READERS)
 def show_case(case_id: int):
-    return _render_case(service.find_case(case_id, _user()))
+    return _render_case(service.find_case(case_id, signed_in_user()))
 
 
 @bp.post("/cases/<int:case_id>/review")
 @web_role_required(*MANAGERS)
 def review_case(case_id: int):
-    case = service.find_case(case_id, _user(), "manage")
+    case = service.find_case(case_id, signed_in_user(), "manage")
     form = ReviewForm()
     if not form.validate_on_submit():
         return _render_case(case, review=form, status=422)
     try:
         with db.session.begin_nested():
-            service.review_case(case, _user(), note=(form.note.data or "").strip() or None, channel="web")
+            service.review_case(case, signed_in_user(), note=(form.note.data or "").strip() or None, channel="web")
     except Problem as exc:
         db.session.refresh(case)
         return _render_case(case, review=form, problem=exc, status=exc.status)
@@ -209,13 +198,13 @@ def review_case(case_id: int):
 @bp.post("/cases/<int:case_id>/issue")
 @web_role_required(*MANAGERS)
 def issue_case(case_id: int):
-    case = service.find_case(case_id, _user(), "manage")
+    case = service.find_case(case_id, signed_in_user(), "manage")
     if not ConfirmForm().validate_on_submit():
         flash("印发需要勾选确认。", "error")
         return redirect(url_for("web_accountability.show_case", case_id=case.id))
     try:
         with db.session.begin_nested():
-            service.issue_case(case, _user(), channel="web")
+            service.issue_case(case, signed_in_user(), channel="web")
     except Problem as exc:
         db.session.refresh(case)
         return _render_case(case, problem=exc, status=exc.status)

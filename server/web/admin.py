@@ -25,6 +25,8 @@ from .admin_forms import (
 )
 from .forms import ConfirmForm
 from .navigation import add_nav_item
+from .query_args import choice_arg, flag_arg, int_arg, page_number
+from .signed_in import signed_in_user
 
 bp = Blueprint("web_admin", __name__, url_prefix="/admin")
 
@@ -34,19 +36,6 @@ SAVE_CONFLICT = "与已有数据冲突（用户名或执法证号重复），未
 
 add_nav_item("用户管理", "web_admin.list_users", ADMINS)
 add_nav_item("设备令牌", "web_admin.list_tokens", ADMINS)
-
-
-def _user():
-    return current_user._get_current_object()
-
-
-def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "").strip()
-    if not value:
-        return None
-    if not value.isdigit() or not 0 < int(value) < 2**31:
-        abort(400)
-    return int(value)
 
 
 def _scope_rows() -> dict:
@@ -92,18 +81,14 @@ def _save(form, call):
 @bp.get("/users")
 @web_role_required(*ADMINS)
 def list_users():
-    role = request.args.get("role") or None
-    if role is not None and role not in ROLES:
-        abort(400)
-    active = {"1": True, "0": False}.get(request.args.get("active", ""))
-    sort = request.args.get("sort", "username")
-    if sort not in service.USER_SORTS:
-        abort(400)
+    role = choice_arg("role", ROLES)
+    active = flag_arg("active")
+    sort = choice_arg("sort", service.USER_SORTS) or "username"
     descending = request.args.get("dir") == "desc"
-    filters = {"role": role or "", "department_id": _int_arg("department_id"), "county_id": _int_arg("county_id"),
+    filters = {"role": role or "", "department_id": int_arg("department_id"), "county_id": int_arg("county_id"),
                "active": request.args.get("active", ""), "sort": sort, "dir": "desc" if descending else "asc"}
     page = service.list_users(role=role, department_id=filters["department_id"], county_id=filters["county_id"],
-                              active=active, sort=sort, descending=descending, page=_int_arg("page") or 1)
+                              active=active, sort=sort, descending=descending, page=page_number())
     return render_template("admin/users.html", page=page, filters=filters, roles=ROLE_LABELS,
                            sorts=service.USER_SORT_LABELS, **_scope_rows())
 
@@ -118,7 +103,7 @@ def new_user():
             form.username.data, form.role.data, form.password.data, display_name=form.display_name.data,
             department=form.department.data or None, county=form.county.data or None,
             certificate_no=form.certificate_no.data, phone=(form.phone.data or "").strip() or None,
-            actor=_user(), channel="web"))
+            actor=signed_in_user(), channel="web"))
         if problem is None:
             flash(f"已创建用户 {user.username}（{user.role_label}）。", "success")
             return redirect(url_for("web_admin.show_user", user_id=user.id))
@@ -133,7 +118,7 @@ def _render_user(user: User, *, profile=None, password=None, token=None, problem
             "department": user.department.code if user.department else "",
             "county": user.county.code if user.county else "",
             "certificate_no": user.enforcement_certificate_no or "", "phone": user.phone or ""}))
-    tokens = service.token_page(user=user, page=_int_arg("page") or 1)
+    tokens = service.token_page(user=user, page=page_number())
     return render_template(
         "admin/user.html", user=user, profile=profile, password=password or PasswordResetForm(formdata=None),
         token_form=token or _token_form(user), confirm=ConfirmForm(formdata=None), action=ActionForm(formdata=None),
@@ -155,7 +140,7 @@ def edit_user(user_id: int):
     if not form.validate_on_submit():
         return _render_user(user, profile=form, status=422)
     changed, problem = _save(form, lambda: service.update_user(
-        user, actor=_user(), display_name=form.display_name.data, role=form.role.data,
+        user, actor=signed_in_user(), display_name=form.display_name.data, role=form.role.data,
         department=form.department.data or None, county=form.county.data or None,
         certificate_no=form.certificate_no.data, phone=form.phone.data, channel="web"))
     if problem is not None:
@@ -174,7 +159,7 @@ def deactivate_user(user_id: int):
         return redirect(url_for("web_admin.show_user", user_id=user.id))
     try:
         with db.session.begin_nested():
-            done = service.set_user_active(user, False, actor=_user(), channel="web")
+            done = service.set_user_active(user, False, actor=signed_in_user(), channel="web")
     except Problem as exc:
         flash(exc.detail, "error")
     else:
@@ -188,7 +173,7 @@ def reactivate_user(user_id: int):
     user = get_or_404(User, user_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    done = service.set_user_active(user, True, actor=_user(), channel="web")
+    done = service.set_user_active(user, True, actor=signed_in_user(), channel="web")
     flash(f"已重新启用账号 {user.username}。" if done else "该账号本来就是启用状态。", "success")
     return redirect(url_for("web_admin.show_user", user_id=user.id))
 
@@ -200,7 +185,7 @@ def reset_password(user_id: int):
     form = PasswordResetForm()
     if not form.validate_on_submit():
         return _render_user(user, password=form, status=422)
-    _, problem = _save(form, lambda: service.reset_password(user, form.password.data, actor=_user(),
+    _, problem = _save(form, lambda: service.reset_password(user, form.password.data, actor=signed_in_user(),
                                                             channel="web"))
     if problem is not None:
         return _render_user(user, password=form, problem=problem, status=problem.status)
@@ -214,11 +199,10 @@ def reset_password(user_id: int):
 @bp.get("/devices")
 @web_role_required(*ADMINS)
 def list_tokens():
-    state = request.args.get("state") or None
-    if state is not None and state not in service.TOKEN_STATE_LABELS:
-        abort(400)
-    user = get_or_404(User, _int_arg("user_id")) if request.args.get("user_id") else None
-    page = service.token_page(user=user, state=state, page=_int_arg("page") or 1)
+    state = choice_arg("state", service.TOKEN_STATE_LABELS)
+    user_id = int_arg("user_id")
+    user = get_or_404(User, user_id) if user_id is not None else None
+    page = service.token_page(user=user, state=state, page=page_number())
     return render_template("admin/tokens.html", page=page, filter_user=user, state=state or "",
                            token_form=_token_form(user), confirm=ConfirmForm(formdata=None),
                            token_state=service.token_state, state_labels=service.TOKEN_STATE_LABELS)
@@ -231,7 +215,7 @@ def issue_token():
     problem = None
     if form.validate_on_submit():
         user = get_or_404(User, form.user_id.data)
-        issued, problem = _save(form, lambda: service.issue_device_token(user, form.label.data, actor=_user(),
+        issued, problem = _save(form, lambda: service.issue_device_token(user, form.label.data, actor=signed_in_user(),
                                                                          channel="web"))
         if problem is None:
             raw, token = issued
@@ -251,7 +235,7 @@ def revoke_token(token_id: int):
     if not ConfirmForm().validate_on_submit():
         flash("吊销令牌需要勾选确认。", "error")
         return redirect(target)
-    if service.revoke_device_token(token, actor=_user(), channel="web"):
+    if service.revoke_device_token(token, actor=signed_in_user(), channel="web"):
         flash(f"已吊销令牌 {token.prefix}…（{token.user.username}，设备“{token.label}”），该设备须重新签发令牌。",
               "success")
     else:

@@ -3,17 +3,19 @@ event with the exact text its hash covers, and the chain verification behind `an
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, render_template, request
 from flask_login import current_user
 from wtforms import DateField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length, Optional, ValidationError
+from wtforms.validators import Length, Optional
 
 from ..models import AuditEvent
 from ..services import audit as service
 from ..services.access import policy_for, web_role_required
 from .chinese_form import ChineseForm
+from .forms import check_period
 from .navigation import add_nav_item
+from .query_args import page_number
 
 bp = Blueprint("web_audit", __name__, url_prefix="/audit")
 
@@ -42,17 +44,7 @@ class EventFilterForm(ChineseForm):
                        default="seq_desc")
 
     def validate_date_to(self, field):
-        if self.date_from.data and field.data and field.data < self.date_from.data:
-            raise ValidationError("结束日期不能早于开始日期。")
-
-
-def _page_number() -> int:
-    value = request.args.get("page", "").strip()
-    if not value:
-        return 1
-    if not value.isdigit():
-        abort(400)
-    return int(value)
+        check_period(self.date_from.data, field.data)
 
 
 @bp.get("")
@@ -67,7 +59,7 @@ def list_events():
         page = service.list_events(current_user, action=form.action.data or None,
                                    actor=(form.actor.data or "").strip() or None,
                                    object_type=form.object_type.data or None, date_from=form.date_from.data,
-                                   date_to=form.date_to.data, sort=form.sort.data, page=_page_number())
+                                   date_to=form.date_to.data, sort=form.sort.data, page=page_number())
     return render_template("audit/list.html", form=form, page=page,
                            channels=service.CHANNEL_LABELS), 200 if page is not None else 422
 

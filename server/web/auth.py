@@ -12,6 +12,7 @@ from ..auth_setup import login_rate_limit, mark_login_failed
 from ..errors import is_api_request, problem_response
 from ..services.auth import authenticate, record_logout
 from .forms import LoginForm
+from .signed_in import signed_in_user
 
 bp = Blueprint("web_auth", __name__)
 
@@ -50,7 +51,7 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    record_logout(current_user._get_current_object(), channel="web")
+    record_logout(signed_in_user(), channel="web")
     logout_user()
     session.clear()
     flash("您已安全退出。", "info")

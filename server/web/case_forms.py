@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -24,6 +23,7 @@ from ..services.cases import (
     PENALTY_LABELS,
     SERVICE_METHOD_LABELS,
 )
+from .chinese_form import ChineseForm
 
 
 def _choices(labels: dict) -> list[SelectChoice]:
@@ -36,7 +36,7 @@ def _violations_field(label: str) -> SelectMultipleField:
                                validators=[DataRequired(message="请至少选择一条违规问题。")])
 
 
-class OpenCaseForm(FlaskForm):
+class OpenCaseForm(ChineseForm):
     """立案: the violations, the party, the circumstance and the two officers."""
 
     violation_ids = _violations_field("违规问题")
@@ -64,7 +64,7 @@ class OpenCaseForm(FlaskForm):
         return party
 
 
-class DeclineForm(FlaskForm):
+class DeclineForm(ChineseForm):
     """不予立案 for the selected violations, with a reason."""
 
     violation_ids = _violations_field("违规问题")
@@ -114,22 +114,22 @@ TRANSITION_FIELDS = {
 }
 CONFIRMED_TRANSITIONS = ("decided", "revoked")
 
-_FORM_CLASSES: dict[str, type[FlaskForm]] = {}
+_FORM_CLASSES: dict[str, type[ChineseForm]] = {}
 
 
-def transition_form_class(to_state: str) -> type[FlaskForm]:
+def transition_form_class(to_state: str) -> type[ChineseForm]:
     if to_state not in _FORM_CLASSES:
         attributes = {"version": HiddenField(validators=[DataRequired()]), **TRANSITION_FIELDS[to_state]()}
-        _FORM_CLASSES[to_state] = type(f"TransitionForm_{to_state}", (FlaskForm,), attributes)
+        _FORM_CLASSES[to_state] = type(f"TransitionForm_{to_state}", (ChineseForm,), attributes)
     return _FORM_CLASSES[to_state]
 
 
-def transition_form(to_state: str, **kwargs) -> FlaskForm:
+def transition_form(to_state: str, **kwargs) -> ChineseForm:
     # The prefix keeps field ids unique with several forms on one page.
     return transition_form_class(to_state)(prefix=to_state, **kwargs)
 
 
-def transition_data(to_state: str, form: FlaskForm) -> dict:
+def transition_data(to_state: str, form: ChineseForm) -> dict:
     """The service's keyword arguments from a submitted transition form."""
     values = {name: field.data for name, field in form._fields.items() if name not in ("csrf_token", "confirm")}
     data: dict = {"version": int(values.pop("version"))}

@@ -20,6 +20,8 @@ from ..services import evidence as evidence_service
 from ..services.access import authorize, web_role_required
 from .case_forms import CONFIRMED_TRANSITIONS, DeclineForm, OpenCaseForm, transition_data, transition_form
 from .navigation import add_nav_item
+from .query_args import choice_arg, flag_arg, int_arg, page_number
+from .signed_in import signed_in_user
 
 bp = Blueprint("web_cases", __name__)
 
@@ -27,19 +29,6 @@ READERS = service.READERS
 ACTORS = ("enforcement",)
 
 add_nav_item("执法办案", "web_cases.list_cases", ("enforcement", "office", "admin"))
-
-
-def _user():
-    return current_user._get_current_object()
-
-
-def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "").strip()
-    if not value:
-        return None
-    if not value.isdigit() or not 0 < int(value) < 2**31:
-        abort(400)
-    return int(value)
 
 
 def _filters_context() -> dict:
@@ -53,15 +42,12 @@ def _filters_context() -> dict:
 @bp.get("/cases")
 @web_role_required(*READERS)
 def list_cases():
-    state = request.args.get("state") or None
-    if state is not None and state not in CASE_STATES:
-        abort(400)
-    overdue = {"1": True, "0": False}.get(request.args.get("overdue", ""))
-    page_number = _int_arg("page") or 1
-    filters = {"state": state or "", "county_id": _int_arg("county_id"), "department_id": _int_arg("department_id"),
+    state = choice_arg("state", CASE_STATES)
+    filters = {"state": state or "", "county_id": int_arg("county_id"), "department_id": int_arg("department_id"),
                "overdue": request.args.get("overdue", "")}
-    page = service.list_cases(_user(), state=state, county_id=filters["county_id"],
-                              department_id=filters["department_id"], overdue=overdue, page=page_number)
+    page = service.list_cases(signed_in_user(), state=state, county_id=filters["county_id"],
+                              department_id=filters["department_id"], overdue=flag_arg("overdue"),
+                              page=page_number())
     return render_template("cases/list.html", page=page, filters=filters, labels=service.STATE_LABELS,
                            is_overdue=service.is_overdue, **_filters_context())
 
@@ -69,8 +55,8 @@ def list_cases():
 @bp.get("/violations")
 @web_role_required(*READERS)
 def list_violations():
-    violations = service.open_violations(_user(), county_id=_int_arg("county_id"),
-                                         department_id=_int_arg("department_id"),
+    violations = service.open_violations(signed_in_user(), county_id=int_arg("county_id"),
+                                         department_id=int_arg("department_id"),
                                          rule_code=request.args.get("rule") or None)
     form = DeclineForm()
     form.violation_ids.choices = [SelectChoice(v.id, str(v.id)) for v in violations]
@@ -78,7 +64,7 @@ def list_violations():
         db.select(Venue).where(Venue.id.in_({violation.venue_id for violation in violations})))}
     return render_template("cases/violations.html", violations=violations, decline=form, venues=venues,
                            can_act=current_user.role in ACTORS,
-                           filters={"county_id": _int_arg("county_id"), "department_id": _int_arg("department_id"),
+                           filters={"county_id": int_arg("county_id"), "department_id": int_arg("department_id"),
                                     "rule": request.args.get("rule", "")}, **_filters_context())
 
 
@@ -86,13 +72,13 @@ def list_violations():
 @web_role_required(*ACTORS)
 def decline():
     form = DeclineForm()
-    form.violation_ids.choices = [SelectChoice(v.id, str(v.id)) for v in service.open_violations(_user())]
+    form.violation_ids.choices = [SelectChoice(v.id, str(v.id)) for v in service.open_violations(signed_in_user())]
     if not form.validate_on_submit():
         flash("不予立案：" + "；".join(m for messages in form.errors.values() for m in messages), "error")
         return redirect(url_for("web_cases.list_violations"))
     try:
         with db.session.begin_nested():
-            rows = service.decline_violations(form.violation_ids.data, reason=form.reason.data, actor=_user(),
+            rows = service.decline_violations(form.violation_ids.data, reason=form.reason.data, actor=signed_in_user(),
                                               channel="web")
     except Problem as exc:
         flash(exc.detail, "error")
@@ -103,7 +89,7 @@ def decline():
 
 def _open_form(selected: list[int]) -> OpenCaseForm:
     form = OpenCaseForm()
-    open_ids = {v.id: v for v in service.open_violations(_user())}
+    open_ids = {v.id: v for v in service.open_violations(signed_in_user())}
     form.violation_ids.choices = [SelectChoice(vid, f"{vid}：{v.rule_code} {v.description}")
                                   for vid, v in open_ids.items() if vid in selected or request.method == "POST"]
     officers = [SelectChoice(u.id, f"{u.display_name}（执法证 {u.enforcement_certificate_no}）")
@@ -128,7 +114,7 @@ def new_case():
             with db.session.begin_nested():
                 case = service.open_case(form.violation_ids.data, officers=[form.officer1.data, form.officer2.data],
                                          party=form.party(), circumstance=form.circumstance.data,
-                                         facts=form.facts.data, actor=_user(), channel="web")
+                                         facts=form.facts.data, actor=signed_in_user(), channel="web")
         except Problem as exc:
             problem = exc
         else:
@@ -154,13 +140,13 @@ def _render_case(case, forms=None, problem=None, status=200):
 @bp.get("/cases/<int:case_id>")
 @web_role_required(*READERS)
 def show_case(case_id: int):
-    return _render_case(service.find_case(case_id, _user()))
+    return _render_case(service.find_case(case_id, signed_in_user()))
 
 
 @bp.post("/cases/<int:case_id>/transitions/<to_state>")
 @web_role_required(*ACTORS)
 def transition(case_id: int, to_state: str):
-    case = service.find_case(case_id, _user(), "act")
+    case = service.find_case(case_id, signed_in_user(), "act")
     if to_state not in service.ACTION_LABELS:
         abort(404)
     form = transition_form(to_state)
@@ -173,7 +159,7 @@ def transition(case_id: int, to_state: str):
         abort(400)
     try:
         with db.session.begin_nested():
-            service.transition(case, to_state, actor=_user(), channel="web", **data)
+            service.transition(case, to_state, actor=signed_in_user(), channel="web", **data)
     except Problem as exc:
         db.session.refresh(case)
         return _render_case(case, {to_state: form}, exc, exc.status)
@@ -185,10 +171,10 @@ def transition(case_id: int, to_state: str):
 @web_role_required(*READERS)
 def preview_document(case_id: int, kind: str):
     """The 样稿 of a document the case's next transition issues, from its current data; nothing stored."""
-    case = service.find_case(case_id, _user())
+    case = service.find_case(case_id, signed_in_user())
     if kind not in service.detail_previewable(case):
         abort(404)
-    data = document_service.preview_document(kind, case_documents.preview_context(case, kind), user=_user())
+    data = document_service.preview_document(kind, case_documents.preview_context(case, kind), user=signed_in_user())
     response = send_file(BytesIO(data), mimetype="application/pdf", download_name=f"{kind}-case{case.id}-draft.pdf")
     response.headers["Cache-Control"] = "private, no-store"
     return response
@@ -200,7 +186,7 @@ def download_document(document_id: str):
     """An issued document's PDF for session-authenticated pages, with the API's access rules:
     those who may not download it get the same 404 as for a document that does not exist."""
     try:
-        authorize(_user(), "download", document_service.Document)
+        authorize(signed_in_user(), "download", document_service.Document)
     except Problem:
         abort(404)
     document = document_service.find_document(document_id)
@@ -216,7 +202,7 @@ def download_document(document_id: str):
 @web_role_required()
 def evidence(sha256: str, variant: str | None = None):
     """Evidence photos for session-authenticated pages, with the API handler's access rules."""
-    row, path = evidence_service.find_evidence(sha256, _user(), variant)
+    row, path = evidence_service.find_evidence(sha256, signed_in_user(), variant)
     media_type = row.media_type if variant is None else "image/jpeg"
     response = send_file(path, mimetype=media_type, etag=f"{row.sha256}-{variant or 'original'}",
                          conditional=True)

@@ -1,6 +1,5 @@
 """Flask-WTF forms (each carries a CSRF token)."""
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -13,8 +12,10 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from .chinese_form import ChineseForm
 
-class LoginForm(FlaskForm):
+
+class LoginForm(ChineseForm):
     username = StringField("用户名", validators=[
         DataRequired(message="请输入用户名。"),
         Length(max=64, message="用户名不超过 64 个字符。"),
@@ -26,7 +27,7 @@ class LoginForm(FlaskForm):
 
 
 
-class DrawForm(FlaskForm):
+class DrawForm(ChineseForm):
     """Scope and window of a new draw (抽查)."""
 
     counties = SelectMultipleField("县（市、区）", coerce=str, widget=ListWidget(prefix_label=False),
@@ -57,7 +58,16 @@ class DrawForm(FlaskForm):
             raise ValidationError("结束时间应晚于开始时间。")
 
 
-class ConfirmForm(FlaskForm):
+def check_period(date_from, date_to, max_days: int | None = None) -> None:
+    """The end-date check of a form's period (call it from the form's validate_date_to)."""
+    if date_from and date_to:
+        if date_to < date_from:
+            raise ValidationError("结束日期不能早于开始日期。")
+        if max_days is not None and (date_to - date_from).days >= max_days:
+            raise ValidationError(f"期间至多 {max_days} 天。")
+
+
+class ConfirmForm(ChineseForm):
     """An irreversible action (dispatch, close): the CSRF token and an explicit confirmation."""
 
     confirm = BooleanField("我已确认", validators=[DataRequired(message="请勾选确认后再提交。")])

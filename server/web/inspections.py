@@ -4,7 +4,6 @@ office's dashboard of dispatches, progress, overdue orders and teams out of touc
 from __future__ import annotations
 
 from flask import Blueprint, render_template
-from flask_login import current_user
 
 from ..models import INSPECTION_STATUSES, Assignment
 from ..services import dashboard as dashboard_service
@@ -13,6 +12,7 @@ from ..services.access import policy_for, web_role_required
 from ..services.sync import INSPECTION_STATUS_LABELS
 from .navigation import add_nav_item
 from .query_args import int_arg, listed, text_arg
+from .signed_in import signed_in_user
 
 bp = Blueprint("web_inspections", __name__)
 
@@ -22,10 +22,6 @@ DASHBOARD_ROLES = ("office", "admin")
 add_nav_item("督查记录", "web_inspections.list_inspections", READERS)
 # The office lands on the dashboard (首页); admins reach it from the bar.
 add_nav_item("督查进度", "web_inspections.dashboard", ("admin",))
-
-
-def _user():
-    return current_user._get_current_object()
 
 
 def _may_open_assignments(user) -> bool:
@@ -41,7 +37,7 @@ def dashboard_context(user) -> dict:
 @bp.get("/dashboard")
 @web_role_required(*DASHBOARD_ROLES)
 def dashboard():
-    return render_template("home/dashboard.html", **dashboard_context(_user()))
+    return render_template("home/dashboard.html", **dashboard_context(signed_in_user()))
 
 
 @bp.get("/inspections")
@@ -51,20 +47,20 @@ def list_inspections():
     filters = {"county_id": int_arg("county_id", "属地", errors), "draw_id": int_arg("draw_id", "抽查编号", errors),
                "state": text_arg("state")}
     page_number = int_arg("page", "页码", errors) or 1
-    page = listed(lambda: service.list_inspections(_user(), sort=text_arg("sort"), page=page_number, **filters),
+    page = listed(lambda: service.list_inspections(signed_in_user(), sort=text_arg("sort"), page=page_number, **filters),
                   errors)
     return render_template("inspections/list.html", page=page, filters=filters, errors=errors,
                            sort=text_arg("sort") or service.DEFAULT_SORT, counties=service.county_choices(),
                            states={code: INSPECTION_STATUS_LABELS[code] for code in INSPECTION_STATUSES},
                            sort_columns={key: label for key, (_, label) in service.SORT_COLUMNS.items()},
-                           can_open_assignments=_may_open_assignments(_user())), \
+                           can_open_assignments=_may_open_assignments(signed_in_user())), \
         400 if errors else 200
 
 
 @bp.get("/inspections/<int:inspection_id>")
 @web_role_required(*READERS)
 def show_inspection(inspection_id: int):
-    user = _user()
+    user = signed_in_user()
     inspection = service.find_inspection(inspection_id, user)
     return render_template("inspections/detail.html", record=service.detail(inspection, user),
                            target_link=service.target_readable(inspection.assignment, user),

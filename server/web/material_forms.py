@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -21,7 +20,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..errors import Invalid
 from ..services.materials import normalise_boxes
-from .form_messages import ChineseMeta
+from .chinese_form import PLAIN_MESSAGES, ChineseForm
 
 
 def _choices(labels: dict) -> list[SelectChoice]:
@@ -50,7 +49,7 @@ def parse_boxes(text: str) -> list:
     return boxes
 
 
-class BoxesForm(FlaskForm):
+class BoxesForm(ChineseForm):
     boxes = TextAreaField("遮挡框（每行一个：x, y, 宽, 高，均为 0–1 的相对坐标）",
                           validators=[Length(max=5000, message="内容过长。")])
 
@@ -62,19 +61,19 @@ class BoxesForm(FlaskForm):
             raise ValidationError("；".join(m for ms in (exc.errors or {}).values() for m in ms) or exc.detail) from None
 
 
-class ReviewForm(FlaskForm):
+class ReviewForm(ChineseForm):
     decision = SelectField("审核结论", choices=_choices({"approved": "采用", "rejected": "不采用"}),
                            validators=[DataRequired(message="请选择审核结论。")])
 
 
-class VenueDisplayForm(FlaskForm):
+class VenueDisplayForm(ChineseForm):
     venue_display = SelectField("场所名称", choices=_choices({"mask": "隐去（显示为“某+类别”）", "show": "显示"}),
                                 validators=[DataRequired(message="请选择。")])
 
 
-class BulletinForm(FlaskForm):
-    class Meta(ChineseMeta):
-        pass
+class BulletinForm(ChineseForm):
+    class Meta:
+        messages = PLAIN_MESSAGES
 
     title = StringField("标题", validators=[DataRequired(message="请输入标题。"), Length(max=200)])
     period_start = DateField("统计期间自", validators=[InputRequired(message="请输入开始日期。")])
@@ -85,11 +84,11 @@ class BulletinForm(FlaskForm):
     version = HiddenField()
 
 
-class BulletinTextForm(FlaskForm):
+class BulletinTextForm(ChineseForm):
     """The issue's own text: title, period and the lead paragraphs (编者按)."""
 
-    class Meta(ChineseMeta):
-        pass
+    class Meta:
+        messages = PLAIN_MESSAGES
 
     title = StringField("标题", validators=[DataRequired(message="请输入标题。"),
                                           Length(max=200, message="标题不超过 200 个字符。")])
@@ -103,16 +102,16 @@ class BulletinTextForm(FlaskForm):
             raise ValidationError("结束日期不能早于开始日期。")
 
 
-class AddItemForm(FlaskForm):
-    class Meta(ChineseMeta):
-        pass
+class AddItemForm(ChineseForm):
+    class Meta:
+        messages = PLAIN_MESSAGES
 
     item_id = SelectField("从已采用的典型材料中加入", coerce=int,
                           validators=[DataRequired(message="请选择要加入的材料。")])
     version = HiddenField()
 
 
-class EntryWordingForm(FlaskForm):
+class EntryWordingForm(ChineseForm):
     """One item's wording in this issue; blank fields print the library's wording."""
 
     heading = StringField("本期标题", validators=[Length(max=200, message="标题不超过 200 个字符。")])
@@ -120,13 +119,13 @@ class EntryWordingForm(FlaskForm):
     version = HiddenField()
 
 
-class EntryMoveForm(FlaskForm):
+class EntryMoveForm(ChineseForm):
     """Up, down or out: the CSRF token and the version the page showed."""
 
     version = HiddenField()
 
 
-class ActionForm(FlaskForm):
+class ActionForm(ChineseForm):
     action = SelectField("操作", choices=_choices({"submit": "提交审核", "approve": "审核通过", "return": "退回修改"}),
                          validators=[DataRequired(message="请选择操作。")])
     confirm = BooleanField("确认审核通过：通过后可以发布，发布即分配期号")
@@ -136,7 +135,7 @@ class ActionForm(FlaskForm):
             raise ValidationError("审核通过前须勾选确认。")
 
 
-class PublishForm(FlaskForm):
+class PublishForm(ChineseForm):
     confirm = BooleanField("确认发布：发布后期号、内容和 PDF 均不可更改",
                            validators=[DataRequired(message="发布前须勾选确认。")])
 

@@ -7,6 +7,7 @@ plain form's textarea — without JavaScript the same form takes one box per lin
 
 from __future__ import annotations
 
+import dataclasses
 from io import BytesIO
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
@@ -31,8 +32,9 @@ from .material_forms import (
     ReviewForm,
     VenueDisplayForm,
 )
-from .listing import page_number, sort_links
 from .navigation import add_nav_item
+from .query_args import choice_arg, int_arg, page_number, sort_links
+from .signed_in import signed_in_user
 
 bp = Blueprint("web_materials", __name__)
 
@@ -41,10 +43,6 @@ EDITORS = ("office", "propaganda")
 
 add_nav_item("典型材料", "web_materials.list_materials", READERS)
 add_nav_item("简报", "web_materials.list_bulletins", READERS)
-
-
-def _user():
-    return current_user._get_current_object()
 
 
 def _errors(form) -> str:
@@ -87,28 +85,25 @@ def _attempt_form(form, action) -> bool:
 @bp.get("/materials")
 @web_role_required(*READERS)
 def list_materials():
-    kind = request.args.get("kind") or None
-    state = request.args.get("state") or None
-    sort = request.args.get("sort") or "created"
-    county = request.args.get("county_id", "").strip()
-    if ((kind and kind not in MATERIAL_KINDS) or (state and state not in MATERIAL_STATES)
-            or sort not in service.ITEM_SORTS or (county and not (county.isdigit() and int(county) < 2**31))):
-        abort(400)
+    kind = choice_arg("kind", MATERIAL_KINDS)
+    state = choice_arg("state", MATERIAL_STATES)
+    sort = choice_arg("sort", service.ITEM_SORTS) or "created"
+    county_id = int_arg("county_id")
     if current_user.role in EDITORS:
-        service.collect_note_candidates_if_possible(_user())
+        service.collect_note_candidates_if_possible(signed_in_user())
     descending = request.args.get("order", "desc") != "asc"
-    page = service.page_items(_user(), kind=kind, state=state, county_id=int(county) if county else None, sort=sort,
+    page = service.page_items(signed_in_user(), kind=kind, state=state, county_id=county_id, sort=sort,
                               descending=descending, page=page_number())
-    page.items = [service.item_view(item, _user()) for item in page.items]
+    page = dataclasses.replace(page, items=[service.item_view(item, signed_in_user()) for item in page.items])
     counties = db.session.scalars(db.select(County).order_by(County.sort_order, County.code))
     return render_template("materials/list.html", page=page, kinds=service.KIND_LABELS, states=service.STATE_LABELS,
-                           filters={"kind": kind or "", "state": state or "", "county_id": int(county) if county else None},
+                           filters={"kind": kind or "", "state": state or "", "county_id": county_id},
                            counties=list(counties),
                            sort_links=sort_links("web_materials.list_materials", service.ITEM_SORTS, sort, descending))
 
 
 def _render_material(item, *, status: int = 200, failed_boxes: dict | None = None):
-    view = service.item_view(item, _user())
+    view = service.item_view(item, signed_in_user())
     boxes_forms = dict(failed_boxes or {})
     for photo in view["photos"]:
         if photo["position"] not in boxes_forms:
@@ -124,17 +119,17 @@ def _render_material(item, *, status: int = 200, failed_boxes: dict | None = Non
 @bp.get("/materials/<int:item_id>")
 @web_role_required(*READERS)
 def show_material(item_id):
-    return _render_material(service.find_item(item_id, _user()))
+    return _render_material(service.find_item(item_id, signed_in_user()))
 
 
 @bp.post("/materials/<int:item_id>/photos/<int:position>/boxes")
 @web_role_required(*EDITORS)
 def save_boxes(item_id, position):
-    item = service.find_item(item_id, _user())
+    item = service.find_item(item_id, signed_in_user())
     service.find_material_photo(item, position)
     form = BoxesForm(prefix=f"p{position}")
     if form.validate_on_submit() and _attempt_form(form, lambda: service.set_boxes(
-            item, position, form.parsed, actor=_user(), channel="web")):
+            item, position, form.parsed, actor=signed_in_user(), channel="web")):
         flash(f"照片 {position} 的遮挡框已保存，已重新生成遮挡图。", "success")
         return redirect(url_for("web_materials.show_material", item_id=item_id) + f"#photo-{position}")
     flash(f"照片 {position} 的遮挡框未保存，请按提示修改。", "error")
@@ -144,12 +139,12 @@ def save_boxes(item_id, position):
 @bp.post("/materials/<int:item_id>/review")
 @web_role_required("office")
 def review(item_id):
-    item = service.find_item(item_id, _user())
+    item = service.find_item(item_id, signed_in_user())
     form = ReviewForm()
     if not form.validate_on_submit():
         flash(_errors(form), "error")
     else:
-        _attempt(lambda: service.review_material(item, form.decision.data, actor=_user(), channel="web"),
+        _attempt(lambda: service.review_material(item, form.decision.data, actor=signed_in_user(), channel="web"),
                  "审核结论已保存。")
     return redirect(url_for("web_materials.show_material", item_id=item_id))
 
@@ -157,12 +152,12 @@ def review(item_id):
 @bp.post("/materials/<int:item_id>/venue")
 @web_role_required(*EDITORS)
 def venue_display(item_id):
-    item = service.find_item(item_id, _user())
+    item = service.find_item(item_id, signed_in_user())
     form = VenueDisplayForm()
     if not form.validate_on_submit():
         flash(_errors(form), "error")
     else:
-        _attempt(lambda: service.update_material(item, actor=_user(), venue_display=form.venue_display.data,
+        _attempt(lambda: service.update_material(item, actor=signed_in_user(), venue_display=form.venue_display.data,
                                                  channel="web"), "场所名称的显示方式已保存。")
     return redirect(url_for("web_materials.show_material", item_id=item_id))
 
@@ -170,7 +165,7 @@ def venue_display(item_id):
 @bp.get("/materials/<int:item_id>/photos/<int:position>/image")
 @web_role_required(*READERS)
 def material_image(item_id, position):
-    item = service.find_item(item_id, _user())
+    item = service.find_item(item_id, signed_in_user())
     path = service.redacted_file(service.find_material_photo(item, position))
     response = send_file(path, mimetype="image/jpeg")
     response.headers["Cache-Control"] = "private, no-store"
@@ -182,7 +177,7 @@ def material_image(item_id, position):
 
 def _approved_choices(exclude=()) -> list[SelectChoice]:
     return [SelectChoice(item.id, f"【{service.KIND_LABELS[item.kind]}】{service.masked_title(item)}")
-            for item in service.list_items(_user(), state="approved") if item.id not in exclude]
+            for item in service.list_items(signed_in_user(), state="approved") if item.id not in exclude]
 
 
 def _create_form() -> BulletinForm:
@@ -196,15 +191,11 @@ def _version(form) -> int | None:
 
 
 def _bulletin_query_args() -> dict:
-    state = request.args.get("state") or None
-    if state is not None and state not in bulletin_service.STATE_LABELS:
-        abort(400)
+    state = choice_arg("state", bulletin_service.STATE_LABELS)
     year = request.args.get("year", "").strip()
     if year and not (year.isdigit() and 2000 <= int(year) <= 2100):
         abort(400)
-    sort = request.args.get("sort") or "created"
-    if sort not in bulletin_service.SORTS:
-        abort(400)
+    sort = choice_arg("sort", bulletin_service.SORTS) or "created"
     return {"state": state, "year": int(year) if year else None, "sort": sort,
             "descending": request.args.get("order", "desc") != "asc", "page": page_number()}
 
@@ -213,7 +204,7 @@ def _bulletin_query_args() -> dict:
 @web_role_required(*READERS)
 def list_bulletins():
     args = _bulletin_query_args()
-    page = bulletin_service.page_bulletins(_user(), **args)
+    page = bulletin_service.page_bulletins(signed_in_user(), **args)
     return render_template("materials/bulletins.html", page=page, labels=bulletin_service.STATE_LABELS,
                            number=bulletin_service.bulletin_number, filters=args,
                            sort_links=sort_links("web_materials.list_bulletins", bulletin_service.SORTS, args["sort"],
@@ -227,13 +218,13 @@ def create_bulletin():
     form = _create_form()
     created = []
     if form.validate_on_submit() and _attempt_form(form, lambda: created.append(bulletin_service.create_bulletin(
-            actor=_user(), title=form.title.data, period_start=form.period_start.data,
+            actor=signed_in_user(), title=form.title.data, period_start=form.period_start.data,
             period_end=form.period_end.data, editorial=form.editorial.data or "", item_ids=form.item_ids.data or [],
             channel="web"))):
         flash("简报草稿已创建，请在下方选用材料、编辑文字。", "success")
         return redirect(url_for("web_materials.show_bulletin", bulletin_id=created[0].id))
     args = {"state": None, "year": None, "sort": "created", "descending": True, "page": 1}
-    page = bulletin_service.page_bulletins(_user(), **args)
+    page = bulletin_service.page_bulletins(signed_in_user(), **args)
     return render_template("materials/bulletins.html", page=page, labels=bulletin_service.STATE_LABELS,
                            number=bulletin_service.bulletin_number, filters=args,
                            sort_links=sort_links("web_materials.list_bulletins", bulletin_service.SORTS, args["sort"],
@@ -254,7 +245,7 @@ def _render_bulletin(bulletin, *, status: int = 200, text_form=None, add_form=No
             form = wording_forms.get(entry.material_item_id) or EntryWordingForm(
                 formdata=None, prefix=f"e{entry.material_item_id}",
                 data={"heading": entry.heading or "", "text": entry.text or "", "version": str(bulletin.version)})
-        entries.append({"item": service.item_view(entry.item, _user()), "wording": bulletin_service.entry_wording(entry),
+        entries.append({"item": service.item_view(entry.item, signed_in_user()), "wording": bulletin_service.entry_wording(entry),
                         "form": form})
     if editable:
         text_form = text_form or BulletinTextForm(formdata=None, obj=bulletin, data={"version": str(bulletin.version)})
@@ -276,7 +267,7 @@ def _render_bulletin(bulletin, *, status: int = 200, text_form=None, add_form=No
 @bp.get("/bulletins/<int:bulletin_id>")
 @web_role_required(*READERS)
 def show_bulletin(bulletin_id):
-    return _render_bulletin(bulletin_service.find_bulletin(bulletin_id, _user()))
+    return _render_bulletin(bulletin_service.find_bulletin(bulletin_id, signed_in_user()))
 
 
 def _back(bulletin_id, anchor: str = ""):
@@ -286,10 +277,10 @@ def _back(bulletin_id, anchor: str = ""):
 @bp.post("/bulletins/<int:bulletin_id>")
 @web_role_required(*EDITORS)
 def update_bulletin(bulletin_id):
-    bulletin = bulletin_service.find_bulletin(bulletin_id, _user())
+    bulletin = bulletin_service.find_bulletin(bulletin_id, signed_in_user())
     form = BulletinTextForm()
     if form.validate_on_submit() and _attempt_form(form, lambda: bulletin_service.update_bulletin(
-            bulletin, actor=_user(), version=_version(form), title=form.title.data,
+            bulletin, actor=signed_in_user(), version=_version(form), title=form.title.data,
             period_start=form.period_start.data, period_end=form.period_end.data,
             editorial=form.editorial.data or "", channel="web")):
         flash("简报文字已保存。", "success")
@@ -301,11 +292,11 @@ def update_bulletin(bulletin_id):
 @bp.post("/bulletins/<int:bulletin_id>/items")
 @web_role_required(*EDITORS)
 def add_item(bulletin_id):
-    bulletin = bulletin_service.find_bulletin(bulletin_id, _user())
+    bulletin = bulletin_service.find_bulletin(bulletin_id, signed_in_user())
     form = AddItemForm()
     form.item_id.choices = _approved_choices(exclude=[entry.material_item_id for entry in bulletin.entries])
     if form.validate_on_submit() and _attempt_form(form, lambda: bulletin_service.add_item(
-            bulletin, form.item_id.data, actor=_user(), version=_version(form), channel="web")):
+            bulletin, form.item_id.data, actor=signed_in_user(), version=_version(form), channel="web")):
         flash("已加入简报。", "success")
         return _back(bulletin_id, "#items")
     db.session.refresh(bulletin)
@@ -320,16 +311,16 @@ def _item_in(bulletin, item_id):
 @bp.post("/bulletins/<int:bulletin_id>/items/<int:item_id>/<any(up, down, remove):move>")
 @web_role_required(*EDITORS)
 def move_item(bulletin_id, item_id, move):
-    bulletin = bulletin_service.find_bulletin(bulletin_id, _user())
+    bulletin = bulletin_service.find_bulletin(bulletin_id, signed_in_user())
     _item_in(bulletin, item_id)
     form = EntryMoveForm()
     if not form.validate_on_submit():
         flash(_errors(form) or "请求无效，请刷新页面后重试。", "error")
     elif move == "remove":
-        _attempt(lambda: bulletin_service.remove_item(bulletin, item_id, actor=_user(), version=_version(form),
+        _attempt(lambda: bulletin_service.remove_item(bulletin, item_id, actor=signed_in_user(), version=_version(form),
                                                       channel="web"), "已从简报中移除（材料仍在材料库中）。")
     else:
-        _attempt(lambda: bulletin_service.move_item(bulletin, item_id, -1 if move == "up" else 1, actor=_user(),
+        _attempt(lambda: bulletin_service.move_item(bulletin, item_id, -1 if move == "up" else 1, actor=signed_in_user(),
                                                     version=_version(form), channel="web"), "顺序已调整。")
     return _back(bulletin_id, "#items")
 
@@ -337,11 +328,11 @@ def move_item(bulletin_id, item_id, move):
 @bp.post("/bulletins/<int:bulletin_id>/items/<int:item_id>/wording")
 @web_role_required(*EDITORS)
 def item_wording(bulletin_id, item_id):
-    bulletin = bulletin_service.find_bulletin(bulletin_id, _user())
+    bulletin = bulletin_service.find_bulletin(bulletin_id, signed_in_user())
     _item_in(bulletin, item_id)
     form = EntryWordingForm(prefix=f"e{item_id}")
     if form.validate_on_submit() and _attempt_form(form, lambda: bulletin_service.set_item_wording(
-            bulletin, item_id, heading=form.heading.data, text=form.text.data, actor=_user(),
+            bulletin, item_id, heading=form.heading.data, text=form.text.data, actor=signed_in_user(),
             version=_version(form), channel="web")):
         flash("本期文字已保存。", "success")
         return _back(bulletin_id, f"#entry-{item_id}")
@@ -352,12 +343,12 @@ def item_wording(bulletin_id, item_id):
 @bp.post("/bulletins/<int:bulletin_id>/transition")
 @web_role_required(*EDITORS)
 def bulletin_transition(bulletin_id):
-    bulletin = bulletin_service.find_bulletin(bulletin_id, _user())
+    bulletin = bulletin_service.find_bulletin(bulletin_id, signed_in_user())
     form = ActionForm()
     if not form.validate_on_submit():
         flash("未执行：" + _errors(form), "error")
     else:
-        _attempt(lambda: bulletin_service.transition(bulletin, form.action.data, actor=_user(), channel="web"),
+        _attempt(lambda: bulletin_service.transition(bulletin, form.action.data, actor=signed_in_user(), channel="web"),
                  "简报状态已更新。")
     return _back(bulletin_id)
 
@@ -365,12 +356,12 @@ def bulletin_transition(bulletin_id):
 @bp.post("/bulletins/<int:bulletin_id>/publish")
 @web_role_required(*EDITORS)
 def publish(bulletin_id):
-    bulletin = bulletin_service.find_bulletin(bulletin_id, _user())
+    bulletin = bulletin_service.find_bulletin(bulletin_id, signed_in_user())
     form = PublishForm()
     if not form.validate_on_submit():
         flash("未发布：" + _errors(form), "error")
     else:
-        if _attempt(lambda: bulletin_service.publish_bulletin(bulletin, actor=_user(), channel="web"), "简报已发布。"):
+        if _attempt(lambda: bulletin_service.publish_bulletin(bulletin, actor=signed_in_user(), channel="web"), "简报已发布。"):
             flash(f"期号：{bulletin_service.bulletin_number(bulletin)}。", "success")
     return redirect(url_for("web_materials.show_bulletin", bulletin_id=bulletin_id))
 
@@ -378,15 +369,15 @@ def publish(bulletin_id):
 @bp.get("/bulletins/<int:bulletin_id>/preview.pdf")
 @web_role_required(*EDITORS)
 def preview(bulletin_id):
-    bulletin = bulletin_service.find_bulletin(bulletin_id, _user())
-    data = bulletin_service.preview_bulletin(bulletin, _user())
+    bulletin = bulletin_service.find_bulletin(bulletin_id, signed_in_user())
+    data = bulletin_service.preview_bulletin(bulletin, signed_in_user())
     return send_file(BytesIO(data), mimetype="application/pdf", download_name=f"bulletin-{bulletin.id}-preview.pdf")
 
 
 @bp.get("/bulletins/<int:bulletin_id>/bulletin.pdf")
 @web_role_required(*READERS)
 def download(bulletin_id):
-    bulletin = bulletin_service.find_bulletin(bulletin_id, _user())
-    path = bulletin_service.published_pdf(bulletin, _user())
+    bulletin = bulletin_service.find_bulletin(bulletin_id, signed_in_user())
+    path = bulletin_service.published_pdf(bulletin, signed_in_user())
     return send_file(path, mimetype="application/pdf", as_attachment=True,
                      download_name=f"bulletin-{bulletin.year}-{bulletin.serial}.pdf")

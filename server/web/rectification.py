@@ -7,7 +7,6 @@ from datetime import timedelta
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import DateField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -17,7 +16,9 @@ from ..services import assignments as assignment_service
 from ..services import rectification as service
 from ..services.access import web_role_required
 from ..services.cases import find_case
+from .chinese_form import ChineseForm
 from .navigation import add_nav_item
+from .signed_in import signed_in_user
 
 bp = Blueprint("web_rectification", __name__)
 
@@ -28,16 +29,12 @@ FORM_PREFIX = "rectification"
 add_nav_item("整改复查", "web_rectification.list_orders", ("office", "enforcement"))
 
 
-class IssueOrderForm(FlaskForm):
+class IssueOrderForm(ChineseForm):
     """责令限期整改 for the case's violations."""
 
     deadline = DateField("整改期限（最后一天）", validators=[DataRequired(message="请填写整改期限。")])
     requirements = TextAreaField("整改要求", validators=[DataRequired(message="请填写整改要求。"), Length(max=2000)])
     legal_basis = TextAreaField("法律依据（可选）", validators=[Optional(), Length(max=2000)])
-
-
-def _user():
-    return current_user._get_current_object()
 
 
 def rectification_for_case(case_id: int) -> dict:
@@ -56,7 +53,7 @@ def rectification_for_case(case_id: int) -> dict:
 @bp.get("/rectification")
 @web_role_required(*READERS)
 def list_orders():
-    user = _user()
+    user = signed_in_user()
     today = service.china_today()
     overdue = service.overdue_orders(today, user=user)
     overdue_ids = {order.id for order in overdue}
@@ -70,7 +67,7 @@ def list_orders():
 @bp.post("/cases/<int:case_id>/rectification")
 @web_role_required(*service.ISSUERS)
 def issue_for_case(case_id: int):
-    user = _user()
+    user = signed_in_user()
     case = find_case(case_id, user)
     form = IssueOrderForm(prefix=FORM_PREFIX)
     target = redirect(url_for("web_cases.show_case", case_id=case.id) + "#rectification")

@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from flask import Blueprint, abort, render_template, request
-from flask_login import current_user
 
 from ..errors import Invalid
 from ..extensions import db
@@ -17,6 +16,7 @@ from ..services import statistics as service
 from ..services.access import web_role_required
 from ..services.documents import today_in_china
 from .navigation import add_nav_item
+from .signed_in import signed_in_user
 
 bp = Blueprint("web_statistics", __name__)
 
@@ -54,7 +54,7 @@ def page():
     summary = None
     try:
         filters = service.resolve_filters(**selected)
-        summary = service.summary(date_from=date_from, date_to=date_to, user=current_user._get_current_object(),
+        summary = service.summary(date_from=date_from, date_to=date_to, user=signed_in_user(),
                                   **filters)
     except Invalid as exc:
         error = exc.detail
@@ -82,5 +82,5 @@ def export(fmt: str):
         abort(400)
     filters = service.resolve_filters(**{name: request.args.get(name, "").strip() or None for name in FILTERS})
     rows = service.violation_counts(date_from=date_from, date_to=date_to, by=by,
-                                    user=current_user._get_current_object(), **filters)
+                                    user=signed_in_user(), **filters)
     return export_response({"by": by, "date_from": date_from, "date_to": date_to, "format": fmt}, rows)

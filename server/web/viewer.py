@@ -5,27 +5,23 @@ server/services/viewer.py, which takes it from the statistics module."""
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
-from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Optional, ValidationError
+from wtforms.validators import Optional
 
 from ..services import viewer as service
 from ..services.access import web_role_required
 from ..services.documents import today_in_china
 from ..services.statistics import MAX_PERIOD_DAYS
-from .form_messages import ChineseMeta
-from .listing import page_number, sort_links
+from .chinese_form import PLAIN_MESSAGES, ChineseForm
+from .forms import check_period
 from .navigation import add_nav_item
+from .query_args import page_number, sort_links
+from .signed_in import signed_in_user
 
 bp = Blueprint("web_viewer", __name__)
 
 add_nav_item("督查发现", "web_viewer.list_findings", service.VIEWER_ROLES)
-
-
-def _user():
-    return current_user._get_current_object()
 
 
 def _int_or_none(value):
@@ -36,11 +32,12 @@ def _choices(labels: dict) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in labels.items()]
 
 
-class FindingsFilterForm(FlaskForm):
+class FindingsFilterForm(ChineseForm):
     """Filters in the query string: no CSRF (a GET changes nothing), errors next to the fields."""
 
-    class Meta(ChineseMeta):
+    class Meta:
         csrf = False
+        messages = PLAIN_MESSAGES
 
     date_from = DateField("日期自", validators=[Optional()])
     date_to = DateField("至", validators=[Optional()])
@@ -52,11 +49,7 @@ class FindingsFilterForm(FlaskForm):
     order = SelectField("顺序", choices=_choices({"desc": "降序", "asc": "升序"}), validators=[Optional()])
 
     def validate_date_to(self, field):
-        if self.date_from.data and field.data:
-            if field.data < self.date_from.data:
-                raise ValidationError("结束日期不能早于开始日期。")
-            if (field.data - self.date_from.data).days >= MAX_PERIOD_DAYS:
-                raise ValidationError(f"期间至多 {MAX_PERIOD_DAYS} 天。")
+        check_period(self.date_from.data, field.data, MAX_PERIOD_DAYS)
 
 
 def filter_form(user) -> FindingsFilterForm:
@@ -70,7 +63,7 @@ def filter_form(user) -> FindingsFilterForm:
 @bp.get("/findings")
 @web_role_required(*service.VIEWER_ROLES)
 def list_findings():
-    user = _user()
+    user = signed_in_user()
     form = filter_form(user)
     default_from, default_to = service.default_period(today_in_china())
     page = None
@@ -88,7 +81,7 @@ def list_findings():
 @bp.get("/findings/<int:violation_id>")
 @web_role_required(*service.VIEWER_ROLES)
 def show_finding(violation_id):
-    user = _user()
+    user = signed_in_user()
     violation = service.find_violation(violation_id, user)
     return render_template("viewer/finding.html", finding=service.violation_detail(violation, user),
                            scope=service.scope_label(user))

@@ -8,6 +8,7 @@ from ..services import statistics
 from ..services import viewer as viewer_service
 from ..services.documents import today_in_china
 from .inspections import dashboard_context
+from .signed_in import signed_in_user
 
 # Not /static: Flask's own app-level static route claims that path first (even without a folder).
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/assets")
@@ -20,7 +21,7 @@ RECENT_FINDINGS = 5
 def index():
     if not current_user.is_authenticated:
         return redirect(url_for("web_auth.login"))
-    user = current_user._get_current_object()
+    user = signed_in_user()
     extra = {}
     if user.role in viewer_service.VIEWER_ROLES:
         extra = {"overview": _viewer_overview(user),

@@ -51,6 +51,11 @@ def all_legal_bases() -> list[LegalBasis]:
     return list(db.session.scalars(_query().order_by(LegalBasis.provision, LegalBasis.valid_from)))
 
 
+def citations() -> dict[str, str]:
+    """How a page names each basis by its code: 《law》article, as the documents print it."""
+    return {basis.code: f"《{basis.law}》{basis.article}" for basis in db.session.scalars(select(LegalBasis))}
+
+
 def get_legal_basis(code: str) -> LegalBasis:
     basis = db.session.scalar(_query().where(LegalBasis.code == code))
     if basis is None:

@@ -17,6 +17,7 @@ from ..services import case_documents
 from ..services import cases as service
 from ..services import documents as document_service
 from ..services import evidence as evidence_service
+from ..services import legal_bases
 from ..services.access import authorize, web_role_required
 from .case_forms import CONFIRMED_TRANSITIONS, DeclineForm, OpenCaseForm, transition_data, transition_form
 from .navigation import add_nav_item
@@ -133,6 +134,7 @@ def _render_case(case, forms=None, problem=None, status=200):
     return render_template("cases/detail.html", case=service.detail(case), forms=forms if can_act else {},
                            confirmed=CONFIRMED_TRANSITIONS, problem=problem, labels=service,
                            inspectors_proposed=service.proposed_by_inspectors(case),
+                           citations=legal_bases.citations(),
                            document_titles={kind: document_service.document_kind(kind).title
                                             for kind in case_documents.CASE_KINDS}), status
 

@@ -132,6 +132,8 @@ def test_notice_through_the_browser(client, db, case_world):
     assert stored.hearing_request_deadline.isoformat() == "2026-03-18"
     html = client.get(f"/cases/{case.id}").get_data(as_text=True)
     assert "陈述、申辩期限至 2026-03-18" in html and "作出处罚决定" in html
+    # The basis is named as the documents name it, not by its code.
+    assert "罚款 20000 元（依据 《中华人民共和国传染病防治法》第一百一十一条" in html
     # The notice was issued with the transition; the page links it and previews the decision to come.
     [notice] = service.detail(stored)["documents"]
     assert notice["kind"] == "penalty_notice" and notice["number"] in html

@@ -112,3 +112,35 @@ def test_wrong_password_error_is_readable_and_announced(story):
     error = page.locator("#" + password.get_attribute("aria-describedby"))
     expect(error).not_to_be_empty()
     story.snap(page, "login-error")
+
+
+# A tablet held upright (iPad): pages must fit its width; wide tables scroll inside their own box.
+TABLET = {"width": 768, "height": 1024}
+OVERFLOW = """
+() => {
+  const width = document.documentElement.clientWidth;
+  const wide = [...document.body.querySelectorAll('*')].filter(el => {
+    const r = el.getBoundingClientRect();
+    if (r.right <= width + 1) return false;
+    // Inside a box that scrolls sideways on its own: the page itself does not.
+    for (let p = el.parentElement; p; p = p.parentElement) {
+      if (['auto', 'scroll'].includes(getComputedStyle(p).overflowX)) return false;
+    }
+    return true;
+  });
+  return {scroll: document.documentElement.scrollWidth, width,
+          wide: wide.slice(0, 5).map(el => `<${el.tagName.toLowerCase()} class="${el.className}">`)};
+}
+"""
+
+
+@pytest.mark.parametrize("role", list(PAGES))
+def test_pages_fit_a_tablet(story, role):
+    page = story.login(role)
+    page.set_viewport_size(TABLET)
+    paths = list(dict.fromkeys(PAGES[role] + navigation_paths(page)))
+    for path in paths:
+        assert page.goto(path).status == 200, path
+        fit = page.evaluate(OVERFLOW)
+        assert fit["scroll"] <= fit["width"] and not fit["wide"], f"{path} is wider than a tablet: {fit}"
+    story.snap(page, "tablet-last-page")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -20,9 +19,9 @@ from pathlib import Path
 import pytest
 from assignment_world import PASSWORD, make_assignment, world  # noqa: F401  (fixtures)
 from PIL import Image
+from web_session import login
 
 from server.extensions import db as _db
-from server.extensions import limiter
 from server.models import (
     Amendment,
     EvidenceFile,
@@ -37,17 +36,8 @@ from server.models import (
 from server.models.base import utcnow
 from server.services import evidence as evidence_service
 
-CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 CHECKED_IN_AT = datetime(2026, 3, 10, 1, 30, tzinfo=timezone.utc)  # 09:30 in 金华
 PENALTY_BASIS = "idpl2013_art42"
-
-
-def login(client, user):
-    limiter.reset()
-    _db.session.commit()
-    token = CSRF.search(client.get("/login").get_data(as_text=True)).group(1)
-    response = client.post("/login", data={"username": user.username, "password": PASSWORD, "csrf_token": token})
-    assert response.status_code == 302, response.get_data(as_text=True)
 
 
 def session_of(app, user):

@@ -53,8 +53,7 @@ def _reread(upload) -> None:
         raise NotFound("上传不存在。") from None
 
 
-def _expires(upload) -> dict:
-    expires_at = service.upload_expires_at(upload)
+def _expires(expires_at) -> dict:
     return {} if expires_at is None else {"Upload-Expires": http_date(expires_at)}
 
 
@@ -85,7 +84,8 @@ def create():
     """
     upload = service.create_upload(_user(), length_header=request.headers.get("Upload-Length"),
                                    metadata_header=request.headers.get("Upload-Metadata"))
-    return _empty(201, {"Location": f"{blp.url_prefix}/{upload.id}", "Upload-Offset": "0", **_expires(upload)})
+    return _empty(201, {"Location": f"{blp.url_prefix}/{upload.id}", "Upload-Offset": "0",
+                        **_expires(service.upload_progress(upload).expires_at)})
 
 
 @blp.route("/<upload_id>", methods=["HEAD"])
@@ -93,8 +93,9 @@ def create():
 def status(upload_id):
     """tus HEAD: how many bytes the server holds (Upload-Offset), to resume from there."""
     upload = service.find_upload(upload_id, _user())
-    return _empty(200, {"Upload-Offset": str(service.received_bytes(upload)), "Upload-Length": str(upload.upload_length),
-                        **_expires(upload)})
+    progress = service.upload_progress(upload)
+    return _empty(200, {"Upload-Offset": str(progress.offset), "Upload-Length": str(upload.upload_length),
+                        **_expires(progress.expires_at)})
 
 
 @blp.route("/<upload_id>", methods=["PATCH"])
@@ -124,7 +125,7 @@ def append(upload_id):
             raise
         # A completion is committed under the file lock, so the next PATCH on this upload sees it.
         db.session.commit()
-    return _empty(204, {"Upload-Offset": str(offset), **_expires(upload)})
+    return _empty(204, {"Upload-Offset": str(offset), **_expires(service.upload_progress(upload).expires_at)})
 
 
 @blp.route("/<upload_id>", methods=["DELETE"])

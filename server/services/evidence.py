@@ -287,28 +287,26 @@ def create_upload(user: User, *, length_header: str | None, metadata_header: str
     return upload
 
 
-def _temp_stat(upload: Upload) -> os.stat_result | None:
+@dataclass(frozen=True)
+class UploadProgress:
+    offset: int
+    expires_at: datetime | None  # None once complete
+
+
+def upload_progress(upload: Upload) -> UploadProgress:
+    """Read off the temporary file: its size is the offset, and a partial upload expires a fixed
+    time after its last byte arrived. A complete upload holds all its bytes and never expires."""
+    if upload.completed_at is not None:
+        return UploadProgress(upload.upload_length, None)
     try:
-        return os.stat(evidence_root() / upload.temp_path)
+        stat = os.stat(evidence_root() / upload.temp_path)
     except FileNotFoundError:
-        return None
+        return UploadProgress(0, as_utc(upload.created_at) + _expiry_window())
+    return UploadProgress(stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC) + _expiry_window())
 
 
-def received_bytes(upload: Upload) -> int:
-    """The upload's offset: all of it once complete, else the temporary file's size."""
-    if upload.completed_at is not None:
-        return upload.upload_length
-    stat = _temp_stat(upload)
-    return stat.st_size if stat is not None else 0
-
-
-def upload_expires_at(upload: Upload) -> datetime | None:
-    """A partial upload expires a fixed time after its last byte arrived; a complete one never."""
-    if upload.completed_at is not None:
-        return None
-    stat = _temp_stat(upload)
-    last_activity = datetime.fromtimestamp(stat.st_mtime, UTC) if stat is not None else as_utc(upload.created_at)
-    return last_activity + timedelta(hours=current_app.config["UPLOAD_EXPIRES_AFTER_HOURS"])
+def _expiry_window() -> timedelta:
+    return timedelta(hours=current_app.config["UPLOAD_EXPIRES_AFTER_HOURS"])
 
 
 def find_upload(upload_id: str, user: User) -> Upload:
@@ -322,7 +320,7 @@ def find_upload(upload_id: str, user: User) -> Upload:
     # Another user's upload is answered exactly like a missing one: ids are not to be probed.
     if upload is None or upload.owner_id != user.id:
         raise missing
-    if upload.completed_at is None and upload_expires_at(upload) <= utcnow():
+    if upload.completed_at is None and upload_progress(upload).expires_at <= utcnow():
         raise UploadGone("上传已过期，请重新创建上传。")
     return upload
 
@@ -719,7 +717,7 @@ def clean_expired_uploads(now: datetime | None = None) -> int:
     expiry window (left by a creation whose commit failed). Returns the number of uploads removed."""
     now = now or utcnow()
     partial = db.session.scalars(sa.select(Upload).where(Upload.completed_at.is_(None))).all()
-    expired = [upload for upload in partial if upload_expires_at(upload) <= now]
+    expired = [upload for upload in partial if upload_progress(upload).expires_at <= now]
     for upload in expired:
         terminate_upload(upload)
     incoming = evidence_root() / INCOMING_DIR

@@ -4,7 +4,6 @@ from the case page; verified as genuine."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from datetime import date
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from assignment_world import PASSWORD
+from web_session import login
 
 # The case fixtures live beside the case tests; this directory is collected on its own too.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cases"))
@@ -20,7 +19,6 @@ from case_world import PERSON, UNIT, case_world, make_assignment, make_inspectio
 
 from server.errors import Invalid
 from server.extensions import db as _db
-from server.extensions import limiter
 from server.models import AuditEvent, Document, DocumentCounter, EnforcementCase
 from server.models.base import utcnow
 from server.reports import load_catalogue
@@ -32,7 +30,6 @@ from server.services.auth import issue_device_token
 IDPL = "idpl2025_art111_1_1"  # 传染病防治法 第一百一十一条第一款第（一）项, in force on 2026-03-10
 NOTIFIED_ON = date(2026, 3, 13)
 DECIDED_ON = date(2026, 3, 25)  # after the statement (03-18) and hearing-request (03-18) periods
-CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -79,14 +76,6 @@ def stored_bytes(document: Document) -> bytes:
 
 def counters() -> dict:
     return {(row.kind, row.year): row.last_serial for row in _db.session.scalars(sa.select(DocumentCounter))}
-
-
-def login(client, user):
-    limiter.reset()
-    _db.session.commit()
-    token = CSRF.search(client.get("/login").get_data(as_text=True)).group(1)
-    response = client.post("/login", data={"username": user.username, "password": PASSWORD, "csrf_token": token})
-    assert response.status_code == 302, response.get_data(as_text=True)
 
 
 def bearer(user) -> dict:

@@ -2,32 +2,17 @@
 
 from __future__ import annotations
 
-import re
 
 import pytest
 import sqlalchemy as sa
-from assignment_world import PASSWORD
 from case_world import UNIT, case_world, make_assignment, make_inspection, world  # noqa: F401
+from web_session import CSRF, csrf, login
 
 from server.extensions import db as _db
-from server.extensions import limiter
 from server.models import AuditEvent, EnforcementCase
 from server.services import cases as service
 
-CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 IDPL = "idpl2025_art111_1_1"  # 传染病防治法 第一百一十一条, in force on the act date (2026-03-10)
-
-
-def login(client, user):
-    limiter.reset()
-    _db.session.commit()
-    token = CSRF.search(client.get("/login").get_data(as_text=True)).group(1)
-    response = client.post("/login", data={"username": user.username, "password": PASSWORD, "csrf_token": token})
-    assert response.status_code == 302, response.get_data(as_text=True)
-
-
-def csrf(client, url):
-    return CSRF.search(client.get(url).get_data(as_text=True)).group(1)
 
 
 def open_committed(cw, circumstance="first") -> EnforcementCase:

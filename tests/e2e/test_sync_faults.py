@@ -431,7 +431,7 @@ def test_server_killed_after_commit_before_answer_then_the_retry_makes_no_second
 
 def test_a_full_disk_during_an_upload_is_a_5xx_nothing_completes_and_a_retry_succeeds(world, tmp_path):
     from server.models import EvidenceFile, Inspection, Photo, Upload
-    from server.services.evidence import received_bytes
+    from server.services.evidence import upload_progress
 
     home, server = world.home, world.server
     photo = photo_file(tmp_path / "现场.jpg", 11)
@@ -455,7 +455,7 @@ def test_a_full_disk_during_an_upload_is_a_5xx_nothing_completes_and_a_retry_suc
 
     def state(db):
         (upload,) = db.session.scalars(sa.select(Upload)).all()
-        return {"offset": received_bytes(upload), "completed": upload.completed_at,
+        return {"offset": upload_progress(upload).offset, "completed": upload.completed_at,
                 "evidence": db.session.scalar(sa.select(sa.func.count(EvidenceFile.id))),
                 "received": [p.received_at for p in db.session.scalars(sa.select(Photo))],
                 "inspection": db.session.scalar(sa.select(Inspection.status)),

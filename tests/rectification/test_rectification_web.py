@@ -6,24 +6,12 @@ import re
 from datetime import timedelta
 
 import sqlalchemy as sa
-from assignment_world import PASSWORD
 from rectification_world import make_assignment, rectification_world, world  # noqa: F401
+from web_session import login
 
-from server.extensions import db as _db
-from server.extensions import limiter
 from server.models import RectificationOrder, User
 from server.services import cases as case_service
 from server.services import rectification as service
-
-CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
-
-
-def login(client, user):
-    limiter.reset()
-    _db.session.commit()
-    token = CSRF.search(client.get("/login").get_data(as_text=True)).group(1)
-    response = client.post("/login", data={"username": user.username, "password": PASSWORD, "csrf_token": token})
-    assert response.status_code == 302, response.get_data(as_text=True)
 
 
 def test_the_office_sees_overdue_orders_and_inspectors_are_refused(app, client, db, rectification_world):

@@ -4,26 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 
 import pytest
-from assignment_world import PASSWORD
 from stats_world import DAY1, DAY3, build_counts, stats_world  # noqa: F401  (fixture)
+from web_session import login
 
-from server.extensions import db as _db
-from server.extensions import limiter
 from server.services import statistics
 
-CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 PERIOD = {"from": DAY1.isoformat(), "to": DAY3.isoformat()}
-
-
-def login(client, user):
-    limiter.reset()
-    _db.session.commit()
-    token = CSRF.search(client.get("/login").get_data(as_text=True)).group(1)
-    response = client.post("/login", data={"username": user.username, "password": PASSWORD, "csrf_token": token})
-    assert response.status_code == 302, response.get_data(as_text=True)
 
 
 def test_page_shows_every_dimension_as_table_and_svg_chart_within_the_county_scope(db, client, stats_world):

@@ -4,32 +4,17 @@ charts, the draft report as an inline PDF, and cases moved draft → reviewed �
 
 from __future__ import annotations
 
-import re
 import subprocess
 
 import pytest
 import sqlalchemy as sa
-from assignment_world import PASSWORD
 from stats_world import DAY1, DAY3, build_counts, stats_world  # noqa: F401  (fixture)
+from web_session import csrf, login
 
-from server.extensions import limiter
 from server.models import AccountabilityCase, AuditEvent
 from server.services import accountability
 
-CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 PERIOD = {"date_from": DAY1.isoformat(), "date_to": DAY3.isoformat()}
-
-
-def login(client, db, user):
-    limiter.reset()
-    db.session.commit()
-    token = CSRF.search(client.get("/login").get_data(as_text=True)).group(1)
-    response = client.post("/login", data={"username": user.username, "password": PASSWORD, "csrf_token": token})
-    assert response.status_code == 302, response.get_data(as_text=True)
-
-
-def csrf(client, url):
-    return CSRF.search(client.get(url).get_data(as_text=True)).group(1)
 
 
 @pytest.fixture
@@ -49,7 +34,7 @@ def _create(client, county: str | None = None):
 
 
 def test_office_sees_traced_failures_measures_and_charts(db, client, world):
-    login(client, db, world.users["office"])
+    login(client, world.users["office"])
     response = client.get("/accountability", query_string=PERIOD)
     assert response.status_code == 200
     page = response.get_data(as_text=True)
@@ -70,7 +55,7 @@ def test_office_sees_traced_failures_measures_and_charts(db, client, world):
 
 
 def test_bad_periods_are_explained_next_to_the_field(db, client, world):
-    login(client, db, world.users["office"])
+    login(client, world.users["office"])
     response = client.get("/accountability", query_string={"date_from": DAY3.isoformat(), "date_to": DAY1.isoformat()})
     assert response.status_code == 422
     assert 'id="date_to-error">结束日期不能早于开始日期。' in response.get_data(as_text=True)
@@ -82,7 +67,7 @@ def test_bad_periods_are_explained_next_to_the_field(db, client, world):
 
 
 def test_report_preview_is_an_inline_draft_pdf(db, client, world):
-    login(client, db, world.users["auditor"])
+    login(client, world.users["auditor"])
     response = client.get("/accountability/report.pdf",
                           query_string={**PERIOD, "county": world.counties["north"].code})
     assert response.status_code == 200
@@ -95,7 +80,7 @@ def test_report_preview_is_an_inline_draft_pdf(db, client, world):
 
 
 def test_office_opens_reviews_and_issues_a_case_with_confirmation(db, client, world):
-    login(client, db, world.users["office"])
+    login(client, world.users["office"])
     created = _create(client, world.counties["north"].code)
     assert created.status_code == 302, created.get_data(as_text=True)[:2000]
     case = db.session.scalar(sa.select(AccountabilityCase).order_by(AccountabilityCase.id.desc()))
@@ -135,7 +120,7 @@ def test_office_opens_reviews_and_issues_a_case_with_confirmation(db, client, wo
 
 def test_auditor_reads_cases_but_cannot_move_them(db, client, world):
     case = accountability.create_case(world.users["office"], date_from=DAY1, date_to=DAY3)
-    login(client, db, world.users["auditor"])
+    login(client, world.users["auditor"])
     url = f"/accountability/cases/{case.id}"
     page = client.get(url).get_data(as_text=True)
     assert "草稿" in page and "审核通过" not in page
@@ -151,7 +136,7 @@ def test_auditor_reads_cases_but_cannot_move_them(db, client, world):
 @pytest.mark.parametrize("role", ["enforcement", "propaganda", "inspector", "north"])
 def test_other_roles_are_refused(db, client, world, role):
     case = accountability.create_case(world.users["office"], date_from=DAY1, date_to=DAY3)
-    login(client, db, world.users[role])
+    login(client, world.users[role])
     for url in ("/accountability", "/accountability/cases", f"/accountability/cases/{case.id}",
                 "/accountability/report.pdf"):
         assert client.get(url, query_string=PERIOD).status_code == 403, url
@@ -159,7 +144,7 @@ def test_other_roles_are_refused(db, client, world, role):
 
 
 def test_create_without_csrf_token_is_refused_and_bad_periods_are_shown(db, client, world):
-    login(client, db, world.users["admin"])
+    login(client, world.users["admin"])
     assert 'href="/accountability"' in client.get("/").get_data(as_text=True)
     before = db.session.scalar(sa.select(sa.func.count(AccountabilityCase.id)))
     assert client.post("/accountability/cases", data={**PERIOD, "county": ""}).status_code == 400

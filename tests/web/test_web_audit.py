@@ -12,28 +12,19 @@ from contextlib import contextmanager
 import pytest
 import sqlalchemy as sa
 from assignment_world import PASSWORD
+from web_session import login
 
-from server.extensions import limiter
 from server.models import AuditChainHead, AuditEvent, County, Department
 from server.services.audit import REASONS, record_event
 from server.services.documents import today_in_china
 
-CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 SEQ_CELL = re.compile(r'<td><a href="/audit/(\d+)">')
-
-
-def login(client, db, user):
-    limiter.reset()
-    db.session.commit()
-    token = CSRF.search(client.get("/login").get_data(as_text=True)).group(1)
-    response = client.post("/login", data={"username": user.username, "password": PASSWORD, "csrf_token": token})
-    assert response.status_code == 302, response.get_data(as_text=True)
 
 
 @pytest.fixture
 def auditor(db, make_user, client):
     user = make_user("auditor", password=PASSWORD)
-    login(client, db, user)
+    login(client, user)
     return user
 
 
@@ -166,14 +157,14 @@ def test_only_auditors_and_administrators_read_the_log(db, client, make_user, ro
         extra["department"] = db.session.scalar(sa.select(Department).limit(1))
     if role == "county":
         extra["county"] = db.session.scalar(sa.select(County).limit(1))
-    login(client, db, make_user(role, password=PASSWORD, **extra))
+    login(client, make_user(role, password=PASSWORD, **extra))
     for url in ("/audit", "/audit/1", "/audit/verification"):
         assert client.get(url).status_code == 403, url
     assert 'href="/audit"' not in client.get("/").get_data(as_text=True)
 
 
 def test_administrators_read_the_log_and_see_it_in_the_navigation(db, client, make_user):
-    login(client, db, make_user("admin", password=PASSWORD))
+    login(client, make_user("admin", password=PASSWORD))
     assert 'href="/audit"' in client.get("/").get_data(as_text=True)
     assert client.get("/audit").status_code == 200
     assert client.get("/audit/verification").status_code == 200

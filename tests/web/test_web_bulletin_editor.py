@@ -10,28 +10,12 @@ import re
 import subprocess
 from datetime import date
 
-from assignment_world import PASSWORD
 from material_world import assert_no_exif_or_gps, make_assignment, material_world, world  # noqa: F401
+from web_session import csrf, login
 
 from server.extensions import db as _db
-from server.extensions import limiter
 from server.models import Bulletin, MaterialItem
 from server.services import bulletins, materials
-
-CSRF = re.compile(r'name="(?:[a-z0-9]+-)?csrf_token" (?:type="hidden" )?value="([^"]+)"')
-
-
-def login(client, user):
-    client._cookies.clear()
-    limiter.reset()
-    _db.session.commit()
-    token = CSRF.search(client.get("/login").get_data(as_text=True)).group(1)
-    response = client.post("/login", data={"username": user.username, "password": PASSWORD, "csrf_token": token})
-    assert response.status_code == 302, response.get_data(as_text=True)
-
-
-def csrf(client, url):
-    return CSRF.search(client.get(url).get_data(as_text=True)).group(1)
 
 
 def approved_items(material_world) -> list[MaterialItem]:

@@ -6,25 +6,14 @@ from __future__ import annotations
 
 import re
 
-from assignment_world import PASSWORD
 from stats_world import DAY1, DAY3, build_counts, stats_world  # noqa: F401  (fixture)
+from web_session import login
 
 from server.extensions import db as _db
-from server.extensions import limiter
 from server.models import Violation
 from server.services.documents import today_in_china
 
-CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 PERIOD = {"date_from": DAY1.isoformat(), "date_to": DAY3.isoformat()}
-
-
-def login(client, user):
-    client._cookies.clear()
-    limiter.reset()
-    _db.session.commit()
-    token = CSRF.search(client.get("/login").get_data(as_text=True)).group(1)
-    response = client.post("/login", data={"username": user.username, "password": PASSWORD, "csrf_token": token})
-    assert response.status_code == 302, response.get_data(as_text=True)
 
 
 def findings(client, **args):

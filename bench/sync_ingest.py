@@ -17,7 +17,12 @@
    turns on tuspy's per-chunk `Upload-Checksum` (sha1, hashed by client and server). Beside it
    the real `sha256sum` command is timed on the same file (warm page cache), and the ratio of the
    two speeds is printed. Also printed for information: the speed of the byte-transfer phase alone
-   (every chunk except the last, which carries the completion work).
+   (every chunk except the last, which carries the completion work), and the speed of the disk
+   itself for such a file (`time_durable_write`: 1 MiB writes, then fsync, as the server must do
+   before it answers the last chunk) and the speed of the least tus server that keeps uploads safe
+   (`FLOOR_RECEIVER`: same werkzeug, same tuspy client, 1 MiB chunks; it only appends, hashes and
+   fsyncs), each beside `sha256sum`: where the disk writes slower than `sha256sum` reads from the
+   page cache, they bound the ratio whatever the application does.
 
 Run: .venv/bin/python bench/sync_ingest.py [--batches N] [--skip-postgresql] [--postgresql URL]
 Prints the headline figures last, one per line, as `name: value unit`. Targets: push ≥ 1,000 ops/s
@@ -61,6 +66,38 @@ from werkzeug.serving import make_server
 from server import create_app
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
 app = create_app("development", SQLALCHEMY_DATABASE_URI=sys.argv[1], EVIDENCE_DIR=sys.argv[2])
+server = make_server("127.0.0.1", 0, app, threaded=True)
+print(server.server_port, flush=True)
+server.serve_forever()
+"""
+
+
+# The least a tus server that keeps uploads safe must do, and nothing else: no authentication,
+# database, image check or audit. It appends each chunk, hashes it, and fsyncs the complete file
+# before answering its last chunk. Served by the same werkzeug server to the same tuspy client.
+FLOOR_RECEIVER = """
+import hashlib, logging, os, sys
+from werkzeug.serving import make_server
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
+folder, uploads = sys.argv[1], {}
+def app(environ, start_response):
+    if environ["REQUEST_METHOD"] == "POST":
+        name = str(len(uploads))
+        uploads[name] = (open(os.path.join(folder, name), "wb"), hashlib.sha256(), int(environ["HTTP_UPLOAD_LENGTH"]))
+        start_response("201 Created", [("Location", "/files/" + name), ("Upload-Offset", "0"), ("Tus-Resumable", "1.0.0")])
+        return [b""]
+    handle, digest, length = uploads[environ["PATH_INFO"].rsplit("/", 1)[1]]
+    stream, left = environ["wsgi.input"], int(environ["CONTENT_LENGTH"])
+    while left and (block := stream.read(min(left, 1 << 20))):
+        handle.write(block)
+        digest.update(block)
+        left -= len(block)
+    handle.flush()
+    if handle.tell() == length:
+        os.fsync(handle.fileno())
+        digest.hexdigest()
+    start_response("204 No Content", [("Upload-Offset", str(handle.tell())), ("Tus-Resumable", "1.0.0")])
+    return [b""]
 server = make_server("127.0.0.1", 0, app, threaded=True)
 print(server.server_port, flush=True)
 server.serve_forever()
@@ -277,6 +314,40 @@ def time_sha256sum(path: Path) -> tuple[float, str]:
     return best, done.stdout.split()[0]
 
 
+def time_floor_upload(photo: Path, folder: Path) -> float:
+    """Seconds for tuspy to upload the file at 1 MiB chunks to `FLOOR_RECEIVER`."""
+    from tusclient.client import TusClient
+
+    folder.mkdir()
+    process = subprocess.Popen([sys.executable, "-c", FLOOR_RECEIVER, str(folder)], stdout=subprocess.PIPE, text=True)
+    try:
+        client = TusClient(f"http://127.0.0.1:{int(process.stdout.readline())}/files/")
+        with photo.open("rb") as stream:
+            started = time.perf_counter()
+            client.uploader(file_stream=stream, chunk_size=MIB, metadata={"filename": "floor.png"}).upload()
+            return time.perf_counter() - started
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def time_durable_write(photo: Path, folder: Path) -> float:
+    """Seconds to copy the file to a new one in 1 MiB blocks and fsync it: what any server that
+    keeps the upload safe must do, without HTTP, database or checks. On a machine whose disk
+    writes slower than `sha256sum` reads from the page cache, this bounds the ratio."""
+    data = photo.read_bytes()
+    target = folder / "durable-write.bin"
+    started = time.perf_counter()
+    with target.open("wb") as handle:
+        for offset in range(0, len(data), MIB):
+            handle.write(data[offset:offset + MIB])
+        handle.flush()
+        os.fsync(handle.fileno())
+    seconds = time.perf_counter() - started
+    target.unlink()
+    return seconds
+
+
 def warm_up(url: str, token: str) -> None:
     """One upload created and terminated first: the figure is a running server's, not the cost of
     its first request (SQLAlchemy configures its mappers then, about 0.15 s)."""
@@ -348,7 +419,16 @@ def bench_uploads() -> dict[str, float]:
             print(f"tus {name} chunks: whole upload {seconds:.2f} s (last chunk incl. completion "
                   f"{seconds - before_last:.2f} s); bytes phase {(size - transferred) / 1e6 / before_last:.0f} MB/s")
             figures[f"tus_upload_mb_per_second_{name}"] = size / 1e6 / seconds
+        # After the uploads above, so that the disk is as busy as it was for the later of them.
+        figures["tus_floor_mb_per_second_1mib"] = size / 1e6 / time_floor_upload(photo, workdir / "floor")
+        figures["durable_write_mb_per_second"] = size / 1e6 / time_durable_write(photo, workdir)
+    figures["tus_to_floor_ratio_1mib"] = (figures["tus_upload_mb_per_second_1mib"]
+                                          / figures["tus_floor_mb_per_second_1mib"])
+    figures["tus_floor_to_sha256sum_ratio_1mib"] = (figures["tus_floor_mb_per_second_1mib"]
+                                                    / figures["sha256sum_mb_per_second"])
     figures["tus_to_sha256sum_ratio_1mib"] = figures["tus_upload_mb_per_second_1mib"] / figures["sha256sum_mb_per_second"]
+    figures["durable_write_to_sha256sum_ratio"] = (figures["durable_write_mb_per_second"]
+                                                   / figures["sha256sum_mb_per_second"])
     return figures
 
 
@@ -377,12 +457,14 @@ def main() -> None:
     units = {"push_ops_per_second_sqlite": "ops/s", "push_ops_per_second_postgresql": "ops/s",
              "tus_upload_mb_per_second_1mib": "MB/s", "tus_upload_mb_per_second_1mib_checksummed": "MB/s",
              "tus_upload_mb_per_second_8mib": "MB/s",
-             "sha256sum_mb_per_second": "MB/s", "tus_to_sha256sum_ratio_1mib": ""}
+             "tus_floor_mb_per_second_1mib": "MB/s", "sha256sum_mb_per_second": "MB/s",
+             "durable_write_mb_per_second": "MB/s", "durable_write_to_sha256sum_ratio": "",
+             "tus_floor_to_sha256sum_ratio_1mib": "", "tus_to_floor_ratio_1mib": "",
+             "tus_to_sha256sum_ratio_1mib": ""}
     for name, unit in units.items():
         if name in figures:
             value = figures[name]
-            print(f"{name}: {value:.2f}{' ' + unit if unit else ''}" if name.endswith("ratio_1mib")
-                  else f"{name}: {value:.0f} {unit}")
+            print(f"{name}: {value:.2f}" if "_ratio" in name else f"{name}: {value:.0f} {unit}")
 
 
 if __name__ == "__main__":

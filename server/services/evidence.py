@@ -5,9 +5,10 @@ EVIDENCE_DIR/incoming/; `receive_chunk` (tus PATCH) appends bytes to it. The fil
 upload's offset, so a chunk touches the database only to authenticate. Chunks are not fsynced
 one by one: bytes lost with the machine shrink the file, the client's next PATCH meets a 409
 with the true offset and sends them again from its own copy, which it keeps until the upload
-is complete. The chunk that completes the file triggers `_complete`: the file is fsynced, its SHA-256 must
-equal the one declared at creation, the content must be an allowed image, complete to its last byte,
-and not a decompression bomb; then the original is moved (fsync, os.replace) to
+is complete. The chunk that completes the file triggers `_complete`: the file is fsynced, its
+SHA-256 (hashed while the chunks arrived, see `upload_digest`) must equal the one declared at
+creation, the content must be an allowed image, complete to its last byte, and not a
+decompression bomb; then the original is moved (fsync, os.replace) to
 EVIDENCE_DIR/sha256/ab/cdef… untouched, an `EvidenceFile` row is added and `evidence.stored` is
 audited. Re-encoded variants are made under EVIDENCE_DIR/variants/ the first time one is asked
 for (`variant_file`): decoding and re-encoding a 12-megapixel photo three times costs more than
@@ -50,6 +51,7 @@ from ..errors import BadRequest, Conflict, Invalid, NotFound, PayloadTooLarge, P
 from ..extensions import db
 from ..models import EvidenceFile, Upload, User
 from ..models.base import CHINA_STANDARD_TIME, as_utc, utcnow
+from . import upload_digest
 from .access import Scope, authorize, grant, register_policy
 from .audit import record_event
 from .sync import mark_photos_received
@@ -407,6 +409,7 @@ def receive_chunk(upload: Upload, handle, *, offset_header: str | None, content_
 
     received, interrupted = 0, False
     digest = checksum[0] if checksum else None
+    running = upload_digest.for_chunk(upload.id, handle.fileno())
     try:
         while True:
             block = stream.read(min(BLOCK_SIZE, remaining - received + 1))
@@ -419,6 +422,8 @@ def receive_chunk(upload: Upload, handle, *, offset_header: str | None, content_
             handle.write(block)
             if digest is not None:
                 digest.update(block)
+            if running is not None:
+                running.feed(block)
         handle.flush()
     except ClientDisconnected:
         interrupted = True
@@ -441,6 +446,8 @@ def receive_chunk(upload: Upload, handle, *, offset_header: str | None, content_
 
     handle.flush()
     new_offset = offset + received
+    if running is not None:
+        upload_digest.chunk_kept(upload.id, running, handle.fileno())
     if received and hasattr(os, "posix_fadvise"):
         # Start writing this chunk to disk now, without waiting: the fsync that completes the
         # upload then finds little left to write instead of the whole file.
@@ -449,7 +456,7 @@ def receive_chunk(upload: Upload, handle, *, offset_header: str | None, content_
         raise UploadInterrupted(f"连接中断；已保存 {new_offset} 字节，可从该偏移量续传。", upload_offset=new_offset)
     if new_offset == length:
         os.fsync(handle.fileno())
-        _complete(upload)
+        _complete(upload, upload_digest.completed_sha256(upload.id, handle.fileno()))
     return new_offset
 
 
@@ -492,12 +499,13 @@ def _refuse(upload: Upload, path: Path, problem: Invalid) -> UploadRefused:
     return refused
 
 
-def _complete(upload: Upload) -> None:
-    """Verify the whole file, then store it as evidence (or reuse the evidence of the same bytes)."""
+def _complete(upload: Upload, running_sha256: str | None) -> None:
+    """Verify the whole file, then store it as evidence (or reuse the evidence of the same bytes).
+
+    `running_sha256` is the digest of every byte written to the file, hashed as the chunks came
+    (`upload_digest`); without it the file is read back and hashed here."""
     temp = evidence_root() / upload.temp_path
-    # Recomputed from the fsynced file rather than carried across requests: one sequential read
-    # of ≤ 50 MiB, and it hashes exactly the bytes that will be stored.
-    actual = file_sha256(temp)
+    actual = running_sha256 or file_sha256(temp)
     if actual != upload.declared_sha256:
         problem = Invalid(f"文件的 SHA-256 为 {actual}，与声明的 {upload.declared_sha256} 不符；未保存，请重新上传。")
         problem.slug = "sha256-mismatch"
@@ -708,6 +716,7 @@ def _flattened(image: Image.Image) -> Image.Image:
 def terminate_upload(upload: Upload) -> None:
     """tus termination: the upload and its bytes go; stored evidence is never deleted this way."""
     (evidence_root() / upload.temp_path).unlink(missing_ok=True)
+    upload_digest.forget(upload.id)
     db.session.delete(upload)
     db.session.flush()
 

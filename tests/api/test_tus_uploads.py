@@ -20,6 +20,8 @@ from PIL import Image
 from server.models import AuditEvent, EvidenceFile, Upload
 from server.models.base import utcnow
 from server.services.auth import issue_device_token
+from server.services import evidence as evidence_service
+from server.services import upload_digest
 from server.services.evidence import variant_file
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -540,6 +542,74 @@ def test_whole_file_hash_mismatch_is_refused_and_nothing_stored(db, inspector, e
     _, response = inspector.upload(data)
     assert response.status_code == 204
     assert evidence_row(db, data) is not None
+
+
+@pytest.fixture
+def file_reads(monkeypatch):
+    """Paths the completion read back to hash, instead of using the digest of the chunks as they came."""
+    reads = []
+    original = evidence_service.file_sha256
+
+    def reading(path):
+        reads.append(path)
+        return original(path)
+
+    monkeypatch.setattr(evidence_service, "file_sha256", reading)
+    return reads
+
+
+def test_completion_hashes_the_chunks_as_they_came_without_reading_the_file_back(db, inspector, file_reads):
+    data = jpeg_bytes((300, 200))
+    _, response = inspector.upload(data, chunk_size=len(data) // 5)
+    assert response.status_code == 204
+    assert file_reads == []
+    assert evidence_row(db, data) is not None
+
+
+def test_a_write_the_running_digest_did_not_see_makes_the_completion_read_the_file(
+        db, inspector, evidence_dir, file_reads):
+    data = jpeg_bytes((300, 200))
+    url = inspector.location(data)
+    half = len(data) // 2
+    assert inspector.patch(url, data[:half], 0).status_code == 204
+    # Someone else rewrites a byte the digest has already hashed. The new time is pinned because
+    # the file system's clock is coarse: a real later write gets one, two in one tick may not.
+    temp = evidence_dir / db.session.get(Upload, url.rsplit("/", 1)[1]).temp_path
+    with open(temp, "r+b") as handle:
+        handle.write(bytes([data[0] ^ 0xFF]))
+    later = temp.stat().st_mtime_ns + 10**9
+    os.utime(temp, ns=(later, later))
+
+    body = assert_problem(inspector.patch(url, data[half:], half), 422)
+    assert body["type"].endswith("sha256-mismatch")
+    assert len(file_reads) == 1
+    assert_nothing_stored(db, evidence_dir, data)
+
+
+def test_a_chunk_written_by_another_process_is_hashed_from_the_file(db, inspector, evidence_dir, file_reads):
+    data = jpeg_bytes((300, 200))
+    url = inspector.location(data)
+    third = len(data) // 3
+    assert inspector.patch(url, data[:third], 0).status_code == 204
+    temp = evidence_dir / db.session.get(Upload, url.rsplit("/", 1)[1]).temp_path
+    with open(temp, "ab") as handle:  # the middle chunk, as another server process appends it
+        handle.write(data[third:2 * third])
+
+    assert inspector.patch(url, data[2 * third:], 2 * third).status_code == 204
+    assert len(file_reads) == 1
+    assert (evidence_dir / evidence_row(db, data).stored_path).read_bytes() == data
+
+
+def test_digests_kept_are_bounded_and_a_forgotten_one_costs_a_read(db, inspector, file_reads, monkeypatch):
+    monkeypatch.setattr(upload_digest, "KEPT_DIGESTS", 1)
+    first, second = jpeg_bytes((300, 200)), jpeg_bytes((300, 200))
+    first_url, second_url = inspector.location(first), inspector.location(second)
+    assert inspector.patch(first_url, first[:1000], 0).status_code == 204
+    assert inspector.patch(second_url, second[:1000], 0).status_code == 204  # the first is forgotten
+    assert inspector.patch(first_url, first[1000:], 1000).status_code == 204
+    assert inspector.patch(second_url, second[1000:], 1000).status_code == 204
+    assert len(file_reads) == 1
+    assert evidence_row(db, first) is not None and evidence_row(db, second) is not None
 
 
 def truncated_jpeg() -> bytes:

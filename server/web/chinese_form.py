@@ -1,9 +1,9 @@
 """The base class of every form of the pages: a FlaskForm whose built-in WTForms messages ("Not a
-valid date value.", "Not a valid choice.") come in Chinese.
+valid date value.", "Not a valid choice.") come in Chinese, worded the same way on every page.
 
 Flask-WTF translates only through Flask-Babel, which anfang does not use, so the form reads
-WTForms' own zh catalogue. A form may word some of those messages more plainly for its users by
-setting `Meta.messages` (see PLAIN_MESSAGES); everything else comes from the catalogue.
+WTForms' own zh catalogue, with the messages users meet most worded more plainly
+(`PLAIN_MESSAGES`); everything else comes from the catalogue.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms.meta import DefaultMeta
 
-# Plainer wording for forms filled in by viewers and editors (a date that does not parse, a
-# choice that is not offered) than the catalogue's.
+# Plainer wording than the catalogue's for what users meet most: a date that does not parse, a
+# choice that is not offered, a missing value.
 PLAIN_MESSAGES = {
     "Not a valid choice.": "不是可选的值。",
     "Not a valid date value.": "日期格式不正确，请按 年-月-日 填写。",
@@ -42,7 +42,7 @@ class _Translations:
 class ChineseForm(FlaskForm):
     class Meta:
         locales = ("zh",)
-        messages: dict = {}
+        messages: dict = PLAIN_MESSAGES
 
         def get_translations(self, form):
             return _Translations(DefaultMeta.get_translations(self, form), self.messages)

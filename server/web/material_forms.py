@@ -20,7 +20,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..errors import Invalid
 from ..services.materials import normalise_boxes
-from .chinese_form import PLAIN_MESSAGES, ChineseForm
+from .chinese_form import ChineseForm
 
 
 def _choices(labels: dict) -> list[SelectChoice]:
@@ -72,9 +72,6 @@ class VenueDisplayForm(ChineseForm):
 
 
 class BulletinForm(ChineseForm):
-    class Meta:
-        messages = PLAIN_MESSAGES
-
     title = StringField("标题", validators=[DataRequired(message="请输入标题。"), Length(max=200)])
     period_start = DateField("统计期间自", validators=[InputRequired(message="请输入开始日期。")])
     period_end = DateField("至", validators=[InputRequired(message="请输入结束日期。")])
@@ -86,9 +83,6 @@ class BulletinForm(ChineseForm):
 
 class BulletinTextForm(ChineseForm):
     """The issue's own text: title, period and the lead paragraphs (编者按)."""
-
-    class Meta:
-        messages = PLAIN_MESSAGES
 
     title = StringField("标题", validators=[DataRequired(message="请输入标题。"),
                                           Length(max=200, message="标题不超过 200 个字符。")])
@@ -103,9 +97,6 @@ class BulletinTextForm(ChineseForm):
 
 
 class AddItemForm(ChineseForm):
-    class Meta:
-        messages = PLAIN_MESSAGES
-
     item_id = SelectField("从已采用的典型材料中加入", coerce=int,
                           validators=[DataRequired(message="请选择要加入的材料。")])
     version = HiddenField()

@@ -13,7 +13,7 @@ from ..services import viewer as service
 from ..services.access import web_role_required
 from ..services.documents import today_in_china
 from ..services.statistics import MAX_PERIOD_DAYS
-from .chinese_form import PLAIN_MESSAGES, ChineseForm
+from .chinese_form import ChineseForm
 from .forms import check_period
 from .navigation import add_nav_item
 from .query_args import page_number, sort_links
@@ -37,7 +37,6 @@ class FindingsFilterForm(ChineseForm):
 
     class Meta:
         csrf = False
-        messages = PLAIN_MESSAGES
 
     date_from = DateField("日期自", validators=[Optional()])
     date_to = DateField("至", validators=[Optional()])

@@ -60,9 +60,9 @@ def test_bad_periods_are_explained_next_to_the_field(db, client, world):
     assert response.status_code == 422
     assert 'id="date_to-error">结束日期不能早于开始日期。' in response.get_data(as_text=True)
     bad = client.get("/accountability", query_string={"date_from": "2026-02-30", "date_to": DAY1.isoformat()})
-    assert 'id="date_from-error">不是有效的日期值。' in bad.get_data(as_text=True)
+    assert 'id="date_from-error">日期格式不正确，请按 年-月-日 填写。' in bad.get_data(as_text=True)
     unknown = client.get("/accountability", query_string={**PERIOD, "county": "atlantis"})
-    assert 'id="county-error">不是有效的选择。' in unknown.get_data(as_text=True)
+    assert 'id="county-error">不是可选的值。' in unknown.get_data(as_text=True)
     assert client.get("/accountability/report.pdf", query_string={"date_from": "x", "date_to": "y"}).status_code == 400
 
 

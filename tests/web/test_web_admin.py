@@ -233,7 +233,7 @@ def test_token_form_errors_and_deactivated_users(db, client, admin, make_user):
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert 'id="label-error">请填写设备名称。' in page
-    assert 'id="user_id-error">不是有效的选择。' in page  # deactivated users are not offered
+    assert 'id="user_id-error">不是可选的值。' in page  # deactivated users are not offered
     assert db.session.scalar(sa.select(DeviceToken).where(DeviceToken.user_id == inactive.id)) is None
 
 

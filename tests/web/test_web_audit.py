@@ -92,7 +92,7 @@ def test_auditor_filters_sorts_and_pages_events(db, client, auditor, make_user):
 def test_bad_filters_are_explained_in_chinese_next_to_the_field(db, client, auditor):
     response = client.get("/audit", query_string={"date_from": "2021-13-40"})
     assert response.status_code == 422
-    assert 'id="date_from-error">不是有效的日期值。' in response.get_data(as_text=True)
+    assert 'id="date_from-error">日期格式不正确，请按 年-月-日 填写。' in response.get_data(as_text=True)
     reversed_range = client.get("/audit", query_string={"date_from": "2022-01-02", "date_to": "2022-01-01"})
     assert 'id="date_to-error">结束日期不能早于开始日期。' in reversed_range.get_data(as_text=True)
     assert client.get("/audit", query_string={"page": "x"}).status_code == 400

@@ -350,8 +350,9 @@ register_policy(AuditEvent, "审计日志")
 # the system the log records. The office is among those the log watches, so it does not read it.
 grant(AuditEvent, "read", ("auditor", "admin"))
 
-EVENT_SORTS = {"seq_desc": AuditEvent.seq.desc(), "seq_asc": AuditEvent.seq.asc()}
-EVENT_SORT_LABELS = {"seq_desc": "序号从新到旧", "seq_asc": "序号从旧到新"}
+# As every list sorts: "-seq" descending, "seq" ascending.
+EVENT_SORTS = {"-seq": AuditEvent.seq.desc(), "seq": AuditEvent.seq.asc()}
+EVENT_SORT_LABELS = {"-seq": "序号从新到旧", "seq": "序号从旧到新"}
 CHANNEL_LABELS = {"api": "接口", "web": "网页", "cli": "命令行", "system": "系统"}
 
 
@@ -361,7 +362,7 @@ def _china_midnight_utc(day: date) -> datetime:
 
 def list_events(user: User, *, action: str | None = None, actor: str | None = None,
                 object_type: str | None = None, date_from: date | None = None, date_to: date | None = None,
-                sort: str = "seq_desc", page: int = 1, per_page: int = 50) -> Page:
+                sort: str = "-seq", page: int = 1, per_page: int = 50) -> Page:
     """Audit events filtered by exact action, actor (username or "system") and object type, and by
     China-time dates (both inclusive), sorted by seq."""
     authorize(user, "read", AuditEvent)
@@ -376,7 +377,7 @@ def list_events(user: User, *, action: str | None = None, actor: str | None = No
         query = query.where(AuditEvent.occurred_at >= _china_midnight_utc(date_from))
     if date_to is not None:
         query = query.where(AuditEvent.occurred_at < _china_midnight_utc(date_to + timedelta(days=1)))
-    return paginate(query.order_by(EVENT_SORTS.get(sort, EVENT_SORTS["seq_desc"])), page, per_page)
+    return paginate(query.order_by(EVENT_SORTS.get(sort, EVENT_SORTS["-seq"])), page, per_page)
 
 
 def event_filter_choices() -> dict[str, list[str]]:

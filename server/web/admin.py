@@ -25,7 +25,7 @@ from .admin_forms import (
 )
 from .forms import ConfirmForm
 from .navigation import add_nav_item
-from .query_args import choice_arg, flag_arg, int_arg, page_number
+from .query_args import choice_arg, flag_arg, int_arg, page_number, sort_arg, sort_links
 from .signed_in import signed_in_user
 
 bp = Blueprint("web_admin", __name__, url_prefix="/admin")
@@ -83,14 +83,14 @@ def _save(form, call):
 def list_users():
     role = choice_arg("role", ROLES)
     active = flag_arg("active")
-    sort = choice_arg("sort", service.USER_SORTS) or "username"
-    descending = request.args.get("dir") == "desc"
+    sort, descending = sort_arg(service.USER_SORTS, "username")
     filters = {"role": role or "", "department_id": int_arg("department_id"), "county_id": int_arg("county_id"),
-               "active": request.args.get("active", ""), "sort": sort, "dir": "desc" if descending else "asc"}
+               "active": request.args.get("active", ""), "sort": ("-" if descending else "") + sort}
     page = service.list_users(role=role, department_id=filters["department_id"], county_id=filters["county_id"],
                               active=active, sort=sort, descending=descending, page=page_number())
     return render_template("admin/users.html", page=page, filters=filters, roles=ROLE_LABELS,
-                           sorts=service.USER_SORT_LABELS, **_scope_rows())
+                           sorts=service.USER_SORT_LABELS, **_scope_rows(),
+                           sort_links=sort_links("web_admin.list_users", service.USER_SORT_LABELS, sort, descending))
 
 
 @bp.route("/users/new", methods=["GET", "POST"])

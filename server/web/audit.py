@@ -41,7 +41,7 @@ class EventFilterForm(ChineseForm):
     date_from = DateField("开始日期", validators=[Optional()])
     date_to = DateField("结束日期", validators=[Optional()])
     sort = SelectField("排序", choices=[SelectChoice(key, label) for key, label in service.EVENT_SORT_LABELS.items()],
-                       default="seq_desc")
+                       default="-seq")
 
     def validate_date_to(self, field):
         check_period(self.date_from.data, field.data)

@@ -33,7 +33,7 @@ from .material_forms import (
     VenueDisplayForm,
 )
 from .navigation import add_nav_item
-from .query_args import choice_arg, int_arg, page_number, sort_links
+from .query_args import choice_arg, int_arg, page_number, sort_arg, sort_links
 from .signed_in import signed_in_user
 
 bp = Blueprint("web_materials", __name__)
@@ -87,11 +87,10 @@ def _attempt_form(form, action) -> bool:
 def list_materials():
     kind = choice_arg("kind", MATERIAL_KINDS)
     state = choice_arg("state", MATERIAL_STATES)
-    sort = choice_arg("sort", service.ITEM_SORTS) or "created"
+    sort, descending = sort_arg(service.ITEM_SORTS, "-created")
     county_id = int_arg("county_id")
     if current_user.role in EDITORS:
         service.collect_note_candidates_if_possible(signed_in_user())
-    descending = request.args.get("order", "desc") != "asc"
     page = service.page_items(signed_in_user(), kind=kind, state=state, county_id=county_id, sort=sort,
                               descending=descending, page=page_number())
     page = dataclasses.replace(page, items=[service.item_view(item, signed_in_user()) for item in page.items])
@@ -195,9 +194,9 @@ def _bulletin_query_args() -> dict:
     year = request.args.get("year", "").strip()
     if year and not (year.isdigit() and 2000 <= int(year) <= 2100):
         abort(400)
-    sort = choice_arg("sort", bulletin_service.SORTS) or "created"
-    return {"state": state, "year": int(year) if year else None, "sort": sort,
-            "descending": request.args.get("order", "desc") != "asc", "page": page_number()}
+    sort, descending = sort_arg(bulletin_service.SORTS, "-created")
+    return {"state": state, "year": int(year) if year else None, "sort": sort, "descending": descending,
+            "page": page_number()}
 
 
 @bp.get("/bulletins")

@@ -1,5 +1,8 @@
 """Filters, sorting and page numbers of list pages, read from the query string.
 
+Every list sorts the same way: `sort=key` ascending, `sort=-key` descending (`sort_arg`), with
+column headings from `sort_links` and the `sort_header` / `sort_select` macros of _list.html.
+
 A malformed value never crashes a page. Pages that show their filters as fields pass an `errors`
 dict: the value becomes an error under the argument's name, shown next to the filter (with a
 400 status), like a form error. Without one, a malformed value is a plain 400 page.
@@ -13,6 +16,7 @@ from flask import abort, request, url_for
 
 from ..errors import Invalid
 from ..services.access import MAX_ID
+from ..services.pagination import signed_sort
 
 
 def int_arg(name: str, label: str = "", errors: dict | None = None) -> int | None:
@@ -60,13 +64,27 @@ def listed(load, errors: dict):
         return None
 
 
+def sort_arg(columns: Container[str], default: str, errors: dict | None = None) -> tuple[str, bool]:
+    """The list's order from `sort=key` (ascending) or `sort=-key` (descending), a key of
+    `columns`; `default` (signed the same way) when absent. Anything else is an error under
+    "sort", or a 400 without `errors`."""
+    found: dict = {}
+    key, descending = signed_sort(request.args.get("sort"), columns, default, found)
+    if found:
+        if errors is None:
+            abort(400)
+        errors.update(found)
+    return key, descending
+
+
 def sort_links(endpoint: str, sorts: dict, current: str, descending: bool) -> dict:
-    """Per sortable column: the URL sorting by it (again on the current column turns the order
-    round), keeping the filters; and the aria-sort value of the current column."""
-    args = {key: value for key, value in request.args.items() if key not in ("sort", "order", "page")}
+    """Per sortable column: the URL sorting by it (`sort=key` ascending, `sort=-key` descending;
+    again on the current column turns the order round, a new column starts descending), keeping
+    the filters; and the aria-sort value of the current column."""
+    args = {key: value for key, value in request.args.items() if key not in ("sort", "page")}
     links = {}
     for key, label in sorts.items():
-        order = ("asc" if descending else "desc") if key == current else "desc"
-        links[key] = {"label": label, "url": url_for(endpoint, **args, sort=key, order=order),
+        next_descending = not descending if key == current else True
+        links[key] = {"label": label, "url": url_for(endpoint, **args, sort=("-" if next_descending else "") + key),
                       "current": key == current, "aria": "descending" if descending else "ascending"}
     return links

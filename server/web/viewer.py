@@ -12,6 +12,7 @@ from wtforms.validators import Optional
 from ..services import viewer as service
 from ..services.access import web_role_required
 from ..services.documents import today_in_china
+from ..services.pagination import signed_sort
 from ..services.statistics import MAX_PERIOD_DAYS
 from .chinese_form import ChineseForm
 from .forms import check_period
@@ -44,8 +45,10 @@ class FindingsFilterForm(ChineseForm):
     category_id = SelectField("场所类别", coerce=_int_or_none, validators=[Optional()])
     handling = SelectField("处理情况", choices=_choices({"": "全部", **service.HANDLING_LABELS}),
                            validators=[Optional()])
-    sort = SelectField("排序", choices=_choices(service.SORTS), validators=[Optional()])
-    order = SelectField("顺序", choices=_choices({"desc": "降序", "asc": "升序"}), validators=[Optional()])
+    # As every list sorts: "-key" descending, "key" ascending.
+    sort = SelectField("排序", choices=_choices({f"{sign}{key}": f"{label}（{'降序' if sign else '升序'}）"
+                                                 for key, label in service.SORTS.items() for sign in ("-", "")}),
+                       validators=[Optional()])
 
     def validate_date_to(self, field):
         check_period(self.date_from.data, field.data, MAX_PERIOD_DAYS)
@@ -66,15 +69,16 @@ def list_findings():
     form = filter_form(user)
     default_from, default_to = service.default_period(today_in_china())
     page = None
+    sort, descending = signed_sort(form.sort.data, service.SORTS, "-date", {})
     if form.validate():
         page = service.list_violations(
             user, date_from=form.date_from.data or default_from, date_to=form.date_to.data or default_to,
             county_id=form.county_id.data, category_id=form.category_id.data, handling=form.handling.data or None,
-            sort=form.sort.data or "date", descending=(form.order.data or "desc") == "desc", page=page_number())
+            sort=sort, descending=descending, page=page_number())
     status = 200 if page is not None else 422
     return render_template("viewer/findings.html", form=form, page=page, scope=service.scope_label(user),
-                           default_from=default_from, default_to=default_to, sort_links=sort_links("web_viewer.list_findings", service.SORTS, form.sort.data or "date",
-                                                     (form.order.data or "desc") == "desc")), status
+                           default_from=default_from, default_to=default_to,
+                           sort_links=sort_links("web_viewer.list_findings", service.SORTS, sort, descending)), status
 
 
 @bp.get("/findings/<int:violation_id>")

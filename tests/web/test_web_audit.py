@@ -75,7 +75,7 @@ def test_auditor_filters_sorts_and_pages_events(db, client, auditor, make_user):
     second = client.get("/audit", query_string={"action": "test.web_audit.listed", "page": 2}).get_data(as_text=True)
     assert _seqs(second) == [e.seq for e in reversed(mine)][50:]
 
-    ascending = client.get("/audit", query_string={"action": "test.web_audit.listed", "sort": "seq_asc"})
+    ascending = client.get("/audit", query_string={"action": "test.web_audit.listed", "sort": "seq"})
     assert _seqs(ascending.get_data(as_text=True))[:3] == [e.seq for e in mine[:3]]
 
     by_actor = client.get("/audit", query_string={"actor": other.username}).get_data(as_text=True)

@@ -50,6 +50,9 @@ class Config:
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
 
     DEVICE_TOKEN_TTL_DAYS = int(os.environ.get("DEVICE_TOKEN_TTL_DAYS", "90"))
+    # The office dashboard lists a team on a revealed or started assignment whose devices have
+    # not reached the server for this long: an offline device may hold a finished record.
+    QUIET_TEAM_AFTER_HOURS = int(os.environ.get("QUIET_TEAM_AFTER_HOURS", "4"))
 
     # Photo uploads (tus). A phone photo is a few MB; 50 MiB leaves room for HEIC bursts and
     # large sensors while bounding what one request can make the server store.

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
@@ -23,9 +24,6 @@ from . import rectification
 from .access import authorize
 from .assignments import STATUS_LABELS
 
-# A team on a revealed or started assignment whose devices have not reached the server for this
-# long is worth a phone call: an offline device may hold a finished record.
-QUIET_AFTER = timedelta(hours=4)
 # How many open draws the progress table shows, newest first.
 DRAW_LIMIT = 20
 
@@ -174,10 +172,17 @@ def awaiting_evidence() -> list[dict]:
             for i, expected, received in rows]
 
 
-def quiet_teams(now: datetime | None = None, quiet_after: timedelta = QUIET_AFTER) -> list[dict]:
+def quiet_after() -> timedelta:
+    """How long a team on a revealed or started assignment may stay silent before the office is
+    told: worth a phone call, an offline device may hold a finished record."""
+    return timedelta(hours=current_app.config["QUIET_TEAM_AFTER_HOURS"])
+
+
+def quiet_teams(now: datetime | None = None) -> list[dict]:
     """Revealed or started assignments whose team's devices have not been heard from for
-    `quiet_after` (or never), longest silence first."""
+    `quiet_after()` (or never), longest silence first."""
     now = now or utcnow()
+    silence = quiet_after()
     assignments = db.session.scalars(
         sa.select(Assignment).where(Assignment.status.in_(("revealed", "in_progress")))
         .options(selectinload(Assignment.members)).order_by(Assignment.id)).all()
@@ -187,7 +192,7 @@ def quiet_teams(now: datetime | None = None, quiet_after: timedelta = QUIET_AFTE
     for a in assignments:
         moments = [seen[m.user_id] for m in a.members if m.user_id in seen]
         last = max(moments) if moments else None
-        if last is None or now - last > quiet_after:
+        if last is None or now - last > silence:
             quiet.append({"assignment_id": a.id, "draw_id": a.draw_id, "position": a.position,
                           "status": a.status, "status_label": STATUS_LABELS[a.status],
                           "team": teams.get(a.id, []), "last_seen": last,
@@ -211,5 +216,5 @@ def office_dashboard(user: User, now: datetime | None = None) -> dict:
         "overdue_orders": rectification.overdue_orders(user=user),
         "awaiting_evidence": awaiting_evidence(),
         "quiet_teams": quiet_teams(now),
-        "quiet_hours": int(QUIET_AFTER.total_seconds() // 3600),
+        "quiet_hours": current_app.config["QUIET_TEAM_AFTER_HOURS"],
     }

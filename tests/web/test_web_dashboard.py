@@ -97,7 +97,7 @@ def test_office_landing_page_shows_the_dashboard(app, db, world, scenario):
         assert secret not in html
 
 
-def test_unsynced_teams(app, db, world, scenario):
+def test_unsynced_teams(app, db, world, scenario, monkeypatch):
     draw, assignments = scenario
     by_status = {a.status: a for a in assignments}
     revealed, started = by_status["revealed"], by_status["in_progress"]
@@ -108,8 +108,12 @@ def test_unsynced_teams(app, db, world, scenario):
     db.session.flush()
     quiet = {item["assignment_id"] for item in dashboard.quiet_teams()}
     assert revealed.id in quiet and started.id not in quiet
-    later = utcnow() + dashboard.QUIET_AFTER + timedelta(minutes=5)
+    later = utcnow() + timedelta(hours=4, minutes=5)  # QUIET_TEAM_AFTER_HOURS: 4 by default
     assert started.id in {item["assignment_id"] for item in dashboard.quiet_teams(later)}
+    monkeypatch.setitem(app.config, "QUIET_TEAM_AFTER_HOURS", 6)
+    assert started.id not in {item["assignment_id"] for item in dashboard.quiet_teams(later)}
+    assert "超过 6 小时没有联系的督查组" in session_of(app, world.users["office"]).get("/").get_data(as_text=True)
+    monkeypatch.undo()
     waiting = [item for item in dashboard.awaiting_evidence() if item["draw_id"] == draw.id]
     assert [(item["photos_expected"], item["photos_received"]) for item in waiting] == [(2, 1)]
     html = session_of(app, world.users["office"]).get("/").get_data(as_text=True)

@@ -188,6 +188,21 @@ def visible_assignments(user: User, *, draw_id: int | None = None, status: str |
     return list(db.session.scalars(query))
 
 
+# What is still to be done by a team: dispatched (to be opened on site), revealed, under way.
+TEAM_OPEN_STATUSES = ("dispatched", "revealed", "in_progress")
+
+
+def open_team_assignments(user: User, limit: int = 20) -> list[Assignment]:
+    """The assignments of `user`'s own teams still to be done, the soonest window first: what an
+    inspector's landing page lists. Their targets stay sealed; only the policy's rows come back."""
+    query = (sa.select(Assignment).where(authorize(user, "read", Assignment).where(user))
+             .where(Assignment.status.in_(TEAM_OPEN_STATUSES),
+                    Assignment.members.any(AssignmentMember.user_id == user.id))
+             .options(selectinload(Assignment.members).selectinload(AssignmentMember.user))
+             .order_by(Assignment.window_start, Assignment.id).limit(limit))
+    return list(db.session.scalars(query))
+
+
 def summary(assignment: Assignment, user: User) -> dict:
     """What a reader of an assignment sees: never the target.
 

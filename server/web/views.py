@@ -4,6 +4,7 @@ from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 
 from ..models import ROLES
+from ..services import assignments as assignment_service
 from ..services import statistics
 from ..services import viewer as viewer_service
 from ..services.documents import today_in_china
@@ -28,6 +29,9 @@ def index():
                  "categories": [c.name for c in viewer_service.categories_of(user.department_id)]}
     elif user.role == "office":
         extra = dashboard_context(user)
+    elif user.role == "inspector":
+        extra = {"assignments": assignment_service.open_team_assignments(user),
+                 "status_labels": assignment_service.STATUS_LABELS}
     return render_template(HOME_TEMPLATES[user.role], user=user, **extra)
 
 

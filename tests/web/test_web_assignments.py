@@ -4,6 +4,7 @@ target sealed until it may be read, and then only through the audited target pag
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -118,3 +119,22 @@ def test_history_lists_the_transitions(app, db, world, make_assignment):
 
 def test_unknown_assignment_is_404(app, db, world):
     assert session_of(app, world.users["office"]).get("/assignments/2147483647").status_code == 404
+
+
+def test_an_inspectors_home_lists_their_teams_open_assignments_without_targets(app, db, world, make_assignment):
+    soon = make_assignment("dispatched", meeting_point="东门广场", starts_in=timedelta(hours=1))
+    under_way = make_assignment("in_progress", meeting_point="北站出口")
+    sealed = make_assignment("sealed", meeting_point="尚未派发处")
+    done = make_assignment("submitted", meeting_point="已提交处")
+    others = make_assignment("dispatched", team=[world.users["outsider"]], meeting_point="别组集合点")
+    html = session_of(app, world.users["team_member"]).get("/").get_data(as_text=True)
+    section = re.search(r'aria-labelledby="my-assignments">.*?</section>', html, re.S).group(0)
+    links = re.findall(r'href="/assignments/(\d+)"', section)
+    assert links == [str(under_way.id), str(soon.id)]  # the earlier window first
+    assert "东门广场" in section and "北站出口" in section and "组员" in section and "已派发" in section
+    for absent in (sealed, done, others):
+        assert f'href="/assignments/{absent.id}"' not in section
+    for secret in world.target_strings():
+        assert secret not in html
+    outsider = session_of(app, world.users["outsider"]).get("/").get_data(as_text=True)
+    assert re.findall(r'href="/assignments/(\d+)"', outsider) == [str(others.id)]

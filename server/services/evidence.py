@@ -395,7 +395,8 @@ def receive_chunk(upload: Upload, handle, *, offset_header: str | None, content_
         return upload.upload_length
     if handle is None:
         _rewind(upload)
-    current = os.fstat(handle.fileno()).st_size
+    before = os.fstat(handle.fileno())
+    current = before.st_size
     if offset != current:
         raise Conflict(f"Upload-Offset {offset} 与服务器已接收的 {current} 字节不符，请先用 HEAD 查询。",
                        upload_offset=current)
@@ -409,7 +410,7 @@ def receive_chunk(upload: Upload, handle, *, offset_header: str | None, content_
 
     received, interrupted = 0, False
     digest = checksum[0] if checksum else None
-    running = upload_digest.for_chunk(upload.id, handle.fileno())
+    running = upload_digest.for_chunk(upload.id, before)
     try:
         while True:
             block = stream.read(min(BLOCK_SIZE, remaining - received + 1))

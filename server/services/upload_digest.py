@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 KEPT_DIGESTS = 256
 
 
-def _file_state(fd: int) -> tuple[int, int, int, int]:
-    stat = os.fstat(fd)
+def _file_state(stat: os.stat_result) -> tuple[int, int, int, int]:
     return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
@@ -74,11 +73,11 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def for_chunk(upload_id: str, fd: int) -> RunningDigest | None:
-    """The digest to feed with the chunk about to be appended to the file open as `fd`: this
-    process's digest if it covers the file exactly as it is, a new one if the file is empty, else
-    None (the completion will read the file back)."""
-    state = _file_state(fd)
+def for_chunk(upload_id: str, stat: os.stat_result) -> RunningDigest | None:
+    """The digest to feed with the chunk about to be appended to the file whose state is `stat`
+    (taken under the upload's lock): this process's digest if it covers the file exactly as it
+    is, a new one if the file is empty, else None (the completion will read the file back)."""
+    state = _file_state(stat)
     with _lock:
         digest = _digests.pop(upload_id, None)
     if digest is None or digest.file_state != state:
@@ -88,7 +87,7 @@ def for_chunk(upload_id: str, fd: int) -> RunningDigest | None:
 
 def chunk_kept(upload_id: str, digest: RunningDigest, fd: int) -> None:
     """The chunk fed to `digest` is in the file (flushed): remember the file as it now is."""
-    digest.file_state = _file_state(fd)
+    digest.file_state = _file_state(os.fstat(fd))
     with _lock:
         _digests[upload_id] = digest
         _digests.move_to_end(upload_id)
@@ -105,6 +104,6 @@ def completed_sha256(upload_id: str, fd: int) -> str | None:
     """The SHA-256 of the complete file open as `fd` if a digest here saw all of it, else None."""
     with _lock:
         digest = _digests.pop(upload_id, None)
-    if digest is None or digest.file_state != _file_state(fd):
+    if digest is None or digest.file_state != _file_state(os.fstat(fd)):
         return None
     return digest.hexdigest()

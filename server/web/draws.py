@@ -21,10 +21,9 @@ from ..services.draws import (
     draw_summary,
     verify_draw,
 )
-from ..services.pagination import signed_sort
 from .forms import ConfirmForm, DrawForm
 from .navigation import add_nav_item
-from .query_args import int_arg, listed, sort_links, text_arg
+from .query_args import int_arg, listed, sort_arg, sort_links, text_arg
 
 bp = Blueprint("web_draws", __name__)
 
@@ -56,11 +55,11 @@ def list_draws():
     errors: dict[str, list[str]] = {}
     filters = {"status": text_arg("status"), "purpose": text_arg("purpose")}
     page_number = int_arg("page", "页码", errors) or 1
+    sort_columns = {key: label for key, (_, label) in draw_service.LIST_SORT_COLUMNS.items()}
+    key, descending = sort_arg(sort_columns, draw_service.LIST_DEFAULT_SORT, errors)
     page = listed(lambda: draw_service.list_draws(current_user, sort=text_arg("sort"), page=page_number, **filters),
                   errors)
     draws = [draw_summary(draw, with_assignments=False) for draw in page.items] if page else []
-    sort_columns = {key: label for key, (_, label) in draw_service.LIST_SORT_COLUMNS.items()}
-    key, descending = signed_sort(text_arg("sort"), sort_columns, draw_service.LIST_DEFAULT_SORT, {})
     return render_template("draws/list.html", draws=draws, page=page, filters=filters, errors=errors,
                            sort=text_arg("sort") or draw_service.LIST_DEFAULT_SORT,
                            statuses=draw_service.STATUS_LABELS, purposes=draw_service.PURPOSE_LABELS,

@@ -9,10 +9,9 @@ from ..models import INSPECTION_STATUSES, Assignment
 from ..services import dashboard as dashboard_service
 from ..services import inspections as service
 from ..services.access import policy_for, web_role_required
-from ..services.pagination import signed_sort
 from ..services.sync import INSPECTION_STATUS_LABELS
 from .navigation import add_nav_item
-from .query_args import int_arg, listed, sort_links, text_arg
+from .query_args import int_arg, listed, sort_arg, sort_links, text_arg
 from .signed_in import signed_in_user
 
 bp = Blueprint("web_inspections", __name__)
@@ -48,10 +47,10 @@ def list_inspections():
     filters = {"county_id": int_arg("county_id", "属地", errors), "draw_id": int_arg("draw_id", "抽查编号", errors),
                "state": text_arg("state")}
     page_number = int_arg("page", "页码", errors) or 1
+    sort_columns = {key: label for key, (_, label) in service.SORT_COLUMNS.items()}
+    key, descending = sort_arg(sort_columns, service.DEFAULT_SORT, errors)
     page = listed(lambda: service.list_inspections(signed_in_user(), sort=text_arg("sort"), page=page_number, **filters),
                   errors)
-    sort_columns = {key: label for key, (_, label) in service.SORT_COLUMNS.items()}
-    key, descending = signed_sort(text_arg("sort"), sort_columns, service.DEFAULT_SORT, {})
     return render_template("inspections/list.html", page=page, filters=filters, errors=errors,
                            sort=text_arg("sort") or service.DEFAULT_SORT, counties=service.county_choices(),
                            states={code: INSPECTION_STATUS_LABELS[code] for code in INSPECTION_STATUSES},

@@ -42,16 +42,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from flask_migrate import upgrade  # noqa: E402
 
 from server import create_app  # noqa: E402
+from server.accounts.models.user import User
+from server.draws.models.draw import Assignment, AssignmentMember, Draw
+from server.draws.server_keys import wrap_secret  # noqa: E402
 from server.extensions import db  # noqa: E402
-from server.models import (  # noqa: E402
-    Assignment, AssignmentMember, County, Draw, EvidenceFile, Inspection, MaterialItem, MaterialPhoto, Photo, User,
-    Venue, VenueCategory,
-)
-from server.services import bulletins as service  # noqa: E402
-from server.services import materials  # noqa: E402
-from server.services.evidence import original_path  # noqa: E402
-from server.services.reference_loader import load_reference  # noqa: E402
-from server.services.server_keys import wrap_secret  # noqa: E402
+from server.field.evidence import original_path  # noqa: E402
+from server.field.models.evidence import EvidenceFile
+from server.field.models.inspection import Inspection, Photo
+from server.publicity import bulletins as service  # noqa: E402
+from server.publicity import materials  # noqa: E402
+from server.publicity.models.material import MaterialItem, MaterialPhoto
+from server.registry.loader import load_reference  # noqa: E402
+from server.registry.models.reference import County, VenueCategory
+from server.registry.models.venue import Venue
 
 PHOTOS = 20
 WIDTH, HEIGHT = 4000, 3000

@@ -25,11 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from flask_migrate import upgrade  # noqa: E402
 
 from server import create_app  # noqa: E402
+from server.accounts.models.user import User  # noqa: E402
+from server.enforcement import documents as service  # noqa: E402
+from server.enforcement.document_catalogue import KINDS  # noqa: E402
 from server.extensions import db  # noqa: E402
-from server.models import User  # noqa: E402
-from server.reports.catalogue import KINDS  # noqa: E402
-from server.services import documents as service  # noqa: E402
-from server.services.reference_loader import load_reference  # noqa: E402
+from server.registry.loader import load_reference  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -36,12 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import yaml  # noqa: E402
 from scratch import scratch_postgresql  # noqa: E402
 
-from server.services.draw_selection import (  # noqa: E402
-    ALGORITHM,
-    InspectorCandidate,
-    VenueCandidate,
-    select,
-)
+from server.draws.selection import ALGORITHM, InspectorCandidate, VenueCandidate, select
 
 REFERENCE = Path(__file__).resolve().parent.parent / "server" / "reference"
 VENUES = 100_000
@@ -136,11 +131,12 @@ def bench_create_draw() -> dict[str, float]:
     from flask_migrate import upgrade
 
     from server import create_app
+    from server.accounts.models.user import User
+    from server.demo.registry import seed_demo
+    from server.draws.draws import close_draw, create_draw, verify_draw
     from server.extensions import db
-    from server.models import County, User
-    from server.services.demo import seed_demo
-    from server.services.draws import close_draw, create_draw, verify_draw
-    from server.services.reference_loader import load_reference
+    from server.registry.loader import load_reference
+    from server.registry.models.reference import County
 
     with tempfile.TemporaryDirectory() as workdir:
         url = f"sqlite:///{Path(workdir) / 'bench.sqlite3'}"
@@ -175,7 +171,7 @@ def bench_create_draw() -> dict[str, float]:
 
 def _city_rows(counties, categories, departments) -> tuple[list[dict], list[dict]]:
     """Venue and inspector rows for `sa.insert`, from a fixed seed (ids are the database's)."""
-    from server.services.passwords import hash_password
+    from server.accounts.passwords import hash_password
 
     rng = random.Random(BENCH_SEED + 2)
     category_frequency = [rng.choice((1, 2, 3, 5, 10)) for _ in categories]
@@ -209,10 +205,12 @@ def bench_create_draw_city(url: str, label: str) -> dict[str, float]:
     from flask_migrate import upgrade
 
     from server import create_app
+    from server.accounts.models.user import User
+    from server.draws.draws import close_draw, create_draw, verify_draw
     from server.extensions import db
-    from server.models import County, Department, User, Venue, VenueCategory
-    from server.services.draws import close_draw, create_draw, verify_draw
-    from server.services.reference_loader import load_reference
+    from server.registry.loader import load_reference
+    from server.registry.models.reference import County, Department, VenueCategory
+    from server.registry.models.venue import Venue
 
     with tempfile.TemporaryDirectory() as workdir:
         app = create_app("development", SQLALCHEMY_DATABASE_URI=url or f"sqlite:///{Path(workdir) / 'city.sqlite3'}",

@@ -3,7 +3,7 @@ photos from 12-megapixel originals and a 200-row table (bench/bulletin.py, run i
 own so that its peak memory is its own). Targets: report ≤ 10 s, bulletin ≤ 3 s.
 
 Builds a scratch SQLite database under a temporary folder (migrations, reference data, the demo
-registry, then `--days` days of generated inspections from server/services/demo_week.py until
+registry, then `--days` days of generated inspections from server/demo/week.py until
 there are at least `--violations` live violations), then times the report for the whole period:
 tracing (statistics and four-party findings) plus rendering and storing the numbered PDF through
 the accountability case workflow (draft → reviewed → issued). Peak memory is measured in a
@@ -30,12 +30,13 @@ import sqlalchemy as sa  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 
 from server import create_app  # noqa: E402
+from server.accounts.models.user import User
+from server.demo.registry import seed_demo  # noqa: E402
+from server.demo.week import seed_week_inspections  # noqa: E402
 from server.extensions import db  # noqa: E402
-from server.models import User, Violation  # noqa: E402
-from server.services import accountability  # noqa: E402
-from server.services.demo import seed_demo  # noqa: E402
-from server.services.demo_week import seed_week_inspections  # noqa: E402
-from server.services.reference_loader import load_reference  # noqa: E402
+from server.field.models.inspection import Violation  # noqa: E402
+from server.oversight import accountability  # noqa: E402
+from server.registry.loader import load_reference  # noqa: E402
 
 END = date(2026, 11, 27)
 CHUNK_DAYS = 10

@@ -18,9 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from flask_migrate import upgrade  # noqa: E402
 
 from server import create_app  # noqa: E402
+from server.demo.registry import seed_demo  # noqa: E402
 from server.extensions import db  # noqa: E402
-from server.services.demo import seed_demo  # noqa: E402
-from server.services.reference_loader import load_reference  # noqa: E402
+from server.registry.loader import load_reference  # noqa: E402
 
 
 def timed(step):

@@ -115,7 +115,7 @@ class Served:
 
         from server import create_app
         from server.extensions import db
-        from server.services.reference_loader import load_reference
+        from server.registry.loader import load_reference
 
         self.db = db
         self.app = create_app("development", SQLALCHEMY_DATABASE_URI=url, EVIDENCE_DIR=str(workdir / "evidence"))
@@ -161,20 +161,15 @@ def build_team(served: Served, assignments: int) -> tuple[str, list[str], str]:
     to a museum; returns (leader's bearer token, assignment UUIDs, leader username)."""
     import sqlalchemy as sa
 
-    from server.models import (
-        Assignment,
-        AssignmentMember,
-        County,
-        Draw,
-        User,
-        Venue,
-        VenueCategory,
-    )
-    from server.models.base import utcnow
-    from server.services.assignments import record_created
-    from server.services.auth import issue_device_token
-    from server.services.passwords import hash_password
-    from server.services.server_keys import wrap_secret
+    from server.accounts.auth import issue_device_token
+    from server.accounts.models.user import User
+    from server.accounts.passwords import hash_password
+    from server.columns import utcnow
+    from server.draws.assignments import record_created
+    from server.draws.models.draw import Assignment, AssignmentMember, Draw
+    from server.draws.server_keys import wrap_secret
+    from server.registry.models.reference import County, VenueCategory
+    from server.registry.models.venue import Venue
 
     db = served.db
     with served.app.app_context():
@@ -368,7 +363,7 @@ def bench_tus(photo: Path, digest: str, chunk_size: int, served: Served, token: 
     import sqlalchemy as sa
     from tusclient.client import TusClient
 
-    from server.models import EvidenceFile
+    from server.field.models.evidence import EvidenceFile
 
     size = photo.stat().st_size
     warm_up(served.url, token)

@@ -251,14 +251,8 @@ def run_device(home: Path, deadline: float, stats: dict, lock: threading.Lock) -
 def check(served: Served, devices: list[Path]) -> list[str]:
     import sqlalchemy as sa
 
-    from server.models import (
-        EvidenceFile,
-        ExampleNote,
-        Inspection,
-        Observation,
-        Photo,
-        SyncOperation,
-    )
+    from server.field.models.evidence import EvidenceFile
+    from server.field.models.inspection import ExampleNote, Inspection, Observation, Photo, SyncOperation
 
     problems = []
     db = served.db
@@ -336,9 +330,9 @@ def main() -> None:
         served.app.wsgi_app = counting
         proxy = FaultyProxy(served.port, args.seed)
         try:
-            from server.models import User
-            from server.models.base import utcnow
-            from server.services.auth import issue_device_token
+            from server.accounts.auth import issue_device_token
+            from server.accounts.models.user import User
+            from server.columns import utcnow
 
             _, assignments, username = build_team(served, args.devices)
             tokens = []

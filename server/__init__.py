@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import import_module
 from pathlib import Path
 
 from flask import Flask, has_request_context, request
@@ -9,6 +10,9 @@ from flask import Flask, has_request_context, request
 from .config import config_from_name
 from .errors import register_error_handlers
 from .extensions import ProblemApi, csrf, db, limiter, login_manager, migrate
+
+# The domains that own tables (README, Layout): each one's models package maps them all.
+DOMAINS_WITH_MODELS = ("accounts", "audit", "registry", "draws", "field", "enforcement", "oversight", "publicity")
 
 
 def create_app(config=None, **overrides) -> Flask:
@@ -35,7 +39,8 @@ def create_app(config=None, **overrides) -> Flask:
     limiter.init_app(app)
     app.extensions["anfang_api"] = ProblemApi(app)
 
-    from . import models  # noqa: F401  (complete the metadata)
+    for domain in DOMAINS_WITH_MODELS:
+        import_module(f".{domain}.models", __name__)  # complete the metadata
     from .api import register_api
     from .cli import register_cli
     from .web import register_web
@@ -59,7 +64,7 @@ def _register_transaction(app: Flask) -> None:
     its first query, so that no lock is held while it arrives: on SQLite a writing request holds
     the write lock from its first query (BEGIN IMMEDIATE); on both, the bearer check may update
     the token's last use. Photo chunks stream into their file instead, with no transaction open
-    (see `server.services.evidence.receive_chunk`).
+    (see `server.field.evidence.receive_chunk`).
     """
 
     @app.before_request

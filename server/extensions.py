@@ -1,11 +1,11 @@
 """Flask extensions, created unbound and attached in create_app."""
 
+import http
+
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
-import http
-
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from flask_sqlalchemy import SQLAlchemy
@@ -34,7 +34,7 @@ class ProblemApi(Api):
     last initialised with, so a shared instance would serve one app's document for another.
     """
 
-    from .schemas.problem import ProblemSchema as ERROR_SCHEMA
+    from .api.problem import ProblemSchema as ERROR_SCHEMA
 
     PROBLEM_CONTENT_TYPE = "application/problem+json"
 

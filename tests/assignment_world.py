@@ -16,11 +16,14 @@ from datetime import date, timedelta
 
 import pytest
 
-from server.models import Assignment, AssignmentMember, County, Department, Draw, User, Venue, VenueCategory
-from server.models.base import utcnow
-from server.services.assignments import record_created
-from server.services.passwords import hash_password
-from server.services.server_keys import wrap_secret
+from server.accounts.models.user import User
+from server.accounts.passwords import hash_password
+from server.columns import utcnow
+from server.draws.assignments import record_created
+from server.draws.models.draw import Assignment, AssignmentMember, Draw
+from server.draws.server_keys import wrap_secret
+from server.registry.models.reference import County, Department, VenueCategory
+from server.registry.models.venue import Venue
 
 PASSWORD = "correct horse 9"
 # Hashed once: argon2 is slow on purpose and the world has a dozen users.

@@ -6,8 +6,8 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
+from server.audit.models.audit import AuditChainHead, AuditEvent
 from server.extensions import db
-from server.models import AuditChainHead, AuditEvent
 
 
 @contextmanager

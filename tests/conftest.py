@@ -12,7 +12,6 @@ import uuid
 import pytest
 import sqlalchemy as sa
 from flask_migrate import upgrade
-
 from flask_sqlalchemy.session import Session as FlaskSession
 
 from server import create_app
@@ -97,7 +96,7 @@ def app(database_url, tmp_path_factory):
     )
     with app.app_context():
         upgrade(directory=app.config["MIGRATIONS_DIR"])
-        from server.services.reference_loader import load_reference
+        from server.registry.loader import load_reference
 
         load_reference()
         _db.session.commit()
@@ -146,7 +145,8 @@ def cli(app, db):
 
 @pytest.fixture
 def make_venue(db):
-    from server.models import County, Venue, VenueCategory
+    from server.registry.models.reference import County, VenueCategory
+    from server.registry.models.venue import Venue
 
     counter = iter(range(1, 10**6))
 
@@ -175,8 +175,8 @@ def make_venue(db):
 
 @pytest.fixture
 def make_user(db):
-    from server.models import User
-    from server.services.passwords import hash_password
+    from server.accounts.models.user import User
+    from server.accounts.passwords import hash_password
 
     counter = iter(range(1, 10**6))
 

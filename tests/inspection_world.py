@@ -21,10 +21,12 @@ from assignment_world import PASSWORD, make_assignment, world  # noqa: F401  (fi
 from PIL import Image
 from web_session import login
 
+from server.columns import utcnow
 from server.extensions import db as _db
-from server.models import (
+from server.field import evidence as evidence_service
+from server.field.models.evidence import EvidenceFile
+from server.field.models.inspection import (
     Amendment,
-    EvidenceFile,
     ExampleNote,
     Finding,
     Inspection,
@@ -33,8 +35,6 @@ from server.models import (
     Photo,
     Violation,
 )
-from server.models.base import utcnow
-from server.services import evidence as evidence_service
 
 CHECKED_IN_AT = datetime(2026, 3, 10, 1, 30, tzinfo=timezone.utc)  # 09:30 in 金华
 PENALTY_BASIS = "idpl2013_art42"

@@ -17,9 +17,11 @@ import pytest
 from assignment_world import World, make_assignment, world  # noqa: F401  (fixtures)
 from PIL import Image
 
-from server.models import EvidenceFile, ExampleNote, Inspection, Photo, User
-from server.models.base import utcnow
-from server.services.evidence import original_path
+from server.accounts.models.user import User
+from server.columns import utcnow
+from server.field.evidence import original_path
+from server.field.models.evidence import EvidenceFile
+from server.field.models.inspection import ExampleNote, Inspection, Photo
 
 CHECKED_IN_AT = datetime(2026, 3, 10, 1, 30, tzinfo=timezone.utc)
 GPS_IFD, ORIENTATION = 0x8825, 0x0112
@@ -109,7 +111,7 @@ def material_world(app, db, world, make_assignment) -> MaterialWorld:
 
 
 def bearer(user: User) -> dict:
-    from server.services.auth import issue_device_token
+    from server.accounts.auth import issue_device_token
 
     raw, token = issue_device_token(user, "测试电脑", channel="api")
     token.last_used_at = utcnow()  # so that requests do not write to the token row

@@ -13,20 +13,14 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from assignment_world import PASSWORD_HASH, _placeholder_draw
 
-from server.models import (
-    Assignment,
-    County,
-    Department,
-    Inspection,
-    RosterMember,
-    User,
-    Venue,
-    VenueCategory,
-    Violation,
-)
-from server.models.base import utcnow
-from server.services.assignments import record_created
-from server.services.auth import issue_device_token
+from server.accounts.auth import issue_device_token
+from server.accounts.models.user import User
+from server.columns import utcnow
+from server.draws.assignments import record_created
+from server.draws.models.draw import Assignment
+from server.field.models.inspection import Inspection, Violation
+from server.registry.models.reference import County, Department, RosterMember, VenueCategory
+from server.registry.models.venue import Venue
 
 DAY1, DAY2, DAY3 = date(2026, 3, 10), date(2026, 3, 11), date(2026, 3, 12)
 CST = timezone(timedelta(hours=8))

@@ -1,6 +1,6 @@
 """audit log append-only: database triggers, and the chain head's genesis row
 
-The application only ever INSERTs audit events (server/services/audit.py); these triggers make
+The application only ever INSERTs audit events (server/audit/chain.py); these triggers make
 the database refuse UPDATE, DELETE and TRUNCATE of audit_event, and refuse moving the chain head
 backwards or deleting it, whoever connects. A superuser can still disable them: that is what the
 hash chain and `anfang audit verify` are for.

@@ -3,24 +3,24 @@
 from flask import jsonify
 from sqlalchemy import text
 
-from ..extensions import api_of, csrf, db
-
 
 def register_api(app) -> None:
-    from .accountability import blp as accountability_blp
-    from .assignments import blp as assignments_blp
-    from .auth import blp as auth_blp
-    from .cases import blp as cases_blp
-    from .documents import blp as documents_blp
-    from .draws import blp as draws_blp
-    from .evidence import blp as evidence_blp
-    from .legal_bases import blp as legal_bases_blp
-    from .materials import blp as materials_blp
-    from .rectification import blp as rectification_blp
-    from .reference import blp as reference_blp
-    from .statistics import blp as statistics_blp
-    from .sync import blp as sync_blp
-    from .uploads import blp as uploads_blp
+    # Imported here: server.extensions itself imports this package's problem schema.
+    from ..accounts.api.auth import blp as auth_blp
+    from ..draws.api.assignments import blp as assignments_blp
+    from ..draws.api.draws import blp as draws_blp
+    from ..enforcement.api.cases import blp as cases_blp
+    from ..enforcement.api.documents import blp as documents_blp
+    from ..enforcement.api.legal_bases import blp as legal_bases_blp
+    from ..enforcement.api.rectification import blp as rectification_blp
+    from ..extensions import api_of, csrf, db
+    from ..field.api.evidence import blp as evidence_blp
+    from ..field.api.sync import blp as sync_blp
+    from ..field.api.uploads import blp as uploads_blp
+    from ..oversight.api.accountability import blp as accountability_blp
+    from ..oversight.api.statistics import blp as statistics_blp
+    from ..publicity.api.materials import blp as materials_blp
+    from ..registry.api.reference import blp as reference_blp
 
     api = api_of(app)
     for blueprint in (auth_blp, reference_blp, assignments_blp, draws_blp, uploads_blp, evidence_blp, sync_blp,

@@ -6,17 +6,17 @@ from flask.cli import FlaskGroup
 
 
 def register_cli(app) -> None:
-    from .assignments import assignment_cli
-    from .audit import audit_cli
-    from .bulletins import bulletin_cli
-    from .demo import demo_cli
-    from .documents import document_cli
-    from .draws import draw_cli
-    from .evidence import evidence_cli
-    from .rectification import rectification_cli
-    from .reference import reference_cli
-    from .report import report_cli
-    from .users import token_cli, user_cli
+    from ..accounts.cli.users import token_cli, user_cli
+    from ..audit.cli.audit import audit_cli
+    from ..demo.cli.demo import demo_cli
+    from ..draws.cli.assignments import assignment_cli
+    from ..draws.cli.draws import draw_cli
+    from ..enforcement.cli.documents import document_cli
+    from ..enforcement.cli.rectification import rectification_cli
+    from ..field.cli.evidence import evidence_cli
+    from ..oversight.cli.report import report_cli
+    from ..publicity.cli.bulletins import bulletin_cli
+    from ..registry.cli.reference import reference_cli
 
     for group in (assignment_cli, audit_cli, bulletin_cli, demo_cli, document_cli, draw_cli, evidence_cli,
                   rectification_cli, reference_cli, report_cli, token_cli, user_cli):

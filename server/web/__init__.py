@@ -1,28 +1,30 @@
 """Server-rendered pages (Jinja, zh-CN)."""
 
 
-from ..models.base import local_text
+from ..columns import local_text
 
 
 def register_web(app) -> None:
     # Authentication is wired here because every app registers its pages; the API's bearer
     # loader lives in the same place so both channels are decided side by side.
-    from ..auth_setup import init_auth
-    from .accountability import bp as accountability_bp
-    from .admin import bp as admin_bp
-    from .audit import bp as audit_bp
-    from .auth import bp as auth_bp
-    from .cases import bp as cases_bp
-    from .draws import bp as draws_bp
-    from .inspections import bp as inspections_bp
-    from .materials import bp as materials_bp
+    from ..accounts.auth_setup import init_auth
+    from ..accounts.web.admin import bp as admin_bp
+    from ..accounts.web.auth import bp as auth_bp
+    from ..audit.web.audit import bp as audit_bp
+    from ..draws.web.draws import bp as draws_bp
+    from ..enforcement.web.cases import bp as cases_bp
+    from ..enforcement.web.rectification import bp as rectification_bp
+    from ..enforcement.web.rectification import rectification_for_case
+    from ..field.web import assignments  # noqa: F401  (the assignment pages, routes of the draws blueprint)
+    from ..field.web.inspections import bp as inspections_bp
+    from ..oversight.web import home  # noqa: F401  (the landing page and dashboard routes of the site blueprint)
+    from ..oversight.web.accountability import bp as accountability_bp
+    from ..oversight.web.statistics import bp as statistics_bp
+    from ..oversight.web.viewer import bp as viewer_bp
+    from ..publicity.web.materials import bp as materials_bp
     from .navigation import inject_navigation
-    from .rectification import bp as rectification_bp
-    from .rectification import rectification_for_case
     from .security_headers import init_security_headers
-    from .statistics import bp as statistics_bp
-    from .viewer import bp as viewer_bp
-    from .views import bp
+    from .site import bp
 
     init_auth(app)
     init_security_headers(app)

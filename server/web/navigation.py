@@ -21,7 +21,7 @@ _NAV_ITEMS: list[NavItem] = [NavItem("首页", "web.index")]
 # administration. Features register in import order, which says nothing; this list decides.
 NAV_ORDER = (
     "web.index",
-    "web_inspections.dashboard",
+    "web.dashboard",
     "web_draws.list_draws",
     "web_inspections.list_inspections",
     "web_viewer.list_findings",

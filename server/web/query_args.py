@@ -14,9 +14,9 @@ from collections.abc import Container
 
 from flask import abort, request, url_for
 
+from ..access import MAX_ID
 from ..errors import Invalid
-from ..services.access import MAX_ID
-from ..services.pagination import signed_sort
+from ..pagination import signed_sort
 
 
 def int_arg(name: str, label: str = "", errors: dict | None = None) -> int | None:

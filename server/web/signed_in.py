@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from flask_login import current_user
 
-from ..models import User
 
-
-def signed_in_user() -> User:
+def signed_in_user():
+    """The signed-in account (accounts' User) itself."""
     return current_user._get_current_object()

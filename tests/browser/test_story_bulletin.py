@@ -7,9 +7,8 @@ import re
 import subprocess
 from datetime import datetime, timedelta
 
-from playwright.sync_api import expect
-
 from browser_steps import CHINA_STANDARD_TIME
+from playwright.sync_api import expect
 
 TITLE = "疫情防控督查正反典型（浏览器演示）"
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 import re
 import sqlite3
 
+from browser_steps import dispatch_first, field, new_draw
 from PIL import Image
 from playwright.sync_api import expect
-
-from browser_steps import dispatch_first, field, new_draw
 
 
 def test_field_client_records_and_enforcement_sees_the_violation(story, tmp_path):

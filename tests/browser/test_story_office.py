@@ -3,9 +3,8 @@ confirmation ticked, and find the assignment dispatched on the draw page."""
 
 from __future__ import annotations
 
-from playwright.sync_api import expect
-
 from browser_steps import dispatch_first, new_draw
+from playwright.sync_api import expect
 
 
 def test_office_draws_and_dispatches(story):

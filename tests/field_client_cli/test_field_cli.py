@@ -57,13 +57,13 @@ def world(tmp_path_factory):
     from flask_migrate import upgrade
 
     from server import create_app
+    from server.accounts.models.user import User
+    from server.columns import utcnow
+    from server.demo.registry import seed_demo
+    from server.draws.assignments import dispatch
+    from server.draws.draws import create_draw
     from server.extensions import db
-    from server.models import User
-    from server.models.base import utcnow
-    from server.services.assignments import dispatch
-    from server.services.demo import seed_demo
-    from server.services.draws import create_draw
-    from server.services.reference_loader import load_reference
+    from server.registry.loader import load_reference
 
     directory = tmp_path_factory.mktemp("field-server")
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{directory / 'server.sqlite3'}",

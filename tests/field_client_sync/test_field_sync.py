@@ -597,20 +597,15 @@ def test_real_server_inspection_with_three_photos_through_a_cut_line(tmp_path):
     from flask_migrate import upgrade
 
     from server import create_app
+    from server.accounts.models.user import User
+    from server.columns import utcnow
+    from server.demo.registry import seed_demo
+    from server.draws.assignments import dispatch
+    from server.draws.draws import create_draw
     from server.extensions import db
-    from server.models import (
-        EvidenceFile,
-        Inspection,
-        Photo,
-        SyncOperation,
-        User,
-        Violation,
-    )
-    from server.models.base import utcnow
-    from server.services.assignments import dispatch
-    from server.services.demo import seed_demo
-    from server.services.draws import create_draw
-    from server.services.reference_loader import load_reference
+    from server.field.models.evidence import EvidenceFile
+    from server.field.models.inspection import Inspection, Photo, SyncOperation, Violation
+    from server.registry.loader import load_reference
 
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'server.sqlite3'}",
                      EVIDENCE_DIR=str(tmp_path / "evidence"))

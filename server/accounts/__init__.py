@@ -1,0 +1,1 @@
+"""Accounts: users, password login, device tokens, sessions, and the admin pages."""

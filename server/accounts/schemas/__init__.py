@@ -1,0 +1,1 @@
+"""marshmallow schemas of the accounts API; unknown fields are rejected."""

@@ -1,0 +1,1 @@
+"""The audit log: hash-chained events, their pages and `anfang audit`."""

@@ -1,0 +1,1 @@
+"""The demo: a generated registry, enforcement cases and a week of inspections."""

@@ -1,0 +1,66 @@
+"""Demo material for the enforcement bureau: a few submitted inspections with violations.
+
+A real draw by the demo office, its assignments walked through dispatch to submission, and for
+each an inspection that found the first check of its venue's first rule violated — so the demo's
+violation queue (`/violations`) has something to open cases from. Seeded once: nothing is added
+if any inspection exists. No photos: evidence arrives only through uploads.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from ..accounts.models.user import User
+from ..columns import utcnow
+from ..draws import assignments as assignment_service
+from ..draws.draws import create_draw
+from ..extensions import db
+from ..field.models.inspection import Inspection, Violation
+from ..registry.loader import rules_bundle_for_category
+from ..registry.models.reference import VenueCategory
+
+DEMO_CATEGORIES = ("restaurant", "museum", "pharmacy")
+DEMO_COUNTIES = ("wucheng", "yiwu")
+DEMO_INSPECTIONS = 3
+
+
+def seed_demo_inspections() -> int:
+    """Draw, dispatch and submit DEMO_INSPECTIONS inspections with violations; how many were made."""
+    if db.session.scalar(sa.select(sa.func.count(Inspection.id))):
+        return 0
+    office = db.session.scalar(sa.select(User).where(User.username == "office"))
+    categories = [code for code in DEMO_CATEGORIES
+                  if db.session.scalar(sa.select(VenueCategory.id).where(VenueCategory.code == code))]
+    if office is None or not categories:
+        return 0
+    now = utcnow()
+    draw = create_draw(office, counties=list(DEMO_COUNTIES), categories=categories,
+                       window_start=now - timedelta(hours=2), window_end=now + timedelta(days=2),
+                       sample_size=DEMO_INSPECTIONS, team_size=2, meeting_point="市公安局北门", channel="cli")
+    made = 0
+    for assignment in draw.assignments:
+        leader = assignment.members[0].user
+        assignment_service.dispatch(assignment, office, channel="cli")
+        for status in ("revealed", "in_progress", "submitted"):
+            assignment_service.transition(assignment, status, leader, channel="cli")
+        checked_in = now - timedelta(hours=1, minutes=made * 10)
+        inspection = Inspection(uuid=str(uuid.uuid4()), assignment_id=assignment.id, device_id="demo-device",
+                                inspector_id=leader.id, checked_in_at=checked_in, status="complete",
+                                submitted_at=checked_in + timedelta(minutes=20),
+                                submission_received_at=checked_in + timedelta(minutes=21), completed_at=now)
+        db.session.add(inspection)
+        db.session.flush()
+        venue = assignment.venue
+        rules = [rule for rule in rules_bundle_for_category(venue.category) if rule["checks"]]
+        if not rules:
+            continue
+        check = rules[0]["checks"][0]
+        db.session.add(Violation(inspection_id=inspection.id, rule_code=rules[0]["code"], check_code=check["code"],
+                                 description=check["description"], venue_id=venue.id, county_id=venue.county_id,
+                                 department_ids=sorted(d.id for d in venue.category.departments)))
+        made += 1
+    db.session.flush()
+    return made

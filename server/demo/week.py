@@ -1,0 +1,362 @@
+"""A week (or any number of days) of demo inspections with violations, for the statistics page
+and the accountability report.
+
+The history stands as it would after the visits: per day one demo draw (marked
+`parameters.demo_week`, its seed drawn from the fixed demo seed) with submitted assignments,
+each with a complete inspection checked in that day (China time) and the violations its venue's
+rules produced. Venues, teams and violations come from a random generator seeded with the demo
+seed and the day, so the same registry and the same days always give the same rows; a small pool
+of "problem venues" is visited again and again, so repeated violations occur. Running it again
+adds nothing for days already generated (inspection UUIDs are derived from the day and position).
+No draw service runs: the demo needs a past the office could have produced, not a new draw.
+
+Bulletin material: per day the visit with the fewest violations gets a positive example note
+(先进事迹) and the one with the most a negative one (反面教材), each with one or two site photos.
+The texts name the venue's operator and carry a mobile number (some a plate number), the photos
+carry EXIF GPS and capture time, so the masking and the stripping in the material library and
+the bulletin PDF have something to do. Photos are stored as an accepted upload stores them: the
+original content-addressed under EVIDENCE_DIR, an `EvidenceFile` with the facts `inspect_image`
+reads, and received manifest `Photo` rows, so the inspections stay `complete`. Notes and photos
+have UUIDs derived from their inspection's, so days generated before this material existed get
+it on the next run, and a run after that adds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from io import BytesIO
+
+import sqlalchemy as sa
+from flask import current_app
+from PIL import Image, ImageDraw, ImageOps
+from sqlalchemy.orm import selectinload
+
+from rulecheck.evaluator import ExpressionError, MissingValue, evaluate
+
+from ..accounts.models.user import User
+from ..audit.chain import record_event
+from ..columns import CHINA_STANDARD_TIME, as_utc
+from ..draws.assignments import record_created_many
+from ..draws.models.draw import Assignment, AssignmentMember, Draw
+from ..draws.server_keys import wrap_secret
+from ..enforcement.documents import today_in_china
+from ..extensions import db
+from ..field.evidence import (
+    EXIF_DATETIME,
+    EXIF_DATETIME_ORIGINAL,
+    EXIF_IFD,
+    EXIF_OFFSET_TIME_ORIGINAL,
+    GPS_IFD,
+    VARIANTS,
+    evidence_root,
+    inspect_image,
+    original_path,
+    variant_path,
+    write_durably,
+)
+from ..field.models.evidence import EvidenceFile
+from ..field.models.inspection import ExampleNote, Inspection, Photo, Violation
+from ..registry.loader import rules_bundle_for_category, venue_facts
+from ..registry.models.reference import VenueCategory
+from ..registry.models.venue import Venue
+from .registry import DEMO_SEED
+
+INSPECTIONS_PER_DAY = 24
+PROBLEM_VENUES = 12
+PROBLEM_SHARE = 0.3  # of each day's visits go to the problem venues
+VIOLATION_RATE = 0.45  # chance that a check of a visited venue is found violated
+NAMESPACE = uuid.UUID("6f1d3c52-6a0e-4c1b-9a57-9e1f4f3c2a10")
+DEVICE_ID = "demo-week"
+PHOTO_SIZE = (1280, 960)
+PHOTO_QUALITY = 85
+FALLBACK_POSITION = (29.08, 119.65)  # 金华 city centre, for a venue without coordinates
+
+# {venue}, {operator}, {mobile}, {plate} are filled per note; masking turns the operator into 某,
+# the mobile into 138****1234 and the plate into 浙G·***45, and hides a negative venue's name.
+# The first sentence is short: the library takes it as the item's title.
+POSITIVE_NOTES = [
+    "入口查验有序，登记台账完整。负责人{operator}亲自在{venue}门口逐一查验健康码、行程卡并测温登记，"
+    "场所公示的防疫联系电话为{mobile}，做法值得同类场所学习借鉴。",
+    "一米线引导到位，消杀记录齐全。{venue}设置一米线和专人引导，{operator}介绍每日营业前后各消杀一次"
+    "并留存记录（联系电话{mobile}），现场秩序井然，员工均规范佩戴口罩。",
+    "主动限流，场所码公示到位。{operator}带领员工主动限流，{venue}场内人数始终控制在核定人数的一半以内，"
+    "入口张贴场所码，经营者手机{mobile}在门口公示，便于群众监督。",
+]
+NEGATIVE_NOTES = [
+    "入口无人查验，人员密集未戴口罩。{venue}入口无人查验健康码，场内多人未佩戴口罩；经营者{operator}"
+    "（手机{mobile}）称“忙不过来”，未能出示消杀记录。未落实：{violation}",
+    "后门敞开，进出人员无人登记。督查组到达时{venue}后门敞开，门口车牌为浙G·{plate}的面包车正在卸货；"
+    "负责人{operator}（电话{mobile}）不在现场。未落实：{violation}",
+    "超核定人数经营，负责人拒不配合。{venue}包厢内聚集十余人，负责人{operator}拒绝配合登记，"
+    "联系电话{mobile}，门口停放车辆浙G·{plate}。未落实：{violation}",
+]
+POSITIVE_CAPTIONS = ["{operator}在入口查验健康码", "入口登记台与一米线", "场内限流后的大厅"]
+NEGATIVE_CAPTIONS = ["入口无人值守，{operator}不在现场", "场内人员密集", "门口停放的车辆"]
+
+
+@dataclass
+class WeekReport:
+    days: int = 0
+    inspections: int = 0
+    violations: int = 0
+    notes: int = 0
+    photos: int = 0
+
+
+def _inspection_uuid(day: date, position: int) -> str:
+    return str(uuid.uuid5(NAMESPACE, f"demo-week/{day.isoformat()}/{position}"))
+
+
+def _derived_uuid(inspection: Inspection, what: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, f"{inspection.uuid}/{what}"))
+
+
+def _draw(office: User, day: date, rng: random.Random) -> Draw:
+    seed = rng.randbytes(32)
+    digest = hashlib.sha256(f"demo-week/{day.isoformat()}".encode()).hexdigest()
+    # Stored in UTC: SQLite keeps a datetime's wall time and drops its zone, and reads it as UTC.
+    start = datetime.combine(day, time(8), CHINA_STANDARD_TIME).astimezone(UTC)
+    return Draw(status="closed", created_by_id=office.id, parameters={"demo_week": day.isoformat()},
+                window_start=start, window_end=start + timedelta(hours=10),
+                commitment=hashlib.sha256(seed).hexdigest(), sealed_seed=wrap_secret(seed, "draw-seed"),
+                revealed_seed=seed.hex(), parameters_digest=digest, venues_digest=digest, inspectors_digest=digest,
+                result_digest=digest, venues_snapshot=b"demo", inspectors_snapshot=b"demo", closed_at=start + timedelta(hours=10),
+                closed_by_id=office.id)
+
+
+def _applies(check: dict, venue: Venue) -> bool:
+    """Whether a check applies to the venue; one whose condition needs observations is left out."""
+    if not check["applies_when"]:
+        return True
+    try:
+        return evaluate(check["applies_when"], {"venue": venue_facts(venue)}) is True
+    except (MissingValue, ExpressionError):
+        return False
+
+
+def seed_week_inspections(days: int = 7, *, end: date | None = None, per_day: int = INSPECTIONS_PER_DAY) -> WeekReport:
+    """Generate `days` days of `per_day` submitted inspections ending yesterday (China time) or on `end`."""
+    report = WeekReport()
+    office = db.session.scalar(sa.select(User).where(User.username == "office"))
+    inspectors = list(db.session.scalars(sa.select(User).where(User.role == "inspector", User.username.like("inspector%"))
+                                         .order_by(User.username)))
+    if office is None or len(inspectors) < 2:
+        raise LookupError("演示登记数据尚未生成，请先运行 anfang demo seed")
+    categories = [c for c in db.session.scalars(sa.select(VenueCategory).options(selectinload(VenueCategory.rules))
+                                                .order_by(VenueCategory.sort_order, VenueCategory.code))
+                  if any(rule.checks for rule in c.rules)]
+    venues = list(db.session.scalars(sa.select(Venue).where(Venue.category_id.in_([c.id for c in categories]))
+                                     .options(selectinload(Venue.category).selectinload(VenueCategory.departments))
+                                     .order_by(Venue.id)))
+    if not venues:
+        raise LookupError("演示登记数据尚未生成，请先运行 anfang demo seed")
+    problem_venues = random.Random(DEMO_SEED).sample(venues, min(PROBLEM_VENUES, len(venues)))
+    bundles: dict[int, list[dict]] = {}
+    end = end or today_in_china() - timedelta(days=1)
+    existing = set(db.session.scalars(sa.select(Inspection.uuid).where(Inspection.device_id == DEVICE_ID)))
+
+    for offset in range(days - 1, -1, -1):
+        day = end - timedelta(days=offset)
+        if _inspection_uuid(day, 1) in existing:
+            continue
+        rng = random.Random(f"{DEMO_SEED}/{day.isoformat()}")
+        draw = _draw(office, day, rng)
+        db.session.add(draw)
+        db.session.flush()
+        planned = []
+        for position in range(1, per_day + 1):
+            venue = rng.choice(problem_venues) if rng.random() < PROBLEM_SHARE else rng.choice(venues)
+            team = rng.sample(inspectors, 2)
+            checked_in = (datetime.combine(day, time(9), CHINA_STANDARD_TIME)
+                          + timedelta(minutes=rng.randrange(0, 540))).astimezone(UTC)
+            assignment = Assignment(draw_id=draw.id, position=position, venue=venue, visit_date=day,
+                                    window_start=draw.window_start, window_end=draw.window_end,
+                                    meeting_point="市公安局北门")
+            for place, member in enumerate(team, start=1):
+                assignment.members.append(AssignmentMember(user_id=member.id, position=place, is_leader=place == 1))
+            db.session.add(assignment)
+            planned.append((position, venue, team, checked_in, assignment))
+        record_created_many([p[4] for p in planned], office)
+        for position, venue, team, checked_in, assignment in planned:
+            assignment.status, assignment.dispatched_at, assignment.dispatched_by_id = "submitted", draw.window_start, office.id
+            assignment.revealed_at, assignment.submitted_at = checked_in, checked_in + timedelta(minutes=30)
+            inspection = Inspection(uuid=_inspection_uuid(day, position), assignment_id=assignment.id,
+                                    device_id=DEVICE_ID, inspector_id=team[0].id, checked_in_at=checked_in,
+                                    status="complete", submitted_at=checked_in + timedelta(minutes=30),
+                                    received_at=checked_in + timedelta(minutes=31),
+                                    submission_received_at=checked_in + timedelta(minutes=31),
+                                    completed_at=checked_in + timedelta(minutes=31))
+            db.session.add(inspection)
+            db.session.flush()
+            if venue.category_id not in bundles:
+                bundles[venue.category_id] = [rule for rule in rules_bundle_for_category(venue.category)
+                                              if rule["checks"]]
+            departments = sorted(d.id for d in venue.category.departments)
+            for rule in bundles[venue.category_id]:
+                for check in rule["checks"]:
+                    if not _applies(check, venue):
+                        continue
+                    if rng.random() < VIOLATION_RATE:
+                        db.session.add(Violation(inspection_id=inspection.id, rule_code=rule["code"],
+                                                 check_code=check["code"], description=check["description"],
+                                                 venue_id=venue.id, county_id=venue.county_id,
+                                                 department_ids=departments, created_at=inspection.received_at))
+                        report.violations += 1
+            report.inspections += 1
+        report.days += 1
+    db.session.flush()
+    for offset in range(days - 1, -1, -1):
+        _seed_day_material(end - timedelta(days=offset), per_day, report)
+    db.session.flush()
+    if report.inspections or report.notes or report.photos:
+        record_event("demo.week_seeded", channel="cli", object_type="demo",
+                     details={"seed": DEMO_SEED, "end": end.isoformat(), "days": report.days,
+                              "inspections": report.inspections, "violations": report.violations,
+                              "notes": report.notes, "photos": report.photos})
+    return report
+
+
+# --- bulletin material ---------------------------------------------------------------------------
+
+
+def _seed_day_material(day: date, per_day: int, report: WeekReport) -> None:
+    """A positive note on the day's visit with the fewest violations and a negative one on the
+    visit with the most, each with its photos; what already exists is left alone."""
+    uuids = [_inspection_uuid(day, position) for position in range(1, per_day + 1)]
+    live = sa.select(sa.func.count()).where(Violation.inspection_id == Inspection.id,
+                                            Violation.withdrawn_at.is_(None)).scalar_subquery()
+    rows = db.session.execute(sa.select(Inspection, live).where(Inspection.uuid.in_(uuids),
+                                                                Inspection.device_id == DEVICE_ID,
+                                                                Inspection.status == "complete")).all()
+    if not rows:
+        return
+    order = {value: n for n, value in enumerate(uuids)}
+    rows.sort(key=lambda row: (row[1], order[row[0].uuid]))
+    chosen = [("negative", rows[-1][0])]
+    if len(rows) > 1:
+        chosen.insert(0, ("positive", rows[0][0]))
+    rng = random.Random(f"{DEMO_SEED}/{day.isoformat()}/material")
+    for kind, inspection in chosen:
+        mobile = f"{rng.choice(('138', '139', '158', '186', '135'))}{rng.randrange(10**8):08d}"
+        plate = f"{rng.randrange(10**5):05d}"
+        template = rng.choice(POSITIVE_NOTES if kind == "positive" else NEGATIVE_NOTES)
+        captions = POSITIVE_CAPTIONS if kind == "positive" else NEGATIVE_CAPTIONS
+        photo_count = rng.choice((1, 2))
+        note_uuid = _derived_uuid(inspection, f"note/{kind}")
+        if db.session.scalar(sa.select(ExampleNote.id).where(ExampleNote.uuid == note_uuid)) is not None:
+            continue
+        venue = inspection.assignment.venue
+        operator = venue.operator_name or "值班人员"
+        violation = db.session.scalar(sa.select(Violation.description).where(Violation.inspection_id == inspection.id,
+                                                                             Violation.withdrawn_at.is_(None))
+                                      .order_by(Violation.rule_code, Violation.check_code).limit(1))
+        text = template.format(venue=venue.name, operator=operator, mobile=mobile, plate=plate,
+                               violation=(violation or "入场查验").rstrip("。") + "。")
+        checked_in = as_utc(inspection.checked_in_at)
+        noted_at = checked_in + timedelta(minutes=20)
+        for n in range(1, photo_count + 1):
+            taken = checked_in + timedelta(minutes=5 * n)
+            caption = captions[(n - 1) % len(captions)].format(operator=operator)
+            if _add_photo(inspection, n, kind, taken, caption, venue):
+                report.photos += 1
+        db.session.add(ExampleNote(uuid=note_uuid, inspection_id=inspection.id, kind=kind, text=text,
+                                   created_at=noted_at))
+        report.notes += 1
+    db.session.flush()
+
+
+def _add_photo(inspection: Inspection, n: int, kind: str, taken: datetime, caption: str, venue: Venue) -> bool:
+    """A site photo of `inspection`, stored as a completed upload stores it, and its received
+    manifest entry; False if the entry exists already."""
+    photo_uuid = _derived_uuid(inspection, f"photo/{n}")
+    if db.session.scalar(sa.select(Photo.id).where(Photo.uuid == photo_uuid)) is not None:
+        return False
+    latitude = float(venue.latitude) if venue.latitude is not None else FALLBACK_POSITION[0]
+    longitude = float(venue.longitude) if venue.longitude is not None else FALLBACK_POSITION[1]
+    local = taken.astimezone(CHINA_STANDARD_TIME)
+    data = scene_jpeg(f"{inspection.uuid}/{n}", kind, local, latitude, longitude)
+    sha256 = hashlib.sha256(data).hexdigest()
+    evidence = db.session.scalar(sa.select(EvidenceFile).where(EvidenceFile.sha256 == sha256))
+    stored = evidence_root() / original_path(sha256)
+    if not stored.exists():  # content-addressed: a file there holds these very bytes
+        write_durably(data, stored)
+        os.chmod(stored, 0o440)  # originals are never changed, as for uploads
+    if evidence is None:
+        facts = inspect_image(stored, current_app.config["MAX_IMAGE_PIXELS"])
+        evidence = EvidenceFile(sha256=sha256, size=len(data), media_type=facts.media_type, width=facts.width,
+                                height=facts.height, exif_taken_at=facts.taken_at, gps_lat=facts.gps_lat,
+                                gps_lon=facts.gps_lon, stored_path=original_path(sha256),
+                                variants={name: variant_path(sha256, name) for name in VARIANTS},
+                                uploaded_by_id=inspection.inspector_id, created_at=as_utc(inspection.received_at))
+        db.session.add(evidence)
+        db.session.flush()
+        record_event("evidence.stored", channel="cli", object_type="evidence_file", object_id=evidence.id,
+                     details={"sha256": sha256, "size": evidence.size, "media_type": evidence.media_type,
+                              "demo": True})
+    db.session.add(Photo(uuid=photo_uuid, inspection_id=inspection.id, sha256=sha256,
+                         size=len(data), filename=f"IMG_{local:%Y%m%d_%H%M%S}.jpg", media_type="image/jpeg",
+                         caption=caption, exif_time=local.strftime("%Y:%m:%d %H:%M:%S"),
+                         exif_latitude=evidence.gps_lat, exif_longitude=evidence.gps_lon, taken_at=taken,
+                         evidence_file_id=evidence.id, received_at=as_utc(inspection.received_at)))
+    return True
+
+
+def _dms(value: float) -> tuple[float, float, float]:
+    degrees = int(value)
+    minutes = int((value - degrees) * 60)
+    seconds = round(((value - degrees) * 60 - minutes) * 60, 2)
+    return float(degrees), float(minutes), seconds
+
+
+def scene_jpeg(seed: str, kind: str, taken: datetime, latitude: float, longitude: float) -> bytes:
+    """A 1280×960 street scene of shapes (a shop front, people, a car for negative examples),
+    the same for the same seed, with the EXIF a phone writes: capture time (China time) and GPS."""
+    rng = random.Random(seed)
+    width, height = PHOTO_SIZE
+    top = tuple(rng.randrange(90, 160) for _ in range(3))
+    sky = ImageOps.colorize(Image.linear_gradient("L").resize((width, height)), black=top, white=(235, 238, 242))
+    draw = ImageDraw.Draw(sky)
+    ground = int(height * 0.72)
+    draw.rectangle((0, ground, width, height), fill=(110, 110, 105))
+    left, right = rng.randrange(60, 200), width - rng.randrange(60, 200)
+    roof = rng.randrange(120, 240)
+    wall = tuple(rng.randrange(150, 230) for _ in range(3))
+    draw.rectangle((left, roof, right, ground), fill=wall)
+    sign = (200, 40, 40) if kind == "negative" else (40, 110, 190)
+    draw.rectangle((left + 40, roof + 20, right - 40, roof + 90), fill=sign)
+    for column in range(left + 60, right - 120, 170):
+        for row in range(roof + 130, ground - 220, 120):
+            draw.rectangle((column, row, column + 110, row + 70), fill=(70, 90, 120))
+    door = (width // 2 - 90, ground - 240, width // 2 + 90, ground)
+    draw.rectangle(door, fill=(60, 50, 45))
+    if kind == "positive":  # a check-in desk and a queue keeping its distance
+        draw.rectangle((door[2] + 30, ground - 90, door[2] + 230, ground - 50), fill=(240, 240, 240))
+        people = [door[0] - 120 - 140 * k for k in range(rng.randrange(2, 4))]
+    else:  # a crowd at the door and a van parked in front
+        people = [door[0] - 40 + rng.randrange(-200, 260) for _ in range(rng.randrange(5, 8))]
+        van = rng.randrange(width // 2 + 160, width - 380)
+        draw.rounded_rectangle((van, ground - 40, van + 330, ground + 120), radius=24, fill=(225, 225, 220))
+        draw.rectangle((van + 115, ground + 70, van + 215, ground + 100), fill=(30, 80, 200))  # plate
+        for wheel in (van + 60, van + 270):
+            draw.ellipse((wheel - 30, ground + 95, wheel + 30, ground + 155), fill=(30, 30, 30))
+    for x in people:
+        colour = tuple(rng.randrange(30, 220) for _ in range(3))
+        draw.ellipse((x, ground - 200, x + 50, ground - 150), fill=(230, 190, 160))
+        draw.rectangle((x - 5, ground - 150, x + 55, ground - 40), fill=colour)
+        draw.rectangle((x + 2, ground - 40, x + 48, ground + 20), fill=(40, 40, 60))
+
+    stamp = taken.strftime("%Y:%m:%d %H:%M:%S")
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "HUAWEI", "demo"
+    exif[EXIF_DATETIME] = stamp
+    exif[EXIF_IFD] = {EXIF_DATETIME_ORIGINAL: stamp, EXIF_OFFSET_TIME_ORIGINAL: "+08:00"}
+    exif[GPS_IFD] = {1: "N" if latitude >= 0 else "S", 2: _dms(abs(latitude)),
+                     3: "E" if longitude >= 0 else "W", 4: _dms(abs(longitude))}
+    buffer = BytesIO()
+    sky.save(buffer, "JPEG", quality=PHOTO_QUALITY, exif=exif.tobytes())
+    return buffer.getvalue()

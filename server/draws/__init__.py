@@ -1,0 +1,1 @@
+"""Verifiable draws, sealed assignments, their envelopes and the server's keys."""

@@ -1,0 +1,219 @@
+"""`anfang draw` commands: create a draw, close it, verify it, show it.
+
+Bad input ends with one Chinese line on stderr and exit code 1, never a traceback; commands that
+change something commit (the services only flush). `draw verify` exits 0 when the draw checks
+out, 1 on any mismatch, 2 while the seed is not yet revealed. Targets are never printed.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+
+import click
+from flask.cli import AppGroup
+
+from ...access import get_or_404
+from ...accounts.auth import find_user
+from ...cli.common import fail, problem_line
+from ...columns import local_text
+from ...errors import Problem
+from ...extensions import db
+from ..models.draw import Draw
+
+# AppGroup: its commands run inside an application context however the group is invoked.
+draw_cli = AppGroup("draw", help="抽查：创建、关闭（公开种子）、核验、查看。")
+
+EXIT_MISMATCH = 1
+EXIT_NOT_REVEALED = 2
+
+
+def _moment(value: str | None, option: str) -> datetime:
+    """ISO 8601 or 'YYYY-MM-DD HH:MM'; without a zone it is Beijing time (the service decides)."""
+    if not value:
+        fail(f"必须用 {option} 指定时间，如 {option} '2021-12-15 08:00'。")
+    try:
+        return datetime.fromisoformat(value.strip())
+    except ValueError:
+        fail(f"{option} 的时间格式不对：{value}（应如 2021-12-15 08:00 或 2021-12-15T08:00+08:00）。")
+
+
+def _whole(value: str | None, option: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        fail(f"{option} 应为整数：{value}。")
+
+
+def _draw(draw_id: str) -> Draw:
+    try:
+        return get_or_404(Draw, draw_id)
+    except Problem as exc:
+        fail(exc.detail)
+
+
+def _local(moment: datetime | None) -> str:
+    return local_text(moment, "-")
+
+
+def _print_assignments(draw: Draw) -> None:
+    from ..assignments import STATUS_LABELS
+
+    for assignment in draw.assignments:
+        team = "、".join(f"{m.user.username}{'（组长）' if m.is_leader else ''}" for m in assignment.members)
+        click.echo(f"  任务 {assignment.position}：{assignment.visit_date.isoformat()}，"
+                   f"{STATUS_LABELS.get(assignment.status, assignment.status)}，"
+                   f"督查组 {team}")
+
+
+@draw_cli.command("create")
+@click.option("--county", "counties", multiple=True, help="县（市、区）的代码或名称，可重复。")
+@click.option("--category", "categories", multiple=True, help="场所类别的代码或名称，可重复。")
+@click.option("--sample", help="抽取的场所数量（与 --rate 二选一）。")
+@click.option("--rate", help="抽取比例（百分数，如 5 表示 5%；与 --sample 二选一）。")
+@click.option("--from", "window_from", help="抽查窗口开始，如 '2021-12-15 08:00'（北京时间）。")
+@click.option("--to", "window_to", help="抽查窗口结束（不含），如 '2021-12-18 00:00'。")
+@click.option("--team-size", default="2", show_default=True, help="每组督查人员人数。")
+@click.option("--no-penalties", is_flag=True, help="督查组不提出处罚建议（则不要求持执法证的成员）。")
+@click.option("--meeting-point", help="集合地点（督查组可见）。")
+@click.option("--by", "username", help="操作人用户名（领导小组办公室或系统管理员）。")
+def create_command(counties, categories, sample, rate, window_from, window_to, team_size, no_penalties,
+                   meeting_point, username):
+    """抽取场所和督查组，保存承诺值，生成密封任务。"""
+    from ..draws import create_draw, draw_counts
+
+    if not username:
+        fail("必须用 --by 指定操作人。")
+    if (sample is None) == (rate is None):
+        fail("--sample 和 --rate 须且只须给出一个。")
+    start, end = _moment(window_from, "--from"), _moment(window_to, "--to")
+    try:
+        actor = find_user(username)
+        draw = create_draw(actor, counties=list(counties), categories=list(categories),
+                           sample_size=_whole(sample, "--sample"), rate=rate, window_start=start, window_end=end,
+                           team_size=_whole(team_size, "--team-size"), may_propose_penalties=not no_penalties,
+                           meeting_point=meeting_point, channel="cli")
+        counts = draw_counts(draw)
+        db.session.commit()
+    except Problem as exc:
+        fail(problem_line(exc))
+    click.echo(f"已创建抽查 {draw.id}（{draw.uuid}）：候选场所 {counts['venues']} 个，督查人员 {counts['inspectors']} 名，"
+               f"生成密封任务 {counts['assignments']} 项（跳过 {counts['skipped']} 个场所）。")
+    click.echo(f"承诺值 sha256(种子)：{draw.commitment}")
+    click.echo("种子在关闭抽查时公开：anfang draw close " + str(draw.id) + " --by " + username)
+
+
+@draw_cli.command("close")
+@click.argument("draw_id")
+@click.option("--by", "username", help="操作人用户名（窗口结束前只能是领导小组办公室）。")
+def close_command(draw_id, username):
+    """关闭抽查并公开种子（此后任何有权限的人都可核验）。"""
+    from ..draws import close_draw
+
+    if not username:
+        fail("必须用 --by 指定操作人。")
+    draw = _draw(draw_id)
+    try:
+        close_draw(draw, find_user(username), channel="cli")
+        db.session.commit()
+    except Problem as exc:
+        fail(problem_line(exc))
+    click.echo(f"已关闭抽查 {draw.id}，公开种子：{draw.revealed_seed}")
+    click.echo(f"核验：anfang draw verify {draw.id}")
+
+
+@draw_cli.command("close-due")
+@click.option("--by", "username", help="操作人用户名（领导小组办公室或系统管理员）。")
+def close_due_command(username):
+    """关闭所有窗口已结束的抽查并公开种子（可每天定时运行）。"""
+    from ..draws import close_due_draws
+
+    if not username:
+        fail("必须用 --by 指定操作人。")
+    try:
+        closed = close_due_draws(find_user(username), channel="cli")
+        db.session.commit()
+    except Problem as exc:
+        fail(problem_line(exc))
+    if not closed:
+        click.echo("没有窗口已结束而未关闭的抽查。")
+    for draw in closed:
+        click.echo(f"已关闭抽查 {draw.id}，公开种子：{draw.revealed_seed}")
+
+
+@draw_cli.command("verify")
+@click.argument("draw_id")
+def verify_command(draw_id):
+    """用公开的种子和保存的候选快照重算抽查结果并比对（一致 0，不一致 1，种子未公开 2）。"""
+    from ..draws import MATCH, NOT_REVEALED, verify_draw
+
+    report = verify_draw(_draw(draw_id))
+    if report.state == NOT_REVEALED:
+        click.echo(f"抽查 {report.draw_id}：{report.message}", err=True)
+        sys.exit(EXIT_NOT_REVEALED)
+    if report.state == MATCH:
+        click.echo(f"抽查 {report.draw_id}：{report.message}")
+        click.echo(f"承诺值 {report.commitment}；种子 {report.revealed_seed}")
+        return
+    click.echo(f"抽查 {report.draw_id}：{report.message}", err=True)
+    for reason in report.reasons:
+        click.echo(f"  - {reason}", err=True)
+    sys.exit(EXIT_MISMATCH)
+
+
+@draw_cli.command("show")
+@click.argument("draw_id")
+def show_command(draw_id):
+    """显示抽查的范围、承诺值、摘要和任务（不含目标场所）。"""
+    from ..draws import draw_summary
+
+    draw = _draw(draw_id)
+    summary = draw_summary(draw)
+    scope = "、".join(c["name"] for c in summary["counties"])
+    kinds = "、".join(c["name"] for c in summary["categories"])
+    counts = summary["counts"]
+    click.echo(f"抽查 {draw.id}（{draw.uuid}）：{summary['status_label']}")
+    click.echo(f"  范围：{scope}；{kinds}")
+    click.echo(f"  窗口：{_local(draw.window_start)} 至 {_local(draw.window_end)}（北京时间）")
+    click.echo(f"  抽取 {summary['sample_size']} 个，每组 {summary['team_size']} 人，"
+               f"{'可' if summary['may_propose_penalties'] else '不'}提出处罚建议；策略版本 {summary['policy_version']}")
+    click.echo(f"  候选场所 {counts['venues']} 个，督查人员 {counts['inspectors']} 名，任务 {counts['assignments']} 项，"
+               f"跳过 {counts['skipped']} 个")
+    click.echo(f"  创建：{summary['created_by']['username']}，{_local(draw.created_at)}")
+    click.echo(f"  承诺值：{draw.commitment}")
+    click.echo(f"  参数摘要：{draw.parameters_digest}")
+    click.echo(f"  场所候选快照摘要：{draw.venues_digest}")
+    click.echo(f"  督查人员候选快照摘要：{draw.inspectors_digest}")
+    click.echo(f"  结果摘要：{draw.result_digest}")
+    if draw.revealed_seed:
+        click.echo(f"  种子（已公开）：{draw.revealed_seed}；关闭于 {_local(draw.closed_at)}")
+    _print_assignments(draw)
+
+
+@draw_cli.command("export")
+@click.argument("draw_id")
+@click.argument("directory", type=click.Path(file_okay=False))
+def export_command(draw_id, directory):
+    """把已关闭抽查的参数、候选快照和种子写入目录，供独立重算（docs/draw-algorithm.md）。"""
+    import json
+    import zlib
+    from pathlib import Path
+
+    draw = _draw(draw_id)
+    if not draw.revealed_seed:
+        fail(f"抽查 {draw.id} 尚未关闭，种子尚未公开；关闭后才能导出。")
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    # The snapshots are written as stored (canonical JSON), so their sha256 is the stored digest.
+    (target / "venues.json").write_bytes(zlib.decompress(draw.venues_snapshot))
+    (target / "inspectors.json").write_bytes(zlib.decompress(draw.inspectors_snapshot))
+    (target / "parameters.json").write_text(json.dumps(draw.parameters, ensure_ascii=False, indent=2), "utf-8")
+    (target / "draw.json").write_text(json.dumps({
+        "id": draw.id, "uuid": draw.uuid, "seed": draw.revealed_seed, "commitment": draw.commitment,
+        "parameters_digest": draw.parameters_digest, "venues_digest": draw.venues_digest,
+        "inspectors_digest": draw.inspectors_digest, "result_digest": draw.result_digest,
+    }, ensure_ascii=False, indent=2), "utf-8")
+    click.echo(f"已导出抽查 {draw.id} 到 {target}：draw.json、parameters.json、venues.json、inspectors.json。"
+               "其中督查人员快照含其他任务的场所编号，请按密件保管。")

@@ -1,0 +1,1 @@
+"""marshmallow schemas of the draws API; unknown fields are rejected."""

@@ -1,0 +1,136 @@
+"""Pages for draws and their sealed assignments: the office creates a draw, sees its sealed
+result, dispatches teams (the reveal code is shown once) and follows progress; the auditor
+verifies closed draws."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from ...access import get_authorized, web_role_required
+from ...columns import CHINA_STANDARD_TIME, as_utc
+from ...errors import Problem
+from ...extensions import db
+from ...registry.models.reference import County, VenueCategory
+from ...web.forms import ConfirmForm, DrawForm
+from ...web.navigation import add_nav_item
+from ...web.query_args import int_arg, listed, sort_arg, sort_links, text_arg
+from .. import assignments as assignment_service
+from .. import draws as draw_service
+from ..draws import close_draw, create_draw, draw_summary, verify_draw
+from ..models.draw import Draw
+
+bp = Blueprint("web_draws", __name__, template_folder="templates")
+
+MANAGERS = ("office", "admin")
+READERS = ("office", "admin", "auditor")
+
+add_nav_item("抽查派单", "web_draws.list_draws", READERS)
+
+
+def _draw_form() -> DrawForm:
+    form = DrawForm()
+    form.counties.choices = [(c.code, c.name) for c in db.session.scalars(
+        db.select(County).order_by(County.sort_order, County.code))]
+    form.categories.choices = [(c.code, c.name) for c in db.session.scalars(
+        db.select(VenueCategory).order_by(VenueCategory.sort_order, VenueCategory.code))]
+    return form
+
+
+def _local(naive):
+    """Form times are China Standard Time (the pages' users are in 金华)."""
+    return naive.replace(tzinfo=CHINA_STANDARD_TIME)
+
+
+@bp.get("/draws")
+@web_role_required(*READERS)
+def list_draws():
+    errors: dict[str, list[str]] = {}
+    filters = {"status": text_arg("status"), "purpose": text_arg("purpose")}
+    page_number = int_arg("page", "页码", errors) or 1
+    sort_columns = {key: label for key, (_, label) in draw_service.LIST_SORT_COLUMNS.items()}
+    key, descending = sort_arg(sort_columns, draw_service.LIST_DEFAULT_SORT, errors)
+    page = listed(lambda: draw_service.list_draws(current_user, sort=text_arg("sort"), page=page_number, **filters),
+                  errors)
+    draws = [draw_summary(draw, with_assignments=False) for draw in page.items] if page else []
+    return render_template("draws/list.html", draws=draws, page=page, filters=filters, errors=errors,
+                           sort=text_arg("sort") or draw_service.LIST_DEFAULT_SORT,
+                           statuses=draw_service.STATUS_LABELS, purposes=draw_service.PURPOSE_LABELS,
+                           sort_columns=sort_columns,
+                           sort_links=sort_links("web_draws.list_draws", sort_columns, key, descending)), \
+        400 if errors else 200
+
+
+@bp.route("/draws/new", methods=["GET", "POST"])
+@web_role_required(*MANAGERS)
+def new_draw():
+    form = _draw_form()
+    problem = None
+    if form.validate_on_submit():
+        try:
+            with db.session.begin_nested():
+                draw = create_draw(
+                    current_user, counties=form.counties.data, categories=form.categories.data,
+                    window_start=_local(form.window_start.data), window_end=_local(form.window_end.data),
+                    sample_size=form.sample_size.data, team_size=form.team_size.data,
+                    may_propose_penalties=form.may_propose_penalties.data,
+                    meeting_point=form.meeting_point.data or None, channel="web")
+        except Problem as exc:
+            problem = exc
+            for name, messages in (exc.errors or {}).items():
+                field = getattr(form, name, None)
+                if field is not None:
+                    field.errors = list(field.errors) + list(messages)
+        else:
+            flash(f"已完成抽查 {draw.id}：抽取 {len(draw.assignments)} 个任务，目标已封存。", "success")
+            return redirect(url_for("web_draws.show_draw", draw_id=draw.id))
+    return render_template("draws/new.html", form=form, problem=problem), 422 if form.errors or problem else 200
+
+
+@bp.get("/draws/<int:draw_id>")
+@web_role_required(*READERS)
+def show_draw(draw_id: int):
+    draw = get_authorized(Draw, draw_id, current_user)
+    summary = draw_summary(draw)
+    progress: dict[str, int] = {}
+    for item in summary["assignments"]:
+        progress[item["status_label"]] = progress.get(item["status_label"], 0) + 1
+    return render_template("draws/detail.html", draw=summary, progress=progress, confirm=ConfirmForm(),
+                           can_manage=current_user.role in MANAGERS)
+
+
+@bp.post("/draws/<int:draw_id>/close")
+@web_role_required(*MANAGERS)
+def close(draw_id: int):
+    draw = get_authorized(Draw, draw_id, current_user, "manage")
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        flash("关闭抽查需要勾选确认。", "error")
+        return redirect(url_for("web_draws.show_draw", draw_id=draw_id))
+    close_draw(draw, current_user, channel="web")
+    flash("抽查已关闭，种子已公开，任何人可据此核验。", "success")
+    return redirect(url_for("web_draws.verification", draw_id=draw_id))
+
+
+@bp.get("/draws/<int:draw_id>/verification")
+@web_role_required(*READERS)
+def verification(draw_id: int):
+    draw = get_authorized(Draw, draw_id, current_user)
+    return render_template("draws/verification.html", draw=draw_summary(draw, with_assignments=False),
+                           report=verify_draw(draw))
+
+
+@bp.post("/assignments/<int:assignment_id>/dispatch")
+@web_role_required(*MANAGERS)
+def dispatch(assignment_id: int):
+    assignment = assignment_service.find_assignment(assignment_id, current_user, "manage")
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        flash("派发需要勾选确认。", "error")
+        return redirect(url_for("web_draws.show_draw", draw_id=assignment.draw_id))
+    code = assignment_service.dispatch(assignment, current_user, channel="web")
+    # The code is rendered into this one response and never stored: no redirect, no flash.
+    response = render_template("draws/dispatched.html",
+                               assignment=assignment_service.summary(assignment, current_user), code=code,
+                               window_end=as_utc(assignment.window_end).astimezone(CHINA_STANDARD_TIME))
+    return response, 200, {"Cache-Control": "no-store"}

@@ -1,0 +1,1 @@
+"""Enforcement: penalty cases, legal bases and discretion, official documents and rectification."""

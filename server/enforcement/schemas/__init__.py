@@ -1,0 +1,1 @@
+"""marshmallow schemas of the enforcement API; unknown fields are rejected."""

@@ -1,0 +1,112 @@
+"""Schemas for /api/v1/rectification-orders."""
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from ...accounts.schemas.auth import StrictSchema
+from ..models.rectification import ORDER_STATES
+
+ID = validate.Range(min=1, max=2**31 - 1, error="须为正整数。")
+REQUIRED = {"required": "必填。", "null": "不能为空。"}
+
+
+def _id(**options):
+    return fields.Integer(strict=False, validate=ID, **options)
+
+
+class OrderCreateSchema(StrictSchema):
+    violation_ids = fields.List(_id(), validate=validate.Length(max=100),
+                                metadata={"description": "同一场所的违规问题；给出 case_id 时可省略（取案件的违规问题）"})
+    case_id = _id(metadata={"description": "所属案件（可选）"})
+    deadline = fields.Date(required=True, error_messages=REQUIRED,
+                           metadata={"description": "整改期限（最后一天，北京时间），须晚于今天"})
+    requirements = fields.String(required=True, validate=validate.Length(min=1, max=2000), error_messages=REQUIRED,
+                                 metadata={"description": "整改要求"})
+    legal_basis = fields.String(validate=validate.Length(max=2000), metadata={"description": "法律依据（可选）"})
+
+    @ma.validates_schema
+    def _violations_or_case(self, data, **kwargs):
+        if not data.get("violation_ids") and data.get("case_id") is None:
+            raise ma.ValidationError({"violation_ids": ["须给出违规问题或所属案件。"]})
+
+
+class OrderListArgsSchema(StrictSchema):
+    state = fields.String(validate=validate.OneOf(ORDER_STATES, error="未知的整改通知状态。"))
+    overdue = fields.Boolean(metadata={"description": "1：只列逾期的（期限已过未安排复查，或复查窗口已过未完成）"})
+    county = fields.String(validate=validate.Length(min=1, max=64), metadata={"description": "县（市、区）代码或名称"})
+    case_id = _id()
+
+
+class WithdrawRequestSchema(StrictSchema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000), error_messages=REQUIRED)
+
+
+class OrderViolationSchema(ma.Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    inspection_id = fields.Integer()
+    rule_code = fields.String()
+    check_code = fields.String()
+    description = fields.String()
+
+
+class ReinspectionSchema(ma.Schema):
+    assignment_id = fields.Integer()
+    draw_id = fields.Integer()
+    status = fields.String()
+    status_label = fields.String()
+    visit_date = fields.Date()
+    window_start = fields.DateTime()
+    window_end = fields.DateTime()
+    scheduled_at = fields.DateTime(allow_none=True)
+
+
+class _Venue(ma.Schema):
+    id = fields.Integer()
+    name = fields.String()
+    address = fields.String()
+
+
+class _County(ma.Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+
+
+class _Person(ma.Schema):
+    id = fields.Integer()
+    username = fields.String()
+    display_name = fields.String()
+
+
+class _Notice(ma.Schema):
+    id = fields.String()
+    number = fields.String()
+    download_url = fields.String()
+
+
+class OrderSchema(ma.Schema):
+    id = fields.Integer()
+    state = fields.String()
+    state_label = fields.String()
+    venue = fields.Nested(_Venue)
+    county = fields.Nested(_County)
+    case_id = fields.Integer(allow_none=True)
+    requirements = fields.String()
+    legal_basis = fields.String(allow_none=True)
+    deadline = fields.Date()
+    issuing_authority = fields.String()
+    issued_on = fields.Date()
+    issued_at = fields.DateTime()
+    issued_by = fields.Nested(_Person)
+    overdue = fields.Boolean()
+    violations = fields.List(fields.Nested(OrderViolationSchema))
+    found_again = fields.List(fields.Nested(OrderViolationSchema))
+    reinspection_scheduled = fields.Boolean()
+    reinspection = fields.Nested(ReinspectionSchema, allow_none=True,
+                                 metadata={"description": "复查任务（仅领导小组办公室可见）"})
+    result_at = fields.DateTime(allow_none=True)
+    result_note = fields.String(allow_none=True)
+    escalated_case_id = fields.Integer(allow_none=True)
+    withdrawn_reason = fields.String(allow_none=True)
+    notice = fields.Nested(_Notice, allow_none=True, metadata={"description": "责令（限期）整改通知书"})

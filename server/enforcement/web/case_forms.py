@@ -1,0 +1,142 @@
+"""Forms of the case pages: open a case, decline violations, and one form per case transition."""
+
+from __future__ import annotations
+
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from ...web.chinese_form import ChineseForm
+from ..cases import CIRCUMSTANCE_LABELS, OUTCOME_LABELS, PARTY_KIND_LABELS, PENALTY_LABELS, SERVICE_METHOD_LABELS
+
+
+def _choices(labels: dict) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in labels.items()]
+
+
+def _violations_field(label: str) -> SelectMultipleField:
+    return SelectMultipleField(label, coerce=int, widget=ListWidget(prefix_label=False),
+                               option_widget=CheckboxInput(),
+                               validators=[DataRequired(message="请至少选择一条违规问题。")])
+
+
+class OpenCaseForm(ChineseForm):
+    """立案: the violations, the party, the circumstance and the two officers."""
+
+    violation_ids = _violations_field("违规问题")
+    party_kind = SelectField("当事人类型", choices=_choices(PARTY_KIND_LABELS))
+    party_name = StringField("姓名（个人）", validators=[Optional(), Length(max=64)])
+    party_id_number = StringField("身份证号码（个人）", validators=[Optional(), Length(max=32)])
+    party_unit_name = StringField("单位名称", validators=[Optional(), Length(max=128)])
+    party_credit_code = StringField("统一社会信用代码", validators=[Optional(), Length(max=18)])
+    party_legal_representative = StringField("法定代表人", validators=[Optional(), Length(max=64)])
+    party_address = StringField("地址", validators=[Optional(), Length(max=256)])
+    party_phone = StringField("联系电话", validators=[Optional(), Length(max=32)])
+    circumstance = SelectField("违法情节", choices=_choices(CIRCUMSTANCE_LABELS))
+    officer1 = SelectField("承办人一", coerce=int)
+    officer2 = SelectField("承办人二", coerce=int)
+    facts = TextAreaField("违法事实（留空则按违规问题生成）", validators=[Optional(), Length(max=5000)])
+
+    PARTY_FIELDS = ("name", "id_number", "unit_name", "credit_code", "legal_representative", "address", "phone")
+
+    def party(self) -> dict:
+        party = {"kind": self.party_kind.data}
+        for name in self.PARTY_FIELDS:
+            value = getattr(self, f"party_{name}").data
+            if value and value.strip():
+                party[name] = value.strip()
+        return party
+
+
+class DeclineForm(ChineseForm):
+    """不予立案 for the selected violations, with a reason."""
+
+    violation_ids = _violations_field("违规问题")
+    reason = TextAreaField("不予立案的理由", validators=[DataRequired(message="请填写理由。"), Length(max=1000)])
+
+
+def _penalty_fields(prefix_label: str) -> dict:
+    return {
+        "penalty_type": SelectField(f"{prefix_label}种类", choices=_choices(PENALTY_LABELS)),
+        "amount": IntegerField("罚款金额（元）", validators=[Optional(), NumberRange(min=1, message="须为正整数。")]),
+        "basis_code": StringField("法律依据代码", validators=[DataRequired(message="请填写法律依据。"),
+                                                         Length(max=64)]),
+    }
+
+
+def _confirm() -> BooleanField:
+    return BooleanField("我已核对，确认提交", validators=[DataRequired(message="请勾选确认后再提交。")])
+
+
+# Which fields each transition's form has; every form also has the case version (hidden).
+TRANSITION_FIELDS = {
+    "investigating": lambda: {"note": TextAreaField("说明", validators=[Optional(), Length(max=2000)])},
+    "notified": lambda: {"party_address": StringField("补充当事人地址（住址）", validators=[Optional(), Length(max=256)]),
+                         "party_legal_representative": StringField("补充法定代表人（单位）",
+                                                                   validators=[Optional(), Length(max=64)]),
+                         **_penalty_fields("拟处罚"),
+                         "notified_on": DateField("告知日期（留空为今天）", validators=[Optional()])},
+    "decided": lambda: {**_penalty_fields("处罚"),
+                        "decided_on": DateField("决定日期（留空为今天）", validators=[Optional()]),
+                        "statement_waived": BooleanField("当事人放弃陈述、申辩"),
+                        "hearing_requested": BooleanField("当事人要求听证"),
+                        "hearing_held_on": DateField("听证日期", validators=[Optional()]),
+                        "statement_note": TextAreaField("陈述、申辩意见", validators=[Optional(), Length(max=5000)]),
+                        "confirm": _confirm()},
+    "served": lambda: {"served_on": DateField("送达日期", validators=[InputRequired(message="请填写送达日期。")]),
+                       "service_method": SelectField("送达方式", choices=_choices(SERVICE_METHOD_LABELS))},
+    "executed": lambda: {"outcome": SelectField("执行结果", choices=_choices(OUTCOME_LABELS)),
+                         "paid_amount": IntegerField("缴纳金额（元）", validators=[Optional()]),
+                         "paid_on": DateField("缴纳日期", validators=[Optional()]),
+                         "executed_on": DateField("执行日期（留空为今天）", validators=[Optional()])},
+    "closed": lambda: {"closed_on": DateField("结案日期（留空为今天）", validators=[Optional()]),
+                       "note": TextAreaField("说明", validators=[Optional(), Length(max=2000)])},
+    "no_penalty": lambda: {"reason": TextAreaField("不予处罚的理由", validators=[
+        DataRequired(message="请填写理由。"), Length(max=2000)])},
+    "revoked": lambda: {"reason": TextAreaField("撤销的理由", validators=[
+        DataRequired(message="请填写理由。"), Length(max=2000)]), "confirm": _confirm()},
+}
+CONFIRMED_TRANSITIONS = ("decided", "revoked")
+
+_FORM_CLASSES: dict[str, type[ChineseForm]] = {}
+
+
+def transition_form_class(to_state: str) -> type[ChineseForm]:
+    if to_state not in _FORM_CLASSES:
+        attributes = {"version": HiddenField(validators=[DataRequired()]), **TRANSITION_FIELDS[to_state]()}
+        _FORM_CLASSES[to_state] = type(f"TransitionForm_{to_state}", (ChineseForm,), attributes)
+    return _FORM_CLASSES[to_state]
+
+
+def transition_form(to_state: str, **kwargs) -> ChineseForm:
+    # The prefix keeps field ids unique with several forms on one page.
+    return transition_form_class(to_state)(prefix=to_state, **kwargs)
+
+
+def transition_data(to_state: str, form: ChineseForm) -> dict:
+    """The service's keyword arguments from a submitted transition form."""
+    values = {name: field.data for name, field in form._fields.items() if name not in ("csrf_token", "confirm")}
+    data: dict = {"version": int(values.pop("version"))}
+    if "penalty_type" in values:
+        penalty = {"type": values.pop("penalty_type"), "amount": values.pop("amount"),
+                   "basis_code": (values.pop("basis_code") or "").strip()}
+        data["proposed_penalty" if to_state == "notified" else "decided_penalty"] = penalty
+    party = {name.removeprefix("party_"): values.pop(name).strip() for name in list(values)
+             if name.startswith("party_") and isinstance(values[name], str) and values[name].strip()}
+    if party:
+        data["party"] = party
+    for name, value in values.items():
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        data[name] = value
+    return data

@@ -1,0 +1,1 @@
+"""marshmallow schemas of the field API; unknown fields are rejected."""

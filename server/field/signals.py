@@ -1,0 +1,14 @@
+"""What the field domain announces to the domains that build on it.
+
+Field sits below enforcement: it does not call enforcement, it says what happened and the
+domains above subscribe (blinker, the signal library Flask itself uses). Receivers run at once,
+in the sender's transaction, so what they write commits or rolls back with the push.
+"""
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+# An inspection was submitted and its violations stored. Sender: the Inspection; keyword
+# arguments: `violations` (its live violations) and `actor` (the submitting user).
+inspection_submitted = _signals.signal("inspection-submitted")

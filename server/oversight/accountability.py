@@ -1,0 +1,391 @@
+"""Accountability (倒查责任, 五(四)): trace a period's failures along the four-party responsibility
+(四方责任) and suggest measures from the thresholds in server/reference/accountability_thresholds.yaml.
+
+Failures: live violations (counted by server/oversight/statistics.py, the same facts as the
+statistics page), venues with repeated violations, venues found operating while they must be
+closed, and enforcement cases overdue at the end of the period. Each is traced to its unit
+(venue and operator), the departments responsible for its category with each department's
+responsible leader from the roster (二), and its county (属地).
+
+Cases: draft → reviewed (the office) → issued (the report PDF numbered through
+documents.issue_document); each transition audited; a transition out of order is a Conflict.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import sqlalchemy as sa
+import yaml
+from flask import current_app
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from ..access import authorize, get_or_404, grant, register_policy
+from ..accounts.models.user import User
+from ..audit.chain import record_event
+from ..columns import utcnow
+from ..enforcement.cases import overdue_condition
+from ..enforcement.document_catalogue import document_kind
+from ..enforcement.documents import issue_document, preview_document, today_in_china
+from ..enforcement.models.case import EnforcementCase
+from ..errors import Conflict, Invalid, Problem
+from ..extensions import db
+from ..pagination import Page, paginate
+from ..registry.models.reference import County, Department, RosterMember
+from ..registry.models.venue import Venue
+from . import statistics
+from .models.accountability import AccountabilityCase
+
+THRESHOLDS_FILE = "accountability_thresholds.yaml"
+PARTIES = ("unit", "department", "county")
+FAILURES = ("violations", "repeated", "overdue", "operating_while_closed")
+MEASURES = ("interview", "criticism", "accountability")
+MEASURE_LABELS = {"interview": "约谈", "criticism": "通报批评", "accountability": "问责"}
+FAILURE_LABELS = {"violations": "违规问题", "repeated": "重复违规", "overdue": "逾期未整改（未履行）",
+                  "operating_while_closed": "应关停仍营业"}
+PARTY_LABELS = {"unit": "单位", "department": "部门", "county": "属地"}
+STATE_LABELS = {"draft": "草稿", "reviewed": "已审核", "issued": "已印发"}
+REPORT_KIND = "accountability_report"
+
+register_policy(AccountabilityCase, "倒查问责报告")
+grant(AccountabilityCase, "read", ("office", "admin", "auditor"))
+grant(AccountabilityCase, "manage", ("office", "admin"))
+
+
+# --- thresholds ------------------------------------------------------------------------------
+
+
+class ThresholdsInvalid(Problem):
+    status = 500
+    slug = "accountability-thresholds-invalid"
+    default_title = "问责阈值参考数据有误"
+
+
+class ThresholdSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    code = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    party = fields.String(required=True, validate=validate.OneOf(PARTIES))
+    failure = fields.String(required=True, validate=validate.OneOf(FAILURES))
+    min_count = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=100000))
+    measure = fields.String(required=True, validate=validate.OneOf(MEASURES))
+    valid_from = fields.Date(required=True)
+    valid_to = fields.Date(load_default=None, allow_none=True)
+
+    @validates_schema
+    def _period(self, data, **_kwargs):
+        if data.get("valid_to") and data["valid_to"] < data["valid_from"]:
+            raise ValidationError("结束日期早于开始日期。", "valid_to")
+
+
+class ThresholdsFileSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    version = fields.String(required=True)
+    operating_while_closed_checks = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
+                                                required=True)
+    thresholds = fields.List(fields.Nested(ThresholdSchema), required=True, validate=validate.Length(min=1))
+
+    @validates_schema
+    def _unique_codes(self, data, **_kwargs):
+        codes = [t["code"] for t in data.get("thresholds", [])]
+        if len(set(codes)) != len(codes):
+            raise ValidationError("阈值代码重复。", "thresholds")
+
+
+@dataclass(frozen=True)
+class Threshold:
+    code: str
+    party: str
+    failure: str
+    min_count: int
+    measure: str
+    valid_from: date
+    valid_to: date | None
+
+    def in_force(self, on: date) -> bool:
+        return self.valid_from <= on and (self.valid_to is None or on <= self.valid_to)
+
+
+@dataclass(frozen=True)
+class ThresholdSet:
+    version: str
+    closed_checks: frozenset[str]
+    thresholds: tuple[Threshold, ...]
+
+    def in_force(self, on: date) -> list[Threshold]:
+        return [t for t in self.thresholds if t.in_force(on)]
+
+
+_cache: dict[tuple, ThresholdSet] = {}
+
+
+def load_thresholds(directory: str | Path | None = None) -> ThresholdSet:
+    """The validated thresholds file (cached per modification time); a bad file is a clear 500."""
+    path = Path(directory or current_app.config["REFERENCE_DIR"]) / THRESHOLDS_FILE
+    try:
+        key = (str(path), path.stat().st_mtime_ns)
+    except OSError:
+        raise ThresholdsInvalid(f"问责阈值文件 {path.name} 不存在。") from None
+    if key in _cache:
+        return _cache[key]
+    try:
+        raw = yaml.safe_load(path.read_text("utf-8"))
+        data = ThresholdsFileSchema().load(raw if isinstance(raw, dict) else {})
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ThresholdsInvalid(f"问责阈值文件 {path.name} 无法读取：{exc}") from None
+    except ValidationError as exc:
+        raise ThresholdsInvalid(f"问责阈值文件 {path.name} 校验未通过：{exc.messages}", errors=exc.messages) from None
+    loaded = ThresholdSet(data["version"], frozenset(data["operating_while_closed_checks"]),
+                          tuple(Threshold(**t) for t in data["thresholds"]))
+    _cache[key] = loaded
+    return loaded
+
+
+def suggest(party: str, counts: dict[str, int], thresholds: list[Threshold]) -> list[dict]:
+    """The measures whose threshold the party's counts reach, most severe first."""
+    matched = [t for t in thresholds if t.party == party and counts.get(t.failure, 0) >= t.min_count]
+    matched.sort(key=lambda t: (-MEASURES.index(t.measure), t.code))
+    return [{"code": t.code, "measure": t.measure, "measure_label": MEASURE_LABELS[t.measure],
+             "reason": f"{FAILURE_LABELS[t.failure]} {counts.get(t.failure, 0)}（阈值 {t.min_count}）"}
+            for t in matched]
+
+
+# --- tracing ---------------------------------------------------------------------------------
+
+
+def _leaders() -> dict[int, RosterMember]:
+    rows = db.session.scalars(sa.select(RosterMember).where(RosterMember.is_responsible_leader))
+    return {row.department_id: row for row in rows}
+
+
+def _overdue_cases(date_from: date, date_to: date, county_id: int | None, user: User | None) -> list[EnforcementCase]:
+    query = sa.select(EnforcementCase).where(overdue_condition(date_to), EnforcementCase.act_date >= date_from,
+                                             EnforcementCase.act_date <= date_to)
+    if county_id is not None:
+        query = query.where(EnforcementCase.county_id == county_id)
+    if user is not None and user.role == "county":
+        query = query.where(EnforcementCase.county_id == (user.county_id or -1))
+    cases = list(db.session.scalars(query.order_by(EnforcementCase.id)))
+    if user is not None and user.role == "department":
+        cases = [c for c in cases if any(d.id == user.department_id for d in c.venue.category.departments)]
+    return cases
+
+
+def trace(*, date_from: date, date_to: date, county_id: int | None = None, user: User | None) -> dict:
+    """The period's failures traced to units, departments (with roster leaders) and counties, the
+    statistics of the same period, and the measures the thresholds suggest. JSON-ready."""
+    facts = statistics.violation_facts(date_from=date_from, date_to=date_to, county_id=county_id, user=user)
+    thresholds = load_thresholds().in_force(date_to)
+    closed_checks = load_thresholds().closed_checks
+    overdue = _overdue_cases(date_from, date_to, county_id, user)
+
+    by_venue: dict[int, dict[str, int]] = defaultdict(Counter)
+    inspections_by_venue: dict[int, set[int]] = defaultdict(set)
+    for fact in facts:
+        by_venue[fact.venue_id]["violations"] += 1
+        inspections_by_venue[fact.venue_id].add(fact.inspection_id)
+        if fact.check_code in closed_checks:
+            by_venue[fact.venue_id]["operating_while_closed"] += 1
+    for case in overdue:
+        by_venue[case.venue_id]["overdue"] += 1
+    for venue_id, inspections in inspections_by_venue.items():
+        by_venue[venue_id]["repeated"] = len(inspections)
+
+    venues = {v.id: v for v in db.session.scalars(sa.select(Venue).where(Venue.id.in_(list(by_venue))))} \
+        if by_venue else {}
+    leaders = _leaders()
+    departments = {d.id: d for d in db.session.scalars(sa.select(Department))}
+    counties = {c.id: c for c in db.session.scalars(sa.select(County))}
+
+    def department_entry(department_id: int) -> dict:
+        department = departments[department_id]
+        leader = leaders.get(department_id)
+        return {"code": department.code, "name": department.name,
+                "leader": f"{leader.name}（{leader.title}）" if leader else "（名单中无责任领导）"}
+
+    # Departments and counties: their venues' counts added up; "repeated" = venues repeated.
+    department_counts: dict[int, Counter] = defaultdict(Counter)
+    county_counts: dict[int, Counter] = defaultdict(Counter)
+    venue_departments: dict[int, tuple[int, ...]] = {}
+    for fact in facts:
+        venue_departments.setdefault(fact.venue_id, fact.department_ids)
+        for department_id in fact.department_ids:
+            department_counts[department_id]["violations"] += 1
+            if fact.check_code in closed_checks:
+                department_counts[department_id]["operating_while_closed"] += 1
+        county_counts[fact.county_id]["violations"] += 1
+        if fact.check_code in closed_checks:
+            county_counts[fact.county_id]["operating_while_closed"] += 1
+    for case in overdue:
+        venue_departments.setdefault(case.venue_id, tuple(d.id for d in case.venue.category.departments))
+        for department_id in venue_departments[case.venue_id]:
+            department_counts[department_id]["overdue"] += 1
+        county_counts[case.county_id]["overdue"] += 1
+
+    units = []
+    for venue_id, counts in by_venue.items():
+        venue = venues[venue_id]
+        if counts["repeated"] >= 2:
+            for department_id in venue_departments.get(venue_id, ()):
+                department_counts[department_id]["repeated"] += 1
+            county_counts[venue.county_id]["repeated"] += 1
+        measures = suggest("unit", counts, thresholds)
+        units.append({
+            "venue": venue.name, "operator": venue.operator_name or "—", "category": venue.category.name,
+            "county": venue.county.name,
+            "departments": [department_entry(d) for d in venue_departments.get(venue_id, ()) if d in departments],
+            "violations": counts["violations"], "inspections": counts["repeated"], "overdue": counts["overdue"],
+            "operating_while_closed": counts["operating_while_closed"], "measures": measures,
+            "_sort": (-len(measures), -counts["violations"], venue.name)})
+    units.sort(key=lambda u: u.pop("_sort"))
+
+    department_rows = []
+    for department_id in sorted(department_counts, key=lambda d: (departments[d].sort_order, departments[d].code)):
+        counts = department_counts[department_id]
+        department_rows.append({**department_entry(department_id), "violations": counts["violations"],
+                                "repeated_units": counts["repeated"], "overdue": counts["overdue"],
+                                "operating_while_closed": counts["operating_while_closed"],
+                                "measures": suggest("department", counts, thresholds)})
+    county_rows = []
+    for ident in sorted(county_counts, key=lambda c: (counties[c].sort_order, counties[c].code)):
+        counts = county_counts[ident]
+        county_rows.append({"code": counties[ident].code, "name": counties[ident].name,
+                            "violations": counts["violations"], "repeated_units": counts["repeated"],
+                            "overdue": counts["overdue"], "operating_while_closed": counts["operating_while_closed"],
+                            "measures": suggest("county", counts, thresholds)})
+
+    def rows(by: str) -> list[dict]:
+        return [{"key": r.key, "label": r.label, "count": r.count}
+                for r in statistics.count_facts(facts, by, date_from=date_from, date_to=date_to)]
+
+    total = statistics.totals(facts)
+    return {
+        "period_from": date_from.isoformat(), "period_to": date_to.isoformat(),
+        "county": counties[county_id].name if county_id is not None else None,
+        "thresholds_version": load_thresholds().version,
+        "totals": {"violations": total.violations, "inspections": total.inspections, "venues": total.venues,
+                   "overdue": len(overdue),
+                   "operating_while_closed": sum(1 for f in facts if f.check_code in closed_checks),
+                   "repeated_units": sum(1 for u in units if u["inspections"] >= 2)},
+        "by_county": rows("county"), "by_department": rows("department"), "by_rule": rows("rule"),
+        "by_day": rows("day"),
+        "departments": department_rows, "counties": county_rows,
+        # Units with a suggested measure are listed by name; the rest only count in the tables.
+        "units": [u for u in units if u["measures"]],
+        "unit_count": len(units),
+    }
+
+
+# --- the report ------------------------------------------------------------------------------
+
+
+def report_context(findings: dict, issued_on: date | None = None) -> dict:
+    """The document context of an accountability report from traced findings."""
+    info = document_kind(REPORT_KIND)
+    return {"authority": info.authority, "date": (issued_on or today_in_china()).isoformat(),
+            "copies": {"cc": ["市纪委市监委", "各县（市、区）疫情防控工作领导小组办公室", "领导小组各成员单位"],
+                       "printed_by": info.authority},
+            **findings}
+
+
+def draft_report_pdf(*, date_from: date, date_to: date, county_id: int | None, user: User | None) -> bytes:
+    """The report for a period rendered as a draft (样稿): no number, nothing stored."""
+    findings = trace(date_from=date_from, date_to=date_to, county_id=county_id, user=user)
+    return preview_document(REPORT_KIND, report_context(findings), user=user)
+
+
+# --- cases -----------------------------------------------------------------------------------
+
+
+def _check_manager(actor: User) -> None:
+    authorize(actor, "manage", AccountabilityCase)
+
+
+def create_case(actor: User, *, date_from: date, date_to: date, county_code: str | None = None,
+                channel: str = "api") -> AccountabilityCase:
+    _check_manager(actor)
+    statistics.check_period(date_from, date_to)
+    county_id = None
+    if county_code:
+        county_id = db.session.scalar(sa.select(County.id).where(County.code == county_code))
+        if county_id is None:
+            raise Invalid(f"没有代码为“{county_code}”的县（市、区）。", errors={"county": ["不存在。"]})
+    case = AccountabilityCase(state="draft", date_from=date_from, date_to=date_to, county_id=county_id,
+                              created_by_id=actor.id, version=1)
+    db.session.add(case)
+    db.session.flush()
+    record_event("accountability.created", actor=actor, channel=channel, object_type="accountability_case",
+                 object_id=str(case.id), details={"from": date_from.isoformat(), "to": date_to.isoformat(),
+                                                  "county": county_code})
+    return case
+
+
+def find_case(ident, user: User, action: str = "read") -> AccountabilityCase:
+    authorize(user, action, AccountabilityCase)
+    case = get_or_404(AccountabilityCase, ident)
+    authorize(user, action, case)
+    return case
+
+
+def _expect(case: AccountabilityCase, state: str, verb: str) -> None:
+    if case.state != state:
+        raise Conflict(f"该报告当前为“{STATE_LABELS[case.state]}”状态，只有“{STATE_LABELS[state]}”状态的报告才能{verb}。")
+
+
+def review_case(case: AccountabilityCase, actor: User, *, note: str | None = None,
+                channel: str = "api") -> AccountabilityCase:
+    """The office has checked the traced findings (draft → reviewed)."""
+    _check_manager(actor)
+    _expect(case, "draft", "审核")
+    case.state, case.reviewed_by_id, case.reviewed_at, case.review_note = "reviewed", actor.id, utcnow(), note
+    case.version += 1
+    db.session.flush()
+    record_event("accountability.reviewed", actor=actor, channel=channel, object_type="accountability_case",
+                 object_id=str(case.id), details={"note": note})
+    return case
+
+
+def issue_case(case: AccountabilityCase, actor: User, *, issued_on: date | None = None,
+               channel: str = "api") -> AccountabilityCase:
+    """Trace the period now, store the findings and issue the numbered report PDF (reviewed → issued)."""
+    _check_manager(actor)
+    _expect(case, "reviewed", "印发")
+    findings = trace(date_from=case.date_from, date_to=case.date_to, county_id=case.county_id, user=actor)
+    document = issue_document(REPORT_KIND, report_context(findings, issued_on), actor=actor,
+                              subject_type="accountability_case", subject_id=str(case.id), issued_on=issued_on,
+                              channel=channel)
+    case.state, case.issued_by_id, case.issued_at = "issued", actor.id, utcnow()
+    case.document_id, case.findings = document.id, findings
+    case.version += 1
+    db.session.flush()
+    record_event("accountability.issued", actor=actor, channel=channel, object_type="accountability_case",
+                 object_id=str(case.id), details={"document_id": document.id, "number": document.number,
+                                                  "violations": findings["totals"]["violations"]})
+    return case
+
+
+def case_summary(case: AccountabilityCase, user: User) -> dict:
+    findings = case.findings
+    if findings is None:
+        findings = trace(date_from=case.date_from, date_to=case.date_to, county_id=case.county_id, user=user)
+    return {"id": case.id, "state": case.state, "state_label": STATE_LABELS[case.state], "version": case.version,
+            "from": case.date_from.isoformat(), "to": case.date_to.isoformat(),
+            "county": case.county.code if case.county else None,
+            "document": ({"id": case.document.id, "number": case.document.number} if case.document else None),
+            "findings": findings}
+
+
+
+def list_cases(user: User, *, state: str | None = None, page: int = 1, per_page: int = 20) -> Page:
+    """Accountability cases, newest first, optionally in one state."""
+    authorize(user, "read", AccountabilityCase)
+    query = sa.select(AccountabilityCase).order_by(AccountabilityCase.id.desc())
+    if state:
+        query = query.where(AccountabilityCase.state == state)
+    return paginate(query, page, per_page)

@@ -1,0 +1,1 @@
+"""marshmallow schemas of the oversight API; unknown fields are rejected."""

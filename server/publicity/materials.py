@@ -1,0 +1,488 @@
+"""The material library (典型材料): candidates, flagging, review, redaction boxes, masked views.
+
+Where items come from (decision): an inspector flags an example by writing an ExampleNote on
+site; every note of a submitted inspection becomes a `candidate` item when the office or
+propaganda opens the library (`collect_note_candidates`, idempotent through the UNIQUE
+example_note_id), so nothing in the sync path changes and nothing is lost. The office or
+propaganda may also flag a finding or a set of an inspection's photos. Only the office approves
+or rejects a candidate; bulletins use approved items only.
+
+Propaganda sees an item's masked text and redacted images only (DESIGN.md §6). A redacted image
+is made from the original with its EXIF orientation applied (as the variants are), scaled to the
+public size, the item's rectangles filled solid into the pixels, and re-encoded as a JPEG with no
+EXIF, GPS or ICC data. It is stored under EVIDENCE_DIR/redacted/ named by the original's SHA-256
+and the digest of the boxes: changing the boxes makes a new file, and a published bulletin keeps
+the one it embedded. It is reached through the item and the photo's position, never by the
+original's SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from io import BytesIO
+from pathlib import Path
+
+import sqlalchemy as sa
+from PIL import Image, ImageDraw, ImageOps
+from sqlalchemy.exc import OperationalError
+
+from ..access import EVERYTHING, Scope, authorize, get_visible, grant, register_policy
+from ..accounts.models.user import User
+from ..audit.chain import record_event
+from ..columns import utcnow
+from ..draws.models.draw import Assignment, AssignmentMember
+from ..enforcement.models.case import CaseViolation, EnforcementCase
+from ..errors import Conflict, Invalid, NotFound, Problem
+from ..extensions import db
+from ..field.evidence import MEDIA_TYPES, VARIANTS, _flattened, evidence_root, write_durably
+from ..field.models.inspection import ExampleNote, Finding, Inspection, Photo, Violation
+from ..pagination import PER_PAGE, Page, paginate
+from ..pdf.fetcher import MATERIAL_SCHEME, RefusedURL, Resolver
+from ..registry.models.venue import Venue
+from .masking import mask_text
+from .models.material import MaterialItem, MaterialPhoto
+
+log = logging.getLogger(__name__)
+
+KIND_LABELS = {"positive": "正面典型", "negative": "反面典型"}
+STATE_LABELS = {"candidate": "待审核", "approved": "已采用", "rejected": "不采用"}
+SOURCE_LABELS = {"note": "督查人员典型记录", "finding": "发现的问题", "photos": "现场照片"}
+REDACTED_DIR = "redacted"
+REDACTED_EDGE = VARIANTS["public"]
+REDACTED_QUALITY = 85
+FILL = (0, 0, 0)
+ORIENTATION = 0x0112
+MAX_BOXES = 50
+MAX_PHOTOS = 12
+
+
+def _not_rejected(user: User, item: MaterialItem) -> bool:
+    return item.state != "rejected"
+
+
+NOT_REJECTED = Scope("not rejected", _not_rejected, lambda user: MaterialItem.state != "rejected")
+
+register_policy(MaterialItem, "典型材料")
+# Propaganda reads the masked view of candidates and approved items (it drafts boxes on
+# candidates too); the text as written, the original photos and GPS only the office and admins.
+grant(MaterialItem, "read", ("office", "admin"))
+grant(MaterialItem, "read", "propaganda", NOT_REJECTED)
+grant(MaterialItem, "read_internal", ("office", "admin"))
+grant(MaterialItem, "manage", "office")
+grant(MaterialItem, "manage", "propaganda", NOT_REJECTED)
+grant(MaterialItem, "review", "office", EVERYTHING)
+
+
+def find_item(item_id, user: User, action: str = "read") -> MaterialItem:
+    """The item, or NotFound — also when the caller may not see it (ids are not to be probed)."""
+    item = get_visible(MaterialItem, item_id, user, "典型材料不存在或不在您的范围内。")
+    if action != "read":
+        authorize(user, action, item)
+    return item
+
+
+# --- candidates and flagging ---------------------------------------------------------------------
+
+
+def _submitted(inspection: Inspection) -> bool:
+    return inspection.status in ("awaiting_evidence", "complete")
+
+
+TITLE_LENGTH = 40
+
+
+def _title(text: str, kind: str) -> str:
+    """The first sentence, at most 40 characters. A cut never ends inside a run of digits or
+    letters: half a phone or ID number would slip past the masking patterns."""
+    first = re.split(r"[。！？；\n]", (text or "").strip())[0].strip()
+    if not first:
+        return KIND_LABELS[kind]
+    if len(first) > TITLE_LENGTH:
+        first = re.sub(r"[0-9A-Za-z·•.\-\s*]+$", "", first[:TITLE_LENGTH]) + "…"
+    return first
+
+
+def collect_note_candidates(actor: User | None = None) -> int:
+    """Make a candidate item for every note of a submitted inspection that has none yet."""
+    notes = db.session.scalars(
+        sa.select(ExampleNote).join(Inspection, Inspection.id == ExampleNote.inspection_id)
+        .outerjoin(MaterialItem, MaterialItem.example_note_id == ExampleNote.id)
+        .where(MaterialItem.id.is_(None), Inspection.status.in_(("awaiting_evidence", "complete")))
+        .order_by(ExampleNote.id)).all()
+    for note in notes:
+        inspection = db.session.get(Inspection, note.inspection_id)
+        item = MaterialItem(source="note", inspection_id=note.inspection_id, example_note_id=note.id,
+                            kind=note.kind if note.kind in KIND_LABELS else "positive",
+                            title=_title(note.text, note.kind if note.kind in KIND_LABELS else "positive"),
+                            text=note.text, venue_display="mask" if note.kind == "negative" else "show",
+                            state="candidate", flagged_by_id=inspection.inspector_id)
+        db.session.add(item)
+        db.session.flush()
+        _attach_photos(item, [p.id for p in inspection.photos if p.evidence_file_id is not None][:MAX_PHOTOS])
+    if notes:
+        db.session.flush()
+        record_event("material.collected", actor=actor, channel="system", object_type="material_item",
+                     details={"notes": [note.id for note in notes]})
+    return len(notes)
+
+
+def collect_note_candidates_if_possible(actor: User) -> None:
+    """`collect_note_candidates` on opening the library (a GET). On SQLite a page's read snapshot
+    cannot become a write while another connection writes (a sync, say); then this visit shows
+    what is collected already and the next one collects the rest."""
+    try:
+        with db.session.begin_nested():
+            collect_note_candidates(actor)
+    except OperationalError as exc:
+        log.warning("collecting material candidates deferred: %s", exc.orig)
+
+
+def _attach_photos(item: MaterialItem, photo_ids: list[int]) -> None:
+    if len(photo_ids) > MAX_PHOTOS:
+        raise Invalid(f"每条典型材料至多选用 {MAX_PHOTOS} 张照片。", errors={"photo_ids": ["照片过多。"]})
+    if len(set(photo_ids)) != len(photo_ids):
+        raise Invalid("照片不能重复选用。", errors={"photo_ids": ["有重复的照片。"]})
+    photos = {p.id: p for p in db.session.scalars(sa.select(Photo).where(Photo.id.in_(photo_ids or [0])))}
+    for position, photo_id in enumerate(photo_ids, start=1):
+        photo = photos.get(photo_id)
+        if photo is None or photo.inspection_id != item.inspection_id:
+            raise Invalid("所选照片不属于该督查记录。", errors={"photo_ids": [f"照片 {photo_id} 不属于该督查记录。"]})
+        if photo.evidence_file_id is None:
+            raise Conflict(f"照片 {photo_id} 尚未上传完成，不能选用。")
+        item.photos.append(MaterialPhoto(position=position, photo_id=photo_id, boxes=[], boxes_version=0))
+    db.session.flush()
+
+
+def flag_material(*, actor: User, kind: str, inspection_id: int | None = None, finding_id: int | None = None,
+                  photo_ids: list[int] | None = None, title: str | None = None, text: str | None = None,
+                  venue_display: str | None = None, channel: str = "api") -> MaterialItem:
+    """The office or propaganda flags a finding (its description is the text) or an inspection's
+    photos as an example; the item starts as a candidate."""
+    authorize(actor, "manage", MaterialItem)
+    finding = None
+    if finding_id is not None:
+        finding = db.session.get(Finding, finding_id) if 0 < finding_id < 2**31 else None
+        if finding is None:
+            raise Invalid("问题不存在。", errors={"finding_id": ["问题不存在。"]})
+        inspection_id = finding.inspection_id
+    inspection = db.session.get(Inspection, inspection_id) if inspection_id and 0 < inspection_id < 2**31 else None
+    if inspection is None:
+        raise Invalid("督查记录不存在。", errors={"inspection_id": ["督查记录不存在。"]})
+    if not _submitted(inspection):
+        raise Conflict("督查记录尚未提交，不能作为典型材料。")
+    body = text if text is not None else (finding.description if finding is not None else "")
+    if not body.strip():
+        raise Invalid("须写明材料内容。", errors={"text": ["不能为空。"]})
+    item = MaterialItem(source="finding" if finding is not None else "photos", inspection_id=inspection.id,
+                        finding_id=finding.id if finding is not None else None, kind=kind,
+                        title=(title or _title(body, kind))[:200], text=body,
+                        venue_display=venue_display or ("mask" if kind == "negative" else "show"),
+                        state="candidate", flagged_by_id=actor.id)
+    db.session.add(item)
+    db.session.flush()
+    if photo_ids is None and finding is not None:
+        photo_ids = [p.id for p in inspection.photos if p.finding_id == finding.id and p.evidence_file_id]
+    _attach_photos(item, photo_ids or [])
+    record_event("material.flagged", actor=actor, channel=channel, object_type="material_item", object_id=item.id,
+                 details={"kind": kind, "source": item.source, "inspection_id": inspection.id,
+                          "finding_id": item.finding_id, "photos": len(item.photos)})
+    return item
+
+
+def update_material(item: MaterialItem, *, actor: User, title: str | None = None, venue_display: str | None = None,
+                    channel: str = "api") -> MaterialItem:
+    authorize(actor, "manage", item)
+    changes = {}
+    if title is not None and title != item.title:
+        item.title, changes["title"] = title, title
+    if venue_display is not None and venue_display != item.venue_display:
+        item.venue_display, changes["venue_display"] = venue_display, venue_display
+    if changes:
+        db.session.flush()
+        record_event("material.updated", actor=actor, channel=channel, object_type="material_item",
+                     object_id=item.id, details=changes)
+    return item
+
+
+def review_material(item: MaterialItem, decision: str, *, actor: User, channel: str = "api") -> MaterialItem:
+    """The office approves a candidate for use or rejects it (a decision can be changed later,
+    except that an item in a published bulletin stays approved: the issue printed it)."""
+    authorize(actor, "review", item)
+    if decision not in ("approved", "rejected", "candidate"):
+        raise Invalid("审核结论须为 approved 或 rejected。")
+    if decision != "approved" and item.state == "approved" and _in_published_bulletin(item):
+        raise Conflict("该材料已刊发在已发布的简报中，不能撤销采用。")
+    before = item.state
+    item.state, item.reviewed_by_id, item.reviewed_at = decision, actor.id, utcnow()
+    db.session.flush()
+    if decision == "approved":
+        prepare_redacted(list(item.photos))
+    record_event("material.reviewed", actor=actor, channel=channel, object_type="material_item", object_id=item.id,
+                 details={"from": before, "to": decision})
+    return item
+
+
+def _in_published_bulletin(item: MaterialItem) -> bool:
+    from .models.material import Bulletin, BulletinItem
+
+    return db.session.scalar(sa.select(sa.func.count()).select_from(BulletinItem)
+                             .join(Bulletin, Bulletin.id == BulletinItem.bulletin_id)
+                             .where(BulletinItem.material_item_id == item.id, Bulletin.state == "published")) > 0
+
+
+# --- redaction boxes ---------------------------------------------------------------------------
+
+
+def normalise_boxes(boxes) -> list[list[float]]:
+    """[[x, y, w, h], …] in 0–1 of the oriented image; each box inside the image, not empty."""
+    if not isinstance(boxes, list) or len(boxes) > MAX_BOXES:
+        raise Invalid(f"遮挡框须为列表，至多 {MAX_BOXES} 个。", errors={"boxes": ["格式不正确。"]})
+    clean = []
+    for n, box in enumerate(boxes, start=1):
+        if isinstance(box, dict):
+            box = [box.get("x"), box.get("y"), box.get("w"), box.get("h")]
+        if (not isinstance(box, (list, tuple)) or len(box) != 4
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in box)):
+            raise Invalid("遮挡框须为 [x, y, 宽, 高] 四个数。", errors={"boxes": [f"第 {n} 个遮挡框格式不正确。"]})
+        x, y, w, h = (round(float(v), 6) for v in box)
+        if not (0 <= x < 1 and 0 <= y < 1 and w > 0 and h > 0 and x + w <= 1.000001 and y + h <= 1.000001):
+            raise Invalid("遮挡框须在图片范围内（0–1 的相对坐标）且不为空。",
+                          errors={"boxes": [f"第 {n} 个遮挡框超出图片范围或为空。"]})
+        clean.append([x, y, min(w, 1 - x), min(h, 1 - y)])
+    return clean
+
+
+def boxes_digest(boxes: list) -> str:
+    return hashlib.sha256(json.dumps(boxes, separators=(",", ":")).encode()).hexdigest()[:16]
+
+
+def find_material_photo(item: MaterialItem, position) -> MaterialPhoto:
+    try:
+        index = int(position)
+    except (TypeError, ValueError):
+        index = 0
+    for entry in item.photos:
+        if entry.position == index:
+            return entry
+    raise NotFound("该典型材料没有这张照片。")
+
+
+def set_boxes(item: MaterialItem, position, boxes, *, actor: User, channel: str = "api") -> MaterialPhoto:
+    """Replace the rectangles of one chosen photo (office or propaganda)."""
+    authorize(actor, "manage", item)
+    entry = find_material_photo(item, position)
+    clean = normalise_boxes(boxes)
+    if clean == entry.boxes:
+        return entry
+    entry.boxes = clean
+    entry.boxes_version += 1
+    entry.boxes_updated_by_id, entry.boxes_updated_at = actor.id, utcnow()
+    db.session.flush()
+    prepare_redacted([entry])
+    record_event("material.boxes_set", actor=actor, channel=channel, object_type="material_item", object_id=item.id,
+                 details={"position": entry.position, "boxes": clean, "version": entry.boxes_version})
+    return entry
+
+
+def redacted_relative(sha256: str, digest: str) -> str:
+    return f"{REDACTED_DIR}/{sha256[:2]}/{sha256}/{digest}.jpg"
+
+
+def redact_image(original: Path, boxes: list) -> bytes:
+    """The public image with `boxes` filled solid: oriented, ≤ 1280 px, JPEG without metadata.
+
+    JPEG originals are decoded at the smallest DCT scale that still gives the public size (a 12
+    MP photo decodes at half size, four times less work)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(original, formats=list(MEDIA_TYPES)) as image:
+                if image.format == "JPEG":
+                    scale = REDACTED_EDGE / max(image.size)
+                    if scale < 1:
+                        image.draft("RGB", (math.ceil(image.width * scale), math.ceil(image.height * scale)))
+                image.load()
+                # exif_transpose copies the whole image even when there is nothing to turn.
+                turned = image.getexif().get(ORIENTATION, 1) not in (None, 1)
+                flat = _flattened(ImageOps.exif_transpose(image) if turned else image)
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise Invalid(f"原图无法解码，不能生成遮挡图：{exc}") from None
+    flat.thumbnail((REDACTED_EDGE, REDACTED_EDGE), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    draw = ImageDraw.Draw(flat)
+    width, height = flat.size
+    for x, y, w, h in boxes:
+        # Outwards to whole pixels: a box never leaves a sliver of what it covers.
+        left, top = math.floor(x * width), math.floor(y * height)
+        right, bottom = math.ceil((x + w) * width) - 1, math.ceil((y + h) * height) - 1
+        draw.rectangle((left, top, max(left, right), max(top, bottom)), fill=FILL)
+    flat.info = {}
+    buffer = BytesIO()
+    flat.save(buffer, "JPEG", quality=REDACTED_QUALITY, exif=b"")
+    return buffer.getvalue()
+
+
+def prepare_redacted(entries: list[MaterialPhoto]) -> None:
+    """Make the missing redacted images of `entries` for their current boxes, several at once.
+
+    Called when boxes are saved and when an item is approved, so that publishing a bulletin
+    finds its images ready. Decoding and encoding run in Pillow's C code without the GIL; the
+    database is read here, never in the worker threads."""
+    work = []
+    for entry in entries:
+        evidence = entry.photo.evidence_file
+        if evidence is None:
+            continue
+        target = evidence_root() / redacted_relative(evidence.sha256, boxes_digest(entry.boxes))
+        if not target.exists():
+            work.append((evidence_root() / evidence.stored_path, list(entry.boxes), target))
+    if not work:
+        return
+
+    def make(job) -> None:
+        original, boxes, target = job
+        write_durably(redact_image(original, boxes), target)
+
+    if len(work) == 1:
+        make(work[0])
+        return
+    with ThreadPoolExecutor(max_workers=min(len(work), os.cpu_count() or 1, 4)) as pool:
+        list(pool.map(make, work))
+
+
+def redacted_file(entry: MaterialPhoto, digest: str | None = None) -> Path:
+    """The redacted image of `entry` for its current boxes (made if missing), or for an earlier
+    boxes digest if that file exists (a bulletin rendered with it)."""
+    evidence = entry.photo.evidence_file
+    if evidence is None:
+        raise NotFound("照片文件不存在。")
+    current = boxes_digest(entry.boxes)
+    path = evidence_root() / redacted_relative(evidence.sha256, digest or current)
+    if path.exists():
+        return path
+    if digest is not None and digest != current:
+        raise NotFound("该遮挡版本的图片不存在。")
+    write_durably(redact_image(evidence_root() / evidence.stored_path, entry.boxes), path)
+    return path
+
+
+def material_resolver(user: User | None) -> Resolver:
+    """What a bulletin rendered for `user` may embed: the redacted images of material items,
+    authorised exactly as the material API would; never evidence by its hash."""
+
+    def resolve(scheme: str, parts: tuple[str, ...]) -> bytes:
+        if scheme != MATERIAL_SCHEME:
+            raise RefusedURL("简报只能引用已遮挡的材料图片")
+        if user is None:
+            raise RefusedURL("未指定出具人，不能读取材料图片")
+        item_id, position, digest = parts
+        return redacted_file(find_material_photo(find_item(item_id, user), position), digest).read_bytes()
+
+    return resolve
+
+
+# --- views -------------------------------------------------------------------------------------
+
+
+def person_names(inspection: Inspection) -> tuple[list[str], list[str]]:
+    """Names of individuals and other personal values from the record's person fields."""
+    venue = inspection.assignment.venue
+    names = [venue.operator_name or ""]
+    literals = [venue.contact_phone or ""]
+    names += db.session.scalars(sa.select(User.display_name).join(AssignmentMember, AssignmentMember.user_id == User.id)
+                                .where(AssignmentMember.assignment_id == inspection.assignment_id)).all()
+    inspector = db.session.get(User, inspection.inspector_id)
+    names.append(inspector.display_name if inspector else "")
+    cases = db.session.scalars(sa.select(EnforcementCase).join(CaseViolation, CaseViolation.case_id == EnforcementCase.id)
+                               .join(Violation, Violation.id == CaseViolation.violation_id)
+                               .where(Violation.inspection_id == inspection.id).distinct()).all()
+    for case in cases:
+        names += [case.party_name or "", case.party_legal_representative or ""]
+        literals += [case.party_phone or "", case.party_id_number or "", case.party_address or ""]
+    return [n for n in names if n], [v for v in literals if v]
+
+
+def venue_label(item: MaterialItem) -> str:
+    venue = item.inspection.assignment.venue
+    return venue.name if item.venue_display == "show" else f"某{venue.category.name}"
+
+
+def mask_for_item(item: MaterialItem, text: str) -> str:
+    """`text` about `item` as it may leave the office: the people of its record, their numbers and,
+    unless shown, the venue's name masked (also for wording typed for a bulletin)."""
+    venue = item.inspection.assignment.venue
+    names, literals = person_names(item.inspection)
+    label = None if item.venue_display == "show" else venue_label(item)
+    return mask_text(text or "", person_names=names, literals=literals, venue_name=venue.name, venue_label=label)
+
+
+def masked_text(item: MaterialItem) -> str:
+    return mask_for_item(item, item.text)
+
+
+def masked_title(item: MaterialItem) -> str:
+    return mask_for_item(item, item.title)
+
+
+def item_view(item: MaterialItem, user: User) -> dict:
+    """What `user` may see of an item: the masked view always, the text as written only for
+    the office and admins."""
+    venue = item.inspection.assignment.venue
+    view = {
+        "id": item.id, "kind": item.kind, "kind_label": KIND_LABELS[item.kind], "state": item.state,
+        "state_label": STATE_LABELS[item.state], "source": item.source, "source_label": SOURCE_LABELS[item.source],
+        "title": masked_title(item), "masked_text": masked_text(item), "venue": venue_label(item),
+        "venue_display": item.venue_display, "county": venue.county.name, "category": venue.category.name,
+        "created_at": item.created_at,
+        "photos": [{"position": entry.position, "boxes": entry.boxes, "boxes_version": entry.boxes_version,
+                    "caption": _caption(item, entry)} for entry in item.photos],
+    }
+    try:
+        authorize(user, "read_internal", item)
+    except Problem:
+        return view
+    view.update(internal_title=item.title, text=item.text, inspection_id=item.inspection_id,
+                finding_id=item.finding_id, example_note_id=item.example_note_id)
+    return view
+
+
+def _caption(item: MaterialItem, entry: MaterialPhoto) -> str:
+    return mask_for_item(item, entry.photo.caption or "")
+
+
+def _items_query(user: User, kind: str | None, state: str | None, county_id: int | None = None) -> sa.Select:
+    scope = authorize(user, "read", MaterialItem)
+    query = sa.select(MaterialItem).where(scope.where(user))
+    if kind:
+        query = query.where(MaterialItem.kind == kind)
+    if state:
+        query = query.where(MaterialItem.state == state)
+    if county_id is not None:
+        query = query.where(MaterialItem.inspection_id.in_(
+            sa.select(Inspection.id).join(Assignment, Assignment.id == Inspection.assignment_id)
+            .join(Venue, Venue.id == Assignment.venue_id).where(Venue.county_id == county_id)))
+    return query
+
+
+def list_items(user: User, *, kind: str | None = None, state: str | None = None) -> list[MaterialItem]:
+    return list(db.session.scalars(_items_query(user, kind, state).order_by(MaterialItem.id.desc())))
+
+
+ITEM_SORTS = {"created": "登记时间", "kind": "类型", "state": "状态", "title": "标题"}
+
+
+def page_items(user: User, *, kind: str | None = None, state: str | None = None, county_id: int | None = None,
+               sort: str = "created", descending: bool = True, page: int = 1, per_page: int = PER_PAGE) -> Page:
+    """The library as the list page shows it: filtered, sorted, one page. Sorting by title uses
+    the title as written (what propaganda reads is masked, but in the same order of items)."""
+    columns = {"created": MaterialItem.id, "kind": MaterialItem.kind, "state": MaterialItem.state,
+               "title": MaterialItem.title}
+    column = columns.get(sort, MaterialItem.id)
+    order = (column.desc(), MaterialItem.id.desc()) if descending else (column.asc(), MaterialItem.id.asc())
+    return paginate(_items_query(user, kind, state, county_id).order_by(*order), page, per_page)

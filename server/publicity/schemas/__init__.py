@@ -1,0 +1,1 @@
+"""marshmallow schemas of the publicity API; unknown fields are rejected."""

@@ -1,0 +1,1 @@
+"""marshmallow schemas of the registry API; unknown fields are rejected."""

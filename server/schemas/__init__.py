@@ -1,1 +1,0 @@
-"""marshmallow schemas; unknown fields are rejected."""

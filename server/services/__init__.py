@@ -1,1 +1,0 @@
-"""Domain operations as plain functions. They flush, never commit: the request or command does."""

@@ -46,7 +46,7 @@ from server.accounts.models.user import User
 from server.draws.models.draw import Assignment, AssignmentMember, Draw
 from server.draws.server_keys import wrap_secret  # noqa: E402
 from server.extensions import db  # noqa: E402
-from server.field.evidence import original_path  # noqa: E402
+from server.field.evidence_store import original_path  # noqa: E402
 from server.field.models.evidence import EvidenceFile
 from server.field.models.inspection import Inspection, Photo
 from server.publicity import bulletins as service  # noqa: E402

@@ -133,7 +133,8 @@ def bench_create_draw() -> dict[str, float]:
     from server import create_app
     from server.accounts.models.user import User
     from server.demo.registry import seed_demo
-    from server.draws.draws import close_draw, create_draw, verify_draw
+    from server.draws.creation import create_draw
+    from server.draws.verification import close_draw, verify_draw
     from server.extensions import db
     from server.registry.loader import load_reference
     from server.registry.models.reference import County
@@ -206,7 +207,8 @@ def bench_create_draw_city(url: str, label: str) -> dict[str, float]:
 
     from server import create_app
     from server.accounts.models.user import User
-    from server.draws.draws import close_draw, create_draw, verify_draw
+    from server.draws.creation import create_draw
+    from server.draws.verification import close_draw, verify_draw
     from server.extensions import db
     from server.registry.loader import load_reference
     from server.registry.models.reference import County, Department, VenueCategory

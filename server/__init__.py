@@ -64,7 +64,7 @@ def _register_transaction(app: Flask) -> None:
     its first query, so that no lock is held while it arrives: on SQLite a writing request holds
     the write lock from its first query (BEGIN IMMEDIATE); on both, the bearer check may update
     the token's last use. Photo chunks stream into their file instead, with no transaction open
-    (see `server.field.evidence.receive_chunk`).
+    (see `server.field.uploads.receive_chunk`).
     """
 
     @app.before_request

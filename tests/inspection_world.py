@@ -23,7 +23,7 @@ from web_session import login
 
 from server.columns import utcnow
 from server.extensions import db as _db
-from server.field import evidence as evidence_service
+from server.field import evidence_store as evidence_service
 from server.field.models.evidence import EvidenceFile
 from server.field.models.inspection import (
     Amendment,

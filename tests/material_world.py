@@ -19,7 +19,7 @@ from PIL import Image
 
 from server.accounts.models.user import User
 from server.columns import utcnow
-from server.field.evidence import original_path
+from server.field.evidence_store import original_path
 from server.field.models.evidence import EvidenceFile
 from server.field.models.inspection import ExampleNote, Inspection, Photo
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from ..accounts.models.user import User
 from ..columns import utcnow
 from ..draws import assignments as assignment_service
-from ..draws.draws import create_draw
+from ..draws.creation import create_draw
 from ..extensions import db
 from ..field.models.inspection import Inspection, Violation
 from ..registry.loader import rules_bundle_for_category

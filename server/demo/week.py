@@ -46,21 +46,17 @@ from ..draws.models.draw import Assignment, AssignmentMember, Draw
 from ..draws.server_keys import wrap_secret
 from ..enforcement.documents import today_in_china
 from ..extensions import db
-from ..field.evidence import (
+from ..field.evidence_store import VARIANTS, evidence_root, original_path, variant_path, write_durably
+from ..field.models.evidence import EvidenceFile
+from ..field.models.inspection import ExampleNote, Inspection, Photo, Violation
+from ..field.photo_checks import (
     EXIF_DATETIME,
     EXIF_DATETIME_ORIGINAL,
     EXIF_IFD,
     EXIF_OFFSET_TIME_ORIGINAL,
     GPS_IFD,
-    VARIANTS,
-    evidence_root,
     inspect_image,
-    original_path,
-    variant_path,
-    write_durably,
 )
-from ..field.models.evidence import EvidenceFile
-from ..field.models.inspection import ExampleNote, Inspection, Photo, Violation
 from ..registry.loader import rules_bundle_for_category, venue_facts
 from ..registry.models.reference import VenueCategory
 from ..registry.models.venue import Venue

@@ -1,10 +1,11 @@
-"""Assignments after the draw: sealing, dispatch, reveal, and the status machine.
+"""The life of an assignment: created sealed, then the status machine and its verbs.
 
-"四不两直" in software (DESIGN.md §1, §4.2): until dispatch only the office reads a target; the
-team carries it sealed (`server.draws.sealing`), opens it online once the office dispatched
-(inside the window) or offline with the reveal code shown once at dispatch; department and
-county viewers see an assignment only after the inspection is submitted. Every read of a target
-is audited, and so is every status change.
+A draw creates its assignments sealed (`create_sealed_many`); the team carries the target
+sealed (`server.draws.sealing`) until the office dispatches it (`dispatch`, which shows the
+reveal code once) and a member opens it — online inside the window (`reveal_online`) or offline
+with the reveal code (`record_offline_reveal`). Every status change is audited. Who may do
+what is the access policy in `server.draws.assignment_access`; what readers see, and the
+audited read of a target, are in `server.draws.assignment_reading`.
 
 Status machine (`ALLOWED_TRANSITIONS`)::
 
@@ -19,56 +20,31 @@ Every transition is a conditional UPDATE (… WHERE id = :id AND status = :from)
 concurrent requests only one changes the row, the other gets a 409 problem — which is how two
 simultaneous dispatches yield one reveal code.
 
-Who sees what (the access policy registered below):
-
-| role | list / detail (never the target) | target | act |
-|---|---|---|---|
-| office, admin | all | any time (audited) | dispatch, cancel, close |
-| inspector | assignments of their team, with the envelope | after reveal | reveal, start, submit |
-| department | submitted/closed, categories it is responsible for | same | — |
-| county | submitted/closed, venues in its county | same | — |
-| auditor | all, for following the status machine against the audit log | never | — |
-| enforcement, propaganda | nothing | never | — |
-
-Roles with a scoped grant get 404 for an assignment outside their scope, exactly as for one
-that does not exist, so that an id does not tell them an assignment exists; roles without any
-grant get 403 before any lookup.
-
 Services flush and never commit; the request or CLI command commits.
 """
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from sealing import key_to_text
 
-from ..access import (
-    Scope,
-    authorize,
-    get_or_404,
-    grant,
-    policy_for,
-    register_policy,
-)
+from ..access import authorize
 from ..accounts.models.user import User
 from ..audit.chain import record_event
 from ..columns import as_utc, local_text, utcnow
-from ..errors import Conflict, Forbidden, Invalid, NotFound
+from ..errors import Conflict, Forbidden, Invalid
 from ..extensions import db
 from ..races import is_sqlite_busy
-from ..registry.models.venue import Venue
-from ..registry.venues import VENUE_IN_COUNTY, VENUE_OF_DEPARTMENT
+from .assignment_access import TEAM_TARGET_STATUSES
 from .changes import record_change
 from .models.draw import Assignment, AssignmentMember, AssignmentTransition
-from .sealing import assignment_key, ensure_envelope, new_secrets, stored_reveal_code, venue_target
+from .sealing import assignment_key, ensure_envelope, new_secrets, stored_reveal_code
 
 STATUS_LABELS = {
     "sealed": "已封存",
@@ -102,136 +78,9 @@ TRANSITION_ACTIONS = {
     "expired": "assignment.expired",
 }
 
-# The team has the target once it is revealed; viewers only once the inspection is submitted.
-TEAM_TARGET_STATUSES = ("revealed", "in_progress", "submitted", "closed")
-VIEWER_STATUSES = ("submitted", "closed")
 # The key may be released while the team can still be working on the assignment.
 REVEALABLE_STATUSES = ("dispatched", "revealed", "in_progress", "submitted")
-# No envelope is handed out for an assignment that will not be visited.
-ENVELOPE_STATUSES = ("sealed", "dispatched", "revealed", "in_progress", "submitted", "closed")
 EXPIRABLE_STATUSES = tuple(status for status, targets in ALLOWED_TRANSITIONS.items() if "expired" in targets)
-TARGET_READ_VIA = ("api", "web", "cli", "export", "pdf")
-
-LABEL = "督查任务"
-
-
-# --- access policy ---------------------------------------------------------------------------
-
-
-def is_member(assignment: Assignment, user: User) -> bool:
-    return any(member.user_id == user.id for member in assignment.members)
-
-
-def _team_sql(user: User):
-    return Assignment.id.in_(sa.select(AssignmentMember.assignment_id).where(AssignmentMember.user_id == user.id))
-
-
-def _after_submission(venue_scope: Scope) -> Scope:
-    """Viewers of a venue scope see its assignments only once the inspection is submitted."""
-    return Scope(
-        f"{venue_scope.name} after submission",
-        lambda user, assignment: (assignment.status in VIEWER_STATUSES
-                                  and venue_scope.allows(user, assignment.venue)),
-        lambda user: sa.and_(Assignment.status.in_(VIEWER_STATUSES),
-                             Assignment.venue_id.in_(sa.select(Venue.id).where(venue_scope.where(user)))),
-    )
-
-
-TEAM = Scope("team", lambda user, assignment: is_member(assignment, user), _team_sql)
-DEPARTMENT_AFTER_SUBMISSION = _after_submission(VENUE_OF_DEPARTMENT)
-COUNTY_AFTER_SUBMISSION = _after_submission(VENUE_IN_COUNTY)
-
-register_policy(Assignment, LABEL)
-grant(Assignment, "read", ("office", "admin", "auditor"))
-grant(Assignment, "read", "inspector", TEAM)
-grant(Assignment, "read", "department", DEPARTMENT_AFTER_SUBMISSION)
-grant(Assignment, "read", "county", COUNTY_AFTER_SUBMISSION)
-# The auditor follows assignments but never reads a target through them.
-grant(Assignment, "read_target", ("office", "admin"))
-grant(Assignment, "read_target", "inspector", TEAM)
-grant(Assignment, "read_target", "department", DEPARTMENT_AFTER_SUBMISSION)
-grant(Assignment, "read_target", "county", COUNTY_AFTER_SUBMISSION)
-grant(Assignment, "manage", ("office", "admin"))
-grant(Assignment, "reveal", "inspector", TEAM)
-grant(Assignment, "work", "inspector", TEAM)
-
-
-def find_assignment(ident, user: User, action: str = "read") -> Assignment:
-    """The assignment `user` may `action`, hiding the existence of those outside their scope.
-
-    Roles without any grant for `action` get 403 before the lookup; an assignment outside the
-    user's read scope is 404, like an unknown id; inside it, a refused action is 403.
-    """
-    authorize(user, action, Assignment)
-    assignment = get_or_404(Assignment, ident)
-    read_scope = policy_for(Assignment).scope_for("read", user.role)
-    if read_scope is None or not read_scope.allows(user, assignment):
-        raise NotFound(f"编号为 {ident} 的{LABEL}不存在。")
-    authorize(user, action, assignment)
-    return assignment
-
-
-def visible_assignments(user: User, *, draw_id: int | None = None, status: str | None = None) -> list[Assignment]:
-    """The assignments `user` may list, oldest first."""
-    query = (sa.select(Assignment).where(authorize(user, "read", Assignment).where(user))
-             .options(selectinload(Assignment.members).selectinload(AssignmentMember.user))
-             .order_by(Assignment.id))
-    if draw_id is not None:
-        query = query.where(Assignment.draw_id == draw_id)
-    if status is not None:
-        query = query.where(Assignment.status == status)
-    return list(db.session.scalars(query))
-
-
-# What is still to be done by a team: dispatched (to be opened on site), revealed, under way.
-TEAM_OPEN_STATUSES = ("dispatched", "revealed", "in_progress")
-
-
-def open_team_assignments(user: User, limit: int = 20) -> list[Assignment]:
-    """The assignments of `user`'s own teams still to be done, the soonest window first: what an
-    inspector's landing page lists. Their targets stay sealed; only the policy's rows come back."""
-    query = (sa.select(Assignment).where(authorize(user, "read", Assignment).where(user))
-             .where(Assignment.status.in_(TEAM_OPEN_STATUSES),
-                    Assignment.members.any(AssignmentMember.user_id == user.id))
-             .options(selectinload(Assignment.members).selectinload(AssignmentMember.user))
-             .order_by(Assignment.window_start, Assignment.id).limit(limit))
-    return list(db.session.scalars(query))
-
-
-def summary(assignment: Assignment, user: User) -> dict:
-    """What a reader of an assignment sees: never the target.
-
-    The fields are listed here one by one rather than dumped from the row, so that a column
-    added to the model later cannot leak a target by accident. Team members also get the
-    envelope (standard base64), built on their first pull.
-    """
-    data = {
-        "id": assignment.id,
-        "uuid": assignment.uuid,
-        "draw_id": assignment.draw_id,
-        "position": assignment.position,
-        "status": assignment.status,
-        "status_label": STATUS_LABELS[assignment.status],
-        "visit_date": assignment.visit_date,
-        "window_start": as_utc(assignment.window_start),
-        "window_end": as_utc(assignment.window_end),
-        "meeting_point": assignment.meeting_point,
-        "may_propose_penalties": assignment.may_propose_penalties,
-        "dispatched_at": as_utc(assignment.dispatched_at),
-        "revealed_at": as_utc(assignment.revealed_at),
-        "submitted_at": as_utc(assignment.submitted_at),
-        "members": [
-            {"user_id": member.user_id, "username": member.user.username,
-             "display_name": member.user.display_name, "position": member.position,
-             "is_leader": member.is_leader}
-            for member in assignment.members
-        ],
-    }
-    can_have_envelope = assignment.envelope is not None or assignment.wrapped_reveal_code is not None
-    if (user.role == "inspector" and is_member(assignment, user) and assignment.status in ENVELOPE_STATUSES
-            and can_have_envelope):
-        data["envelope"] = base64.b64encode(ensure_envelope(assignment)).decode("ascii")
-    return data
 
 
 # --- creation (called by the draw) -----------------------------------------------------------
@@ -467,33 +316,6 @@ def record_offline_reveal(assignment: Assignment, user: User, *, channel: str,
                               details={"how": "offline_code"})
 
 
-# --- reading the target ----------------------------------------------------------------------
-
-
-def read_target(assignment: Assignment, user: User, *, channel: str, via: str | None = None) -> dict:
-    """The target of `assignment` for `user`, audited (who, when, through what).
-
-    `channel` is the audit channel (api, web, cli); `via` says more when it differs: "export"
-    or "pdf". Office/admin: any time. Team members: once revealed. Department/county viewers:
-    once submitted, within their scope. Everyone else: refused.
-    """
-    via = via or channel
-    if via not in TARGET_READ_VIA:
-        raise ValueError(f"via must be one of {', '.join(TARGET_READ_VIA)}, not {via!r}")
-    authorize(user, "read_target", assignment)
-    if user.role == "inspector" and assignment.status not in TEAM_TARGET_STATUSES:
-        if assignment.status == "sealed":
-            raise Forbidden("任务尚未派发，不能查看目标。", reason="not_dispatched")
-        if assignment.status == "dispatched":
-            raise Forbidden("任务尚未揭封：请在时间窗口内揭封后再查看目标。", reason="not_revealed")
-        raise Forbidden(f"任务{STATUS_LABELS[assignment.status]}，不能查看目标。", reason=assignment.status)
-    target = venue_target(assignment.venue)
-    # The event names the assignment, never the venue: the auditor reads the log before visits.
-    record_event("assignment.target_read", actor=user, channel=channel, object_type="assignment",
-                 object_id=assignment.id, details={"via": via, "status": assignment.status, "role": user.role})
-    return target
-
-
 # --- the other verbs -------------------------------------------------------------------------
 
 
@@ -554,5 +376,3 @@ def transitions_of(assignment: Assignment) -> list[AssignmentTransition]:
         sa.select(AssignmentTransition).where(AssignmentTransition.assignment_id == assignment.id)
         .order_by(AssignmentTransition.id)
     ))
-
-

@@ -151,7 +151,7 @@ def _facts(case) -> str:
 
 
 def _evidence(case) -> list[dict]:
-    from .cases import case_photos  # cases imports this module for its transitions
+    from .cases import case_photos  # cases imports this module for its views
 
     items = []
     if case.evidence_summary and case.evidence_summary.strip():

@@ -37,7 +37,7 @@ from ..audit.chain import record_event
 from ..columns import CHINA_STANDARD_TIME, utcnow
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
-from ..field.evidence import evidence_resolver, write_durably
+from ..field.evidence_store import evidence_resolver, write_durably
 from ..field.inspection_record import inspection_record
 from ..field.models.inspection import Inspection
 from ..pdf.fonts import cjk_font_families

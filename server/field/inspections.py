@@ -1,6 +1,6 @@
 """Reading inspection records: who may read which, the filtered list, and one record in full.
 
-An inspection is read through its assignment's rules (server.draws.assignments): the team
+An inspection is read through its assignment's rules (server.draws.assignment_access): the team
 reads its own records, department and county viewers those of submitted assignments in their
 scope, the office and admins all. The enforcement bureau, which already reads every violation
 and its photos, reads submitted records — never a draft of a visit still under way. The auditor
@@ -22,6 +22,7 @@ from sqlalchemy.orm import selectinload
 from ..access import EVERYTHING, Scope, authorize, get_or_404, grant, policy_for, register_policy
 from ..accounts.models.user import User
 from ..columns import as_utc
+from ..draws import assignment_access
 from ..draws import assignments as assignment_service
 from ..draws.models.draw import Assignment
 from ..errors import Invalid, NotFound, Problem
@@ -29,10 +30,10 @@ from ..extensions import db
 from ..pagination import PER_PAGE, Page, paginate, signed_sort
 from ..registry.models.reference import County, Department, LegalBasis, Rule
 from ..registry.models.venue import Venue
+from .completion import INSPECTION_STATUS_LABELS
 from .inspection_record import inspection_record
 from .models.evidence import EvidenceFile
 from .models.inspection import INSPECTION_STATUSES, Amendment, Inspection, Photo, Violation
-from .sync import INSPECTION_STATUS_LABELS
 
 LABEL = "督查记录"
 
@@ -52,9 +53,9 @@ SUBMITTED = Scope("submitted records", lambda user, inspection: inspection.statu
 register_policy(Inspection, LABEL)
 grant(Inspection, "read", ("office", "admin"), EVERYTHING)
 grant(Inspection, "read", "enforcement", SUBMITTED)
-grant(Inspection, "read", "inspector", _via_assignment(assignment_service.TEAM))
-grant(Inspection, "read", "department", _via_assignment(assignment_service.DEPARTMENT_AFTER_SUBMISSION))
-grant(Inspection, "read", "county", _via_assignment(assignment_service.COUNTY_AFTER_SUBMISSION))
+grant(Inspection, "read", "inspector", _via_assignment(assignment_access.TEAM))
+grant(Inspection, "read", "department", _via_assignment(assignment_access.DEPARTMENT_AFTER_SUBMISSION))
+grant(Inspection, "read", "county", _via_assignment(assignment_access.COUNTY_AFTER_SUBMISSION))
 
 
 def may_read(user: User, inspection: Inspection) -> bool:
@@ -78,7 +79,7 @@ def inspection_of(assignment: Assignment) -> Inspection | None:
 
 def target_is_public(assignment: Assignment) -> bool:
     """Once the record is submitted its venue is no longer a secret to its readers."""
-    return assignment.status in assignment_service.VIEWER_STATUSES
+    return assignment.status in assignment_access.VIEWER_STATUSES
 
 
 # --- the list ------------------------------------------------------------------------------------
@@ -270,7 +271,7 @@ def target_readable(assignment: Assignment, user: User) -> bool:
         authorize(user, "read_target", assignment)
     except Problem:
         return False
-    return user.role != "inspector" or assignment.status in assignment_service.TEAM_TARGET_STATUSES
+    return user.role != "inspector" or assignment.status in assignment_access.TEAM_TARGET_STATUSES
 
 
 def assignment_overview(assignment: Assignment, user: User) -> dict:

@@ -5,7 +5,7 @@ import weasyprint  # noqa: F401  (imported whole here, before anything else of i
 from PIL import ImageFile
 
 # Importing WeasyPrint sets Pillow's process-wide ImageFile.LOAD_TRUNCATED_IMAGES to True. The
-# evidence store must refuse a truncated photo (server/field/evidence.py decodes every upload
+# evidence store must refuse a truncated photo (server/field/photo_checks.py decodes every upload
 # to prove it is whole), so Pillow's default is restored; documents embed only re-encoded,
 # complete variants and lose nothing by it.
 ImageFile.LOAD_TRUNCATED_IMAGES = False

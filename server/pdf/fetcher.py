@@ -14,7 +14,7 @@ Two kinds of URL are served, everything else is refused:
   embed only these, never evidence by hash.
 
 This module checks the form of those URLs and knows no domain: what a well-formed evidence or
-material URL names is read by the caller's resolver (`field.evidence.evidence_resolver`,
+material URL names is read by the caller's resolver (`field.evidence_store.evidence_resolver`,
 `publicity.materials.material_resolver`), which authorises the user the document is rendered
 for exactly as the evidence or material API would. Without a resolver both are refused.
 

@@ -41,7 +41,7 @@ from ..enforcement.document_catalogue import DocumentCatalogueError
 from ..enforcement.documents import allocate_serial, take_write_lock, today_in_china
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
-from ..field.evidence import write_durably
+from ..field.evidence_store import write_durably
 from ..field.models.inspection import Inspection, Violation
 from ..oversight import statistics
 from ..pagination import PER_PAGE, Page, paginate

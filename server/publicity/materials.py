@@ -41,8 +41,9 @@ from ..draws.models.draw import Assignment, AssignmentMember
 from ..enforcement.models.case import CaseViolation, EnforcementCase
 from ..errors import Conflict, Invalid, NotFound, Problem
 from ..extensions import db
-from ..field.evidence import MEDIA_TYPES, VARIANTS, _flattened, evidence_root, write_durably
+from ..field.evidence_store import VARIANTS, _flattened, evidence_root, write_durably
 from ..field.models.inspection import ExampleNote, Finding, Inspection, Photo, Violation
+from ..field.photo_checks import MEDIA_TYPES
 from ..pagination import PER_PAGE, Page, paginate
 from ..pdf.fetcher import MATERIAL_SCHEME, RefusedURL, Resolver
 from ..registry.models.venue import Venue

@@ -4,7 +4,6 @@ from wtforms import (
     BooleanField,
     DateTimeLocalField,
     IntegerField,
-    PasswordField,
     SelectMultipleField,
     StringField,
     ValidationError,
@@ -13,18 +12,6 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from .chinese_form import ChineseForm
-
-
-class LoginForm(ChineseForm):
-    username = StringField("用户名", validators=[
-        DataRequired(message="请输入用户名。"),
-        Length(max=64, message="用户名不超过 64 个字符。"),
-    ])
-    password = PasswordField("密码", validators=[
-        DataRequired(message="请输入密码。"),
-        Length(max=256, message="密码不超过 256 个字符。"),
-    ])
-
 
 
 class DrawForm(ChineseForm):

@@ -137,7 +137,7 @@ def test_no_cycle_between_domain_packages():
 
 
 @pytest.mark.parametrize(("importer", "imported", "reason"), [
-    ("server.pdf.fetcher", "server.field.evidence", "server/pdf imports no domain"),
+    ("server.pdf.fetcher", "server.field.evidence_store", "server/pdf imports no domain"),
     ("server.access", "server.accounts.models.user", "server/access imports no domain"),
     ("server.registry.loader", "server.draws.models.draw", "registry sits below draws"),
 ])

@@ -40,7 +40,7 @@ def _seqs(page: str) -> list[int]:
 
 @contextmanager
 def _triggers_disabled(db):
-    """What a database superuser can do to edit the log by hand (as in tests/services/test_audit_chain.py)."""
+    """What a database superuser can do to edit the log by hand (as in tests/audit/test_audit_chain.py)."""
     tables = ("audit_event", "audit_chain_head")
     if db.session.get_bind().dialect.name == "postgresql":
         for table in tables:

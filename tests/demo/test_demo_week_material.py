@@ -19,9 +19,10 @@ from server.columns import as_utc
 from server.demo.registry import seed_demo
 from server.demo.week import seed_week_inspections
 from server.enforcement.documents import today_in_china
-from server.field.evidence import evidence_root, inspect_image, original_path, variant_path
+from server.field.evidence_store import evidence_root, original_path, variant_path
 from server.field.models.evidence import EvidenceFile
 from server.field.models.inspection import ExampleNote, Inspection, Photo
+from server.field.photo_checks import inspect_image
 from server.publicity import bulletins, materials
 from server.publicity.masking import contains_mobile_number
 from server.publicity.models.material import MaterialItem

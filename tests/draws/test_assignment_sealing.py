@@ -13,6 +13,7 @@ from assignment_world import ROLE_KEYS, make_assignment, world  # noqa: F401  (f
 from sealing import EnvelopeError, key_from_text, open_with_code, open_with_key
 from server.audit.models.audit import AuditEvent
 from server.columns import utcnow
+from server.draws import assignment_access, assignment_reading
 from server.draws import assignments as service
 from server.draws.models.draw import ASSIGNMENT_STATUSES
 from server.draws.sealing import assignment_key, ensure_envelope, stored_reveal_code
@@ -62,7 +63,7 @@ def test_read_target_per_role_and_status(db, world, make_assignment, role_key, s
     user = world.users[role_key]
     before = last_seq(db)
     if target_allowed(role_key, status):
-        target = service.read_target(assignment, user, channel="api")
+        target = assignment_reading.read_target(assignment, user, channel="api")
         assert target["venue_id"] == world.venue.id
         assert target["name"] == world.venue.name and target["address"] == world.venue.address
         assert target["operator_name"] == world.venue.operator_name
@@ -74,7 +75,7 @@ def test_read_target_per_role_and_status(db, world, make_assignment, role_key, s
         assert event.details["via"] == "api" and event.details["status"] == status
     else:
         with pytest.raises(Forbidden):
-            service.read_target(assignment, user, channel="api")
+            assignment_reading.read_target(assignment, user, channel="api")
         assert events_after(db, before) == []
 
 
@@ -85,20 +86,20 @@ def test_find_assignment_hides_what_a_role_may_not_know(db, world, make_assignme
     user = world.users[role_key]
     expected = listing(role_key, status)
     if expected == "found":
-        assert service.find_assignment(assignment.id, user) is assignment
+        assert assignment_access.find_assignment(assignment.id, user) is assignment
     elif expected == "hidden":
         with pytest.raises(NotFound) as hidden:
-            service.find_assignment(assignment.id, user)
+            assignment_access.find_assignment(assignment.id, user)
         with pytest.raises(NotFound) as unknown:
-            service.find_assignment(2**31 - 2, user)
+            assignment_access.find_assignment(2**31 - 2, user)
         # Word for word the answer for an id that does not exist, apart from the id.
         assert hidden.value.detail.replace(str(assignment.id), "#") == unknown.value.detail.replace(
             str(2**31 - 2), "#")
     else:
         with pytest.raises(Forbidden):
-            service.find_assignment(assignment.id, user)
+            assignment_access.find_assignment(assignment.id, user)
         with pytest.raises(Forbidden):
-            service.find_assignment(2**31 - 2, user)  # refused before any lookup: no existence test
+            assignment_access.find_assignment(2**31 - 2, user)  # refused before any lookup: no existence test
 
 
 @pytest.mark.parametrize("role_key", ROLE_KEYS)
@@ -108,9 +109,9 @@ def test_visible_assignments_per_role(db, world, make_assignment, role_key):
     user = world.users[role_key]
     if listing(role_key, "sealed") == "refused":
         with pytest.raises(Forbidden):
-            service.visible_assignments(user)
+            assignment_access.visible_assignments(user)
         return
-    visible = {a.id for a in service.visible_assignments(user)}
+    visible = {a.id for a in assignment_access.visible_assignments(user)}
     for status, assignment in by_status.items():
         assert (assignment.id in visible) == (listing(role_key, status) == "found"), status
     sees_elsewhere = role_key in ("office", "admin", "auditor", "outsider", "other_department", "other_county")
@@ -120,8 +121,8 @@ def test_visible_assignments_per_role(db, world, make_assignment, role_key):
 def test_visible_assignments_filters(world, make_assignment):
     sealed, cancelled = make_assignment(), make_assignment("cancelled")
     office = world.users["office"]
-    assert [a.id for a in service.visible_assignments(office, draw_id=sealed.draw_id)] == [sealed.id]
-    ids = {a.id for a in service.visible_assignments(office, status="cancelled")}
+    assert [a.id for a in assignment_access.visible_assignments(office, draw_id=sealed.draw_id)] == [sealed.id]
+    ids = {a.id for a in assignment_access.visible_assignments(office, status="cancelled")}
     assert cancelled.id in ids and sealed.id not in ids
 
 
@@ -130,7 +131,7 @@ def test_target_reads_record_the_way_they_were_made(db, world, make_assignment, 
     assignment = make_assignment()
     before = last_seq(db)
     channel = "web" if via in ("export", "pdf") else via
-    service.read_target(assignment, world.users["office"], channel=channel, via=via)
+    assignment_reading.read_target(assignment, world.users["office"], channel=channel, via=via)
     [event] = events_after(db, before, "assignment.target_read")
     assert event.channel == channel and event.details["via"] == via
 
@@ -140,11 +141,11 @@ def test_audit_events_never_name_the_target(db, world, make_assignment):
     before = last_seq(db)
     assignment = make_assignment()
     office, member = world.users["office"], world.users["team_member"]
-    service.summary(assignment, member)
-    service.read_target(assignment, office, channel="api")
+    assignment_reading.summary(assignment, member)
+    assignment_reading.read_target(assignment, office, channel="api")
     code = service.dispatch(assignment, office, channel="api")
     service.reveal_online(assignment, member, channel="api")
-    service.read_target(assignment, member, channel="api")
+    assignment_reading.read_target(assignment, member, channel="api")
     text = json.dumps([[e.action, e.object_id, e.details] for e in events_after(db, before)], ensure_ascii=False)
     for secret in world.target_strings() + [code, code.replace("-", "")]:
         assert secret not in text
@@ -157,7 +158,7 @@ def test_audit_events_never_name_the_target(db, world, make_assignment):
 def test_summary_never_carries_the_target(world, make_assignment):
     assignment = make_assignment("revealed")
     for role_key in ("office", "team_leader", "auditor"):
-        data = service.summary(assignment, world.users[role_key])
+        data = assignment_reading.summary(assignment, world.users[role_key])
         assert not {"venue", "venue_id", "target", "name", "address"} & data.keys()
         text = json.dumps(data, default=str, ensure_ascii=False)
         for secret in world.target_strings():
@@ -166,23 +167,23 @@ def test_summary_never_carries_the_target(world, make_assignment):
 
 def test_envelope_only_for_team_members(world, make_assignment):
     assignment = make_assignment()
-    assert "envelope" in service.summary(assignment, world.users["team_member"])
+    assert "envelope" in assignment_reading.summary(assignment, world.users["team_member"])
     for role_key in ("office", "admin", "auditor"):
-        assert "envelope" not in service.summary(assignment, world.users[role_key])
+        assert "envelope" not in assignment_reading.summary(assignment, world.users[role_key])
 
 
 def test_envelope_is_built_once_on_first_pull(db, world, make_assignment):
     assignment = make_assignment()
     assert assignment.envelope is None
-    first = service.summary(assignment, world.users["team_member"])["envelope"]
+    first = assignment_reading.summary(assignment, world.users["team_member"])["envelope"]
     db.session.expire_all()
     assert base64.b64encode(assignment.envelope).decode() == first
-    assert service.summary(assignment, world.users["team_leader"])["envelope"] == first
+    assert assignment_reading.summary(assignment, world.users["team_leader"])["envelope"] == first
 
 
 def test_no_envelope_for_cancelled_or_expired(world, make_assignment):
     for status in ("cancelled", "expired"):
-        assert "envelope" not in service.summary(make_assignment(status), world.users["team_member"])
+        assert "envelope" not in assignment_reading.summary(make_assignment(status), world.users["team_member"])
 
 
 def test_envelope_opens_with_key_and_code(world, make_assignment):
@@ -224,7 +225,7 @@ def test_dispatch_returns_the_code_once_and_erases_it(db, world, make_assignment
 
 def test_dispatch_keeps_an_envelope_the_team_already_holds(world, make_assignment):
     assignment = make_assignment()
-    pulled = base64.b64decode(service.summary(assignment, world.users["team_member"])["envelope"])
+    pulled = base64.b64decode(assignment_reading.summary(assignment, world.users["team_member"])["envelope"])
     code = service.dispatch(assignment, world.users["admin"], channel="cli")
     assert assignment.envelope == pulled
     assert open_with_code(pulled, code, assignment.uuid)["address"] == world.venue.address
@@ -265,7 +266,7 @@ def test_reveal_before_dispatch_is_forbidden(db, world, make_assignment):
 
 def test_reveal_after_dispatch_releases_the_key(db, world, make_assignment):
     assignment = make_assignment()
-    envelope = base64.b64decode(service.summary(assignment, world.users["team_member"])["envelope"])
+    envelope = base64.b64decode(assignment_reading.summary(assignment, world.users["team_member"])["envelope"])
     service.dispatch(assignment, world.users["office"], channel="api")
     before = last_seq(db)
     key = service.reveal_online(assignment, world.users["team_member"], channel="api")
@@ -339,7 +340,7 @@ def test_no_envelope_in_the_summary_when_none_can_be_built(world, make_assignmen
     """A row with neither envelope nor code (damaged) must not break the team's whole list."""
     assignment = make_assignment("revealed")
     assignment.wrapped_reveal_code = None
-    assert "envelope" not in service.summary(assignment, world.users["team_member"])
+    assert "envelope" not in assignment_reading.summary(assignment, world.users["team_member"])
 
 
 def test_envelope_not_stored_when_sqlite_refuses_the_write(db, world, make_assignment, monkeypatch):

@@ -16,11 +16,12 @@ import sqlalchemy as sa
 from server.accounts.models.user import User
 from server.audit.models.audit import AuditEvent
 from server.columns import as_utc, utcnow
-from server.draws import draws as draw_service
-from server.draws.draws import MATCH, MISMATCH, NOT_REVEALED, DrawInfeasible, close_draw, create_draw, verify_draw
+from server.draws import verification as draw_verification
+from server.draws.creation import DrawInfeasible, create_draw
 from server.draws.models.draw import Assignment, AssignmentMember, AssignmentTransition, Draw
 from server.draws.selection import canonical_json, commitment_of, digest
 from server.draws.server_keys import unwrap_secret
+from server.draws.verification import MATCH, MISMATCH, NOT_REVEALED, close_draw, verify_draw
 from server.errors import Conflict, Forbidden, Invalid
 from server.registry.models.reference import County, Department, VenueCategory
 from server.registry.models.venue import Venue
@@ -290,7 +291,7 @@ def test_close_rules(db, scope, monkeypatch):
     with pytest.raises(Forbidden):
         close_draw(made, scope.auditor)
     later = utcnow() + timedelta(days=5)
-    monkeypatch.setattr(draw_service, "utcnow", lambda: later)
+    monkeypatch.setattr(draw_verification, "utcnow", lambda: later)
     close_draw(made, scope.admin)
     with pytest.raises(Conflict, match="已关闭"):
         close_draw(made, scope.office)

@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from server.accounts.models.user import User
 from server.demo.cases import DEMO_INSPECTIONS, seed_demo_inspections
 from server.demo.registry import seed_demo
+from server.enforcement import case_opening as opening
 from server.enforcement import cases as service
 from server.field.models.inspection import Inspection
 
@@ -13,10 +14,10 @@ def test_demo_has_open_violations_and_two_certified_officers(db):
     seed_demo()
     assert seed_demo_inspections() == DEMO_INSPECTIONS
     enforcement = db.session.scalar(sa.select(User).where(User.username == "enforcement"))
-    violations = service.open_violations(enforcement)
+    violations = opening.open_violations(enforcement)
     assert len(violations) == DEMO_INSPECTIONS
     assert len(service.officers_available()) >= 2
-    case = service.open_case([violations[0].id], officers=[o.id for o in service.officers_available()[:2]],
+    case = opening.open_case([violations[0].id], officers=[o.id for o in service.officers_available()[:2]],
                              party={"kind": "unit", "unit_name": "演示单位", "credit_code": "91330701MA2D123456",
                                     "legal_representative": "王某"},
                              circumstance="first", actor=enforcement)

@@ -16,7 +16,8 @@ from web_session import login
 from server.accounts.auth import issue_device_token
 from server.audit.models.audit import AuditEvent
 from server.columns import utcnow
-from server.enforcement import case_documents
+from server.enforcement import case_documents, case_transitions
+from server.enforcement import case_opening as opening
 from server.enforcement import cases as service
 from server.enforcement import documents as document_service
 from server.enforcement.document_catalogue import load_catalogue
@@ -34,13 +35,13 @@ DECIDED_ON = date(2026, 3, 25)  # after the statement (03-18) and hearing-reques
 
 
 def open_case(cw, party=UNIT, circumstance="first") -> EnforcementCase:
-    return service.open_case([v.id for v in cw.violations], officers=[o.id for o in cw.officers], party=party,
+    return opening.open_case([v.id for v in cw.violations], officers=[o.id for o in cw.officers], party=party,
                              circumstance=circumstance, actor=cw.officers[0],
                              facts="2026年3月10日9时30分许，当事人经营的场所未按要求查验健康码，且接待人数超过核定人数的50%。")
 
 
 def move(case, to_state, actor, **data):
-    return service.transition(case, to_state, actor=actor, version=case.version, **data)
+    return case_transitions.transition(case, to_state, actor=actor, version=case.version, **data)
 
 
 def decided(cw, party=UNIT, circumstance="refused", amount=10000) -> EnforcementCase:
@@ -161,7 +162,7 @@ def test_a_notice_without_hearing_right_says_nothing_of_a_hearing(db, case_world
 def test_numbers_are_consecutive_per_kind_and_year(db, case_world, make_inspection):
     first = decided(case_world)
     _, violations = make_inspection(checks=("k10_health_code",))
-    second = service.open_case([v.id for v in violations], officers=[o.id for o in case_world.officers],
+    second = opening.open_case([v.id for v in violations], officers=[o.id for o in case_world.officers],
                                party=UNIT, circumstance="first", actor=case_world.officers[0])
     officer = case_world.officers[0]
     move(second, "investigating", officer)

@@ -9,8 +9,10 @@ import sqlalchemy as sa
 from case_world import ACT_DATE, PERSON, UNIT, case_world, make_assignment, make_inspection, world  # noqa: F401
 
 from server.audit.models.audit import AuditEvent
+from server.enforcement import case_opening as opening
+from server.enforcement import case_transitions
 from server.enforcement import cases as service
-from server.enforcement.models.case import CaseTransition, CaseViolation, EnforcementCase
+from server.enforcement.models.case import CASE_STATES, CaseTransition, CaseViolation, EnforcementCase
 from server.errors import Conflict, Forbidden, Invalid
 
 NOTIFIED_ON = date(2026, 3, 13)  # a Friday: three working days later is Wednesday the 18th
@@ -36,12 +38,12 @@ def open_unit_case(cw, violations=None, **overrides) -> EnforcementCase:
     values = dict(officers=[o.id for o in cw.officers], party=UNIT, circumstance="first",
                   actor=cw.officers[0])
     values.update(overrides)
-    return service.open_case([v.id for v in (violations or cw.violations)], **values)
+    return opening.open_case([v.id for v in (violations or cw.violations)], **values)
 
 
 def move(case, to_state, actor, **extra):
     data = dict(STEP_DATA[to_state], **extra)
-    return service.transition(case, to_state, actor=actor, version=case.version, **data)
+    return case_transitions.transition(case, to_state, actor=actor, version=case.version, **data)
 
 
 def case_in(cw, state) -> EnforcementCase:
@@ -158,11 +160,11 @@ def test_revoking_frees_the_violations_for_a_new_case(db, case_world, from_state
     assert again.id != case.id and again.state == "filed"
 
 
-@pytest.mark.parametrize("from_state", service.CASE_STATES)
+@pytest.mark.parametrize("from_state", CASE_STATES)
 def test_refused_transitions_are_409_naming_the_allowed_states(db, case_world, from_state):
     case = case_in(case_world, from_state)
     allowed = service.ALLOWED_TRANSITIONS[from_state]
-    refused = [s for s in service.CASE_STATES[1:] if s not in allowed]
+    refused = [s for s in CASE_STATES[1:] if s not in allowed]
     assert refused
     for to_state in refused:
         with pytest.raises(Conflict) as caught:
@@ -191,7 +193,7 @@ def test_stale_version_is_409_and_changes_nothing(db, case_world):
     case = open_unit_case(case_world)
     move(case, "investigating", case_world.officers[0])
     with pytest.raises(Conflict) as caught:
-        service.transition(case, "notified", actor=case_world.officers[0], version=1, **STEP_DATA["notified"])
+        case_transitions.transition(case, "notified", actor=case_world.officers[0], version=1, **STEP_DATA["notified"])
     assert caught.value.extra["current_version"] == 2
     assert case.state == "investigating" and case.proposed_penalty_type is None
 
@@ -202,7 +204,7 @@ def test_concurrent_writer_from_the_same_version_loses(db, case_world):
     db.session.execute(sa.update(EnforcementCase).where(EnforcementCase.id == case.id)
                        .values(version=2, state="investigating"))
     with pytest.raises(Conflict):
-        service.transition(case, "investigating", actor=case_world.officers[0], version=1)
+        case_transitions.transition(case, "investigating", actor=case_world.officers[0], version=1)
     assert db.session.scalar(sa.select(sa.func.count(CaseTransition.id))
                              .where(CaseTransition.case_id == case.id)) == 1
 
@@ -260,7 +262,7 @@ def test_a_heavier_kind_of_penalty_than_the_notice_is_refused(db, case_world):
 def test_transition_data_is_required(db, case_world, to_state, data, field):
     case = case_in(case_world, "investigating")
     with pytest.raises(Invalid) as caught:
-        service.transition(case, to_state, actor=case_world.officers[0], version=case.version, **data)
+        case_transitions.transition(case, to_state, actor=case_world.officers[0], version=case.version, **data)
     assert field in caught.value.errors
     assert case.state == "investigating" and case.version == 2
 
@@ -269,10 +271,10 @@ def test_served_and_executed_need_their_data(db, case_world):
     case = case_in(case_world, "decided")
     officer = case_world.officers[0]
     with pytest.raises(Invalid):
-        service.transition(case, "served", actor=officer, version=case.version, served_on=date(2026, 3, 20))
+        case_transitions.transition(case, "served", actor=officer, version=case.version, served_on=date(2026, 3, 20))
     move(case, "served", officer)
     with pytest.raises(Invalid):
-        service.transition(case, "executed", actor=officer, version=case.version, outcome="complied")
+        case_transitions.transition(case, "executed", actor=officer, version=case.version, outcome="complied")
     with pytest.raises(Invalid):
         move(case, "executed", officer, paid_amount=4000)
     move(case, "executed", officer)
@@ -306,7 +308,7 @@ def test_hearing_right_by_the_thresholds(db, case_world, party, circumstance, pe
 def test_hearing_thresholds_the_case_applies(db, party_kind, penalty_type, amount, expected):
     """Also the rows no benchmark here reaches (an individual's 2000 yuan, 责令停产停业)."""
     case = EnforcementCase(party_kind=party_kind)
-    assert service._hearing_right(case, penalty_type=penalty_type, amount=amount, on=ACT_DATE) is expected
+    assert case_transitions._hearing_right(case, penalty_type=penalty_type, amount=amount, on=ACT_DATE) is expected
 
 
 BENCHMARK_TEXT = "的裁量基准为：责令改正，或警告，或罚款"
@@ -432,7 +434,7 @@ def test_the_database_settles_two_concurrent_openings(db, case_world, monkeypatc
     """Both requests pass the check before either inserts: the unique (violation, live) pair lets
     one win and turns the other into a 409, with nothing of it stored."""
     first = open_unit_case(case_world)
-    monkeypatch.setattr(service, "_check_open", lambda violations: None)
+    monkeypatch.setattr(opening, "_check_open", lambda violations: None)
     with pytest.raises(Conflict, match="刚被其他案件立案"):
         open_unit_case(case_world, violations=case_world.violations[:1])
     assert db.session.scalar(sa.select(sa.func.count(EnforcementCase.id))) == 1
@@ -442,21 +444,21 @@ def test_the_database_settles_two_concurrent_openings(db, case_world, monkeypatc
 def test_decline_removes_from_the_queue_and_is_audited(db, case_world):
     cw = case_world
     enforcement = cw.officers[0]
-    queue = {v.id for v in service.open_violations(enforcement)}
+    queue = {v.id for v in opening.open_violations(enforcement)}
     assert {v.id for v in cw.violations} <= queue
-    service.decline_violations([cw.violations[0].id], reason="已当场整改到位", actor=enforcement)
-    queue = {v.id for v in service.open_violations(enforcement)}
+    opening.decline_violations([cw.violations[0].id], reason="已当场整改到位", actor=enforcement)
+    queue = {v.id for v in opening.open_violations(enforcement)}
     assert cw.violations[0].id not in queue and cw.violations[1].id in queue
     event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "violation.declined"))
     assert event.actor_id == enforcement.id and event.object_id == str(cw.violations[0].id)
     with pytest.raises(Conflict, match="不予立案"):
         open_unit_case(cw)
     open_unit_case(cw, violations=cw.violations[1:])
-    assert cw.violations[1].id not in {v.id for v in service.open_violations(enforcement)}
+    assert cw.violations[1].id not in {v.id for v in opening.open_violations(enforcement)}
     with pytest.raises(Conflict):
-        service.decline_violations([cw.violations[1].id], reason="重复", actor=enforcement)
+        opening.decline_violations([cw.violations[1].id], reason="重复", actor=enforcement)
     with pytest.raises(Invalid):
-        service.decline_violations([cw.other_violation.id], reason=" ", actor=enforcement)
+        opening.decline_violations([cw.other_violation.id], reason=" ", actor=enforcement)
 
 
 def test_overdue_notice_and_unpaid_fine(db, case_world):
@@ -500,7 +502,7 @@ def test_other_roles_cannot_read_cases(db, case_world, role):
     with pytest.raises(Forbidden):
         service.list_cases(user)
     with pytest.raises(Forbidden):
-        service.open_violations(user)
+        opening.open_violations(user)
 
 
 @pytest.mark.parametrize("role", ["office", "admin"])
@@ -553,4 +555,4 @@ def test_a_decision_on_another_provision_than_the_notice_needs_a_new_notice(db, 
 def test_circumstance_labels_have_one_source():
     from server.registry.models.reference import CIRCUMSTANCE_LABELS
 
-    assert service.CIRCUMSTANCE_LABELS is CIRCUMSTANCE_LABELS and CIRCUMSTANCE_LABELS["refused"] == "拒不配合"
+    assert opening.CIRCUMSTANCE_LABELS is CIRCUMSTANCE_LABELS and CIRCUMSTANCE_LABELS["refused"] == "拒不配合"

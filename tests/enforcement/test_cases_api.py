@@ -10,7 +10,7 @@ from case_world import PERSON, UNIT, case_world, make_assignment, make_inspectio
 
 from server.accounts.auth import issue_device_token
 from server.columns import utcnow
-from server.enforcement import cases as service
+from server.enforcement import case_transitions
 from server.enforcement.models.case import EnforcementCase
 from server.extensions import db as _db
 
@@ -225,9 +225,9 @@ def test_case_list_filters_and_pagination(client, db, case_world, officer, make_
         _, [violation] = make_inspection(checks=("k1_closed",))
         extra_ids.append(opened(client, cw, officer, violations=[violation])["id"])
     case = db.session.get(EnforcementCase, second["id"])
-    service.transition(case, "investigating", actor=cw.officers[0], version=1)
-    service.transition(case, "notified", actor=cw.officers[0], version=2, notified_on=date(2026, 3, 13),
-                       proposed_penalty={"type": "warning", "amount": None, "basis_code": IDPL})
+    case_transitions.transition(case, "investigating", actor=cw.officers[0], version=1)
+    case_transitions.transition(case, "notified", actor=cw.officers[0], version=2, notified_on=date(2026, 3, 13),
+                                proposed_penalty={"type": "warning", "amount": None, "basis_code": IDPL})
     _db.session.commit()
 
     def ids(**query):

@@ -8,6 +8,8 @@ from case_world import UNIT, case_world, make_assignment, make_inspection, world
 from web_session import CSRF, csrf, login
 
 from server.audit.models.audit import AuditEvent
+from server.enforcement import case_opening as opening
+from server.enforcement import case_transitions
 from server.enforcement import cases as service
 from server.enforcement.models.case import EnforcementCase
 from server.extensions import db as _db
@@ -16,7 +18,7 @@ IDPL = "idpl2025_art111_1_1"  # 传染病防治法 第一百一十一条, in for
 
 
 def open_committed(cw, circumstance="first") -> EnforcementCase:
-    case = service.open_case([v.id for v in cw.violations], officers=[o.id for o in cw.officers], party=UNIT,
+    case = opening.open_case([v.id for v in cw.violations], officers=[o.id for o in cw.officers], party=UNIT,
                              circumstance=circumstance, actor=cw.officers[0])
     _db.session.commit()
     return case
@@ -100,7 +102,7 @@ def test_notice_through_the_browser(client, db, case_world):
     # A unit whose offence is serious: 10000–20000 yuan, which carries the hearing right.
     case = open_committed(case_world, "serious")
     officer = case_world.officers[0]
-    service.transition(case, "investigating", actor=officer, version=1)
+    case_transitions.transition(case, "investigating", actor=officer, version=1)
     _db.session.commit()
     login(client, officer)
     token = csrf(client, f"/cases/{case.id}")
@@ -132,7 +134,7 @@ def test_notice_through_the_browser(client, db, case_world):
 
 def test_notice_outside_the_benchmark_is_refused_on_the_page(client, db, case_world, case):
     officer = case_world.officers[0]
-    service.transition(case, "investigating", actor=officer, version=1)
+    case_transitions.transition(case, "investigating", actor=officer, version=1)
     _db.session.commit()
     login(client, officer)
     token = csrf(client, f"/cases/{case.id}")
@@ -192,7 +194,7 @@ def test_evidence_photos_are_served_to_the_session_with_the_api_rules(client, db
 
     from PIL import Image
 
-    from server.field import evidence as evidence_service
+    from server.field import evidence_store as evidence_service
     from server.field.models.evidence import EvidenceFile
 
     # Stored as a completed upload stores it: the original only; variants are made when first asked for.

@@ -9,7 +9,8 @@ import pytest
 import sqlalchemy as sa
 from rectification_world import bearer, make_assignment, rectification_world, world  # noqa: F401
 
-from server.enforcement import rectification as service
+from server.enforcement import rectification_issuing as issuing
+from server.enforcement import reinspection
 from server.enforcement.models.rectification import RectificationOrder
 from server.extensions import db as _db
 
@@ -55,7 +56,7 @@ def test_issue_read_list_withdraw(client, db, rectification_world):
 
 def test_overdue_filter_lists_orders_past_their_deadline(client, db, rectification_world):
     rw = rectification_world
-    order = service.issue_order([rw.violation.id], deadline=rw.today + timedelta(days=1), requirements="限流",
+    order = issuing.issue_order([rw.violation.id], deadline=rw.today + timedelta(days=1), requirements="限流",
                                 actor=rw.users["enforcement"])
     # Past its deadline as seen from today: moved back by hand (an order cannot be issued so).
     order.deadline = rw.today - timedelta(days=1)
@@ -100,7 +101,7 @@ def test_a_violation_already_under_an_open_order_is_409(client, db, rectificatio
 @pytest.mark.parametrize("key", ["outsider", "propaganda"])
 def test_inspectors_and_propaganda_are_refused(client, db, rectification_world, key):
     rw = rectification_world
-    order = service.issue_order([rw.violation.id], deadline=rw.today + timedelta(days=1), requirements="限流",
+    order = issuing.issue_order([rw.violation.id], deadline=rw.today + timedelta(days=1), requirements="限流",
                                 actor=rw.users["enforcement"])
     user = rw.users[key]
     assert post(client, user, body(rw)).status_code == 403
@@ -111,9 +112,9 @@ def test_inspectors_and_propaganda_are_refused(client, db, rectification_world, 
 
 def test_viewers_see_their_scope_only_and_never_the_reinspection_timing(client, db, rectification_world):
     rw = rectification_world
-    order = service.issue_order([rw.violation.id], deadline=rw.today + timedelta(days=1), requirements="限流",
+    order = issuing.issue_order([rw.violation.id], deadline=rw.today + timedelta(days=1), requirements="限流",
                                 actor=rw.users["enforcement"])
-    service.schedule_reinspections(rw.after_deadline(), actor=rw.users["office"])
+    reinspection.schedule_reinspections(rw.after_deadline(), actor=rw.users["office"])
     office_view = get(client, rw.users["office"], f"{URL}/{order.id}").get_json()
     assert office_view["reinspection"]["status"] == "sealed" and office_view["reinspection"]["visit_date"]
     enforcement_view = get(client, rw.users["enforcement"], f"{URL}/{order.id}").get_json()

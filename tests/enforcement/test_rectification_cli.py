@@ -8,11 +8,11 @@ import sqlalchemy as sa
 from rectification_world import make_assignment, rectification_world, world  # noqa: F401
 
 from server.draws.models.draw import Draw
-from server.enforcement import rectification as service
+from server.enforcement import rectification_issuing as issuing
 
 
 def order_for(db, rw):
-    order = service.issue_order([rw.violation.id], deadline=rw.today + timedelta(days=1), requirements="限流",
+    order = issuing.issue_order([rw.violation.id], deadline=rw.today + timedelta(days=1), requirements="限流",
                                 actor=rw.users["enforcement"])
     # Committed (a savepoint here) so that a failing command's rollback keeps it.
     db.session.commit()

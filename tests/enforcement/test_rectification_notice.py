@@ -12,11 +12,12 @@ import sqlalchemy as sa
 from rectification_world import make_assignment, rectification_world, world  # noqa: F401
 
 from server.enforcement import rectification as service
+from server.enforcement import rectification_issuing as issuing
 from server.enforcement.documents import verify_pdf
 from server.enforcement.models.document import Document
 from server.enforcement.models.rectification import RectificationOrder
 from server.errors import Invalid
-from server.field.evidence import evidence_root
+from server.field.evidence_store import evidence_root
 from server.registry.models.venue import Venue
 
 
@@ -29,7 +30,7 @@ def pdf_text(document: Document) -> str:
 def test_an_order_is_issued_with_its_numbered_notice(db, rectification_world):
     rw = rectification_world
     officer = rw.users["enforcement"]
-    order = service.issue_order([rw.violation.id], deadline=rw.today + timedelta(days=7),
+    order = issuing.issue_order([rw.violation.id], deadline=rw.today + timedelta(days=7),
                                 requirements="按核定容量的50%限流\n入口设专人查验健康码", actor=officer)
     detail = service.detail(order, officer)
     notice = db.session.get(Document, detail["notice"]["id"])
@@ -55,7 +56,7 @@ def test_without_a_person_in_charge_no_order_and_no_number(db, rectification_wor
     # As in a request, the refusal rolls back what the order had flushed.
     with pytest.raises(Invalid, match="法定代表人"):
         with db.session.begin_nested():
-            service.issue_order([rw.violation.id], deadline=rw.today + timedelta(days=7), requirements="限流",
+            issuing.issue_order([rw.violation.id], deadline=rw.today + timedelta(days=7), requirements="限流",
                                 actor=rw.users["enforcement"])
     assert db.session.scalar(sa.select(sa.func.count(Document.id))) == before
     assert db.session.scalar(sa.select(sa.func.count(RectificationOrder.id))) == 0

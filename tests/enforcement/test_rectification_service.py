@@ -11,9 +11,11 @@ from rectification_world import K3, make_assignment, rectification_world, visit,
 
 from server.audit.models.audit import AuditEvent
 from server.draws import assignments as assignment_service
-from server.draws.draws import MATCH, close_draw, verify_draw
 from server.draws.models.draw import Assignment, Draw
+from server.draws.verification import MATCH, close_draw, verify_draw
 from server.enforcement import rectification as service
+from server.enforcement import rectification_issuing as issuing
+from server.enforcement import reinspection
 from server.enforcement.models.rectification import RectificationOrder, RectificationOrderViolation
 from server.errors import Conflict, Forbidden, Invalid
 from server.field.models.inspection import Violation
@@ -22,7 +24,7 @@ from server.field.models.inspection import Violation
 def issue(rw, **overrides):
     arguments = {"deadline": rw.today + timedelta(days=1), "requirements": "控制参观人数不超过核定人数的50%",
                  "actor": rw.users["enforcement"], **overrides}
-    return service.issue_order([rw.violation.id], **arguments)
+    return issuing.issue_order([rw.violation.id], **arguments)
 
 
 def events(db, action: str, object_id) -> list[AuditEvent]:
@@ -55,7 +57,7 @@ def test_a_violation_under_an_open_order_is_409_and_unknown_is_422(db, rectifica
     with pytest.raises(Conflict, match="已有未结束的整改通知"):
         issue(rw)
     with pytest.raises(Invalid):
-        service.issue_order([2**31 - 2], deadline=rw.today + timedelta(days=3), requirements="整改",
+        issuing.issue_order([2**31 - 2], deadline=rw.today + timedelta(days=3), requirements="整改",
                             actor=rw.users["enforcement"])
 
 
@@ -75,9 +77,9 @@ def test_schedule_draws_one_sealed_reinspection_respecting_avoidance_and_is_idem
     order = issue(rw)
     office = rw.users["office"]
     # Not yet due on the deadline itself.
-    assert service.schedule_reinspections(rw.after_deadline(1), actor=office).scheduled == []
+    assert reinspection.schedule_reinspections(rw.after_deadline(1), actor=office).scheduled == []
 
-    report = service.schedule_reinspections(rw.after_deadline(), actor=office)
+    report = reinspection.schedule_reinspections(rw.after_deadline(), actor=office)
     assert report.failed == []
     [(scheduled, assignment)] = report.scheduled
     assert scheduled is order and order.state == "reinspection_scheduled"
@@ -100,7 +102,7 @@ def test_schedule_draws_one_sealed_reinspection_respecting_avoidance_and_is_idem
 
     # Running again creates nothing.
     draws = db.session.scalar(sa.select(sa.func.count()).select_from(Draw))
-    again = service.schedule_reinspections(rw.after_deadline(), actor=office)
+    again = reinspection.schedule_reinspections(rw.after_deadline(), actor=office)
     assert again.scheduled == [] and again.failed == []
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Draw)) == draws
 
@@ -113,7 +115,7 @@ def test_schedule_is_for_the_office(db, rectification_world):
     rw = rectification_world
     issue(rw)
     with pytest.raises(Forbidden):
-        service.schedule_reinspections(rw.after_deadline(), actor=rw.users["enforcement"])
+        reinspection.schedule_reinspections(rw.after_deadline(), actor=rw.users["enforcement"])
 
 
 def test_an_unstaffable_reinspection_is_reported_and_the_order_stays_open(db, rectification_world):
@@ -121,7 +123,7 @@ def test_an_unstaffable_reinspection_is_reported_and_the_order_stays_open(db, re
     order = issue(rw)
     rw.eligible.is_active = False
     db.session.flush()
-    report = service.schedule_reinspections(rw.after_deadline(), actor=rw.users["office"])
+    report = reinspection.schedule_reinspections(rw.after_deadline(), actor=rw.users["office"])
     assert report.scheduled == [] and [o for o, _ in report.failed] == [order]
     assert "督查组" in report.failed[0][1] or "回避" in report.failed[0][1]
     assert order.state == "open" and db.session.scalar(
@@ -130,7 +132,7 @@ def test_an_unstaffable_reinspection_is_reported_and_the_order_stays_open(db, re
 
 def scheduled(rw, db):
     order = issue(rw)
-    [(_, assignment)] = service.schedule_reinspections(rw.after_deadline(), actor=rw.users["office"]).scheduled
+    [(_, assignment)] = reinspection.schedule_reinspections(rw.after_deadline(), actor=rw.users["office"]).scheduled
     assignment_service.dispatch(assignment, rw.users["office"], channel="api")
     return order, assignment
 
@@ -162,7 +164,7 @@ def test_a_reinspection_that_finds_it_still_broken_fails_and_escalates(db, clien
     [event] = events(db, "rectification.failed", order.id)
     assert event.details["found_again"] == [new.id]
     # A case opened from the violation found again is the order's escalation.
-    from server.enforcement.cases import open_case
+    from server.enforcement.case_opening import open_case
 
     officers = [rw.users["enforcement"], rw.users["enforcement"]]
     for n, officer in enumerate(officers):
@@ -188,7 +190,7 @@ def test_a_reinspection_that_did_not_check_the_problem_does_not_pass(db, client,
 
 def test_with_a_case_the_result_is_noted_on_the_case(db, client, rectification_world):
     rw = rectification_world
-    from server.enforcement.cases import open_case
+    from server.enforcement.case_opening import open_case
 
     first = rw.users["enforcement"]
     first.enforcement_certificate_no = f"浙执A{rw.world.tag}"
@@ -199,11 +201,11 @@ def test_with_a_case_the_result_is_noted_on_the_case(db, client, rectification_w
     case = open_case([rw.violation.id], officers=[first.id, second.id], circumstance="first",
                      party={"kind": "individual", "name": "李某", "id_number": "330702199001011234",
                             "address": "金华市婺城区某路2号"}, actor=first)
-    order = service.issue_order([], case=case, deadline=rw.today + timedelta(days=1), requirements="限流",
+    order = issuing.issue_order([], case=case, deadline=rw.today + timedelta(days=1), requirements="限流",
                                 actor=first)
     assert order.case_id == case.id and [link.violation_id for link in order.links] == [rw.violation.id]
     assert events(db, "case.rectification_ordered", case.id)
-    [(_, assignment)] = service.schedule_reinspections(rw.after_deadline(), actor=rw.users["office"]).scheduled
+    [(_, assignment)] = reinspection.schedule_reinspections(rw.after_deadline(), actor=rw.users["office"]).scheduled
     assignment_service.dispatch(assignment, rw.users["office"], channel="api")
     visit(client, rw.eligible, assignment, {"k3_visitors": 100})
     db.session.refresh(order)
@@ -219,7 +221,7 @@ def test_overdue_lists_unscheduled_and_unfinished_reinspections(db, rectificatio
     order = issue(rw)
     assert service.overdue_orders(rw.today + timedelta(days=1)) == []
     assert service.overdue_orders(rw.after_deadline()) == [order]
-    [(_, assignment)] = service.schedule_reinspections(rw.after_deadline(), actor=rw.users["office"]).scheduled
+    [(_, assignment)] = reinspection.schedule_reinspections(rw.after_deadline(), actor=rw.users["office"]).scheduled
     assert service.overdue_orders(rw.after_deadline()) == []
     # The window (3 days from the scheduling day) has ended and nothing was submitted.
     late = rw.after_deadline() + timedelta(days=3)
@@ -230,10 +232,10 @@ def test_a_cancelled_reinspection_is_drawn_again(db, rectification_world):
     rw = rectification_world
     order = issue(rw)
     office = rw.users["office"]
-    [(_, first)] = service.schedule_reinspections(rw.after_deadline(), actor=office).scheduled
+    [(_, first)] = reinspection.schedule_reinspections(rw.after_deadline(), actor=office).scheduled
     assignment_service.cancel(first, office, channel="api", reason="督查组人员生病")
     # A cancelled assignment is no visit: the same two inspectors may be drawn again.
-    report = service.schedule_reinspections(rw.after_deadline(), actor=office)
+    report = reinspection.schedule_reinspections(rw.after_deadline(), actor=office)
     [(again, second)] = report.scheduled
     assert again is order and second.id != first.id and order.reinspection_assignment_id == second.id
 
@@ -242,11 +244,11 @@ def test_withdraw(db, rectification_world):
     rw = rectification_world
     order = issue(rw)
     with pytest.raises(Invalid):
-        service.withdraw_order(order, reason=" ", actor=rw.users["enforcement"])
-    service.withdraw_order(order, reason="已由属地督促整改完毕", actor=rw.users["enforcement"])
+        issuing.withdraw_order(order, reason=" ", actor=rw.users["enforcement"])
+    issuing.withdraw_order(order, reason="已由属地督促整改完毕", actor=rw.users["enforcement"])
     assert order.state == "withdrawn" and events(db, "rectification.withdrawn", order.id)
     with pytest.raises(Conflict):
-        service.withdraw_order(order, reason="再次", actor=rw.users["enforcement"])
+        issuing.withdraw_order(order, reason="再次", actor=rw.users["enforcement"])
     # The violation is free again.
     assert issue(rw).state == "open"
 
@@ -254,12 +256,12 @@ def test_withdraw(db, rectification_world):
 def test_withdrawing_a_scheduled_order_cancels_its_reinspection(db, rectification_world):
     rw = rectification_world
     order = issue(rw)
-    [(_, assignment)] = service.schedule_reinspections(rw.after_deadline(), actor=rw.users["office"]).scheduled
+    [(_, assignment)] = reinspection.schedule_reinspections(rw.after_deadline(), actor=rw.users["office"]).scheduled
     with pytest.raises(Conflict, match="领导小组办公室"):
-        service.withdraw_order(order, reason="误发", actor=rw.users["enforcement"])
-    service.withdraw_order(order, reason="误发", actor=rw.users["office"])
+        issuing.withdraw_order(order, reason="误发", actor=rw.users["enforcement"])
+    issuing.withdraw_order(order, reason="误发", actor=rw.users["office"])
     assert order.state == "withdrawn" and db.session.get(Assignment, assignment.id).status == "cancelled"
-    assert service.schedule_reinspections(rw.after_deadline(), actor=rw.users["office"]).scheduled == []
+    assert reinspection.schedule_reinspections(rw.after_deadline(), actor=rw.users["office"]).scheduled == []
 
 
 def test_notice_context_is_plain_data_with_labels(db, rectification_world):

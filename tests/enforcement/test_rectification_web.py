@@ -10,14 +10,14 @@ from rectification_world import make_assignment, rectification_world, world  # n
 from web_session import login
 
 from server.accounts.models.user import User
-from server.enforcement import cases as case_service
-from server.enforcement import rectification as service
+from server.enforcement import case_opening as opening
+from server.enforcement import rectification_issuing as issuing
 from server.enforcement.models.rectification import RectificationOrder
 
 
 def test_the_office_sees_overdue_orders_and_inspectors_are_refused(app, client, db, rectification_world):
     rw = rectification_world
-    order = service.issue_order([rw.violation.id], deadline=rw.today + timedelta(days=1), requirements="限流",
+    order = issuing.issue_order([rw.violation.id], deadline=rw.today + timedelta(days=1), requirements="限流",
                                 actor=rw.users["enforcement"])
     login(client, rw.users["office"])
     page = client.get("/rectification")
@@ -43,10 +43,10 @@ def test_the_case_page_issues_an_order_for_the_cases_violations(client, db, rect
                   enforcement_certificate_no=f"浙执B{rw.world.tag}")
     db.session.add(second)
     db.session.flush()
-    case = case_service.open_case([rw.violation.id], officers=[first.id, second.id], circumstance="first",
-                                  party={"kind": "individual", "name": "李某", "id_number": "330702199001011234",
-                                         "address": "金华市婺城区某路2号"},
-                                  actor=first)
+    case = opening.open_case([rw.violation.id], officers=[first.id, second.id], circumstance="first",
+                             party={"kind": "individual", "name": "李某", "id_number": "330702199001011234",
+                                    "address": "金华市婺城区某路2号"},
+                             actor=first)
     login(client, first)
     page = client.get(f"/cases/{case.id}").get_data(as_text=True)
     assert "尚未责令整改" in page and f"/cases/{case.id}/rectification" in page

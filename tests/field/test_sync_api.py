@@ -526,7 +526,7 @@ def test_the_field_clients_outbox_applies_as_it_is(client, db, leader, dispatche
     """The contract: operations exactly as field_client/fieldwork.py queues them."""
     from field_client import fieldwork
     from field_client.store import Store
-    from server.field import sync
+    from server.field import appliers
     from server.registry.loader import rules_bundle_for_category
 
     assignment, _ = dispatched
@@ -568,7 +568,7 @@ def test_the_field_clients_outbox_applies_as_it_is(client, db, leader, dispatche
     assert violation.rule_code == "K3" and violation.finding_id == stored_finding.id
     assert count(db, Amendment, Amendment.inspection_id == inspection.id) == 1
     assert count(db, Finding, Finding.inspection_id == inspection.id, Finding.withdrawn_at.is_not(None)) == 1
-    assert {op["entity"] for op in outbox} == set(sync.APPLIERS) | set(sync.PLANNERS)
+    assert {op["entity"] for op in outbox} == set(appliers.APPLIERS) | set(appliers.PLANNERS)
 
 
 # --- pull -----------------------------------------------------------------------------------------
@@ -607,11 +607,11 @@ def test_pull_returns_the_teams_changes_after_the_cursor(client, db, world, lead
 
 
 def test_pull_pages_by_500(client, db, leader, dispatched, monkeypatch):
-    from server.field import sync
+    from server.field import pull
 
     _, recording = dispatched
     pushed(client, leader, [recording.reveal(), recording.inspection()])
-    monkeypatch.setattr(sync, "PULL_PAGE_SIZE", 1)
+    monkeypatch.setattr(pull, "PULL_PAGE_SIZE", 1)
     first = client.get(PULL, headers=leader).get_json()
     assert len(first["changes"]) == 1 and first["more"] is True
     second = client.get(PULL, headers=leader, query_string={"cursor": first["cursor"]}).get_json()

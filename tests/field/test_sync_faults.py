@@ -48,7 +48,7 @@ from flask import request
 from werkzeug.serving import make_server
 
 from server import create_app
-from server.field import evidence
+from server.field import uploads
 
 FLAGS = Path(sys.argv[1])
 
@@ -94,7 +94,7 @@ class FullDisk:
         return getattr(self._handle, name)
 
 
-original_lock = evidence.locked_upload_file
+original_lock = uploads.locked_upload_file
 
 
 @contextlib.contextmanager
@@ -103,7 +103,7 @@ def locked_upload_file(upload):
         yield None if handle is None else FullDisk(handle, upload.upload_length)
 
 
-evidence.locked_upload_file = locked_upload_file
+uploads.locked_upload_file = locked_upload_file
 
 server = make_server("127.0.0.1", int(sys.argv[2]), app, threaded=True)
 server.serve_forever()
@@ -326,7 +326,7 @@ def world(empty_database_url, tmp_path, monkeypatch):
     from server.columns import utcnow
     from server.demo.registry import seed_demo
     from server.draws.assignments import dispatch
-    from server.draws.draws import create_draw
+    from server.draws.creation import create_draw
     from server.extensions import db
     from server.registry.loader import load_reference
 
@@ -423,9 +423,9 @@ def test_server_killed_after_commit_before_answer_then_the_retry_makes_no_second
 
 
 def test_a_full_disk_during_an_upload_is_a_5xx_nothing_completes_and_a_retry_succeeds(world, tmp_path):
-    from server.field.evidence import upload_progress
     from server.field.models.evidence import EvidenceFile, Upload
     from server.field.models.inspection import Inspection, Photo
+    from server.field.uploads import upload_progress
 
     home, server = world.home, world.server
     photo = photo_file(tmp_path / "现场.jpg", 11)

@@ -20,9 +20,9 @@ from PIL import Image
 from server.accounts.auth import issue_device_token
 from server.audit.models.audit import AuditEvent
 from server.columns import utcnow
-from server.field import evidence as evidence_service
 from server.field import upload_digest
-from server.field.evidence import variant_file
+from server.field import uploads as uploads_service
+from server.field.evidence_store import variant_file
 from server.field.models.evidence import EvidenceFile, Upload
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -426,7 +426,7 @@ def test_a_chunk_that_does_not_complete_writes_nothing_to_the_database(app, db, 
 def test_full_disk_drops_the_chunk_and_answers_507(db, inspector, evidence_dir, monkeypatch):
     import errno
 
-    from server.field import evidence as service
+    from server.field import uploads as service
 
     data = jpeg_bytes((200, 150))
     url = inspector.location(data)
@@ -549,13 +549,13 @@ def test_whole_file_hash_mismatch_is_refused_and_nothing_stored(db, inspector, e
 def file_reads(monkeypatch):
     """Paths the completion read back to hash, instead of using the digest of the chunks as they came."""
     reads = []
-    original = evidence_service.file_sha256
+    original = uploads_service.file_sha256
 
     def reading(path):
         reads.append(path)
         return original(path)
 
-    monkeypatch.setattr(evidence_service, "file_sha256", reading)
+    monkeypatch.setattr(uploads_service, "file_sha256", reading)
     return reads
 
 

@@ -61,7 +61,7 @@ def world(tmp_path_factory):
     from server.columns import utcnow
     from server.demo.registry import seed_demo
     from server.draws.assignments import dispatch
-    from server.draws.draws import create_draw
+    from server.draws.creation import create_draw
     from server.extensions import db
     from server.registry.loader import load_reference
 

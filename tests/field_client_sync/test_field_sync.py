@@ -601,7 +601,7 @@ def test_real_server_inspection_with_three_photos_through_a_cut_line(tmp_path):
     from server.columns import utcnow
     from server.demo.registry import seed_demo
     from server.draws.assignments import dispatch
-    from server.draws.draws import create_draw
+    from server.draws.creation import create_draw
     from server.extensions import db
     from server.field.models.evidence import EvidenceFile
     from server.field.models.inspection import Inspection, Photo, SyncOperation, Violation

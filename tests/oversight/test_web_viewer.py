@@ -143,17 +143,17 @@ def test_navigation_for_viewers(client, stats_world):
 def test_rectification_orders_on_the_landing_page(client, stats_world):
     from datetime import timedelta
 
-    from server.enforcement import rectification
+    from server.enforcement import rectification_issuing as issuing
 
     today = today_in_china()
     [north_violation] = stats_world.inspect(stats_world.venues["a_north"], today, [("K10", "k10_health_code")])
     [south_violation] = stats_world.inspect(stats_world.venues["ab_south"], today, [("K10", "k10_temperature")])
     enforcement = stats_world.users["enforcement"]
-    overdue = rectification.issue_order([north_violation.id], deadline=today + timedelta(days=3),
-                                        requirements="落实健康码查验。", actor=enforcement)
+    overdue = issuing.issue_order([north_violation.id], deadline=today + timedelta(days=3),
+                                  requirements="落实健康码查验。", actor=enforcement)
     overdue.deadline = today - timedelta(days=2)  # the deadline passed without a re-inspection
-    rectification.issue_order([south_violation.id], deadline=today + timedelta(days=5),
-                              requirements="落实测温。", actor=enforcement)
+    issuing.issue_order([south_violation.id], deadline=today + timedelta(days=5),
+                        requirements="落实测温。", actor=enforcement)
     _db.session.flush()
     login(client, stats_world.users["north"])
     page = client.get("/").get_data(as_text=True)

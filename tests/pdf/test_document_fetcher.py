@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from weasyprint import HTML
 
-from server.field.evidence import evidence_resolver, make_variants, original_path
+from server.field.evidence_store import evidence_resolver, make_variants, original_path
 from server.field.models.evidence import EvidenceFile
 from server.pdf.fetcher import RefusedURL, RestrictedURLFetcher
 from server.pdf.rendering import templates_dir

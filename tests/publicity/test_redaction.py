@@ -8,7 +8,7 @@ from material_world import assert_no_exif_or_gps, make_assignment, material_worl
 from PIL import Image
 
 from server.errors import Invalid
-from server.field.evidence import evidence_root, variant_file
+from server.field.evidence_store import evidence_root, variant_file
 from server.publicity import materials
 from server.publicity.models.material import MaterialItem
 

@@ -329,7 +329,7 @@ def test_cli_show_lists_versions(cli):
 
 
 def test_draw_policy_is_loaded_whole(db):
-    from server.draws.models.draw import DrawPolicy
+    from server.registry.models.reference import DrawPolicy
 
     policy = db.session.scalar(select(DrawPolicy).filter_by(code="default"))
     assert policy.version == db.session.scalar(select(ReferenceDataset.version).filter_by(name="draw_policy"))
@@ -341,7 +341,7 @@ def test_draw_policy_is_loaded_whole(db):
 
 
 def test_changed_draw_policy_is_applied_as_update(db, reference_copy):
-    from server.draws.models.draw import DrawPolicy
+    from server.registry.models.reference import DrawPolicy
 
     edit(reference_copy, "draw_policy", "repeat_visit_days: 30", "repeat_visit_days: 14")
     edit(reference_copy, "draw_policy", 'version: "2021-12-14.1"', 'version: "2021-12-20.1"')

@@ -7,14 +7,28 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFError
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
 
 from ...errors import is_api_request, problem_response
-from ...web.forms import LoginForm
+from ...web.chinese_form import ChineseForm
 from ...web.signed_in import signed_in_user
 from ..auth import authenticate, record_logout
 from ..auth_setup import login_rate_limit, mark_login_failed
 
 bp = Blueprint("web_auth", __name__, template_folder="templates")
+
+
+class LoginForm(ChineseForm):
+    username = StringField("用户名", validators=[
+        DataRequired(message="请输入用户名。"),
+        Length(max=64, message="用户名不超过 64 个字符。"),
+    ])
+    password = PasswordField("密码", validators=[
+        DataRequired(message="请输入密码。"),
+        Length(max=256, message="密码不超过 256 个字符。"),
+    ])
+
 
 BAD_CREDENTIALS = "用户名或密码错误，或账号已停用。"
 

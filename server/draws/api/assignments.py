@@ -1,6 +1,6 @@
 """Assignments: role-scoped lists with sealed envelopes, the audited target, dispatch and reveal.
 
-Who may see what is decided in `server.draws.assignments` (its docstring has the table); the
+Who may see what is decided in `server.draws.assignment_access` (its docstring has the table); the
 views parse, call the service and dump. No answer here carries a target except the target
 endpoint, and every answer is marked `Cache-Control: no-store`: keys, codes and targets must
 not linger in a proxy or a browser cache.
@@ -11,6 +11,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from ...access import api_auth_required
+from .. import assignment_access, assignment_reading
 from .. import assignments as service
 from ..schemas.assignment import (
     AssignmentListArgsSchema,
@@ -42,9 +43,9 @@ def list_assignments(args):
     Department and county viewers: submitted ones within their scope. Other roles: 403.
     """
     user = _user()
-    return [service.summary(assignment, user)
-            for assignment in service.visible_assignments(user, draw_id=args.get("draw_id"),
-                                                          status=args.get("status"))]
+    return [assignment_reading.summary(assignment, user)
+            for assignment in assignment_access.visible_assignments(user, draw_id=args.get("draw_id"),
+                                                                    status=args.get("status"))]
 
 
 @blp.get("/<int:assignment_id>")
@@ -54,7 +55,7 @@ def list_assignments(args):
 def get_assignment(assignment_id):
     """Get one assignment (without its target)."""
     user = _user()
-    return service.summary(service.find_assignment(assignment_id, user), user)
+    return assignment_reading.summary(assignment_access.find_assignment(assignment_id, user), user)
 
 
 @blp.get("/<int:assignment_id>/target")
@@ -68,8 +69,8 @@ def get_target(assignment_id):
     inspection is submitted, within their scope.
     """
     user = _user()
-    assignment = service.find_assignment(assignment_id, user, "read_target")
-    return service.read_target(assignment, user, channel="api")
+    assignment = assignment_access.find_assignment(assignment_id, user, "read_target")
+    return assignment_reading.read_target(assignment, user, channel="api")
 
 
 @blp.post("/<int:assignment_id>/dispatch")
@@ -85,9 +86,10 @@ def dispatch_assignment(assignment_id):
     the other gets 409.
     """
     user = _user()
-    assignment = service.find_assignment(assignment_id, user, "manage")
+    assignment = assignment_access.find_assignment(assignment_id, user, "manage")
     code = service.dispatch(assignment, user, channel="api")
-    return {"reveal_code": code, "warning": DISPATCH_WARNING, "assignment": service.summary(assignment, user)}
+    return {"reveal_code": code, "warning": DISPATCH_WARNING,
+            "assignment": assignment_reading.summary(assignment, user)}
 
 
 @blp.post("/<int:assignment_id>/reveal")
@@ -102,7 +104,7 @@ def reveal_assignment(assignment_id):
     which side). The first release moves the assignment to `revealed`.
     """
     user = _user()
-    assignment = service.find_assignment(assignment_id, user, "reveal")
+    assignment = assignment_access.find_assignment(assignment_id, user, "reveal")
     key = service.reveal_online(assignment, user, channel="api")
     return {"key": key, "assignment_uuid": assignment.uuid, "status": assignment.status}
 
@@ -116,6 +118,6 @@ def reveal_assignment(assignment_id):
 def cancel_assignment(data, assignment_id):
     """Cancel an assignment (office/admin) with a reason."""
     user = _user()
-    assignment = service.find_assignment(assignment_id, user, "manage")
+    assignment = assignment_access.find_assignment(assignment_id, user, "manage")
     service.cancel(assignment, user, channel="api", reason=data["reason"])
-    return service.summary(assignment, user)
+    return assignment_reading.summary(assignment, user)

@@ -9,9 +9,11 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from ...access import api_auth_required, get_authorized
-from ..draws import close_draw, create_draw, draw_summary, draws_for, verify_draw
+from ..creation import create_draw
+from ..listing import draw_summary, draws_for
 from ..models.draw import Draw
 from ..schemas.draw import DrawListItemSchema, DrawRequestSchema, DrawSchema, VerificationSchema
+from ..verification import close_draw, verify_draw
 
 blp = Blueprint("draws", __name__, url_prefix="/api/v1/draws", description="抽查：可核验的随机抽取")
 

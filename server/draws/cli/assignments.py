@@ -15,6 +15,7 @@ from ...accounts.auth import find_user
 from ...cli.common import committing, fail
 from ...columns import local_text
 from ...extensions import db
+from .. import assignment_reading
 from .. import assignments as service
 from ..models.draw import ASSIGNMENT_STATUSES, Assignment
 
@@ -99,7 +100,7 @@ def show_command(assignment_id, with_target, username):
     with committing():
         assignment = get_or_404(Assignment, assignment_id)
         if with_target:
-            target = service.read_target(assignment, _actor(username, "查看督查目标"), channel="cli")
+            target = assignment_reading.read_target(assignment, _actor(username, "查看督查目标"), channel="cli")
         transitions = service.transitions_of(assignment)
     lines = [
         f"督查任务 {assignment.id}（{assignment.uuid}）",

@@ -82,7 +82,8 @@ def _print_assignments(draw: Draw) -> None:
 def create_command(counties, categories, sample, rate, window_from, window_to, team_size, no_penalties,
                    meeting_point, username):
     """抽取场所和督查组，保存承诺值，生成密封任务。"""
-    from ..draws import create_draw, draw_counts
+    from ..creation import create_draw
+    from ..listing import draw_counts
 
     if not username:
         fail("必须用 --by 指定操作人。")
@@ -110,7 +111,7 @@ def create_command(counties, categories, sample, rate, window_from, window_to, t
 @click.option("--by", "username", help="操作人用户名（窗口结束前只能是领导小组办公室）。")
 def close_command(draw_id, username):
     """关闭抽查并公开种子（此后任何有权限的人都可核验）。"""
-    from ..draws import close_draw
+    from ..verification import close_draw
 
     if not username:
         fail("必须用 --by 指定操作人。")
@@ -128,7 +129,7 @@ def close_command(draw_id, username):
 @click.option("--by", "username", help="操作人用户名（领导小组办公室或系统管理员）。")
 def close_due_command(username):
     """关闭所有窗口已结束的抽查并公开种子（可每天定时运行）。"""
-    from ..draws import close_due_draws
+    from ..verification import close_due_draws
 
     if not username:
         fail("必须用 --by 指定操作人。")
@@ -147,7 +148,7 @@ def close_due_command(username):
 @click.argument("draw_id")
 def verify_command(draw_id):
     """用公开的种子和保存的候选快照重算抽查结果并比对（一致 0，不一致 1，种子未公开 2）。"""
-    from ..draws import MATCH, NOT_REVEALED, verify_draw
+    from ..verification import MATCH, NOT_REVEALED, verify_draw
 
     report = verify_draw(_draw(draw_id))
     if report.state == NOT_REVEALED:
@@ -167,7 +168,7 @@ def verify_command(draw_id):
 @click.argument("draw_id")
 def show_command(draw_id):
     """显示抽查的范围、承诺值、摘要和任务（不含目标场所）。"""
-    from ..draws import draw_summary
+    from ..listing import draw_summary
 
     draw = _draw(draw_id)
     summary = draw_summary(draw)

@@ -15,7 +15,7 @@ from ...registry.models.venue import Venue
 
 DRAW_STATUSES = ("committed", "closed")
 # sample: the office's random selection of venues; reinspection: a re-inspection (复查) of one
-# venue after a rectification deadline, drawn by the same rules (server.enforcement.rectification).
+# venue after a rectification deadline, drawn by the same rules (server.enforcement.reinspection).
 DRAW_PURPOSES = ("sample", "reinspection")
 ASSIGNMENT_STATUSES = ("sealed", "dispatched", "revealed", "in_progress", "submitted", "closed", "cancelled",
                        "expired")

@@ -13,7 +13,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from ...accounts.schemas.auth import StrictSchema
 from ...columns import CHINA_STANDARD_TIME
-from ...registry.schemas.reference import StrictBoolean
+from ...registry.schemas.reference_fields import StrictBoolean
 
 MAX_SAMPLE_SIZE = 10_000
 MAX_TEAM_SIZE = 10

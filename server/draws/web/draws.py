@@ -15,10 +15,12 @@ from ...registry.models.reference import County, VenueCategory
 from ...web.forms import ConfirmForm, DrawForm
 from ...web.navigation import add_nav_item
 from ...web.query_args import int_arg, listed, sort_arg, sort_links, text_arg
+from .. import assignment_access, assignment_reading, listing
 from .. import assignments as assignment_service
-from .. import draws as draw_service
-from ..draws import close_draw, create_draw, draw_summary, verify_draw
+from ..creation import create_draw
+from ..listing import draw_summary
 from ..models.draw import Draw
+from ..verification import close_draw, verify_draw
 
 bp = Blueprint("web_draws", __name__, template_folder="templates")
 
@@ -48,14 +50,14 @@ def list_draws():
     errors: dict[str, list[str]] = {}
     filters = {"status": text_arg("status"), "purpose": text_arg("purpose")}
     page_number = int_arg("page", "页码", errors) or 1
-    sort_columns = {key: label for key, (_, label) in draw_service.LIST_SORT_COLUMNS.items()}
-    key, descending = sort_arg(sort_columns, draw_service.LIST_DEFAULT_SORT, errors)
-    page = listed(lambda: draw_service.list_draws(current_user, sort=text_arg("sort"), page=page_number, **filters),
+    sort_columns = {key: label for key, (_, label) in listing.LIST_SORT_COLUMNS.items()}
+    key, descending = sort_arg(sort_columns, listing.LIST_DEFAULT_SORT, errors)
+    page = listed(lambda: listing.list_draws(current_user, sort=text_arg("sort"), page=page_number, **filters),
                   errors)
     draws = [draw_summary(draw, with_assignments=False) for draw in page.items] if page else []
     return render_template("draws/list.html", draws=draws, page=page, filters=filters, errors=errors,
-                           sort=text_arg("sort") or draw_service.LIST_DEFAULT_SORT,
-                           statuses=draw_service.STATUS_LABELS, purposes=draw_service.PURPOSE_LABELS,
+                           sort=text_arg("sort") or listing.LIST_DEFAULT_SORT,
+                           statuses=listing.STATUS_LABELS, purposes=listing.PURPOSE_LABELS,
                            sort_columns=sort_columns,
                            sort_links=sort_links("web_draws.list_draws", sort_columns, key, descending)), \
         400 if errors else 200
@@ -123,7 +125,7 @@ def verification(draw_id: int):
 @bp.post("/assignments/<int:assignment_id>/dispatch")
 @web_role_required(*MANAGERS)
 def dispatch(assignment_id: int):
-    assignment = assignment_service.find_assignment(assignment_id, current_user, "manage")
+    assignment = assignment_access.find_assignment(assignment_id, current_user, "manage")
     form = ConfirmForm()
     if not form.validate_on_submit():
         flash("派发需要勾选确认。", "error")
@@ -131,6 +133,6 @@ def dispatch(assignment_id: int):
     code = assignment_service.dispatch(assignment, current_user, channel="web")
     # The code is rendered into this one response and never stored: no redirect, no flash.
     response = render_template("draws/dispatched.html",
-                               assignment=assignment_service.summary(assignment, current_user), code=code,
+                               assignment=assignment_reading.summary(assignment, current_user), code=code,
                                window_end=as_utc(assignment.window_end).astimezone(CHINA_STANDARD_TIME))
     return response, 200, {"Cache-Control": "no-store"}

@@ -1,8 +1,8 @@
 """Violations waiting for the enforcement bureau, and penalty cases with their state machine.
 
-The rules (who, which transitions, what each needs) are in `server.enforcement.cases`; the views
-parse, call the service and dump. Answers carry the party's personal data: no shared cache
-may keep them.
+The rules (who, which transitions, what each needs) are in `server.enforcement.cases`,
+`case_opening` and `case_transitions`; the views parse, call the services and dump. Answers
+carry the party's personal data: no shared cache may keep them.
 """
 
 import marshmallow as ma
@@ -10,6 +10,8 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from ...access import api_auth_required
+from .. import case_opening as opening
+from .. import case_transitions as transitions
 from .. import cases as service
 from ..schemas.case import (
     CaseCreateSchema,
@@ -36,7 +38,7 @@ def _user():
 @blp.response(200, ViolationSchema(many=True))
 def list_violations(args):
     """List violations not yet in a case and not declined (enforcement, office, admin)."""
-    violations = service.open_violations(_user(), county_id=args.get("county_id"),
+    violations = opening.open_violations(_user(), county_id=args.get("county_id"),
                                          department_id=args.get("department_id"), rule_code=args.get("rule"))
     return [service.violation_summary(v) for v in violations]
 
@@ -48,7 +50,7 @@ def list_violations(args):
 @blp.alt_response(409, response="CONFLICT", description="违规问题已立案或已决定不予立案")
 def decline(data):
     """Decline violations (不予立案) with a reason; they leave the queue (enforcement)."""
-    rows = service.decline_violations(data["violation_ids"], reason=data["reason"], actor=_user(), channel="api")
+    rows = opening.decline_violations(data["violation_ids"], reason=data["reason"], actor=_user(), channel="api")
     return {"declined": [row.violation_id for row in rows]}
 
 
@@ -80,7 +82,7 @@ def _summary(case):
 @blp.alt_response(409, response="CONFLICT", description="违规问题已在办理中的案件里，或已决定不予立案")
 def open_case(data):
     """Open a case (立案) from violations of one venue, with two certified enforcement officers."""
-    case = service.open_case(data["violation_ids"], officers=data["officers"], party=data["party"],
+    case = opening.open_case(data["violation_ids"], officers=data["officers"], party=data["party"],
                              circumstance=data["circumstance"], facts=data.get("facts"),
                              evidence_summary=data.get("evidence_summary"), actor=_user(), channel="api")
     return service.detail(case)
@@ -107,5 +109,5 @@ def transition(data, case_id):
     case = service.find_case(case_id, user, "act")
     data = dict(data)
     to_state = data.pop("to")
-    service.transition(case, to_state, actor=user, channel="api", **data)
+    transitions.transition(case, to_state, actor=user, channel="api", **data)
     return service.detail(case)

@@ -1,6 +1,7 @@
 """Rectification orders (责令限期整改): issue, list (overdue for the office), read, withdraw.
 
-The rules are in `server.enforcement.rectification`; the views parse, call the service and dump.
+The rules are in `server.enforcement.rectification` and `rectification_issuing`; the views parse,
+call the services and dump.
 """
 
 import marshmallow as ma
@@ -9,6 +10,8 @@ from flask_smorest import Blueprint
 
 from ...access import api_auth_required, authorize
 from .. import rectification as service
+from .. import rectification_issuing as issuing
+from .. import reinspection  # noqa: F401  (connects the receiver that decides orders on their re-inspection)
 from ..schemas.rectification import OrderCreateSchema, OrderListArgsSchema, OrderSchema, WithdrawRequestSchema
 
 blp = Blueprint("rectification", __name__, url_prefix="/api/v1", description="责令限期整改与复查")
@@ -27,8 +30,8 @@ def issue(data):
     """Issue a rectification order for violations of one venue, optionally within a case (enforcement, office)."""
     user = _user()
     authorize(user, "act", service.RectificationOrder)
-    case = service.case_for_order(data.get("case_id"))
-    order = service.issue_order(data.get("violation_ids") or [], deadline=data["deadline"],
+    case = issuing.case_for_order(data.get("case_id"))
+    order = issuing.issue_order(data.get("violation_ids") or [], deadline=data["deadline"],
                                 requirements=data["requirements"], legal_basis=data.get("legal_basis"),
                                 case=case, actor=user, channel="api")
     return service.detail(order, user)
@@ -65,6 +68,6 @@ def get_order(order_id):
 def withdraw(data, order_id):
     """Withdraw an order not yet decided, with a reason; a pending re-inspection is cancelled (office)."""
     user = _user()
-    order = service.withdraw_order(service.find_order(order_id, user, "act"), reason=data["reason"], actor=user,
+    order = issuing.withdraw_order(service.find_order(order_id, user, "act"), reason=data["reason"], actor=user,
                                    channel="api")
     return service.detail(order, user)

@@ -38,7 +38,7 @@ def _day(value: str | None) -> date | None:
 @click.option("--by", "username", help="操作人用户名（领导小组办公室或系统管理员），复查抽查以其名义创建。")
 def schedule_command(today_text, username):
     """为整改期限已过的整改通知抽取复查督查组，生成密封的复查任务（可每天定时运行）。"""
-    from ..rectification import schedule_reinspections
+    from ..reinspection import schedule_reinspections
 
     if not username:
         fail("必须用 --by 指定操作人。")

@@ -11,7 +11,8 @@ from decimal import Decimal
 from marshmallow import Schema, fields, validate
 
 from ...accounts.schemas.auth import StrictSchema
-from ...registry.schemas.reference import Day, LegalBasisRecord, _code, non_negative
+from ...registry.schemas.legal_records import LegalBasisRecord, non_negative
+from ...registry.schemas.reference_fields import Day, _code
 from ..discretion import describe_benchmark
 
 __all__ = [

@@ -16,8 +16,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ...registry.models.reference import CIRCUMSTANCE_LABELS, PARTY_KIND_LABELS
 from ...web.chinese_form import ChineseForm
-from ..cases import CIRCUMSTANCE_LABELS, OUTCOME_LABELS, PARTY_KIND_LABELS, PENALTY_LABELS, SERVICE_METHOD_LABELS
+from ..cases import OUTCOME_LABELS, PENALTY_LABELS, SERVICE_METHOD_LABELS
 
 
 def _choices(labels: dict) -> list[SelectChoice]:

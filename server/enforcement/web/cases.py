@@ -13,13 +13,15 @@ from wtforms.fields.choices import SelectChoice
 from ...access import authorize, web_role_required
 from ...errors import Invalid, Problem
 from ...extensions import db
-from ...field import evidence as evidence_service
-from ...registry.models.reference import County, Department
+from ...field import evidence_store as evidence_service
+from ...registry.models.reference import CIRCUMSTANCE_LABELS, County, Department
 from ...registry.models.venue import Venue
 from ...web.navigation import add_nav_item
 from ...web.query_args import choice_arg, flag_arg, int_arg, page_number
 from ...web.signed_in import signed_in_user
 from .. import case_documents, legal_bases
+from .. import case_opening as opening
+from .. import case_transitions as transitions
 from .. import cases as service
 from .. import documents as document_service
 from ..models.case import CASE_STATES
@@ -57,7 +59,7 @@ def list_cases():
 @bp.get("/violations")
 @web_role_required(*READERS)
 def list_violations():
-    violations = service.open_violations(signed_in_user(), county_id=int_arg("county_id"),
+    violations = opening.open_violations(signed_in_user(), county_id=int_arg("county_id"),
                                          department_id=int_arg("department_id"),
                                          rule_code=request.args.get("rule") or None)
     form = DeclineForm()
@@ -74,13 +76,13 @@ def list_violations():
 @web_role_required(*ACTORS)
 def decline():
     form = DeclineForm()
-    form.violation_ids.choices = [SelectChoice(v.id, str(v.id)) for v in service.open_violations(signed_in_user())]
+    form.violation_ids.choices = [SelectChoice(v.id, str(v.id)) for v in opening.open_violations(signed_in_user())]
     if not form.validate_on_submit():
         flash("不予立案：" + "；".join(m for messages in form.errors.values() for m in messages), "error")
         return redirect(url_for("web_cases.list_violations"))
     try:
         with db.session.begin_nested():
-            rows = service.decline_violations(form.violation_ids.data, reason=form.reason.data, actor=signed_in_user(),
+            rows = opening.decline_violations(form.violation_ids.data, reason=form.reason.data, actor=signed_in_user(),
                                               channel="web")
     except Problem as exc:
         flash(exc.detail, "error")
@@ -91,7 +93,7 @@ def decline():
 
 def _open_form(selected: list[int]) -> OpenCaseForm:
     form = OpenCaseForm()
-    open_ids = {v.id: v for v in service.open_violations(signed_in_user())}
+    open_ids = {v.id: v for v in opening.open_violations(signed_in_user())}
     form.violation_ids.choices = [SelectChoice(vid, f"{vid}：{v.rule_code} {v.description}")
                                   for vid, v in open_ids.items() if vid in selected or request.method == "POST"]
     officers = [SelectChoice(u.id, f"{u.display_name}（执法证 {u.enforcement_certificate_no}）")
@@ -114,7 +116,7 @@ def new_case():
     if form.validate_on_submit():
         try:
             with db.session.begin_nested():
-                case = service.open_case(form.violation_ids.data, officers=[form.officer1.data, form.officer2.data],
+                case = opening.open_case(form.violation_ids.data, officers=[form.officer1.data, form.officer2.data],
                                          party=form.party(), circumstance=form.circumstance.data,
                                          facts=form.facts.data, actor=signed_in_user(), channel="web")
         except Problem as exc:
@@ -134,6 +136,7 @@ def _render_case(case, forms=None, problem=None, status=200):
     can_act = current_user.role in ACTORS
     return render_template("cases/detail.html", case=service.detail(case), forms=forms if can_act else {},
                            confirmed=CONFIRMED_TRANSITIONS, problem=problem, labels=service,
+                           circumstance_labels=CIRCUMSTANCE_LABELS,
                            inspectors_proposed=service.proposed_by_inspectors(case),
                            citations=legal_bases.citations(),
                            document_titles={kind: document_service.document_kind(kind).title
@@ -162,7 +165,7 @@ def transition(case_id: int, to_state: str):
         abort(400)
     try:
         with db.session.begin_nested():
-            service.transition(case, to_state, actor=signed_in_user(), channel="web", **data)
+            transitions.transition(case, to_state, actor=signed_in_user(), channel="web", **data)
     except Problem as exc:
         db.session.refresh(case)
         return _render_case(case, {to_state: form}, exc, exc.status)

@@ -18,6 +18,7 @@ from ...web.chinese_form import ChineseForm
 from ...web.navigation import add_nav_item
 from ...web.signed_in import signed_in_user
 from .. import rectification as service
+from .. import rectification_issuing as issuing
 from ..cases import find_case
 
 bp = Blueprint("web_rectification", __name__, template_folder="templates")
@@ -76,7 +77,7 @@ def issue_for_case(case_id: int):
         return target
     try:
         with db.session.begin_nested():
-            order = service.issue_order([], case=case, deadline=form.deadline.data,
+            order = issuing.issue_order([], case=case, deadline=form.deadline.data,
                                         requirements=form.requirements.data, legal_basis=form.legal_basis.data,
                                         actor=user, channel="web")
     except Problem as exc:

@@ -9,7 +9,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from ...access import api_auth_required
-from .. import evidence as service
+from .. import evidence_store as service
 
 blp = Blueprint("evidence", __name__, url_prefix="/api/v1/evidence", description="证据照片：原图与派生图")
 

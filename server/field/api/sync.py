@@ -1,7 +1,7 @@
 """/api/v1/sync: the field client pushes its outbox and pulls the changes of its team's assignments.
 
 The rules (idempotency, per-operation results, ordering by the server's sequence) are in
-`server.field.sync`; the views parse, call the service and dump.
+`server.field.push` and `server.field.pull`; the views parse, call the service and dump.
 """
 
 import marshmallow as ma
@@ -9,7 +9,8 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from ...access import api_auth_required
-from .. import sync as service
+from ..pull import pull_changes
+from ..push import apply_push
 from ..schemas.sync import PullArgsSchema, PullResultSchema, PushRequestSchema, PushResultSchema
 
 blp = Blueprint("sync", __name__, url_prefix="/api/v1/sync", description="现场同步：推送离线操作，拉取任务变化")
@@ -29,8 +30,8 @@ def push(data):
     is recorded and compared (`clock_skew_seconds`, `skew_flagged` beyond 300 s), never used
     for ordering. Unknown fields anywhere in the batch envelope refuse the whole request (422).
     """
-    return service.apply_push(current_user._get_current_object(), data["device_id"], data["device_time"],
-                              data["operations"])
+    return apply_push(current_user._get_current_object(), data["device_id"], data["device_time"],
+                      data["operations"])
 
 
 @blp.get("/pull")
@@ -44,4 +45,4 @@ def pull(args):
     most 500 per page; `more` says whether another page follows. Advance the cursor only after
     storing the changes.
     """
-    return service.pull_changes(current_user._get_current_object(), args["cursor"])
+    return pull_changes(current_user._get_current_object(), args["cursor"])

@@ -2,7 +2,7 @@
 
 Raw Flask views, because tus speaks in headers and octet streams rather than JSON bodies; any
 tus client (tus-js-client, tuspy, TUSKit) can upload. The service does the work; see
-`server.field.evidence` for why PATCH commits inside its file lock. Every answer, errors
+`server.field.uploads` for why PATCH commits inside its file lock. Every answer, errors
 included, carries `Tus-Resumable`.
 """
 
@@ -15,7 +15,8 @@ from werkzeug.http import http_date
 from ...access import api_auth_required
 from ...errors import NotFound, problem_response
 from ...extensions import db
-from .. import evidence as service
+from .. import uploads as service
+from ..upload_problems import KeptProblem
 
 blp = Blueprint("uploads", __name__, url_prefix="/api/v1/uploads", description="照片上传（tus 1.0 可续传协议）")
 
@@ -119,7 +120,7 @@ def append(upload_id):
                                            checksum_header=request.headers.get("Upload-Checksum"),
                                            stream=request.stream, content_length=request.content_length,
                                            before_body=db.session.commit)
-        except service.KeptProblem:
+        except KeptProblem:
             # What the service did on disk is done: keep the rows that describe it.
             db.session.commit()
             raise

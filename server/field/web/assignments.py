@@ -11,12 +11,12 @@ from flask import render_template
 from flask_login import current_user
 
 from ...access import web_role_required
-from ...draws import assignments as assignment_service
+from ...draws import assignment_access, assignment_reading
 from ...draws.web.draws import MANAGERS, READERS, bp
 from ...web.forms import ConfirmForm
 from .. import inspections as inspection_service
 
-# Roles with a read_target grant (server.draws.assignments); the service checks the rest.
+# Roles with a read_target grant (server.draws.assignment_access); the service checks the rest.
 TARGET_READERS = ("office", "admin", "inspector", "department", "county")
 
 
@@ -25,7 +25,7 @@ TARGET_READERS = ("office", "admin", "inspector", "department", "county")
 def show_assignment(assignment_id: int):
     """One assignment without its target: the team, state, times, history and its record.
     Who may open it, and who gets 404 instead, is the assignment policy's business."""
-    assignment = assignment_service.find_assignment(assignment_id, current_user)
+    assignment = assignment_access.find_assignment(assignment_id, current_user)
     return render_template("assignments/detail.html",
                            assignment=inspection_service.assignment_overview(assignment, current_user),
                            confirm=ConfirmForm(), can_manage=current_user.role in MANAGERS,
@@ -37,8 +37,8 @@ def show_assignment(assignment_id: int):
 def assignment_target(assignment_id: int):
     """A target, read and audited (channel web): the office any time, the team once revealed,
     viewers once submitted — assignments.read_target decides and refuses the rest."""
-    assignment = assignment_service.find_assignment(assignment_id, current_user, "read_target")
-    target = assignment_service.read_target(assignment, current_user, channel="web")
+    assignment = assignment_access.find_assignment(assignment_id, current_user, "read_target")
+    target = assignment_reading.read_target(assignment, current_user, channel="web")
     return render_template("draws/target.html", assignment=inspection_service.assignment_overview(
         assignment, current_user), target=target, can_manage=current_user.role in MANAGERS), 200, \
         {"Cache-Control": "no-store"}

@@ -10,8 +10,8 @@ from ...web.navigation import add_nav_item
 from ...web.query_args import int_arg, listed, sort_arg, sort_links, text_arg
 from ...web.signed_in import signed_in_user
 from .. import inspections as service
+from ..completion import INSPECTION_STATUS_LABELS
 from ..models.inspection import INSPECTION_STATUSES
-from ..sync import INSPECTION_STATUS_LABELS
 
 bp = Blueprint("web_inspections", __name__, template_folder="templates")
 

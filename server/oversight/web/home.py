@@ -5,6 +5,7 @@ from flask import redirect, render_template, url_for
 from flask_login import current_user
 
 from ...access import web_role_required
+from ...draws import assignment_reading
 from ...draws import assignments as assignment_service
 from ...enforcement.documents import today_in_china
 from ...roles import ROLES
@@ -35,7 +36,7 @@ def index():
     elif user.role == "office":
         extra = dashboard_context(user)
     elif user.role == "inspector":
-        extra = {"assignments": assignment_service.open_team_assignments(user),
+        extra = {"assignments": assignment_reading.open_team_assignments(user),
                  "status_labels": assignment_service.STATUS_LABELS}
     return render_template(HOME_TEMPLATES[user.role], user=user, **extra)
 

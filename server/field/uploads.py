@@ -1,4 +1,4 @@
-"""Photo evidence: tus uploads into a temporary file, then content-addressed storage and variants.
+"""tus uploads of evidence photos: a temporary file per upload, stored as evidence once complete.
 
 Life of a photo: `create_upload` (tus creation) makes an `Upload` row and an empty file under
 EVIDENCE_DIR/incoming/; `receive_chunk` (tus PATCH) appends bytes to it. The file's size is the
@@ -8,11 +8,9 @@ with the true offset and sends them again from its own copy, which it keeps unti
 is complete. The chunk that completes the file triggers `_complete`: the file is fsynced, its
 SHA-256 (hashed while the chunks arrived, see `upload_digest`) must equal the one declared at
 creation, the content must be an allowed image, complete to its last byte, and not a
-decompression bomb; then the original is moved (fsync, os.replace) to
+decompression bomb (`photo_checks`); then the original is moved (fsync, os.replace) to
 EVIDENCE_DIR/sha256/ab/cdef… untouched, an `EvidenceFile` row is added and `evidence.stored` is
-audited. Re-encoded variants are made under EVIDENCE_DIR/variants/ the first time one is asked
-for (`variant_file`): decoding and re-encoding a 12-megapixel photo three times costs more than
-receiving it, and the inspector's sync should not wait for pictures nobody has looked at yet.
+audited. Variants are not made here but when first asked for (`evidence_store.variant_file`).
 
 Disk and database must tell the same story, also when a request fails. A request that changed
 both and then refuses (the file's hash does not match, the bytes are not a photo) raises a
@@ -33,210 +31,45 @@ import os
 import re
 import unicodedata
 import uuid
-import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
-from io import BytesIO
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
-from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import ClientDisconnected
 
-from ..access import Scope, authorize, grant, register_policy
 from ..accounts.models.user import User
 from ..audit.chain import record_event
-from ..columns import CHINA_STANDARD_TIME, as_utc, utcnow
-from ..errors import BadRequest, Conflict, Invalid, NotFound, PayloadTooLarge, Problem, UnsupportedMediaType
+from ..columns import as_utc, utcnow
+from ..errors import BadRequest, Conflict, Invalid, NotFound, PayloadTooLarge, UnsupportedMediaType
 from ..extensions import db
-from ..pdf.fetcher import EVIDENCE_SCHEME, RefusedURL, Resolver
 from . import upload_digest
+from .completion import mark_photos_received
+from .evidence_store import SHA256_HEX, VARIANTS, _fsync_directory, evidence_root, original_path, variant_path
 from .models.evidence import EvidenceFile, Upload
-from .sync import mark_photos_received
-
-try:  # HEIC is what iPhones shoot; the opener registers the "HEIF" format with Pillow.
-    import pillow_heif
-
-    pillow_heif.register_heif_opener()
-    HEIF_SUPPORTED = True
-except ImportError:  # pragma: no cover - pillow-heif is an install requirement
-    HEIF_SUPPORTED = False
+from .photo_checks import inspect_image
+from .upload_problems import (
+    ChecksumMismatch,
+    InsufficientStorage,
+    UploadGone,
+    UploadInterrupted,
+    UploadLocked,
+    UploadRefused,
+    UploadRewound,
+)
 
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = "creation,checksum,termination,expiration"
 CHECKSUM_ALGORITHMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256}
 
-# Allow-list by content: Pillow only tries these decoders, whatever the name or declared type says.
-MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png"}
-if HEIF_SUPPORTED:
-    MEDIA_TYPES["HEIF"] = "image/heic"
-
-# Longest edge in pixels. thumbnail: lists; print: PDFs; public: bulletins (no EXIF, no GPS).
-VARIANTS = {"thumbnail": 320, "print": 1600, "public": 1280}
-VARIANT_QUALITY = 85
-
 BLOCK_SIZE = 1024 * 1024
-SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 METADATA_KEY = re.compile(r"^[!-+\--~]+$")  # printable ASCII without space and comma (tus 1.0)
 INCOMING_DIR = "incoming"
 PART_SUFFIX = ".part"
-
-EXIF_IFD, GPS_IFD = 0x8769, 0x8825
-EXIF_DATETIME, EXIF_DATETIME_ORIGINAL, EXIF_OFFSET_TIME_ORIGINAL = 0x0132, 0x9003, 0x9011
-
-
-# --- problems ------------------------------------------------------------------------------------
-
-
-class UploadGone(Problem):
-    status = 410
-    slug = "upload-expired"
-    default_title = "上传已过期"
-
-
-class UploadLocked(Problem):
-    status = 423
-    slug = "upload-locked"
-    default_title = "上传正被写入"
-
-
-class ChecksumMismatch(Problem):
-    """tus checksum extension: the chunk's Upload-Checksum does not match; the chunk is dropped."""
-
-    status = 460
-    slug = "checksum-mismatch"
-    default_title = "校验和不符"
-
-
-class KeptProblem(Problem):
-    """A refusal after the service changed disk and database together: commit, then answer."""
-
-
-class UploadRefused(KeptProblem):
-    """The completed file is not acceptable evidence; the upload and its file are deleted."""
-
-    status = 422
-
-
-class UploadRewound(KeptProblem):
-    """The temporary file was lost (a disk replaced, a restore): the upload starts again at 0."""
-
-    status = 409
-    slug = "upload-rewound"
-
-
-class UploadInterrupted(KeptProblem):
-    """The client stopped sending mid-chunk; what arrived is kept (tus core) and counted."""
-
-    status = 400
-    slug = "upload-interrupted"
-
-
-class InsufficientStorage(Problem):
-    """The disk is full: the chunk is dropped and the client tries again later."""
-
-    status = 507
-    slug = "insufficient-storage"
-    default_title = "服务器存储空间不足"
-
-
-# --- access --------------------------------------------------------------------------------------
-
-
-def _uploaded_by_user(user: User, evidence: EvidenceFile) -> bool:
-    return evidence.uploaded_by_id == user.id
-
-
-UPLOADER = Scope("uploader", _uploaded_by_user, lambda user: EvidenceFile.uploaded_by_id == user.id)
-
-register_policy(EvidenceFile, "证据照片")
-# Originals (with EXIF time and GPS) are evidence for cases: the office, the enforcement bureau
-# and admins read them all, an inspector the photos they uploaded. Propaganda gets only the
-# public variant (DESIGN.md §6). Department and county viewers get photos with the inspections
-# they may read, which later work links to evidence.
-grant(EvidenceFile, "read", ("office", "admin", "enforcement"))
-grant(EvidenceFile, "read", "inspector", UPLOADER)
-grant(EvidenceFile, "read_public", ("office", "admin", "enforcement", "propaganda"))
-grant(EvidenceFile, "read_public", "inspector", UPLOADER)
-
-
-def find_evidence(sha256: str, user: User, variant: str | None = None) -> tuple[EvidenceFile, Path]:
-    """The evidence row and the file to send, or NotFound — also when the caller may not see it,
-    so that a hash's existence is not revealed to those outside its scope."""
-    missing = NotFound("证据照片不存在或不在您的范围内。")
-    if not isinstance(sha256, str) or not SHA256_HEX.match(sha256):
-        raise missing
-    evidence = db.session.scalar(sa.select(EvidenceFile).where(EvidenceFile.sha256 == sha256))
-    if evidence is None:
-        raise missing
-    if variant is not None and variant not in VARIANTS:
-        raise missing
-    try:
-        authorize(user, "read_public" if variant == "public" else "read", evidence)
-    except Problem:
-        raise missing from None
-    if variant is None:
-        return evidence, evidence_root() / evidence.stored_path
-    return evidence, variant_file(evidence, variant)
-
-
-def evidence_resolver(user: User | None) -> Resolver:
-    """What a document rendered for `user` may embed of the store: re-encoded variants only,
-    authorised exactly as the evidence API would (`find_evidence`)."""
-
-    def resolve(scheme: str, parts: tuple[str, ...]) -> bytes:
-        if scheme != EVIDENCE_SCHEME:
-            raise RefusedURL("该文书只能引用证据照片")
-        if user is None:
-            raise RefusedURL("未指定出具人，不能读取证据照片")
-        sha256, variant = parts
-        return find_evidence(sha256, user, variant)[1].read_bytes()
-
-    return resolve
-
-
-# --- paths ---------------------------------------------------------------------------------------
-
-
-def evidence_root() -> Path:
-    return Path(current_app.config["EVIDENCE_DIR"])
-
-
-def _fsync_directory(path: Path) -> None:
-    """A rename or a new file is durable only once its directory entry is."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_durably(data: bytes, destination: Path, *, read_only: bool = False) -> None:
-    """Temporary name → fsync → rename → fsync the directory: a reader sees the whole file or
-    none, and it survives a crash. `read_only`: a file that is never rewritten (an issued
-    document, a published bulletin)."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    temporary = destination.with_name(f".{destination.name}.{uuid.uuid4().hex}.tmp")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    if read_only:
-        os.chmod(temporary, 0o440)
-    os.replace(temporary, destination)
-    _fsync_directory(destination.parent)
-
-
-def original_path(sha256: str) -> str:
-    return f"sha256/{sha256[:2]}/{sha256[2:]}"
-
-
-def variant_path(sha256: str, name: str) -> str:
-    return f"variants/{sha256[:2]}/{sha256}/{name}.jpg"
 
 
 # --- tus creation --------------------------------------------------------------------------------
@@ -575,157 +408,6 @@ def on_evidence_stored(evidence_file: EvidenceFile) -> None:
     that arrives after its bytes is matched by the sync push instead.)
     """
     mark_photos_received(evidence_file)
-
-
-@dataclass(frozen=True)
-class ImageFacts:
-    media_type: str
-    width: int
-    height: int
-    taken_at: datetime | None
-    gps_lat: float | None
-    gps_lon: float | None
-
-
-def inspect_image(path: Path, max_pixels: int) -> ImageFacts:
-    """Prove the file is an allowed, complete, reasonably sized photo, and read its EXIF facts."""
-    with warnings.catch_warnings():
-        # Pillow warns above MAX_IMAGE_PIXELS and raises above twice that; both refuse here.
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            with Image.open(path, formats=list(MEDIA_TYPES)) as image:
-                width, height = image.size
-                if width * height > max_pixels:
-                    raise Invalid(f"图片尺寸 {width}×{height} 超过 {max_pixels} 像素的上限。")
-                media_type = MEDIA_TYPES[image.format]
-                _prove_complete(image)
-            with Image.open(path, formats=list(MEDIA_TYPES)) as image:  # verify() leaves a PNG unusable
-                exif = _exif(image)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise Invalid("图片像素数过大（疑似解压炸弹），拒绝处理。") from None
-        except UnidentifiedImageError:
-            allowed = "、".join("HEIC" if name == "HEIF" else name for name in MEDIA_TYPES)
-            raise Invalid(f"文件内容不是可接受的图片格式（仅限 {allowed}）。") from None
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:
-            raise Invalid(f"图片数据损坏或不完整：{exc}") from None
-    lat, lon = _gps(exif)
-    return ImageFacts(media_type, width, height, _taken_at(exif), lat, lon)
-
-
-def _prove_complete(image: Image.Image) -> None:
-    """A truncated or damaged file fails here, before anything is stored, as cheaply as each
-    format allows: PNG checks the CRC of every chunk up to IEND without inflating the pixels;
-    JPEG decodes every scan at 1/8 scale (the DCT does the scaling, the whole entropy-coded
-    stream is still read); HEIC is decoded. PNG's verify() must come directly after open."""
-    if image.format == "PNG":
-        image.verify()
-    elif image.format == "JPEG":
-        image.draft("RGB", (max(1, image.width // 8), max(1, image.height // 8)))
-        image.load()
-    else:
-        image.load()
-
-
-def _exif(image: Image.Image) -> Image.Exif:
-    """EXIF without decoding pixels. A PNG's getexif() inflates the whole image to look for an
-    eXIf chunk after the pixel data; cameras write EXIF to JPEG and HEIC, so a PNG's EXIF is read
-    only from a chunk before the pixels."""
-    if image.format != "PNG":
-        return image.getexif()
-    exif = Image.Exif()
-    if isinstance(image.info.get("exif"), bytes):
-        exif.load(image.info["exif"])
-    return exif
-
-
-def _taken_at(exif) -> datetime | None:
-    """EXIF time has no zone unless OffsetTimeOriginal says; devices here run on China time."""
-    sub = exif.get_ifd(EXIF_IFD)
-    text = sub.get(EXIF_DATETIME_ORIGINAL) or exif.get(EXIF_DATETIME)
-    if not isinstance(text, str):
-        return None
-    try:
-        moment = datetime.strptime(text.strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S")
-    except ValueError:
-        return None
-    zone = CHINA_STANDARD_TIME
-    offset = sub.get(EXIF_OFFSET_TIME_ORIGINAL)
-    if isinstance(offset, str):
-        match = re.match(r"^([+-])(\d\d):(\d\d)", offset.strip())
-        if match:
-            delta = timedelta(hours=int(match[2]), minutes=int(match[3]))
-            zone = timezone(delta if match[1] == "+" else -delta)
-    return moment.replace(tzinfo=zone).astimezone(UTC)
-
-
-def _gps(exif) -> tuple[float | None, float | None]:
-    gps = exif.get_ifd(GPS_IFD)
-    try:
-        lat = _degrees(gps[2], gps.get(1))
-        lon = _degrees(gps[4], gps.get(3))
-    except (KeyError, TypeError, ValueError, ZeroDivisionError, IndexError):
-        return None, None
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        return None, None
-    return lat, lon
-
-
-def _degrees(value, ref) -> float:
-    degrees, minutes, seconds = (float(part) for part in value)
-    result = degrees + minutes / 60 + seconds / 3600
-    if isinstance(ref, bytes):
-        ref = ref.decode("ascii", "replace")
-    return -result if (ref or "").strip().upper() in ("S", "W") else result
-
-
-def variant_file(evidence: EvidenceFile, name: str) -> Path:
-    """The variant's file, made from the original if it is not there yet.
-
-    Two requests making the same variant at once each write a temporary file and rename it:
-    the contents are identical, whichever rename comes last stands.
-    """
-    path = evidence_root() / variant_path(evidence.sha256, name)
-    if not path.exists():
-        make_variants(evidence_root() / evidence.stored_path, evidence.sha256)
-    return path
-
-
-def make_variants(original: Path, sha256: str) -> dict[str, str]:
-    """Re-encoded JPEGs, orientation applied, no EXIF (hence no GPS); the original is only read."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            with Image.open(original, formats=list(MEDIA_TYPES)) as image:
-                icc_profile = image.info.get("icc_profile")
-                oriented = ImageOps.exif_transpose(image)
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:
-            # Its chunks were whole on arrival (PNG CRCs) but the pixels do not inflate.
-            raise Invalid(f"原图无法解码，不能生成派生图：{exc}") from None
-    flat = _flattened(oriented)
-    paths = {}
-    for name, edge in VARIANTS.items():
-        variant = flat.copy()
-        variant.thumbnail((edge, edge), Image.Resampling.LANCZOS)
-        variant.info = {}
-        options = {"quality": VARIANT_QUALITY, "optimize": True, "exif": b""}
-        if icc_profile and name != "public":
-            options["icc_profile"] = icc_profile  # colour fidelity for internal use and print
-        buffer = BytesIO()
-        variant.save(buffer, "JPEG", **options)
-        relative = variant_path(sha256, name)
-        write_durably(buffer.getvalue(), evidence_root() / relative)
-        paths[name] = relative
-    return paths
-
-
-def _flattened(image: Image.Image) -> Image.Image:
-    """RGB for JPEG: transparency is composed onto white rather than dropped to black."""
-    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGB", rgba.size, (255, 255, 255))
-        background.paste(rgba, mask=rgba.getchannel("A"))
-        return background
-    return image.convert("RGB")
 
 
 # --- termination and expiration ------------------------------------------------------------------

@@ -1,0 +1,211 @@
+"""Closing a draw (revealing its seed) and verifying it against the published algorithm.
+
+Closing reveals the seed the draw committed to; from then on anyone with access re-runs the
+selection from the stored snapshots (`verify_draw`) and sees whether the stored result is what
+the published algorithm gives (docs/draw-algorithm.md), and whether the commitment and digests
+are the ones the `draw.created` audit event anchored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from ..access import authorize
+from ..accounts.models.user import User
+from ..audit.chain import canonical_timestamp, event_hash, record_event
+from ..columns import as_utc, utcnow
+from ..errors import Conflict
+from ..extensions import db
+from .creation import SEED_PURPOSE, anchor, created_event
+from .models.draw import Assignment, AssignmentMember, Draw
+from .selection import (
+    Selection,
+    SelectionInputError,
+    commitment_of,
+    digest,
+    inspectors_from_json,
+    result_digest,
+    select,
+    venues_from_json,
+)
+from .server_keys import UnwrapError, unwrap_secret
+
+# --- closing ---------------------------------------------------------------------------------
+
+
+def close_draw(draw: Draw, actor: User, *, channel: str = "api") -> Draw:
+    """Reveal the seed. After the window anyone who manages draws may; before it, the office."""
+    authorize(actor, "manage", draw)
+    if draw.status == "closed":
+        raise Conflict("该抽查已关闭，种子已公开。")
+    if as_utc(draw.window_end) > utcnow() and actor.role != "office":
+        raise Conflict("抽查窗口尚未结束：窗口结束前只有领导小组办公室可以关闭抽查。")
+    try:
+        seed = unwrap_secret(draw.sealed_seed, SEED_PURPOSE)
+    except UnwrapError as exc:
+        raise Conflict(f"无法取出抽查种子：{exc}。") from None
+    if commitment_of(seed) != draw.commitment:
+        raise Conflict("保存的种子与承诺值不符，拒绝公开；请核查数据库是否被改动。")
+    early = as_utc(draw.window_end) > utcnow()
+    draw.revealed_seed = seed.hex()
+    draw.status = "closed"
+    draw.closed_at = utcnow()
+    draw.closed_by_id = actor.id
+    db.session.flush()
+    record_event("draw.closed", actor=actor, channel=channel, object_type="draw", object_id=draw.id,
+                 details={"seed": draw.revealed_seed, "commitment": draw.commitment, "before_window_end": early})
+    return draw
+
+
+def close_due_draws(actor: User, *, channel: str = "cli") -> list[Draw]:
+    """Close every draw whose window has ended (a daily job: seeds are revealed on time)."""
+    authorize(actor, "manage", Draw)
+    due = db.session.scalars(sa.select(Draw).where(Draw.status == "committed", Draw.window_end <= utcnow())
+                             .order_by(Draw.id)).all()
+    return [close_draw(draw, actor, channel=channel) for draw in due]
+
+
+# --- verification ----------------------------------------------------------------------------
+
+NOT_REVEALED = "not_revealed"
+MATCH = "match"
+MISMATCH = "mismatch"
+
+DIGEST_LABELS = {
+    "commitment": "承诺值",
+    "parameters_digest": "参数摘要",
+    "venues_digest": "场所候选快照摘要",
+    "inspectors_digest": "督查人员候选快照摘要",
+    "result_digest": "结果摘要",
+}
+
+
+@dataclass
+class VerificationReport:
+    draw_id: int
+    state: str  # match | mismatch | not_revealed
+    message: str
+    reasons: list[str] = field(default_factory=list)
+    commitment: str | None = None
+    revealed_seed: str | None = None
+    digests: dict = field(default_factory=dict)
+    assignments_checked: int = 0
+    skipped: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.state == MATCH
+
+
+def _snapshot(blob: bytes, name: str, stored_digest: str, reasons: list[str]) -> list | None:
+    try:
+        raw = zlib.decompress(blob)
+    except (zlib.error, TypeError):
+        reasons.append(f"{name}无法解压（数据被改动）。")
+        return None
+    if hashlib.sha256(raw).hexdigest() != stored_digest:
+        reasons.append(f"{name}与存储的摘要不符（候选名单被改动）。")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        reasons.append(f"{name}不是有效的 JSON。")
+        return None
+
+
+def _stored_result(draw: Draw) -> list[tuple]:
+    """(position, venue id, ISO visit date, member ids by position) of the draw's assignments."""
+    teams: dict[int, list[int]] = {}
+    for assignment_id, user_id in db.session.execute(
+            sa.select(AssignmentMember.assignment_id, AssignmentMember.user_id)
+            .join(Assignment, AssignmentMember.assignment_id == Assignment.id)
+            .where(Assignment.draw_id == draw.id).order_by(AssignmentMember.assignment_id, AssignmentMember.position)):
+        teams.setdefault(assignment_id, []).append(user_id)
+    rows = db.session.execute(sa.select(Assignment.id, Assignment.position, Assignment.venue_id, Assignment.visit_date)
+                              .where(Assignment.draw_id == draw.id).order_by(Assignment.position))
+    return [(position, venue_id, visit_date.isoformat(), tuple(teams.get(assignment_id, ())))
+            for assignment_id, position, venue_id, visit_date in rows]
+
+
+def _compare(stored: list[tuple], selection: Selection, reasons: list[str]) -> None:
+    expected = [(p.position, p.venue_id, p.visit_date, p.members) for p in selection.assignments]
+    if len(stored) != len(expected):
+        reasons.append(f"存储的任务有 {len(stored)} 项，重算结果为 {len(expected)} 项。")
+    by_position = {row[0]: row for row in stored}
+    for position, venue_id, visit_date, members in expected:
+        row = by_position.get(position)
+        if row is None:
+            reasons.append(f"缺少第 {position} 项任务。")
+            continue
+        if row[1] != venue_id:
+            reasons.append(f"第 {position} 项任务的场所与重算结果不符。")
+        if row[2] != visit_date:
+            reasons.append(f"第 {position} 项任务的督查日期为 {row[2]}，重算结果为 {visit_date}。")
+        if row[3] != members:
+            reasons.append(f"第 {position} 项任务的督查组成员与重算结果不符。")
+    extra = sorted(set(by_position) - {p.position for p in selection.assignments})
+    for position in extra:
+        reasons.append(f"第 {position} 项任务不在重算结果中。")
+
+
+def verify_draw(draw: Draw) -> VerificationReport:
+    """Re-run the selection from the revealed seed and the stored snapshots; report any difference."""
+    report = VerificationReport(draw_id=draw.id, state=NOT_REVEALED, message="", commitment=draw.commitment,
+                                revealed_seed=draw.revealed_seed, digests=anchor(draw))
+    if not draw.revealed_seed:
+        report.message = "抽查尚未关闭，种子尚未公开，暂不能核验；关闭抽查（窗口结束后）即可核验。"
+        return report
+    reasons = report.reasons
+    try:
+        seed = bytes.fromhex(draw.revealed_seed)
+    except ValueError:
+        seed = None
+        reasons.append("公开的种子不是有效的十六进制串。")
+    if seed is not None and commitment_of(seed) != draw.commitment:
+        reasons.append("公开的种子与承诺值不符：sha256(种子) ≠ 承诺值。")
+
+    if digest(draw.parameters) != draw.parameters_digest:
+        reasons.append("抽查参数与存储的参数摘要不符（参数被改动）。")
+    window = (draw.parameters or {}).get("window", {}) if isinstance(draw.parameters, dict) else {}
+    if (window.get("start"), window.get("end")) != (canonical_timestamp(draw.window_start),
+                                                    canonical_timestamp(draw.window_end)):
+        reasons.append("抽查窗口与参数中的窗口不符。")
+    venues = _snapshot(draw.venues_snapshot, "场所候选快照", draw.venues_digest, reasons)
+    inspectors = _snapshot(draw.inspectors_snapshot, "督查人员候选快照", draw.inspectors_digest, reasons)
+
+    event = created_event(draw)
+    if event is None:
+        reasons.append("审计日志中没有该抽查的创建记录（draw.created），无法确认摘要在派发前已锚定。")
+    else:
+        if event_hash(event) != event.hash:
+            reasons.append(f"审计日志中该抽查的创建记录（seq {event.seq}）已被改动。")
+        for name, value in anchor(draw).items():
+            if event.details.get(name) != value:
+                reasons.append(f"存储的{DIGEST_LABELS[name]}与审计日志中锚定的不符。")
+
+    if seed is not None and venues is not None and inspectors is not None:
+        try:
+            selection = select(seed, venues_from_json(venues), inspectors_from_json(inspectors), draw.parameters)
+        except (SelectionInputError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            reasons.append(f"无法按存储的快照和参数重算：{exc!r}。")
+        else:
+            if not selection.ok:
+                reasons.append("按存储的快照和参数重算，结果不可行，与存储的抽查矛盾。")
+            if result_digest(seed, selection) != draw.result_digest:
+                reasons.append("重算结果的摘要与存储的结果摘要不符。")
+            _compare(_stored_result(draw), selection, reasons)
+            report.assignments_checked = len(selection.assignments)
+            report.skipped = len(selection.skipped)
+
+    if reasons:
+        report.state = MISMATCH
+        report.message = f"核验未通过：发现 {len(reasons)} 处不一致。"
+    else:
+        report.state = MATCH
+        report.message = (f"核验通过：种子与承诺值相符，参数与候选快照与审计日志中锚定的摘要一致，"
+                          f"按公开算法重算的 {report.assignments_checked} 项任务与存储的结果完全一致。")
+    return report

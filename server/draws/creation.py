@@ -1,7 +1,7 @@
 """Creating a draw (抽查): snapshot the candidates, commit to a seed, select, store, anchor.
 
 Creating a draw snapshots the candidates as they are now (`server.draws.candidates`), commits
-to a fresh random seed by storing `sha256(seed)`, runs the pure selection (`draw_selection.select`),
+to a fresh random seed by storing `sha256(seed)`, runs the pure selection (`selection.select`),
 and stores the parameters, the snapshots and their digests next to the assignments it creates.
 One `draw.created` audit event anchors the commitment and the digests in the hash-chained log
 before anything is dispatched. Closing reveals the seed and verification re-runs the selection

@@ -10,7 +10,6 @@ import sqlalchemy as sa
 
 from server.audit.models.audit import AuditEvent
 from server.extensions import limiter
-from server.registry.models.reference import County, Department, VenueCategory
 from server.roles import ROLE_LABELS, ROLES
 
 PASSWORD = "correct horse 9"
@@ -38,35 +37,6 @@ def login(client, username: str, password: str = PASSWORD, *, next_url: str | No
 
 def last_event(db, action: str) -> AuditEvent | None:
     return db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq.desc()))
-
-
-@pytest.fixture
-def scope_rows(db):
-    """A department responsible for one category, and a county (unique codes per test)."""
-    tag = uuid.uuid4().hex[:8]
-    department = Department(code=f"d{tag}", name=f"测试局{tag}")
-    category = VenueCategory(code=f"c{tag}", name=f"测试场所类别{tag}", departments=[department])
-    county = County(code=f"k{tag}", name=f"测试县{tag}", kind="county")
-    db.session.add_all([department, category, county])
-    db.session.flush()
-    return department, category, county
-
-
-@pytest.fixture
-def new_user(make_user, db, scope_rows):
-    """Users committed (a savepoint in tests) so that a 4xx answer's rollback keeps them."""
-    department, _, county = scope_rows
-
-    def make(role: str = "office", **overrides):
-        if role == "department":
-            overrides.setdefault("department", department)
-        if role == "county":
-            overrides.setdefault("county", county)
-        user = make_user(role, **overrides)
-        db.session.commit()
-        return user
-
-    return make
 
 
 # --- the login page -------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from ...columns import CHINA_STANDARD_TIME, as_utc
 from ...errors import Problem
 from ...extensions import db
 from ...registry.models.reference import County, VenueCategory
-from ...web.forms import ConfirmForm, DrawForm
+from ...web.forms import ConfirmForm
 from ...web.navigation import add_nav_item
 from ...web.query_args import int_arg, listed, sort_arg, sort_links, text_arg
 from .. import assignment_access, assignment_reading, listing
@@ -21,6 +21,7 @@ from ..creation import create_draw
 from ..listing import draw_summary
 from ..models.draw import Draw
 from ..verification import close_draw, verify_draw
+from .draw_forms import DrawForm
 
 bp = Blueprint("web_draws", __name__, template_folder="templates")
 

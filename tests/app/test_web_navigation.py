@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_web_login import login, new_user, scope_rows  # noqa: F401 - fixtures
+from web_session import login
 
 from server.roles import ROLES
 from server.web.navigation import _NAV_ITEMS, NAV_ORDER
@@ -25,7 +25,7 @@ def test_every_registered_entry_has_its_place_in_the_order(app):
 @pytest.mark.parametrize("role", ROLES)
 def test_each_roles_bar_is_in_the_common_order_and_every_link_opens(client, new_user, role):  # noqa: F811
     user = new_user(role)
-    assert login(client, user.username).status_code == 302
+    login(client, user)
     links = nav_links(client.get("/").get_data(as_text=True))
     assert links[0][1] == "首页" and len(links) >= 2, links
     labels_in_order = [item.label for item in sorted(_NAV_ITEMS, key=lambda i: NAV_ORDER.index(i.endpoint))]

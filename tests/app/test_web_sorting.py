@@ -7,7 +7,7 @@ import html
 import re
 from urllib.parse import parse_qs, urlsplit
 
-from test_web_login import login, new_user, scope_rows  # noqa: F401 - fixtures
+from web_session import login
 
 from server.web.query_args import sort_arg, sort_links
 
@@ -36,7 +36,7 @@ def test_sort_arg_reads_the_sign_and_refuses_unknown_keys(app):
 
 def test_a_list_page_links_its_headings_and_its_filter_in_the_one_style(client, new_user):  # noqa: F811
     admin = new_user("admin")
-    assert login(client, admin.username).status_code == 302
+    login(client, admin)
     page = client.get("/admin/users", query_string={"sort": "-username"}).get_data(as_text=True)
     headings = re.findall(r'<th scope="col"[^>]*><a href="([^"]+)"', page)
     assert len(headings) == 3

@@ -37,10 +37,11 @@ import sealing
 
 from . import fieldwork
 from . import sync as syncing
+from .chunking import ChunkSizer
 from .http import ServerError, normalise_server_url, request_json
 from .photos import PhotoError, inspect_image
 from .store import Store, StoreError, canonical_json, resolve_home
-from .tus import DEFAULT_CHUNK_SIZE, TusClient
+from .tus import TusClient
 
 OUTCOME_LABELS = {rulecheck.COMPLIANT: "符合", rulecheck.VIOLATION: "违规", rulecheck.NOT_APPLICABLE: "不适用",
                   rulecheck.INCOMPLETE: "未填完"}
@@ -522,8 +523,8 @@ def amend(ctx, assignment, reason, pairs):
 
 
 @main.command(help="同步：推送待同步的操作，上传照片（断线可续传），再下载服务器上的变化。")
-@click.option("--chunk-size", type=click.IntRange(min=4096), default=DEFAULT_CHUNK_SIZE, show_default=True,
-              help="照片上传的分块大小（字节）。")
+@click.option("--chunk-size", type=click.IntRange(min=4096), default=None,
+              help="照片上传的固定分块大小（字节）；不指定时按线路自动调整：从 256 KiB 起，顺利时加大，断线后减小。")
 @click.pass_context
 @handled
 def sync(ctx, chunk_size):
@@ -542,12 +543,13 @@ def sync(ctx, chunk_size):
         uploaded, ready = 0, [] if network_down else syncing.photos_ready(store)
         if ready:
             client = TusClient(f"{server_url}/api/v1/uploads/", token)
+            sizer = ChunkSizer(chunk_size)
             with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                           TimeRemainingColumn(), console=out) as progress:
                 for photo in ready:
                     task = progress.add_task(photo["original_name"], total=photo["size"])
                     try:
-                        syncing.upload_photo(store, client, photo, chunk_size=chunk_size,
+                        syncing.upload_photo(store, client, photo, sizer=sizer,
                                              on_progress=lambda offset, task=task: progress.update(task,
                                                                                                   completed=offset))
                     except syncing.SyncError as error:

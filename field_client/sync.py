@@ -22,9 +22,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .chunking import ChunkSizer
 from .http import ServerError, request_json
 from .store import Store, now_utc
-from .tus import DEFAULT_CHUNK_SIZE, TusClient, TusError
+from .tus import TusClient, TusError
 
 PUSH_BATCH = 500
 FAILED_STATUSES = {403: "无权执行此操作", 404: "服务器上找不到相关记录", 409: "与服务器上同一操作的内容不一致",
@@ -35,6 +36,7 @@ MAX_CHECKSUM_RESENDS = 3   # 460: the chunk arrived damaged, send it again
 MAX_NEW_UPLOADS = 2        # 422 on the whole file: start over, but not forever
 MAX_ROUNDS = 50            # HEAD-and-resume rounds for one photo in one run
 MAX_PULL_PAGES = 10_000
+HASH_BLOCK = 2**20
 CURSOR_KEY = "sync_cursor"
 LOCK_NAME = ".sync.lock"
 
@@ -176,16 +178,20 @@ def _local_sha256(path: Path) -> str | None:
     digest = hashlib.sha256()
     try:
         with path.open("rb") as handle:
-            while block := handle.read(DEFAULT_CHUNK_SIZE):
+            while block := handle.read(HASH_BLOCK):
                 digest.update(block)
     except FileNotFoundError:
         return None
     return digest.hexdigest()
 
 
-def upload_photo(store: Store, client: TusClient, photo: sqlite3.Row, *, chunk_size: int = DEFAULT_CHUNK_SIZE,
+def upload_photo(store: Store, client: TusClient, photo: sqlite3.Row, *, sizer: ChunkSizer | None = None,
                  on_progress=lambda offset: None) -> None:
-    """Upload one stored original by tus, resuming where the server says it is; SyncError if not done."""
+    """Upload one stored original by tus, resuming where the server says it is; SyncError if not done.
+
+    `sizer` sizes the chunks (one per run, so what a photo learnt of the link serves the next);
+    in-run retries are counted from the last chunk that got through."""
+    sizer = sizer or ChunkSizer()
     path = store.photos_dir / photo["filename"]
     size = photo["size"]
     if _local_sha256(path) != photo["sha256"]:
@@ -213,7 +219,7 @@ def upload_photo(store: Store, client: TusClient, photo: sqlite3.Row, *, chunk_s
             with path.open("rb") as handle:
                 while offset < size:
                     handle.seek(offset)
-                    chunk = handle.read(chunk_size)
+                    chunk = handle.read(sizer.size)
                     try:
                         answered = client.patch(url, offset, chunk)
                     except TusError as error:
@@ -224,7 +230,8 @@ def upload_photo(store: Store, client: TusClient, photo: sqlite3.Row, *, chunk_s
                     if answered != offset + len(chunk):
                         break  # the server counts differently: ask it again (HEAD)
                     offset = answered
-                    resends = 0
+                    resends = retries = 0
+                    sizer.delivered()
                     sent_last = offset == size
                     _save_upload(store, photo["uuid"], upload_offset=offset)
                     on_progress(offset)
@@ -247,6 +254,8 @@ def upload_photo(store: Store, client: TusClient, photo: sqlite3.Row, *, chunk_s
                 url = None  # the server refused the whole file (hash or content): upload it again
                 _save_upload(store, photo["uuid"], upload_url=None, upload_offset=0, last_error=str(error))
                 continue
+            if error.status is None:
+                sizer.cut()
             transient = error.status is None or error.status >= 500 or error.status in (409, 423, 460)
             if transient and retries < len(RETRY_DELAYS):
                 time.sleep(RETRY_DELAYS[retries])

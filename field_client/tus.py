@@ -23,7 +23,6 @@ import urllib.parse
 import urllib.request
 
 TUS_VERSION = "1.0.0"
-DEFAULT_CHUNK_SIZE = 2**20
 TIMEOUT_SECONDS = 60
 
 

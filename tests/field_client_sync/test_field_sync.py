@@ -26,6 +26,7 @@ from werkzeug.serving import make_server
 
 from field_client import fieldwork
 from field_client import sync as syncing
+from field_client.chunking import PROBE_AFTER
 from field_client.cli import main
 from field_client.store import Store, canonical_json
 
@@ -71,6 +72,7 @@ class FakeSyncServer:
         self.creates = 0
         self.patches: list[tuple[str, int, int]] = []     # (upload id, offset, body length)
         self.cut_patches: dict[int, int] = {}             # PATCH number -> bytes to keep before the cut
+        self.cut_over: int | None = None                  # a link that dies after this many bytes of a PATCH
         self.bad_checksum_patches: set[int] = set()       # PATCH numbers answered 460
         self.refuse_whole_file = 0                        # completions to refuse with 422
         self.evidence: dict[str, bytes] = {}
@@ -156,6 +158,9 @@ class FakeSyncServer:
                 # Read part of the chunk, then the line goes dead: a checksummed chunk that did not
                 # arrive whole is discarded, as the tus checksum extension says.
                 request.stream.read(self.cut_patches[number])
+                drop_connection()
+            if self.cut_over is not None and (request.content_length or 0) > self.cut_over:
+                request.stream.read(self.cut_over)
                 drop_connection()
             body = request.stream.read()
             algorithm, digest = request.headers["Upload-Checksum"].split(" ")
@@ -423,6 +428,33 @@ def test_a_lost_answer_to_the_last_chunk_is_confirmed_not_resent(fake, tmp_path)
     assert "上传照片：1 张" in sync(home)
     assert len(fake.patches) == chunks + 1 and fake.patches[-1][1:] == (size, 0)  # an empty PATCH at the end
     assert fake.creates == 1
+
+
+def test_chunks_shrink_on_a_link_that_cuts_every_200_kb_where_fixed_1_mib_chunks_never_arrive(fake, tmp_path):
+    home = device(tmp_path, fake.url)
+    with Store(home) as store:
+        inspection = fieldwork.inspection_of(store, fieldwork.find_assignment(store, "7"))
+        fieldwork.add_photo(store, inspection, photo_file(tmp_path / "大厅.jpg", 9, size=(1280, 900)),
+                            finding_uuid=None, caption=None)
+    ((size, sha256),) = rows(home, "SELECT size, sha256 FROM photos")
+    assert size > 4 * 200_000
+    fake.cut_over = 200_000
+
+    fixed = run(home, "sync", "--chunk-size", 2**20)
+    assert fixed.exit_code == 1 and "1 张照片尚未上传" in fixed.output, fixed.output
+    assert [length for _, _, length in fake.patches] == [2**20, 2**20]  # the try and its retry, both cut
+    assert rows(home, "SELECT upload_offset FROM photo_uploads") == [(0,)]
+
+    del fake.patches[:]
+    adaptive = run(home, "sync")
+    assert adaptive.exit_code == 0 and "上传照片：1 张" in adaptive.output, adaptive.output
+    lengths = [length for _, _, length in fake.patches]
+    assert lengths[0] == 256 * 1024  # the first try, cut
+    # Then what gets through, and now and then one larger try (cut again) to see if the link recovered.
+    assert set(lengths[1:-1]) <= {128 * 1024, 256 * 1024} and 0 < lengths[-1] <= 128 * 1024
+    assert lengths.count(256 * 1024) <= 1 + size // (PROBE_AFTER * 128 * 1024)
+    assert hashlib.sha256(fake.evidence[sha256]).hexdigest() == sha256
+    assert fake.creates == 1  # the upload the cut run began, resumed
 
 
 # --- pull ----------------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ class PushOutcome:
     failed: list[dict] = field(default_factory=list)   # {"op_id", "entity", "reason"}
     kept: int = 0                                      # answered without a decision: still pending
     error: str | None = None                           # the request itself failed: the rest stays pending
+    photos_held: int = 0                               # photos the server already had: not sent again
     skew_seconds: float | None = None
     skew_flagged: bool = False
     server_time: str | None = None
@@ -119,6 +120,14 @@ def push(store: Store, server_url: str, token: str, *, batch_size: int | None = 
                                " WHERE op_id = ? AND state = 'pending'",
                                (moment, server_seq if isinstance(server_seq, int) else None, row["op_id"]))
                     outcome.done += 1
+                    if row["entity"] == "photo" and result.get("photo_received") is True:
+                        # The server holds these bytes already (same SHA-256): nothing to upload.
+                        tx.execute("INSERT INTO photo_uploads (photo_uuid, upload_offset, uploaded_at, updated_at)"
+                                   " SELECT uuid, size, ?, ? FROM photos WHERE uuid = ?"
+                                   " ON CONFLICT (photo_uuid) DO UPDATE SET upload_offset = excluded.upload_offset,"
+                                   " uploaded_at = excluded.uploaded_at, last_error = NULL,"
+                                   " updated_at = excluded.updated_at", (moment, moment, row["entity_id"]))
+                        outcome.photos_held += 1
                 elif status in FAILED_STATUSES:
                     detail = result.get("detail")
                     reason = f"{detail if isinstance(detail, str) and detail else FAILED_STATUSES[status]}（{status}）"

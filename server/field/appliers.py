@@ -254,7 +254,9 @@ def apply_finding_withdrawal(push: Push, entity_id: str, data: dict) -> None:
     db.session.flush()
 
 
-def apply_photo(push: Push, entity_id: str, data: dict) -> None:
+def apply_photo(push: Push, entity_id: str, data: dict) -> dict:
+    """The photo's manifest entry; the answer says whether the server holds its bytes already (the
+    same SHA-256, uploaded before the record or for another record), so that they are not sent again."""
     _same_id(entity_id, str(data["uuid"]))
     inspection = _inspection(data["inspection_uuid"], push.user)
     finding = _finding(data["finding_uuid"], push.user, inspection) if data["finding_uuid"] else None
@@ -275,6 +277,7 @@ def apply_photo(push: Push, entity_id: str, data: dict) -> None:
         if evidence is not None:
             photo.evidence_file_id, photo.received_at = evidence.id, utcnow()
             db.session.flush()
+    return {"photo_received": photo.received_at is not None}
 
 
 def plan_penalty(push: Push, entity_id: str, data: dict) -> RowPlan | None:
@@ -358,7 +361,8 @@ def _check_amended_observations(inspection: Inspection, payload: dict) -> None:
         _check_value(_checklist_item(inspection, item_code), value)
 
 
-APPLIERS: dict[str, Callable[[Push, str, dict], None]] = {
+# What each applier may add to its operation's answer (a dict of extra fields), or None.
+APPLIERS: dict[str, Callable[[Push, str, dict], dict | None]] = {
     "assignment_reveal": apply_assignment_reveal,
     "inspection": apply_inspection,
     "finding_withdrawal": apply_finding_withdrawal,

@@ -205,8 +205,8 @@ def _apply_operation(push: Push, operation: dict, *, retried: bool = False) -> d
                 db.session.flush()
             except IntegrityError:
                 raise _Replayed() from None
-            applier(push, entity_id, _load(entity, payload))
-            result = {"op_id": op_id, "status": 200, "server_seq": record.id}
+            told = applier(push, entity_id, _load(entity, payload))
+            result = {"op_id": op_id, "status": 200, "server_seq": record.id, **(told or {})}
             if batch is None:
                 record.result = result
                 db.session.flush()

@@ -29,6 +29,7 @@ import fcntl
 import hashlib
 import os
 import re
+import time
 import unicodedata
 import uuid
 from collections.abc import Callable
@@ -155,6 +156,42 @@ def upload_progress(upload: Upload) -> UploadProgress:
     except FileNotFoundError:
         return UploadProgress(0, as_utc(upload.created_at) + _expiry_window())
     return UploadProgress(stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC) + _expiry_window())
+
+
+# How long HEAD waits for a chunk being written to settle before answering 423.
+SETTLE_SECONDS = 5.0
+
+
+@contextmanager
+def settled_upload(upload: Upload):
+    """Hold the upload still while its offset is read: no chunk is being written meanwhile.
+
+    A PATCH writes its bytes as they arrive and drops them again if the chunk fails its checksum
+    or is cut short; until it has decided, the file's size counts bytes that may vanish. So HEAD
+    waits (up to SETTLE_SECONDS) for the writer's lock and reads the offset under a shared lock.
+    Yields whether it had to wait: the writer may have completed the upload meanwhile, so the
+    caller reads the row again before answering. 423 if the writer does not finish in time.
+    """
+    if upload.completed_at is not None:
+        yield False
+        return
+    try:
+        fd = os.open(evidence_root() / upload.temp_path, os.O_RDONLY)
+    except FileNotFoundError:
+        yield False
+        return
+    with os.fdopen(fd, "rb") as handle:
+        deadline, waited = time.monotonic() + SETTLE_SECONDS, False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise UploadLocked("该上传正由另一个请求写入，请稍后用 HEAD 查询偏移量后重试。") from None
+                waited = True
+                time.sleep(0.01)
+        yield waited
 
 
 def _expiry_window() -> timedelta:

@@ -409,6 +409,7 @@ def test_push_before_upload_waits_for_evidence_then_completes(client, db, leader
     results = pushed(client, leader, [recording.reveal(), recording.inspection(), recording.photo(photos[0]),
                                       recording.photo(photos[1]), recording.submission()])
     assert statuses(results) == [200] * 5
+    assert [result.get("photo_received") for result in results[2:4]] == [False, False]  # to be uploaded
     assert inspection_row(db, recording).status == "awaiting_evidence"
     tus_upload(client, leader, photos[0])
     assert inspection_row(db, recording).status == "awaiting_evidence"
@@ -425,6 +426,8 @@ def test_upload_before_push_completes_at_submission(client, db, leader, dispatch
     tus_upload(client, leader, data)
     results = pushed(client, leader, [recording.reveal(), recording.inspection(), recording.photo(data)])
     assert statuses(results) == [200] * 3
+    assert results[2]["photo_received"] is True  # the device need not send the bytes again
+    assert "photo_received" not in results[0] and "photo_received" not in results[1]
     photo = db.session.scalar(sa.select(Photo).where(Photo.sha256 == hashlib.sha256(data).hexdigest()))
     assert photo.received_at is not None
     assert inspection_row(db, recording).status == "draft"

@@ -305,6 +305,47 @@ def test_lost_partial_bytes_rewind_the_upload_to_zero(db, inspector, evidence_di
     assert evidence_row(db, data) is not None
 
 
+def test_head_during_a_chunk_being_written_waits_and_never_counts_bytes_that_are_dropped(db, inspector, evidence_dir,
+                                                                                          monkeypatch):
+    import fcntl
+    import threading
+
+    data = jpeg_bytes()
+    url = inspector.location(data)
+    assert inspector.patch(url, data[:100], 0).status_code == 204
+    upload = db.session.get(Upload, url.rsplit("/", 1)[1])
+    temp = evidence_dir / upload.temp_path
+    # A PATCH in flight: its lock held and half its chunk written; then the line dies, and a chunk
+    # that did not arrive whole is dropped before the lock is released.
+    writer = open(temp, "r+b")
+    fcntl.flock(writer, fcntl.LOCK_EX)
+    writer.seek(100)
+    writer.write(data[100:400])
+    writer.flush()
+
+    def cut_and_drop():
+        writer.truncate(100)
+        writer.close()
+
+    dropping = threading.Timer(0.3, cut_and_drop)
+    dropping.start()
+    try:
+        head = inspector.head(url)
+    finally:
+        dropping.join()
+    assert head.status_code == 200 and head.headers["Upload-Offset"] == "100"  # not 400
+    assert inspector.patch(url, data[100:], 100).status_code == 204
+
+    # A writer that does not finish in time: 423, ask again later.
+    monkeypatch.setattr(uploads_service, "SETTLE_SECONDS", 0.1)
+    other = inspector.location(jpeg_bytes((90, 60)))
+    other_upload = db.session.get(Upload, other.rsplit("/", 1)[1])
+    with open(evidence_dir / other_upload.temp_path, "rb") as busy:
+        fcntl.flock(busy, fcntl.LOCK_EX)
+        assert inspector.head(other).status_code == 423  # HEAD answers carry no body
+    assert inspector.head(other).headers["Upload-Offset"] == "0"
+
+
 def test_concurrent_patch_on_the_same_upload_is_423(db, inspector, evidence_dir):
     import fcntl
 

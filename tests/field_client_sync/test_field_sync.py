@@ -202,6 +202,8 @@ class FakeSyncServer:
             self.seq += 1
             self.applied[(op["entity"], op["entity_id"])] += 1
             result = {"op_id": op["op_id"], "status": 200, "server_seq": self.seq}
+            if op["entity"] == "photo":
+                result["photo_received"] = op["payload"]["sha256"] in self.evidence
         self.results[op["op_id"]] = (digest, result)
         return result
 
@@ -428,6 +430,22 @@ def test_a_lost_answer_to_the_last_chunk_is_confirmed_not_resent(fake, tmp_path)
     assert "上传照片：1 张" in sync(home)
     assert len(fake.patches) == chunks + 1 and fake.patches[-1][1:] == (size, 0)  # an empty PATCH at the end
     assert fake.creates == 1
+
+
+def test_a_photo_the_server_already_holds_is_not_sent_again(fake, tmp_path):
+    first = device(tmp_path / "a", fake.url, photos=1)
+    assert "上传照片：1 张。" in sync(first)
+    assert fake.creates == 1
+
+    # A team mate's device holds the same picture (same bytes, same SHA-256) under its own record.
+    second = device(tmp_path / "b", fake.url, photos=1)
+    assert rows(second, "SELECT sha256 FROM photos") == rows(first, "SELECT sha256 FROM photos")
+    output = sync(second)
+    assert "上传照片：0 张。另有 1 张服务器已有，未重复上传。" in output
+    assert fake.creates == 1 and len(fake.evidence) == 1  # no second upload
+    ((size,),) = rows(second, "SELECT size FROM photos")
+    assert rows(second, "SELECT upload_offset, uploaded_at IS NOT NULL FROM photo_uploads") == [(size, 1)]
+    assert "没有需要同步的内容" in sync(second)
 
 
 def test_chunks_shrink_on_a_link_that_cuts_every_200_kb_where_fixed_1_mib_chunks_never_arrive(fake, tmp_path):

@@ -94,7 +94,10 @@ def create():
 def status(upload_id):
     """tus HEAD: how many bytes the server holds (Upload-Offset), to resume from there."""
     upload = service.find_upload(upload_id, _user())
-    progress = service.upload_progress(upload)
+    with service.settled_upload(upload) as waited:
+        if waited:
+            _reread(upload)
+        progress = service.upload_progress(upload)
     return _empty(200, {"Upload-Offset": str(progress.offset), "Upload-Length": str(upload.upload_length),
                         **_expires(progress.expires_at)})
 

@@ -61,6 +61,8 @@ class OperationResultSchema(ma.Schema):
     status = fields.Integer(metadata={"description": "200 已应用；409 冲突；422 内容无效；404 不存在；403 无权"})
     detail = fields.String(metadata={"description": "出错时的说明"})
     server_seq = fields.Integer(metadata={"description": "服务器序号（仅 200）；排序以此为准，不用设备时间"})
+    photo_received = fields.Boolean(metadata={
+        "description": "照片操作：服务器已有该照片文件（SHA-256 相同），无需再上传"})
 
 
 class PushResultSchema(ma.Schema):

@@ -327,6 +327,9 @@ def pull(store: Store, server_url: str, token: str) -> PullOutcome:
         changes, next_cursor, more = _checked_page(answer)
         if next_cursor < cursor:
             raise ServerError(f"服务器的游标 {next_cursor} 小于本机的 {cursor}，未保存。")
+        head = answer.get("head")
+        if isinstance(head, int) and not isinstance(head, bool) and next_cursor > head:
+            raise ServerError(f"服务器的游标 {next_cursor} 超过其当前的变化序号 {head}，未保存。")
         if changes or next_cursor != cursor:
             moment = now_utc()
             with store.change() as tx:

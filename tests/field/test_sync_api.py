@@ -604,7 +604,13 @@ def test_pull_returns_the_teams_changes_after_the_cursor(client, db, world, lead
     assert not any(assignment.venue.name in json.dumps(change, ensure_ascii=False) for change in changes)
 
     rest = client.get(PULL, headers=leader, query_string={"cursor": body["cursor"]}).get_json()
-    assert rest == {"changes": [], "cursor": body["cursor"], "more": False}
+    assert rest == {"changes": [], "cursor": body["cursor"], "more": False, "head": body["head"]}
+    assert body["head"] >= body["cursor"]
+
+    # A cursor the server never gave (its database restored from an older backup): refused, with the head.
+    beyond = client.get(PULL, headers=leader, query_string={"cursor": body["head"] + 1})
+    assert beyond.status_code == 409 and beyond.mimetype == "application/problem+json"
+    assert beyond.get_json()["head"] == body["head"] and "超过服务器当前的变化序号" in beyond.get_json()["detail"]
     assert client.get(PULL, headers=leader, query_string={"cursor": -1}).status_code == 422
     assert client.get(PULL, headers=leader, query_string={"cursr": 0}).status_code == 422
 

@@ -80,6 +80,7 @@ class FakeSyncServer:
         self.portal_uploads = False                       # tus requests meet a captive portal
         # pull
         self.changes: list[dict] = []
+        self.head: int | None = None                      # the head the server states (None: its last change)
         self.page_size = 2
         self.fail_pull_pages: set[int] = set()            # page numbers (from 1) answered with HTML
         self.pull_pages = 0
@@ -120,9 +121,15 @@ class FakeSyncServer:
             self.pull_cursors.append(cursor)
             if self.pull_pages in self.fail_pull_pages:
                 return "<html>portal</html>", 200, {"Content-Type": "text/html"}
+            head = self.head if self.head is not None else max((c["seq"] for c in self.changes), default=0)
+            if cursor > head:
+                return (jsonify(type="about:blank", title="冲突", status=409, head=head,
+                                detail=f"游标 {cursor} 超过服务器当前的变化序号 {head}：服务器上没有这些变化。"),
+                        409, {"Content-Type": "application/problem+json"})
             after = [change for change in self.changes if change["seq"] > cursor]
             page = after[:self.page_size]
-            return jsonify(changes=page, cursor=page[-1]["seq"] if page else cursor, more=len(after) > len(page))
+            return jsonify(changes=page, cursor=page[-1]["seq"] if page else cursor, more=len(after) > len(page),
+                           head=head)
 
         @app.route("/api/v1/uploads/", methods=["POST"])
         def create():
@@ -501,6 +508,34 @@ def test_pull_moves_the_cursor_only_with_what_it_stored(fake, tmp_path):
     assert rows(home, "SELECT server_status FROM inspections") == [("complete",)]
     assert rows(home, "SELECT status FROM assignments") == [("in_progress",)]
     assert [seq for (seq,) in rows(home, "SELECT seq FROM server_changes ORDER BY seq")] == [3, 4, 8, 9]
+
+
+def test_a_cursor_beyond_the_servers_head_is_refused_and_kept(fake, tmp_path):
+    home = device(tmp_path, fake.url)
+    inspection_uuid = rows(home, "SELECT uuid FROM inspections")[0][0]
+    fake.changes = [{"seq": 9, "entity": "inspection", "entity_id": inspection_uuid, "data": {"status": "complete"}}]
+    assert "下载变化：1 项" in sync(home)
+
+    # The server's database came back from an older backup: its head is behind this device.
+    fake.changes = [{"seq": 5, "entity": "inspection", "entity_id": inspection_uuid, "data": {"status": "draft"}}]
+    output = sync(home, code=1)
+    assert "超过服务器当前的变化序号 5" in output
+    assert rows(home, "SELECT value FROM config WHERE key = 'sync_cursor'") == [("9",)]
+    assert rows(home, "SELECT server_status FROM inspections") == [("complete",)]
+
+
+def test_a_page_whose_cursor_passes_the_stated_head_stores_nothing(fake, tmp_path):
+    home = device(tmp_path, fake.url)
+    inspection_uuid = rows(home, "SELECT uuid FROM inspections")[0][0]
+    fake.changes = [{"seq": 9, "entity": "inspection", "entity_id": inspection_uuid, "data": {"status": "complete"}}]
+    fake.head = 12
+    assert "下载变化：1 项" in sync(home)
+    fake.changes.append({"seq": 14, "entity": "inspection", "entity_id": inspection_uuid,
+                         "data": {"status": "draft"}})
+    output = sync(home, code=1)
+    assert "超过其当前的变化序号 12" in output
+    assert rows(home, "SELECT value FROM config WHERE key = 'sync_cursor'") == [("9",)]
+    assert [seq for (seq,) in rows(home, "SELECT seq FROM server_changes")] == [9]
 
 
 def test_a_malformed_page_stores_nothing(fake, tmp_path):

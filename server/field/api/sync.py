@@ -38,11 +38,13 @@ def push(data):
 @api_auth_required("inspector")
 @blp.arguments(PullArgsSchema, location="query", unknown=ma.RAISE)
 @blp.response(200, PullResultSchema)
+@blp.alt_response(409, response="CONFLICT", description="游标超过服务器当前的变化序号（答复中的 head）")
 def pull(args):
     """Changes after `cursor` for the assignments of the caller's team, in server order.
 
     Assignment status changes and inspection status changes (awaiting_evidence → complete), at
-    most 500 per page; `more` says whether another page follows. Advance the cursor only after
-    storing the changes.
+    most 500 per page; `more` says whether another page follows, `head` is the server's highest
+    change. Advance the cursor only after storing the changes. A cursor beyond `head` is 409
+    (the answer names the head).
     """
     return pull_changes(current_user._get_current_object(), args["cursor"])

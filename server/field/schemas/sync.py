@@ -89,6 +89,7 @@ class PullResultSchema(ma.Schema):
     changes = fields.List(fields.Nested(ChangeSchema))
     cursor = fields.Integer()
     more = fields.Boolean()
+    head = fields.Integer(metadata={"description": "服务器当前最大的变化序号；游标不会超过它"})
 
 
 # --- payloads, one schema per entity -----------------------------------------------------------

@@ -48,6 +48,9 @@ OUTCOME_LABELS = {rulecheck.COMPLIANT: "符合", rulecheck.VIOLATION: "违规", 
 OUTCOME_STYLES = {rulecheck.VIOLATION: "bold red", rulecheck.COMPLIANT: "green", rulecheck.INCOMPLETE: "yellow"}
 SERVER_INSPECTION_LABELS = {"draft": "已收到，记录中", "awaiting_evidence": "已提交，等待照片",
                             "complete": "已完整接收"}
+# What to do about a refused operation: it stays outstanding until one of these is accepted.
+HOW_TO_SETTLE = ("被拒绝的操作须更正后重新发送（提交前用 record 重新记录该项），"
+                 "或提交后用 amend --settles <操作编号> 追加更正说明。")
 VALUE_HINTS = {"boolean": "是/否", "integer": "整数", "choice": "选项", "text": "文字"}
 
 
@@ -278,6 +281,11 @@ def show(ctx, assignment):
             return
         status = "已提交" if inspection["status"] == "submitted" else "记录中"
         server_status = SERVER_INSPECTION_LABELS.get(inspection["server_status"], inspection["server_status"])
+        refused = fieldwork.outstanding_refusals(store)
+        if server_status and refused:
+            # Complete on the server means complete without what it refused: not complete.
+            server_status = (f"{'已收齐其接受的部分' if inspection['server_status'] == 'complete' else server_status}，"
+                             f"另有 {refused} 项操作被拒绝、尚未解决（见 anfang-field status）")
         out.print(f"签到：{inspection['checked_in_at']}  记录状态：{status}"
                   + (f"  服务器：{server_status}" if server_status else ""))
         for name, value in fieldwork.observations_of(store, inspection).items():
@@ -507,13 +515,15 @@ def submit(ctx, assignment):
 @click.argument("assignment")
 @click.option("--reason", required=True, help="更正原因")
 @click.option("--set", "pairs", multiple=True, metavar="ITEM=VALUE", help="更正后的检查项=值，可重复。")
+@click.option("--settles", multiple=True, metavar="OP",
+              help="本次更正答复的被拒操作（anfang-field status 列出的编号），服务器接受更正后不再算未解决；可重复。")
 @click.pass_context
 @handled
-def amend(ctx, assignment, reason, pairs):
+def amend(ctx, assignment, reason, pairs, settles):
     with open_store(ctx) as store:
         _, inspection, rules, venue = _record_context(store, assignment, for_amendment=True)
         values = fieldwork.parse_assignments(rules, list(pairs))
-        fieldwork.amend(store, inspection, reason, values)
+        fieldwork.amend(store, inspection, reason, values, settles=list(settles))
         if values:
             _print_results(fieldwork.evaluate(rules, venue, {**fieldwork.observations_of(store, inspection), **values}))
     click.echo("已追加更正记录。")
@@ -533,7 +543,6 @@ def sync(ctx, chunk_size):
     with open_store(ctx) as store, syncing.exclusive(store.home):
         server_url, token = _connection(store)
         had_pending = bool(store.query_one("SELECT 1 FROM outbox WHERE state = 'pending' LIMIT 1"))
-        failed_before = store.query_one("SELECT COUNT(*) FROM outbox WHERE state = 'failed'")[0]
 
         pushed = syncing.push(store, server_url, token)
         network_down = pushed.error is not None
@@ -569,13 +578,14 @@ def sync(ctx, chunk_size):
 
         remaining = store.query_one("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")[0]
         photos_left = [photo for photo in syncing.photos_not_uploaded(store) if photo["op_state"] != "failed"]
-        failed_earlier = failed_before  # failures of this run were pending before it
+        # Refusals still unsettled, this run's excepted (they are listed with their reasons below).
+        unsettled_earlier = fieldwork.outstanding_refusals(store) - len(pushed.failed)
 
     if not had_pending and not ready and not problems and pulled is not None and pulled.changes == 0 \
             and not photos_left:
         out.print("没有需要同步的内容：本机没有待推送的操作和待上传的照片，服务器也没有新的变化；本机数据未作任何更改。")
-        if failed_earlier:
-            out.print(f"另有 {failed_earlier} 项操作此前被服务器拒绝，原因见 anfang-field status。")
+        if unsettled_earlier:
+            raise Fail(f"另有 {unsettled_earlier} 项操作此前被服务器拒绝，尚未解决。{HOW_TO_SETTLE}")
         return
 
     out.print(f"推送操作：成功 {pushed.done} 项，失败 {len(pushed.failed)} 项。")
@@ -589,20 +599,21 @@ def sync(ctx, chunk_size):
         minutes = abs(pushed.skew_seconds or 0) / 60
         out.print(f"警告：本机时钟与服务器相差约 {minutes:.0f} 分钟（服务器时间 {pushed.server_time or '未知'}），"
                   "请校正设备时间；记录的先后以服务器的顺序为准。", style="bold yellow", markup=False)
-    if failed_earlier:
-        out.print(f"另有 {failed_earlier} 项操作此前被服务器拒绝，原因见 anfang-field status。")
 
     left = []
     if pushed.failed:
         left.append(f"{len(pushed.failed)} 项操作被服务器拒绝")
+    if unsettled_earlier:
+        left.append(f"另有 {unsettled_earlier} 项此前被拒绝的操作尚未解决")
     if remaining:
         left.append(f"{remaining} 项操作仍待同步")
     if photos_left:
         left.append(f"{len(photos_left)} 张照片尚未上传")
     if left or problems:
         reasons = "；".join(dict.fromkeys(problems))
+        settle = HOW_TO_SETTLE if pushed.failed or unsettled_earlier else ""
         raise Fail(f"同步未全部完成：{'，'.join(left) or '部分步骤失败'}。" + (f"原因：{reasons}" if reasons else "")
-                   + "（anfang-field status 查看详情，稍后再运行 anfang-field sync）")
+                   + settle + "（anfang-field status 查看详情，稍后再运行 anfang-field sync）")
     out.print("同步完成。")
 
 
@@ -617,7 +628,7 @@ def status(ctx, clean):
         waiting = syncing.photos_not_uploaded(store)
         leftovers = fieldwork.orphans(store)
     pending, failed = operations["pending"], operations["failed"]
-    out.print(f"待同步操作：{len(pending)} 项；失败：{len(failed)} 项。")
+    out.print(f"待同步操作：{len(pending)} 项；被拒绝未解决：{len(failed)} 项。")
     if pending:
         counts: dict[str, int] = {}
         for operation in pending:
@@ -631,6 +642,7 @@ def status(ctx, clean):
         for operation in failed:
             table.add_row(operation["op_id"][:8], operation["entity"], escape(operation["last_error"] or ""))
         out.print(table)
+        out.print(HOW_TO_SETTLE, markup=False)
     if waiting:
         table = Table("照片", "大小", "已上传", "情况", title=f"未上传的照片：{len(waiting)} 张")
         for photo in waiting:

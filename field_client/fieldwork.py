@@ -329,25 +329,47 @@ def submit(store: Store, inspection: sqlite3.Row) -> str:
     return moment
 
 
-def amend(store: Store, inspection: sqlite3.Row, reason: str, values: dict) -> str:
+def amend(store: Store, inspection: sqlite3.Row, reason: str, values: dict, settles: list[str] = ()) -> str:
+    """Append a correction; `settles` names refused operations (op_id or its first characters, as
+    `status` shows them) that this amendment answers once the server accepts it."""
     if not reason.strip():
         raise StoreError("更正须写明原因（--reason）。")
+    refused = [refused_operation(store, prefix) for prefix in settles]
     amendment_uuid = new_uuid()
     payload = {"observations": values}
     moment = now_utc()
     with store.change() as tx:
-        tx.insert("amendments", {"uuid": amendment_uuid, "inspection_uuid": inspection["uuid"],
-                                 "reason": reason.strip(), "payload": json.dumps(payload, ensure_ascii=False),
-                                 "created_at": moment},
-                  entity="amendment", entity_id=amendment_uuid,
-                  payload={"uuid": amendment_uuid, "inspection_uuid": inspection["uuid"], "reason": reason.strip(),
-                           "payload": payload, "created_at": moment})
+        op_id = tx.insert("amendments", {"uuid": amendment_uuid, "inspection_uuid": inspection["uuid"],
+                                         "reason": reason.strip(), "payload": json.dumps(payload, ensure_ascii=False),
+                                         "created_at": moment},
+                          entity="amendment", entity_id=amendment_uuid,
+                          payload={"uuid": amendment_uuid, "inspection_uuid": inspection["uuid"],
+                                   "reason": reason.strip(), "payload": payload, "created_at": moment})
+        for operation in refused:
+            tx.execute("UPDATE outbox SET settled_by = ? WHERE op_id = ?", (op_id, operation["op_id"]))
     return amendment_uuid
 
 
+def refused_operation(store: Store, prefix: str) -> sqlite3.Row:
+    """The one outstanding refused operation whose op_id starts with `prefix`."""
+    prefix = prefix.strip().lower()
+    matches = store.query("SELECT * FROM outbox WHERE state = 'failed' AND settled_at IS NULL AND op_id LIKE ?",
+                          (prefix.replace("%", "").replace("_", "") + "%",)) if len(prefix) >= 4 else []
+    if len(matches) != 1:
+        raise StoreError(f"找不到编号以 {prefix} 开头的未解决的被拒操作（至少 4 位，见 anfang-field status）。"
+                         if not matches else f"编号 {prefix} 对应多项被拒操作，请多写几位。")
+    return matches[0]
+
+
 def pending_operations(store: Store) -> dict[str, list[sqlite3.Row]]:
-    return {state: store.query("SELECT * FROM outbox WHERE state = ? ORDER BY seq", (state,))
-            for state in ("pending", "failed")}
+    """Operations still to push, and refused ones not yet settled (a refusal stays until a
+    corrected resend or an amendment naming it is accepted)."""
+    return {"pending": store.query("SELECT * FROM outbox WHERE state = 'pending' ORDER BY seq"),
+            "failed": store.query("SELECT * FROM outbox WHERE state = 'failed' AND settled_at IS NULL ORDER BY seq")}
+
+
+def outstanding_refusals(store: Store) -> int:
+    return store.query_one("SELECT COUNT(*) FROM outbox WHERE state = 'failed' AND settled_at IS NULL")[0]
 
 
 def orphans(store: Store, *, grace_seconds: float = photo_files.ORPHAN_GRACE_SECONDS) -> list[Path]:

@@ -164,6 +164,13 @@ MIGRATIONS = [
     ALTER TABLE inspections ADD COLUMN server_status TEXT;
     ALTER TABLE inspections ADD COLUMN server_status_at TEXT;
     """,
+    # 3: a refused operation stays outstanding until it is settled: by a later operation on the
+    # same record that the server accepts (a corrected resend), or by an amendment that names it
+    # (`settled_by`, the amendment's op_id) once the server accepts that amendment.
+    """
+    ALTER TABLE outbox ADD COLUMN settled_by TEXT;
+    ALTER TABLE outbox ADD COLUMN settled_at TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

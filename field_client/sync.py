@@ -120,6 +120,12 @@ def push(store: Store, server_url: str, token: str, *, batch_size: int | None = 
                                " WHERE op_id = ? AND state = 'pending'",
                                (moment, server_seq if isinstance(server_seq, int) else None, row["op_id"]))
                     outcome.done += 1
+                    # A refusal it answers is settled: an earlier refused operation on the same
+                    # record (this one is its corrected resend), or one an amendment names.
+                    tx.execute("UPDATE outbox SET settled_by = COALESCE(settled_by, ?), settled_at = ?"
+                               " WHERE state = 'failed' AND settled_at IS NULL AND ((entity = ? AND entity_id = ?"
+                               " AND seq < ?) OR settled_by = ?)",
+                               (row["op_id"], moment, row["entity"], row["entity_id"], row["seq"], row["op_id"]))
                     if row["entity"] == "photo" and result.get("photo_received") is True:
                         # The server holds these bytes already (same SHA-256): nothing to upload.
                         tx.execute("INSERT INTO photo_uploads (photo_uuid, upload_offset, uploaded_at, updated_at)"

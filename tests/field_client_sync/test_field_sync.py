@@ -319,7 +319,7 @@ def test_push_in_order_then_photos_then_pull_and_a_second_sync_changes_nothing(f
     assert "没有需要同步的内容" in output
     assert dump(home) == before
     assert (fake.push_requests, fake.tus_requests) == (pushes, tus)
-    assert "待同步操作：0 项；失败：0 项" in run(home, "status").output
+    assert "待同步操作：0 项；被拒绝未解决：0 项" in run(home, "status").output
 
 
 def test_only_operations_a_json_answer_names_with_200_are_done(fake, tmp_path):
@@ -362,11 +362,58 @@ def test_a_refused_operation_fails_with_its_reason_and_the_rest_applies(fake, tm
     assert "成功 2 项，失败 1 项" in output and "同一操作编号的内容与之前不一致" in output
     assert states(home) == {"assignment_reveal": "done", "inspection": "done", "note": "failed"}
     status = run(home, "status").output
-    assert "失败：1 项" in status and "同一操作编号的内容与之前不一致，已拒绝。（409）" in status
-    # Failed is final: the next sync neither resends it nor fails again for it.
-    output = sync(home)
-    assert "没有需要同步的内容" in output and "另有 1 项操作此前被服务器拒绝" in output
+    assert "被拒绝未解决：1 项" in status and "同一操作编号的内容与之前不一致，已拒绝。（409）" in status
+    assert "amend --settles" in status  # and how to settle it
+    # A refusal is never resent, and sync keeps saying so (exit 1) until it is settled.
+    output = sync(home, code=1)
+    assert "没有需要同步的内容" in output and "另有 1 项操作此前被服务器拒绝，尚未解决" in output
     assert fake.received.count(rows(home, "SELECT op_id FROM outbox WHERE entity = 'note'")[0][0]) == 1
+
+
+def test_a_refused_observation_is_settled_by_its_corrected_resend(fake, tmp_path):
+    home = device(tmp_path, fake.url)
+    with Store(home) as store:
+        inspection = fieldwork.inspection_of(store, fieldwork.find_assignment(store, "7"))
+        fieldwork.record(store, inspection, [], {}, {"k3_visitors": 6000})
+    fake.refuse = {"observation": (422, "参观人数超出合理范围。")}
+    assert "参观人数超出合理范围" in sync(home, code=1)
+    assert "被拒绝未解决：1 项" in run(home, "status").output
+
+    fake.refuse = {}
+    with Store(home) as store:
+        fieldwork.record(store, inspection, [], {}, {"k3_visitors": 600})  # the same item, corrected
+    output = sync(home)
+    assert "同步完成" in output
+    assert "被拒绝未解决：0 项" in run(home, "status").output
+    refused, resent = rows(home, "SELECT op_id, state, settled_by, settled_at IS NOT NULL FROM outbox"
+                                 " WHERE entity = 'observation' ORDER BY seq")
+    assert refused[1:] == ("failed", resent[0], 1) and resent[1] == "done"
+
+
+def test_a_refused_operation_is_settled_by_an_amendment_that_names_it(fake, tmp_path):
+    home = device(tmp_path, fake.url)
+    fake.refuse = {"note": (409, "该记录已提交，不能再添加典型材料。")}
+    assert run(home, "submit", "7").exit_code == 0
+    inspection_uuid = rows(home, "SELECT uuid FROM inspections")[0][0]
+    fake.changes = [{"seq": 1, "entity": "inspection", "entity_id": inspection_uuid, "data": {"status": "complete"}}]
+    sync(home, code=1)
+    ((note_op,),) = rows(home, "SELECT op_id FROM outbox WHERE entity = 'note'")
+    shown = run(home, "show", "7").output
+    # Complete on the server, but not what this device recorded: never "已完整接收" then.
+    assert "已完整接收" not in shown and "另有 1 项操作被拒绝、尚未解决" in shown, shown
+
+    wrong = run(home, "amend", "7", "--reason", "补充说明", "--settles", "zz")
+    assert wrong.exit_code == 1 and "找不到编号以 zz 开头的未解决的被拒操作" in wrong.output
+    amended = run(home, "amend", "7", "--reason", "入口秩序良好一条未被接收，在此补充说明", "--settles", note_op[:8])
+    assert amended.exit_code == 0, amended.output
+    assert "被拒绝未解决：1 项" in run(home, "status").output  # until the server accepts the amendment
+    assert "同步完成" in sync(home)
+    assert "被拒绝未解决：0 项" in run(home, "status").output
+    ((amendment_op,),) = rows(home, "SELECT op_id FROM outbox WHERE entity = 'amendment'")
+    assert rows(home, "SELECT settled_by, settled_at IS NOT NULL FROM outbox WHERE op_id = ?", (note_op,)) == [
+        (amendment_op, 1)]
+    assert "没有需要同步的内容" in sync(home)
+    assert "已完整接收" in run(home, "show", "7").output
 
 
 def test_resend_after_a_dropped_answer_is_applied_once(fake, tmp_path):
@@ -593,9 +640,9 @@ def test_a_store_made_before_sync_is_upgraded_in_place(tmp_path):
     connection.commit()
     connection.close()
     with Store(home) as store:
-        assert store.query_one("PRAGMA user_version")[0] == SCHEMA_VERSION == 2
+        assert store.query_one("PRAGMA user_version")[0] == SCHEMA_VERSION == 3
         row = store.query_one("SELECT * FROM outbox")
-        assert (row["op_id"], row["state"], row["server_seq"]) == ("op-1", "pending", None)
+        assert (row["op_id"], row["state"], row["server_seq"], row["settled_at"]) == ("op-1", "pending", None, None)
         first = store.device_id()
     with Store(home) as store:
         assert store.device_id() == first  # made once per store

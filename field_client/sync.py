@@ -120,12 +120,6 @@ def push(store: Store, server_url: str, token: str, *, batch_size: int | None = 
                                " WHERE op_id = ? AND state = 'pending'",
                                (moment, server_seq if isinstance(server_seq, int) else None, row["op_id"]))
                     outcome.done += 1
-                    # A refusal it answers is settled: an earlier refused operation on the same
-                    # record (this one is its corrected resend), or one an amendment names.
-                    tx.execute("UPDATE outbox SET settled_by = COALESCE(settled_by, ?), settled_at = ?"
-                               " WHERE state = 'failed' AND settled_at IS NULL AND ((entity = ? AND entity_id = ?"
-                               " AND seq < ?) OR settled_by = ?)",
-                               (row["op_id"], moment, row["entity"], row["entity_id"], row["seq"], row["op_id"]))
                     if row["entity"] == "photo" and result.get("photo_received") is True:
                         # The server holds these bytes already (same SHA-256): nothing to upload.
                         tx.execute("INSERT INTO photo_uploads (photo_uuid, upload_offset, uploaded_at, updated_at)"
@@ -145,6 +139,22 @@ def push(store: Store, server_url: str, token: str, *, batch_size: int | None = 
                     tx.execute("UPDATE outbox SET last_error = ? WHERE op_id = ? AND state = 'pending'",
                                (note + "，下次同步时重试。", row["op_id"]))
                     outcome.kept += 1
+            tx.execute(SETTLE_REFUSALS, (moment,))
+
+
+# Once per pushed batch: a refused operation is settled by an accepted amendment that names it,
+# or else by the first accepted operation on the same record after it (its corrected resend).
+SETTLE_REFUSALS = """
+UPDATE outbox SET
+    settled_by = COALESCE(settled_by, (SELECT later.op_id FROM outbox AS later WHERE later.state = 'done'
+        AND later.entity = outbox.entity AND later.entity_id = outbox.entity_id AND later.seq > outbox.seq
+        ORDER BY later.seq LIMIT 1)),
+    settled_at = ?
+WHERE state = 'failed' AND settled_at IS NULL AND (
+    settled_by IN (SELECT op_id FROM outbox WHERE state = 'done')
+    OR EXISTS (SELECT 1 FROM outbox AS later WHERE later.state = 'done' AND later.entity = outbox.entity
+               AND later.entity_id = outbox.entity_id AND later.seq > outbox.seq))
+"""
 
 
 def _note_clock(outcome: PushOutcome, answer: dict) -> None:

@@ -1,0 +1,243 @@
+"""`anfang-field` commands that write the record: reveal and check in, checklist values with
+their verdicts, findings, photos, proposed penalties, notes, submission and amendments. They
+work on the local store alone (an online reveal excepted)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+import rulecheck
+import sealing
+
+from . import fieldwork
+from .command_line import Fail, console, handled, open_store, server_connection
+from .http import request_json
+from .photos import inspect_image
+from .store import Store, StoreError
+
+OUTCOME_LABELS = {rulecheck.COMPLIANT: "符合", rulecheck.VIOLATION: "违规", rulecheck.NOT_APPLICABLE: "不适用",
+                  rulecheck.INCOMPLETE: "未填完"}
+OUTCOME_STYLES = {rulecheck.VIOLATION: "bold red", rulecheck.COMPLIANT: "green", rulecheck.INCOMPLETE: "yellow"}
+VALUE_HINTS = {"boolean": "是/否", "integer": "整数", "choice": "选项", "text": "文字"}
+
+
+def _coordinates(lat, lon) -> tuple[float | None, float | None]:
+    if (lat is None) != (lon is None):
+        raise Fail("--lat 和 --lon 须同时给出。")
+    if lat is not None and not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise Fail("坐标超出范围：纬度 -90–90，经度 -180–180。")
+    return lat, lon
+
+
+@click.command(help="揭封任务并签到：有揭封码时离线打开（--code），否则联网向服务器领取密钥。")
+@click.argument("assignment")
+@click.option("--code", default=None, help="派发时告知的揭封码，如 7KQ2M-XW9PA（离线可用）。")
+@click.option("--lat", type=float, default=None, help="签到纬度")
+@click.option("--lon", type=float, default=None, help="签到经度")
+@click.pass_context
+@handled
+def reveal(ctx, assignment, code, lat, lon):
+    latitude, longitude = _coordinates(lat, lon)
+    with open_store(ctx) as store:
+        row = fieldwork.find_assignment(store, assignment)
+        if fieldwork.inspection_of(store, row) is not None:
+            raise Fail(f"任务 {row['id']} 已揭封签到。")
+        if row["envelope"] is None:
+            raise Fail(f"本机没有任务 {row['id']} 的信封；请联网运行 anfang-field pull。")
+        if code is not None:
+            target = sealing.open_with_code(row["envelope"], code, row["uuid"])
+            how = "code"
+        else:
+            server_url, token = server_connection(store)
+            answer = request_json("POST", f"{server_url}/api/v1/assignments/{row['id']}/reveal", token=token)
+            if not isinstance(answer, dict) or not isinstance(answer.get("key"), str):
+                raise Fail("服务器的回答中没有密钥，未揭封。")
+            target = sealing.open_with_key(row["envelope"], sealing.key_from_text(answer["key"]), row["uuid"])
+            how = "online"
+        fieldwork.reveal(store, row, target, how=how, latitude=latitude, longitude=longitude)
+    click.echo(f"已揭封并签到。督查对象：{target.get('name')}，地址：{target.get('address')}")
+
+
+def _record_context(store: Store, assignment: str, *, for_amendment: bool = False):
+    row = fieldwork.find_assignment(store, assignment)
+    inspection = fieldwork.open_inspection(store, row, for_amendment=for_amendment)
+    target = fieldwork.target_of(row)
+    rules = fieldwork.rules_for(store, target)
+    return row, inspection, rules, fieldwork.venue_facts(target)
+
+
+def _values_from_file(rules: list[dict], path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise Fail(f"无法读取 {path}：{error.strerror or error}") from None
+    except (UnicodeDecodeError, ValueError):
+        raise Fail(f"{path} 不是有效的 JSON 文件。") from None
+    if not isinstance(data, dict):
+        raise Fail(f"{path} 应为 {{\"检查项\": 值}} 形式的 JSON 对象。")
+    items = fieldwork.items_of(rules)
+    unknown = sorted(set(data) - set(items))
+    if unknown:
+        raise Fail(f"检查项 {'、'.join(unknown)} 不属于该场所适用的规则。")
+    return {code: fieldwork.coerce_value(items[code], value) for code, value in data.items()}
+
+
+def _values_interactively(rules: list[dict], recorded: dict) -> dict:
+    values = {}
+    for rule in rules:
+        click.echo(f"【{rule['code']}】{rule.get('title', '')}")
+        for item in rule.get("items", ()):
+            hint = VALUE_HINTS.get(item.get("value_type"), "")
+            if item.get("value_type") == "choice":
+                click.echo("  可选：" + "；".join(f"{c['value']}＝{c['label']}" for c in item.get("choices") or ()))
+            previous = recorded.get(item["code"])
+            suffix = f"，已记录 {json.dumps(previous, ensure_ascii=False)}" if previous is not None else ""
+            while True:
+                text = click.prompt(f"  {item['prompt']}（{hint}{suffix}，回车跳过）", default="", show_default=False)
+                if not text.strip():
+                    break
+                try:
+                    values[item["code"]] = fieldwork.parse_value(item, text)
+                    break
+                except StoreError as error:
+                    click.echo(f"  {error}", err=True)
+    return values
+
+
+def _print_results(results) -> None:
+    table = Table("规则", "检查", "结果", "说明", title="规则判定")
+    for rule, result in results:
+        for check in result.checks:
+            note = check.description
+            if check.missing:
+                note += "（缺：" + "、".join(name.removeprefix("obs.") for name in check.missing) + "）"
+            style = OUTCOME_STYLES.get(check.outcome, "")
+            table.add_row(rule["code"], check.code, f"[{style}]{OUTCOME_LABELS[check.outcome]}[/]" if style
+                          else OUTCOME_LABELS[check.outcome], note)
+    console().print(table)
+    violated = [rule["code"] for rule, result in results if result.verdict == rulecheck.VIOLATION]
+    click.echo(f"违反规则：{'、'.join(violated)}" if violated else "未发现违规。")
+
+
+@click.command(help="记录检查项并按规则判定（不带参数时逐项提问）；违规的检查自动记为问题。")
+@click.argument("assignment")
+@click.option("--set", "pairs", multiple=True, metavar="ITEM=VALUE", help="检查项=值，可重复。")
+@click.option("--file", "file_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="JSON 文件：{\"检查项\": 值}")
+@click.pass_context
+@handled
+def record(ctx, assignment, pairs, file_path):
+    with open_store(ctx) as store:
+        _row, inspection, rules, venue = _record_context(store, assignment)
+        if not rules:
+            raise Fail("该场所类别没有适用的规则。")
+        values = _values_from_file(rules, file_path) if file_path else {}
+        values.update(fieldwork.parse_assignments(rules, list(pairs)))
+        if not pairs and not file_path:
+            values = _values_interactively(rules, fieldwork.observations_of(store, inspection))
+        results = fieldwork.record(store, inspection, rules, venue, values)
+    _print_results(results)
+
+
+@click.command(help="手工记录一个问题（规则未能自动判定的情形）。")
+@click.argument("assignment")
+@click.option("--rule", "rule_code", required=True, help="规则代码，如 K3")
+@click.option("--description", required=True, help="问题描述")
+@click.pass_context
+@handled
+def finding(ctx, assignment, rule_code, description):
+    with open_store(ctx) as store:
+        _, inspection, rules, _ = _record_context(store, assignment)
+        finding_uuid = fieldwork.add_manual_finding(store, inspection, rules, rule_code.strip().upper(), description)
+    click.echo(f"已记录问题 {finding_uuid[:8]}。")
+
+
+@click.command(help="添加照片（原件逐字节保存，作为证据）。")
+@click.argument("assignment")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--finding", "finding_id", default=None, help="关联的问题编号（show 中所列）")
+@click.option("--caption", default=None, help="照片说明")
+@click.pass_context
+@handled
+def photo(ctx, assignment, files, finding_id, caption):
+    with open_store(ctx) as store:
+        row = fieldwork.find_assignment(store, assignment)
+        inspection = fieldwork.open_inspection(store, row)
+        finding_uuid = fieldwork.find_finding(store, inspection, finding_id)["uuid"] if finding_id else None
+        # All files are checked before any is stored, so one bad file does not leave half a batch.
+        for source in files:
+            if not source.is_file():
+                raise Fail(f"找不到文件 {source}。")
+            inspect_image(source)
+        for source in files:
+            stored = fieldwork.add_photo(store, inspection, source, finding_uuid=finding_uuid, caption=caption)
+            click.echo(f"已保存照片 {source.name}（{stored['size']} 字节，SHA-256 {stored['sha256'][:16]}…）")
+
+
+@click.command(help="提出处罚建议：警告、罚款（须金额）或责令停业整顿。")
+@click.argument("assignment")
+@click.option("--finding", "finding_id", required=True, help="问题编号")
+@click.option("--type", "kind", required=True, type=click.Choice(sorted(fieldwork.PENALTY_TYPES)), help="处罚种类")
+@click.option("--amount", type=int, default=None, help="罚款金额（元）")
+@click.option("--basis", default=None, help="法律依据代码")
+@click.pass_context
+@handled
+def penalty(ctx, assignment, finding_id, kind, amount, basis):
+    with open_store(ctx) as store:
+        row = fieldwork.find_assignment(store, assignment)
+        inspection = fieldwork.open_inspection(store, row)
+        found = fieldwork.find_finding(store, inspection, finding_id)
+        fieldwork.add_penalty(store, row, found, kind, amount, basis)
+    amount_text = f" {amount} 元" if amount else ""
+    click.echo(f"已记录处罚建议：{fieldwork.PENALTY_TYPES[kind]}{amount_text}（问题 {found['uuid'][:8]}）。")
+
+
+@click.command(help="记录正面或反面典型素材。")
+@click.argument("assignment")
+@click.option("--positive", default=None, help="正面典型说明")
+@click.option("--negative", default=None, help="反面典型说明")
+@click.pass_context
+@handled
+def note(ctx, assignment, positive, negative):
+    if (positive is None) == (negative is None):
+        raise Fail("请给出 --positive 或 --negative 之一。")
+    kind, text = ("positive", positive) if positive is not None else ("negative", negative)
+    with open_store(ctx) as store:
+        row = fieldwork.find_assignment(store, assignment)
+        inspection = fieldwork.open_inspection(store, row)
+        fieldwork.add_note(store, inspection, kind, text)
+    click.echo(f"已记录{fieldwork.NOTE_KINDS[kind]}素材。")
+
+
+@click.command(help="提交督查记录；提交后不能再修改，只能更正（amend）。")
+@click.argument("assignment")
+@click.pass_context
+@handled
+def submit(ctx, assignment):
+    with open_store(ctx) as store:
+        row = fieldwork.find_assignment(store, assignment)
+        inspection = fieldwork.open_inspection(store, row)
+        fieldwork.submit(store, inspection)
+    click.echo(f"任务 {row['id']} 的督查记录已提交，联网后同步到服务器。")
+
+
+@click.command(help="更正已提交的记录（只追加，须写明原因）。")
+@click.argument("assignment")
+@click.option("--reason", required=True, help="更正原因")
+@click.option("--set", "pairs", multiple=True, metavar="ITEM=VALUE", help="更正后的检查项=值，可重复。")
+@click.option("--settles", multiple=True, metavar="OP",
+              help="本次更正答复的被拒操作（anfang-field status 列出的编号），服务器接受更正后不再算未解决；可重复。")
+@click.pass_context
+@handled
+def amend(ctx, assignment, reason, pairs, settles):
+    with open_store(ctx) as store:
+        _, inspection, rules, venue = _record_context(store, assignment, for_amendment=True)
+        values = fieldwork.parse_assignments(rules, list(pairs))
+        fieldwork.amend(store, inspection, reason, values, settles=list(settles))
+        if values:
+            _print_results(fieldwork.evaluate(rules, venue, {**fieldwork.observations_of(store, inspection), **values}))
+    click.echo("已追加更正记录。")

@@ -5,7 +5,8 @@ from sqlalchemy import text
 
 
 def register_api(app) -> None:
-    # Imported here: server.extensions itself imports this package's problem schema.
+    # Everything is imported here, not at the top: server.extensions imports this package's
+    # problem schema, so this package must not import server.extensions when it loads.
     from ..accounts.api.auth import blp as auth_blp
     from ..draws.api.assignments import blp as assignments_blp
     from ..draws.api.draws import blp as draws_blp

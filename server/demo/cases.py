@@ -44,7 +44,9 @@ def seed_demo_inspections() -> int:
     for assignment in draw.assignments:
         leader = assignment.members[0].user
         assignment_service.dispatch(assignment, office, channel="cli")
-        for status in ("revealed", "in_progress", "submitted"):
+        # Revealed as a team does it (the reveal time recorded), then recorded and submitted.
+        assignment_service.record_offline_reveal(assignment, leader, channel="cli")
+        for status in ("in_progress", "submitted"):
             assignment_service.transition(assignment, status, leader, channel="cli")
         checked_in = now - timedelta(hours=1, minutes=made * 10)
         inspection = Inspection(uuid=str(uuid.uuid4()), assignment_id=assignment.id, device_id="demo-device",

@@ -16,6 +16,9 @@ def test_demo_has_open_violations_and_two_certified_officers(db):
     enforcement = db.session.scalar(sa.select(User).where(User.username == "enforcement"))
     violations = opening.open_violations(enforcement)
     assert len(violations) == DEMO_INSPECTIONS
+    # Each demo record was revealed as a team does it: the assignment page shows when.
+    assert all(inspection.assignment.revealed_at is not None
+               for inspection in db.session.scalars(sa.select(Inspection)))
     assert len(service.officers_available()) >= 2
     case = opening.open_case([violations[0].id], officers=[o.id for o in service.officers_available()[:2]],
                              party={"kind": "unit", "unit_name": "演示单位", "credit_code": "91330701MA2D123456",

@@ -8,9 +8,9 @@ DEB_PACKAGES = fonts-noto-cjk libharfbuzz-subset0 poppler-utils qpdf chromium
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
-.PHONY: install system-packages demo test clean
+.PHONY: install system-packages field-app demo test clean
 
-install: system-packages $(STAMP)
+install: system-packages $(STAMP) field-app
 
 system-packages:
 	@scripts/install-system-packages.sh $(DEB_PACKAGES)
@@ -21,6 +21,17 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The phone app (/field/): npm packages pinned by field_app/package-lock.json, bundled by esbuild.
+# Node.js and npm come from Debian when the machine has none.
+FIELD_APP_SOURCES = $(shell find field_app/src field_app/static -type f 2>/dev/null)
+FIELD_APP_BUILT = field_app/dist/build.json
+
+field-app: $(FIELD_APP_BUILT)
+
+$(FIELD_APP_BUILT): field_app/package.json field_app/package-lock.json field_app/build.mjs $(FIELD_APP_SOURCES)
+	@command -v npm >/dev/null 2>&1 || scripts/install-system-packages.sh nodejs npm
+	cd field_app && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error && node build.mjs
+
 demo: install
 	$(BIN)/anfang demo run --host 127.0.0.1 --port $(PORT)
 
@@ -28,4 +39,4 @@ test: install
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache field_app/node_modules field_app/dist

@@ -17,6 +17,7 @@ def register_web(app) -> None:
     from ..enforcement.web.rectification import rectification_for_case
     from ..field.web import assignments  # noqa: F401  (the assignment pages, routes of the draws blueprint)
     from ..field.web.inspections import bp as inspections_bp
+    from ..field.web.phone_app import bp as field_app_bp
     from ..oversight.web import home  # noqa: F401  (the landing page and dashboard routes of the site blueprint)
     from ..oversight.web.accountability import bp as accountability_bp
     from ..oversight.web.statistics import bp as statistics_bp
@@ -33,6 +34,7 @@ def register_web(app) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(draws_bp)
     app.register_blueprint(inspections_bp)
+    app.register_blueprint(field_app_bp)
     app.register_blueprint(cases_bp)
     app.register_blueprint(rectification_bp)
     app.add_template_global(rectification_for_case, "rectification_for_case")

@@ -60,11 +60,22 @@ def test_list_in_force_by_date(client, db, role):
     assert first["description"] == "警告，或罚款500元以下" and first["max_fine"] == 500
 
 
-@pytest.mark.parametrize("role", ("inspector", "propaganda", "department", "county", "auditor"))
+@pytest.mark.parametrize("role", ("propaganda", "department", "county", "auditor"))
 def test_other_roles_are_refused(client, db, role):
     headers = bearer(db, role)
     assert_problem(client.get("/api/v1/legal-bases", headers=headers), 403)
     assert_problem(client.post("/api/v1/penalty-checks", json=check_body(), headers=headers), 403)
+
+
+def test_inspectors_read_the_bases_in_force_for_their_phones(client, db):
+    headers = bearer(db, "inspector")
+    answer = client.get("/api/v1/legal-bases", headers=headers)
+    assert answer.status_code == 200
+    psapl = next(b for b in answer.get_json() if b["code"] == "psapl2025_art61_1_1")
+    assert psapl["max_fine_individual"] == 1000
+    assert client.get("/api/v1/legal-bases/psapl2025_art61_1_1", headers=headers).status_code == 200
+    assert_problem(client.post("/api/v1/penalty-checks", json=check_body(), headers=headers), 403)
+    assert_problem(client.post("/api/v1/legal-bases", json={}, headers=headers), 403)
 
 
 def test_anonymous_is_refused(client, db):

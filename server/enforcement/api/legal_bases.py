@@ -28,6 +28,9 @@ from ..schemas.legal_basis import (
 blp = Blueprint("legal_bases", __name__, url_prefix="/api/v1", description="法律依据与裁量基准")
 
 READERS = ("enforcement", "office", "admin")
+# Inspectors propose penalties on site: their phone pulls the bases in force with the allowed
+# ranges and checks a proposed fine against them offline.
+LIST_READERS = (*READERS, "inspector")
 ADMINS = ("admin",)
 
 
@@ -36,7 +39,7 @@ def _user():
 
 
 @blp.get("/legal-bases")
-@api_auth_required(*READERS)
+@api_auth_required(*LIST_READERS)
 @blp.arguments(LegalBasisQuerySchema, location="query")
 @blp.response(200, LegalBasisSchema(many=True))
 def list_legal_bases(query):
@@ -46,7 +49,7 @@ def list_legal_bases(query):
 
 
 @blp.get("/legal-bases/<string:code>")
-@api_auth_required(*READERS)
+@api_auth_required(*LIST_READERS)
 @blp.response(200, LegalBasisSchema)
 @blp.alt_response(404, response="NOT_FOUND")
 def get_basis(code: str):

@@ -22,9 +22,10 @@ from .evaluator import (
     validate_expression,
     variables_of,
 )
+from .explain import FACT_LABELS, explain_check
 
 __all__ = [
-    "COMPLIANT", "FACT_NAMESPACES", "INCOMPLETE", "MAX_DEPTH", "MAX_NODES", "NOT_APPLICABLE",
+    "COMPLIANT", "FACT_LABELS", "FACT_NAMESPACES", "INCOMPLETE", "MAX_DEPTH", "MAX_NODES", "NOT_APPLICABLE",
     "VIOLATION", "CheckResult", "ExpressionError", "MissingValue", "RuleResult", "evaluate",
-    "evaluate_check", "evaluate_rule", "validate_expression", "variables_of",
+    "evaluate_check", "evaluate_rule", "explain_check", "validate_expression", "variables_of",
 ]

@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 PORT ?= 5000
+# HOST=0.0.0.0 lets a phone on the same network reach the demo (see README, the phone app).
+HOST ?= 127.0.0.1
 # chromium: the browser stories in tests/browser drive Debian's build through Playwright.
 DEB_PACKAGES = fonts-noto-cjk libharfbuzz-subset0 poppler-utils qpdf chromium
 
@@ -33,7 +35,7 @@ $(FIELD_APP_BUILT): field_app/package.json field_app/package-lock.json field_app
 	cd field_app && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error && node build.mjs
 
 demo: install
-	$(BIN)/anfang demo run --host 127.0.0.1 --port $(PORT)
+	$(BIN)/anfang demo run --host $(HOST) --port $(PORT)
 
 test: install
 	$(BIN)/pytest

@@ -21,7 +21,7 @@ from rich.table import Table
 from . import fieldwork
 from .command_line import Fail, FieldGroup, console, handled, local_text, open_store, server_connection
 from .http import normalise_server_url, request_json
-from .record_commands import amend, finding, note, penalty, photo, record, reveal, submit
+from .record_commands import amend, finding, note, penalty, photo, record, reveal, sign, submit
 from .store import canonical_json, resolve_home
 from .sync_commands import status, sync
 
@@ -38,7 +38,7 @@ def main(ctx, home):
     ctx.obj = {"home": resolve_home(home)}
 
 
-for command in (reveal, record, finding, photo, penalty, note, submit, amend, sync, status):
+for command in (reveal, record, finding, photo, penalty, note, sign, submit, amend, sync, status):
     main.add_command(command)
 
 
@@ -135,6 +135,33 @@ def list_assignments(ctx):
     console().print(table)
 
 
+def _print_penalties_and_notes(out, store, inspection) -> None:
+    """Proposed penalties and notes with their numbers (what amend --withdraw-… takes); withdrawn
+    ones stay listed, marked, as the record keeps them."""
+    penalties = store.query("SELECT p.* FROM penalties p JOIN findings f ON f.uuid = p.finding_uuid"
+                            " WHERE f.inspection_uuid = ? ORDER BY p.created_at, p.rowid", (inspection["uuid"],))
+    if penalties:
+        table = Table("编号", "问题", "处罚建议", "法律依据", "状态", title="处罚建议")
+        for row in penalties:
+            what = fieldwork.PENALTY_TYPES.get(row["type"], row["type"])
+            what += f" {row['amount']} 元" if row["amount"] else ""
+            table.add_row(row["uuid"][:8], row["finding_uuid"][:8], what, row["basis_code"] or "", _state(row))
+        out.print(table)
+    notes = store.query("SELECT * FROM notes WHERE inspection_uuid = ? ORDER BY created_at, rowid",
+                        (inspection["uuid"],))
+    if notes:
+        table = Table("编号", "类型", "内容", "状态", title="典型材料")
+        for row in notes:
+            table.add_row(row["uuid"][:8], fieldwork.NOTE_KINDS.get(row["kind"], row["kind"]), row["text"], _state(row))
+        out.print(table)
+
+
+def _state(row) -> str:
+    if row["withdrawn_at"]:
+        return "已撤回（更正）"
+    return "有效（更正补充）" if row["amendment_uuid"] else "有效"
+
+
 @main.command(help="查看一项任务：时间窗口、集合地点、组员；揭封后显示督查对象和记录。")
 @click.argument("assignment")
 @click.pass_context
@@ -168,21 +195,39 @@ def show(ctx, assignment):
                              f"另有 {refused} 项操作被拒绝、尚未解决（见 anfang-field status）")
         out.print(f"签到：{inspection['checked_in_at']}  记录状态：{status}"
                   + (f"  服务器：{server_status}" if server_status else ""))
-        for name, value in fieldwork.observations_of(store, inspection).items():
-            out.print(f"  {name} = {json.dumps(value, ensure_ascii=False)}")
+        # The record as it stands corrected: amendments laid over what was recorded.
+        for name, item in fieldwork.corrected_observations(store, inspection).items():
+            text = f"  {name} = {json.dumps(item['value'], ensure_ascii=False)}"
+            if item["corrected"]:
+                text += ("（已更正，原记录 " + json.dumps(item["recorded"], ensure_ascii=False) + "）"
+                         if item["recorded"] is not None else "（更正补充）")
+            out.print(text, markup=False)
         findings = store.query("SELECT * FROM findings WHERE inspection_uuid = ? AND withdrawn_at IS NULL"
                                " ORDER BY created_at", (inspection["uuid"],))
         if findings:
             table = Table("问题编号", "规则", "检查", "描述", "来源", title="发现的问题")
             for finding in findings:
+                source = "自动判定" if finding["source"] == "evaluator" else "手工"
                 table.add_row(finding["uuid"][:8], finding["rule_code"], finding["check_code"] or "",
-                              finding["description"], "自动判定" if finding["source"] == "evaluator" else "手工")
+                              finding["description"], source + ("（更正补充）" if finding["amendment_uuid"] else ""))
             out.print(table)
+        _print_penalties_and_notes(out, store, inspection)
         counts = {name: store.query_one(f"SELECT COUNT(*) FROM {table_name} WHERE {column} = ?",
                                         (inspection["uuid"],))[0]
                   for name, table_name, column in (("照片", "photos", "inspection_uuid"),
                                                    ("说明", "notes", "inspection_uuid"),
                                                    ("更正", "amendments", "inspection_uuid"))}
         penalties = store.query_one("SELECT COUNT(*) FROM penalties p JOIN findings f ON f.uuid = p.finding_uuid"
-                                    " WHERE f.inspection_uuid = ?", (inspection["uuid"],))[0]
+                                    " WHERE f.inspection_uuid = ? AND p.withdrawn_at IS NULL", (inspection["uuid"],))[0]
         out.print("  ".join(f"{name} {count}" for name, count in counts.items()) + f"  处罚建议 {penalties}")
+        signatures = fieldwork.signatures_of(store, inspection)
+        if signatures:
+            out.print("现场签字：")
+            for signature in signatures:
+                # One line each, not a table: a witness note is read in full, never cut to a column.
+                who = f"{fieldwork.SIGNATURE_ROLES.get(signature['role'], signature['role'])} {signature['signer_name']}"
+                when = local_text(signature["signed_at"])
+                out.print(f"  {who}：拒绝签字（{when}），见证情况：{signature['witness_note']}" if signature["refused"]
+                          else f"  {who}：已签字（{when}）", markup=False)
+        else:
+            out.print("现场签字：无（anfang-field sign 记录签字或拒绝签字）")

@@ -6,6 +6,8 @@ Each verb writes its rows and their outbox operations in one transaction. The co
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import sqlite3
 from pathlib import Path
@@ -17,6 +19,9 @@ from .store import Store, StoreError, new_uuid, now_utc
 
 PENALTY_TYPES = {"warning": "警告", "fine": "罚款", "suspend": "责令停业整顿"}
 NOTE_KINDS = {"positive": "正面典型", "negative": "反面典型"}
+SIGNATURE_ROLES = {"inspector": "督查人员", "venue_person": "被检查场所负责人"}
+SIGNATURE_PNG_MAX = 256 * 1024  # the server refuses a larger signature image
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _TRUE = {"是", "有", "y", "yes", "true", "1", "t", "对"}
 _FALSE = {"否", "无", "没有", "n", "no", "false", "0", "f", "不"}
 
@@ -316,6 +321,42 @@ def add_note(store: Store, inspection: sqlite3.Row, kind: str, text: str) -> str
     return note_uuid
 
 
+def add_signature(store: Store, inspection: sqlite3.Row, role: str, name: str, *, png: bytes | None = None,
+                  witness_note: str | None = None) -> str:
+    """A signature on site (`png`: the handwriting as a PNG) or, without one, a refusal to sign
+    with the witness note; checked here as the server will, so it is not refused after the visit."""
+    name = name.strip()
+    if not 1 <= len(name) <= 64:
+        raise StoreError("签字人姓名须为 1–64 个字符。")
+    refused = png is None
+    note = (witness_note or "").strip() or None
+    if refused and note is None:
+        raise StoreError("拒绝签字须写明见证情况（--witness）。")
+    if note is not None and len(note) > 500:
+        raise StoreError("见证情况不能超过 500 个字符。")
+    if png is not None:
+        if len(png) > SIGNATURE_PNG_MAX:
+            raise StoreError(f"签名图片超过 {SIGNATURE_PNG_MAX // 1024} KiB，请缩小后再签。")
+        if not png.startswith(PNG_SIGNATURE):
+            raise StoreError("签名图片须为 PNG 格式。")
+    signature_uuid = new_uuid()
+    digest = hashlib.sha256(png).hexdigest() if png is not None else None
+    row = {"uuid": signature_uuid, "inspection_uuid": inspection["uuid"], "role": role, "signer_name": name,
+           "signed_at": now_utc(), "refused": int(refused), "witness_note": note, "png": png, "png_sha256": digest}
+    # The operation carries the image as standard base64 (the contract the phone app shares).
+    payload = {**{key: value for key, value in row.items() if key != "png"}, "refused": refused,
+               "png_base64": base64.b64encode(png).decode("ascii") if png is not None else None}
+    with store.change() as tx:
+        tx.insert("signatures", row, entity="signature", entity_id=signature_uuid, payload=payload)
+    return signature_uuid
+
+
+def signatures_of(store: Store, inspection: sqlite3.Row) -> list[sqlite3.Row]:
+    return store.query("SELECT * FROM signatures WHERE inspection_uuid = ?"
+                       " ORDER BY CASE role WHEN 'inspector' THEN 0 ELSE 1 END, signed_at, rowid",
+                       (inspection["uuid"],))
+
+
 def submit(store: Store, inspection: sqlite3.Row) -> str:
     moment = now_utc()
     with store.change() as tx:
@@ -329,14 +370,107 @@ def submit(store: Store, inspection: sqlite3.Row) -> str:
     return moment
 
 
-def amend(store: Store, inspection: sqlite3.Row, reason: str, values: dict, settles: list[str] = ()) -> str:
-    """Append a correction; `settles` names refused operations (op_id or its first characters, as
-    `status` shows them) that this amendment answers once the server accepts it."""
+# What an amendment may carry besides corrected observations (the server's contract, kept exactly).
+AMENDMENT_PARTS = ("findings_added", "findings_withdrawn", "penalties_added", "penalties_withdrawn",
+                   "notes_added", "notes_withdrawn")
+_PENALTY_WORDS = {**{kind: kind for kind in PENALTY_TYPES}, **{label: kind for kind, label in PENALTY_TYPES.items()},
+                  "责令停业": "suspend", "停业": "suspend"}
+_NOTE_WORDS = {**{kind: kind for kind in NOTE_KINDS}, **{label: kind for kind, label in NOTE_KINDS.items()},
+               "正面": "positive", "反面": "negative"}
+
+
+def _live_row(store: Store, table: str, inspection: sqlite3.Row, ident: str, label: str) -> sqlite3.Row:
+    """A live (not withdrawn) penalty or note of the inspection by a unique prefix of its uuid."""
+    prefix = ident.strip().lower()
+    join, owner = (("JOIN findings f ON f.uuid = t.finding_uuid", "f.inspection_uuid") if table == "penalties"
+                   else ("", "t.inspection_uuid"))
+    rows = store.query(f"SELECT t.* FROM {table} t {join} WHERE {owner} = ? AND t.withdrawn_at IS NULL"
+                       " AND t.uuid LIKE ?", (inspection["uuid"], prefix.replace("%", "").replace("_", "") + "%"))
+    if len(rows) != 1 or not prefix:
+        problem = "对应多条" if rows and prefix else "不存在或已撤回"
+        raise StoreError(f"{label}编号 {ident} {problem}；用 anfang-field show 查看本任务的{label}编号。")
+    return rows[0]
+
+
+def amendment_changes(store: Store, assignment: sqlite3.Row, inspection: sqlite3.Row, rules: list[dict], *,
+                      add_findings=(), withdraw_findings=(), add_penalties=(), withdraw_penalties=(),
+                      add_notes=(), withdraw_notes=()) -> dict:
+    """The amendment's parts from what the inspector typed, checked as the first recording of
+    each would be (so that the server does not refuse it after the visit):
+
+    add_findings `规则:描述`; add_penalties `问题编号:种类[:金额[:法律依据]]`; add_notes
+    `positive|negative:文字`; the withdraw_* lists are id prefixes as `show` lists them."""
+    changes: dict[str, list] = {part: [] for part in AMENDMENT_PARTS}
+    rule_codes = [rule["code"] for rule in rules]
+    for spec in add_findings:
+        rule_code, sep, description = spec.partition(":")
+        rule_code, description = rule_code.strip().upper(), description.strip()
+        if not sep or not description:
+            raise StoreError(f"--add-finding 应写成 规则:问题描述，如 K3:入口未限流；收到“{spec}”。")
+        if rule_code not in rule_codes:
+            raise StoreError(f"规则 {rule_code} 不适用于该场所；可选：{'、'.join(rule_codes) or '无'}。")
+        changes["findings_added"].append({"uuid": new_uuid(), "rule_code": rule_code, "description": description})
+    withdrawn_findings = []
+    for ident in withdraw_findings:
+        finding = find_finding(store, inspection, ident)
+        if finding["uuid"] in withdrawn_findings:
+            raise StoreError(f"问题 {ident} 重复撤回。")
+        withdrawn_findings.append(finding["uuid"])
+    changes["findings_withdrawn"] = withdrawn_findings
+    if add_penalties and not assignment["may_propose_penalties"]:
+        raise StoreError("该任务不允许提出处罚建议（组内无持执法证人员）。")
+    for spec in add_penalties:
+        parts = [part.strip() for part in spec.split(":")]
+        if len(parts) < 2 or len(parts) > 4:
+            raise StoreError(f"--add-penalty 应写成 问题编号:种类[:金额[:法律依据]]，如 1a2b3c4d:fine:5000；收到“{spec}”。")
+        ident, word = parts[0], parts[1]
+        kind = _PENALTY_WORDS.get(word.lower() if word.isascii() else word)
+        if kind is None:
+            raise StoreError(f"处罚种类应为 warning（警告）、fine（罚款）或 suspend（责令停业整顿），收到“{word}”。")
+        amount_text = parts[2] if len(parts) > 2 else ""
+        try:
+            amount = int(amount_text) if amount_text else None
+        except ValueError:
+            raise StoreError(f"罚款金额应为整数（元），收到“{amount_text}”。") from None
+        if kind == "fine" and (amount is None or amount <= 0):
+            raise StoreError("罚款须写明大于 0 的金额（元），如 1a2b3c4d:fine:5000。")
+        if kind != "fine" and amount is not None:
+            raise StoreError(f"{PENALTY_TYPES[kind]}不需要金额，可写成 {ident}:{word} 或 {ident}:{word}::法律依据。")
+        finding = find_finding(store, inspection, ident)
+        if finding["uuid"] in withdrawn_findings:
+            raise StoreError(f"问题 {ident} 在本次更正中撤回，不能再针对它提出处罚建议。")
+        basis = parts[3] if len(parts) > 3 and parts[3] else None
+        changes["penalties_added"].append({"uuid": new_uuid(), "finding_uuid": finding["uuid"], "type": kind,
+                                           "amount": amount, "basis_code": basis})
+    for part, table, label, idents in (("penalties_withdrawn", "penalties", "处罚建议", withdraw_penalties),
+                                       ("notes_withdrawn", "notes", "典型材料", withdraw_notes)):
+        for ident in idents:
+            row = _live_row(store, table, inspection, ident, label)
+            if row["uuid"] in changes[part]:
+                raise StoreError(f"{label} {ident} 重复撤回。")
+            changes[part].append(row["uuid"])
+    for spec in add_notes:
+        word, sep, text = spec.partition(":")
+        kind = _NOTE_WORDS.get(word.strip().lower() if word.isascii() else word.strip())
+        if not sep or kind is None or not text.strip():
+            raise StoreError(f"--add-note 应写成 positive:文字 或 negative:文字（正面/反面典型），收到“{spec}”。")
+        changes["notes_added"].append({"uuid": new_uuid(), "kind": kind, "text": text.strip()})
+    return {part: rows for part, rows in changes.items() if rows}
+
+
+def amend(store: Store, inspection: sqlite3.Row, reason: str, values: dict, settles: list[str] = (),
+          changes: dict | None = None) -> str:
+    """Append a correction: corrected observations (`values`) and the other parts
+    (`amendment_changes`), applied to the local store as the server applies them — added rows
+    name the amendment, withdrawn rows keep everything and get the withdrawal; nothing is
+    deleted. `settles` names refused operations (op_id or its first characters, as `status`
+    shows them) that this amendment answers once the server accepts it."""
     if not reason.strip():
         raise StoreError("更正须写明原因（--reason）。")
     refused = [refused_operation(store, prefix) for prefix in settles]
+    changes = changes or {}
     amendment_uuid = new_uuid()
-    payload = {"observations": values}
+    payload = {"observations": values, **changes}
     moment = now_utc()
     with store.change() as tx:
         op_id = tx.insert("amendments", {"uuid": amendment_uuid, "inspection_uuid": inspection["uuid"],
@@ -345,9 +479,44 @@ def amend(store: Store, inspection: sqlite3.Row, reason: str, values: dict, sett
                           entity="amendment", entity_id=amendment_uuid,
                           payload={"uuid": amendment_uuid, "inspection_uuid": inspection["uuid"],
                                    "reason": reason.strip(), "payload": payload, "created_at": moment})
+        # The amendment operation carries these rows: none is queued on its own.
+        for row in changes.get("findings_added", ()):
+            tx.execute("INSERT INTO findings (uuid, inspection_uuid, rule_code, check_code, description, source,"
+                       " created_at, amendment_uuid) VALUES (?, ?, ?, NULL, ?, 'manual', ?, ?)",
+                       (row["uuid"], inspection["uuid"], row["rule_code"], row["description"], moment, amendment_uuid))
+        for row in changes.get("penalties_added", ()):
+            tx.execute("INSERT INTO penalties (uuid, finding_uuid, type, amount, basis_code, created_at,"
+                       " amendment_uuid) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (row["uuid"], row["finding_uuid"], row["type"], row["amount"], row["basis_code"], moment,
+                        amendment_uuid))
+        for row in changes.get("notes_added", ()):
+            tx.execute("INSERT INTO notes (uuid, inspection_uuid, kind, text, created_at, amendment_uuid)"
+                       " VALUES (?, ?, ?, ?, ?, ?)",
+                       (row["uuid"], inspection["uuid"], row["kind"], row["text"], moment, amendment_uuid))
+        for table, part in (("findings", "findings_withdrawn"), ("penalties", "penalties_withdrawn"),
+                            ("notes", "notes_withdrawn")):
+            for uuid in changes.get(part, ()):
+                tx.execute(f"UPDATE {table} SET withdrawn_at = ?, withdrawn_by = ? WHERE uuid = ?",
+                           (moment, amendment_uuid, uuid))
+        # A withdrawn finding's penalties go with it, as the server withdraws them.
+        for uuid in changes.get("findings_withdrawn", ()):
+            tx.execute("UPDATE penalties SET withdrawn_at = ?, withdrawn_by = ? WHERE finding_uuid = ?"
+                       " AND withdrawn_at IS NULL", (moment, amendment_uuid, uuid))
         for operation in refused:
             tx.execute("UPDATE outbox SET settled_by = ? WHERE op_id = ?", (op_id, operation["op_id"]))
     return amendment_uuid
+
+
+def corrected_observations(store: Store, inspection: sqlite3.Row) -> dict[str, dict]:
+    """Each item's value with the amendments laid over it in order, as the server reads the
+    record: {item: {"value", "corrected", "recorded"}}; the recorded rows are never changed."""
+    recorded = observations_of(store, inspection)
+    values = dict(recorded)
+    for row in store.query("SELECT payload FROM amendments WHERE inspection_uuid = ? ORDER BY rowid",
+                           (inspection["uuid"],)):
+        values.update(json.loads(row["payload"]).get("observations") or {})
+    return {code: {"value": value, "corrected": code not in recorded or recorded[code] != value,
+                   "recorded": recorded.get(code)} for code, value in values.items()}
 
 
 def refused_operation(store: Store, prefix: str) -> sqlite3.Row:

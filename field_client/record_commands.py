@@ -213,6 +213,37 @@ def note(ctx, assignment, positive, negative):
     click.echo(f"已记录{fieldwork.NOTE_KINDS[kind]}素材。")
 
 
+@click.command(help="现场签字：督查人员或被检查场所负责人阅读记录后签字（--png 签名图片），"
+                    "或拒绝签字并写明见证情况（--refused --witness）。须在提交前完成。")
+@click.argument("assignment")
+@click.option("--role", required=True, type=click.Choice(sorted(fieldwork.SIGNATURE_ROLES)),
+              help="inspector＝督查人员，venue_person＝被检查场所负责人")
+@click.option("--name", required=True, help="签字人姓名（按本人书写）")
+@click.option("--png", "png_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="签名图片（PNG，不超过 256 KiB）")
+@click.option("--refused", is_flag=True, help="拒绝签字（须同时用 --witness 写明见证情况）")
+@click.option("--witness", default=None, help="拒绝签字时的见证情况，如见证人和经过")
+@click.pass_context
+@handled
+def sign(ctx, assignment, role, name, png_path, refused, witness):
+    if (png_path is None) == (not refused):
+        raise Fail("请给出 --png 签名图片，或 --refused 表示拒绝签字（二者取一）。")
+    if refused and not (witness or "").strip():
+        raise Fail("拒绝签字须用 --witness 写明见证情况。")
+    png = None
+    if png_path is not None:
+        try:
+            png = png_path.read_bytes()
+        except OSError as error:
+            raise Fail(f"无法读取 {png_path}：{error.strerror or error}") from None
+    with open_store(ctx) as store:
+        row = fieldwork.find_assignment(store, assignment)
+        inspection = fieldwork.open_inspection(store, row)
+        fieldwork.add_signature(store, inspection, role, name, png=png, witness_note=witness if refused else None)
+    label = fieldwork.SIGNATURE_ROLES[role]
+    click.echo(f"已记录{label}{name.strip()}拒绝签字及见证情况。" if refused else f"已记录{label}{name.strip()}的签字。")
+
+
 @click.command(help="提交督查记录；提交后不能再修改，只能更正（amend）。")
 @click.argument("assignment")
 @click.pass_context
@@ -225,19 +256,47 @@ def submit(ctx, assignment):
     click.echo(f"任务 {row['id']} 的督查记录已提交，联网后同步到服务器。")
 
 
-@click.command(help="更正已提交的记录（只追加，须写明原因）。")
+@click.command(help="更正已提交的记录（只追加，须写明原因）：更正检查项，补充或撤回问题、处罚建议、典型材料。"
+                    "撤回的记录仍保留，标明由哪次更正撤回。编号见 anfang-field show。")
 @click.argument("assignment")
 @click.option("--reason", required=True, help="更正原因")
 @click.option("--set", "pairs", multiple=True, metavar="ITEM=VALUE", help="更正后的检查项=值，可重复。")
+@click.option("--add-finding", "add_findings", multiple=True, metavar="规则:描述",
+              help="补充一个问题，如 --add-finding \"K3:入口未限流\"；可重复。")
+@click.option("--withdraw-finding", "withdraw_findings", multiple=True, metavar="问题编号",
+              help="撤回一个问题（其处罚建议一并撤回）；可重复。")
+@click.option("--add-penalty", "add_penalties", multiple=True, metavar="问题编号:种类[:金额[:法律依据]]",
+              help="补充处罚建议。种类：warning（警告）、fine（罚款，须金额，单位元）、suspend（责令停业整顿）。"
+                   "如 1a2b3c4d:fine:5000:B01、1a2b3c4d:warning；可重复。")
+@click.option("--withdraw-penalty", "withdraw_penalties", multiple=True, metavar="处罚建议编号",
+              help="撤回一项处罚建议；可重复。")
+@click.option("--add-note", "add_notes", multiple=True, metavar="positive|negative:文字",
+              help="补充典型材料：positive（正面典型）或 negative（反面典型），如 negative:出口人员聚集；可重复。")
+@click.option("--withdraw-note", "withdraw_notes", multiple=True, metavar="典型材料编号",
+              help="撤回一条典型材料；可重复。")
 @click.option("--settles", multiple=True, metavar="OP",
               help="本次更正答复的被拒操作（anfang-field status 列出的编号），服务器接受更正后不再算未解决；可重复。")
 @click.pass_context
 @handled
-def amend(ctx, assignment, reason, pairs, settles):
+def amend(ctx, assignment, reason, pairs, add_findings, withdraw_findings, add_penalties, withdraw_penalties,
+          add_notes, withdraw_notes, settles):
     with open_store(ctx) as store:
-        _, inspection, rules, venue = _record_context(store, assignment, for_amendment=True)
+        row, inspection, rules, venue = _record_context(store, assignment, for_amendment=True)
         values = fieldwork.parse_assignments(rules, list(pairs))
-        fieldwork.amend(store, inspection, reason, values, settles=list(settles))
+        changes = fieldwork.amendment_changes(
+            store, row, inspection, rules, add_findings=add_findings, withdraw_findings=withdraw_findings,
+            add_penalties=add_penalties, withdraw_penalties=withdraw_penalties, add_notes=add_notes,
+            withdraw_notes=withdraw_notes)
+        fieldwork.amend(store, inspection, reason, values, settles=list(settles), changes=changes)
         if values:
-            _print_results(fieldwork.evaluate(rules, venue, {**fieldwork.observations_of(store, inspection), **values}))
+            corrected = fieldwork.corrected_observations(store, inspection)
+            corrected = {code: item["value"] for code, item in corrected.items()}
+            _print_results(fieldwork.evaluate(rules, venue, corrected))
+    for part, label in (("findings_added", "补充问题"), ("penalties_added", "补充处罚建议"), ("notes_added", "补充典型材料")):
+        for added in changes.get(part, ()):
+            click.echo(f"{label} {added['uuid'][:8]}。")
+    withdrawn = sum(len(changes.get(part, ()))
+                    for part in ("findings_withdrawn", "penalties_withdrawn", "notes_withdrawn"))
+    if withdrawn:
+        click.echo(f"撤回 {withdrawn} 项记录（仍保留，标明由本次更正撤回）。")
     click.echo("已追加更正记录。")

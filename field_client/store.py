@@ -171,6 +171,37 @@ MIGRATIONS = [
     ALTER TABLE outbox ADD COLUMN settled_by TEXT;
     ALTER TABLE outbox ADD COLUMN settled_at TEXT;
     """,
+    # 4: signatures on site. Each inspector and the venue's person in charge signs (a PNG of the
+    # handwriting, kept as the bytes the server receives), or refuses with a witness note.
+    """
+    CREATE TABLE signatures (
+        uuid TEXT PRIMARY KEY,
+        inspection_uuid TEXT NOT NULL REFERENCES inspections (uuid),
+        role TEXT NOT NULL CHECK (role IN ('inspector', 'venue_person')),
+        signer_name TEXT NOT NULL CHECK (length(signer_name) BETWEEN 1 AND 64),
+        signed_at TEXT NOT NULL,
+        refused INTEGER NOT NULL CHECK (refused IN (0, 1)),
+        witness_note TEXT CHECK (witness_note IS NULL OR length(witness_note) <= 500),
+        png BLOB,
+        png_sha256 TEXT,
+        CHECK (CASE WHEN refused THEN png IS NULL AND png_sha256 IS NULL AND witness_note IS NOT NULL
+                    ELSE png IS NOT NULL AND png_sha256 IS NOT NULL END)
+    );
+    CREATE INDEX ix_signatures_inspection ON signatures (inspection_uuid);
+    """,
+    # 5: amendments reach findings, penalties and notes. A row an amendment added names it
+    # (`amendment_uuid`); a row it withdrew keeps everything and gets `withdrawn_at` and the
+    # amendment (`withdrawn_by`), as on the server: nothing is deleted.
+    """
+    ALTER TABLE findings ADD COLUMN amendment_uuid TEXT REFERENCES amendments (uuid);
+    ALTER TABLE findings ADD COLUMN withdrawn_by TEXT REFERENCES amendments (uuid);
+    ALTER TABLE penalties ADD COLUMN amendment_uuid TEXT REFERENCES amendments (uuid);
+    ALTER TABLE penalties ADD COLUMN withdrawn_at TEXT;
+    ALTER TABLE penalties ADD COLUMN withdrawn_by TEXT REFERENCES amendments (uuid);
+    ALTER TABLE notes ADD COLUMN amendment_uuid TEXT REFERENCES amendments (uuid);
+    ALTER TABLE notes ADD COLUMN withdrawn_at TEXT;
+    ALTER TABLE notes ADD COLUMN withdrawn_by TEXT REFERENCES amendments (uuid);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -52,6 +52,9 @@ class SyncError(Exception):
 # --- push ----------------------------------------------------------------------------------------
 
 
+PARALLEL_RECORD_NOTICE = "本任务组内另一台设备也提交了记录，已作为并行记录保存，由办公室核定以哪份为准。"
+
+
 @dataclass
 class PushOutcome:
     done: int = 0
@@ -59,6 +62,7 @@ class PushOutcome:
     kept: int = 0                                      # answered without a decision: still pending
     error: str | None = None                           # the request itself failed: the rest stays pending
     photos_held: int = 0                               # photos the server already had: not sent again
+    notices: list[str] = field(default_factory=list)   # what the server asks to tell the user (Chinese)
     skew_seconds: float | None = None
     skew_flagged: bool = False
     server_time: str | None = None
@@ -120,6 +124,12 @@ def push(store: Store, server_url: str, token: str, *, batch_size: int | None = 
                                " WHERE op_id = ? AND state = 'pending'",
                                (moment, server_seq if isinstance(server_seq, int) else None, row["op_id"]))
                     outcome.done += 1
+                    if row["entity"] == "inspection" and result.get("parallel_record") is True:
+                        # Another device of the team recorded this assignment first: this record is
+                        # kept beside it, and the office decides which stands.
+                        notice = result.get("notice")
+                        outcome.notices.append(notice if isinstance(notice, str) and notice.strip()
+                                               else PARALLEL_RECORD_NOTICE)
                     if row["entity"] == "photo" and result.get("photo_received") is True:
                         # The server holds these bytes already (same SHA-256): nothing to upload.
                         tx.execute("INSERT INTO photo_uploads (photo_uuid, upload_offset, uploaded_at, updated_at)"

@@ -86,6 +86,8 @@ def sync(ctx, chunk_size):
     out.print(f"推送操作：成功 {pushed.done} 项，失败 {len(pushed.failed)} 项。")
     for failure in pushed.failed:
         out.print(f"  被拒绝：{failure['entity']} {failure['op_id'][:8]}：{failure['reason']}", markup=False)
+    for notice in dict.fromkeys(pushed.notices):
+        out.print(f"提示：{notice}", style="bold yellow", markup=False)
     out.print(f"上传照片：{uploaded} 张。" + (f"另有 {pushed.photos_held} 张服务器已有，未重复上传。"
                                           if pushed.photos_held else ""))
     if pulled is not None:

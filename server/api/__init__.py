@@ -16,6 +16,7 @@ def register_api(app) -> None:
     from ..enforcement.api.rectification import blp as rectification_blp
     from ..extensions import api_of, csrf, db
     from ..field.api.evidence import blp as evidence_blp
+    from ..field.api.records import blp as parallel_records_blp
     from ..field.api.sync import blp as sync_blp
     from ..field.api.uploads import blp as uploads_blp
     from ..oversight.api.accountability import blp as accountability_blp
@@ -26,7 +27,7 @@ def register_api(app) -> None:
     api = api_of(app)
     for blueprint in (auth_blp, reference_blp, assignments_blp, draws_blp, uploads_blp, evidence_blp, sync_blp,
                       legal_bases_blp, cases_blp, documents_blp, rectification_blp, statistics_blp,
-                      accountability_blp, materials_blp):
+                      accountability_blp, materials_blp, parallel_records_blp):
         api.register_blueprint(blueprint)
         # The API authenticates with bearer tokens, not cookies, so CSRF does not apply.
         csrf.exempt(blueprint)

@@ -39,7 +39,7 @@ from ..access import authorize, get_or_404, grant, register_policy
 from ..accounts.models.user import User
 from ..columns import CHINA_STANDARD_TIME, as_utc, utcnow
 from ..extensions import db
-from ..field.models.inspection import Penalty, Photo, Violation
+from ..field.models.inspection import Finding, Penalty, Photo, Violation
 from ..pagination import PER_PAGE, Page, paginate
 from ..registry.models.reference import LEGAL_PENALTY_TYPES, PENALTY_TYPE_LABELS, category_departments
 from ..registry.models.venue import Venue
@@ -246,8 +246,12 @@ def proposed_by_inspectors(case: EnforcementCase) -> list[dict]:
     finding_ids = [link.violation.finding_id for link in case.links if link.violation.finding_id]
     if not finding_ids:
         return []
+    # Live proposals only: one withdrawn by an amendment (or whose finding was withdrawn) is kept
+    # on the record but is no longer what the team proposes.
     return [{"type": p.type, "amount": p.amount, "basis_code": p.basis_code}
-            for p in db.session.scalars(sa.select(Penalty).where(Penalty.finding_id.in_(finding_ids))
+            for p in db.session.scalars(sa.select(Penalty).join(Finding, Finding.id == Penalty.finding_id)
+                                        .where(Penalty.finding_id.in_(finding_ids), Penalty.withdrawn_at.is_(None),
+                                               Finding.withdrawn_at.is_(None))
                                         .order_by(Penalty.id))]
 
 

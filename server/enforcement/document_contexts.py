@@ -163,10 +163,17 @@ class VenueSchema(Strict):
     approved_capacity = fields.Integer(load_default=None, allow_none=True)
 
 
+def _amendment_number() -> fields.Integer:
+    """The number of the amendment (更正) that added or withdrew an item of the record, if any."""
+    return fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1))
+
+
 class ObservationSchema(Strict):
     item = line_field()
     prompt = line_field(long=True)
-    value = line_field()
+    value = line_field()  # as corrected by amendments
+    corrected_from = line_field(False)  # the value recorded on site, when an amendment changed it
+    amendment = _amendment_number()
 
 
 class FindingSchema(Strict):
@@ -175,23 +182,32 @@ class FindingSchema(Strict):
     description = line_field(long=True)
     source = line_field()
     withdrawn = fields.Boolean(load_default=False)
+    amendment = _amendment_number()
+    withdrawn_by = _amendment_number()
 
 
 class ViolationSchema(Strict):
     rule = line_field()
     check = line_field()
     description = line_field(long=True)
+    withdrawn = fields.Boolean(load_default=False)
 
 
 class ProposedPenaltySchema(Strict):
     finding = line_field()
     description = line_field()
     basis = line_field(False)
+    withdrawn = fields.Boolean(load_default=False)
+    amendment = _amendment_number()
+    withdrawn_by = _amendment_number()
 
 
 class NoteSchema(Strict):
     kind = line_field()
     text = line_field(long=True)
+    withdrawn = fields.Boolean(load_default=False)
+    amendment = _amendment_number()
+    withdrawn_by = _amendment_number()
 
 
 class PhotoSchema(Strict):
@@ -204,8 +220,29 @@ class PhotoSchema(Strict):
 
 
 class AmendmentSchema(Strict):
+    number = _amendment_number()
     reason = line_field(long=True)
     received_at = line_field()
+    changes = fields.List(line_field(long=True), load_default=list)  # what it changed, in words
+
+
+class SignatureSchema(Strict):
+    """A signature made on site (its image by a restricted-fetcher URL), or a refusal to sign with
+    the witness note."""
+
+    role = line_field()
+    name = line_field()
+    signed_at = line_field()
+    refused = fields.Boolean(load_default=False)
+    witness_note = line_field(False, long=True)
+    sha256 = fields.String(load_default=None, allow_none=True,
+                           validate=validate.Regexp(SHA256_PATTERN, error="须为 64 位小写十六进制 SHA-256。"))
+    src = line_field(False)  # anfang-signature: (or anfang-asset: in the sample)
+
+    @validates_schema
+    def _signed_or_refused(self, data, **_kwargs):
+        if data.get("refused") and not data.get("witness_note"):
+            raise ValidationError("拒绝签字须写明见证情况。", "witness_note")
 
 
 class InspectionRecordSchema(DocumentSchema):
@@ -223,6 +260,7 @@ class InspectionRecordSchema(DocumentSchema):
     notes = items(NoteSchema, required=False)
     photos = items(PhotoSchema, required=False)
     amendments = items(AmendmentSchema, required=False)
+    signatures = items(SignatureSchema, required=False)
 
 
 class CountRowSchema(Strict):
@@ -322,6 +360,7 @@ LABELS = {
     "remedies.court": "管辖法院", "problems": "存在的问题", "requirements": "整改要求", "deadline": "整改期限",
     "venue": "被检查场所", "team": "检查人员", "inspection_uuid": "督查记录编号", "assignment": "督查任务",
     "checked_in_at": "检查时间", "submitted_at": "提交时间", "received_at": "接收时间",
+    "signatures": "现场签字", "signatures.witness_note": "拒绝签字的见证情况",
     "period_from": "期间开始日期", "period_to": "期间结束日期", "totals": "总体情况",
 }
 

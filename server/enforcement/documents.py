@@ -356,6 +356,9 @@ def issue_inspection_record(inspection: Inspection, actor: User, *, channel: str
         db.session.execute(sa.select(Inspection.id).where(Inspection.id == inspection.id).with_for_update())
     if inspection.status == "draft":
         raise Conflict("该督查记录尚未提交，不能出具检查记录。")
+    if inspection.is_primary is not True:
+        # One visit, one 检查记录: it is issued from the record the assignment stands on.
+        raise Conflict("该督查记录是组内另一台设备的并行记录，未被采用；检查记录按本任务采用的督查记录出具。")
     if inspection.status != "complete":
         raise Conflict("该督查记录的照片尚未全部上传，待照片齐全后才能出具检查记录（检查记录须附全部照片及其校验码）。")
     existing = record_document_of(inspection)

@@ -1,6 +1,6 @@
 """Field sync appliers: what each pushed entity does to the server's records (a reveal, an
 inspection, its observations, findings, photo manifest, penalties, notes, its submission and
-amendments).
+amendments — the last in `amendments`; the check-in and photo position checks in `checkin_checks`).
 
 The applier or planner of an entity checks that the user is a member of the assignment's team
 and that the inspection is still a draft (submitted records are immutable; amendments append);
@@ -27,10 +27,12 @@ from ..draws.models.draw import Assignment
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..registry.loader import rules_bundle_for_category
+from .amendments import apply_amendment
 from .batch import Push, RetryCarefully, RowPlan, current_batch, differs, settle_with_held
+from .checkin_checks import check_photo_position, with_checkin_checks
 from .completion import complete_if_all_received, lock_sha256, photo_counts, record_inspection_change
 from .models.evidence import EvidenceFile
-from .models.inspection import Amendment, ExampleNote, Finding, Inspection, Observation, Penalty, Photo
+from .models.inspection import ExampleNote, Finding, Inspection, Observation, Penalty, Photo
 from .signals import inspection_submitted
 from .violations import store_violations
 
@@ -167,22 +169,58 @@ def _start(assignment: Assignment, user: User) -> None:
         raise Conflict(f"任务{STATUS_LABELS[assignment.status]}，不能再记录督查。")
 
 
-def apply_inspection(push: Push, entity_id: str, data: dict) -> None:
+PARALLEL_RECORD_NOTICE = "本任务组内另一台设备也提交了记录，已作为并行记录保存，由办公室核定以哪份为准。"
+
+
+def _lock_assignment(assignment: Assignment) -> None:
+    """PostgreSQL: serialise the first records of one assignment, so that of two devices checking
+    in at once exactly one finds no primary record (the unique (assignment_id, is_primary) would
+    refuse the other's insert otherwise). SQLite runs one writer at a time and needs nothing."""
+    if db.session.get_bind(mapper=Assignment).dialect.name == "postgresql":
+        db.session.execute(sa.select(Assignment.id).where(Assignment.id == assignment.id).with_for_update())
+
+
+def _join(assignment: Assignment) -> None:
+    """A parallel record joins a visit under way or already submitted: another device of the team
+    recorded it first, and nothing a team member recorded is dropped."""
+    if assignment.status not in ("in_progress", "submitted", "closed"):
+        raise Conflict(f"任务{STATUS_LABELS[assignment.status]}，不能再记录督查。")
+
+
+def apply_inspection(push: Push, entity_id: str, data: dict) -> dict | None:
+    """The device checked in. The assignment's first record is its primary record; a record from
+    another device of the team (a second phone on the same visit) is kept as a parallel record,
+    audited, and the answer tells the device so (`parallel_record`, `notice`)."""
     _same_id(entity_id, str(data["uuid"]))
     assignment = _assignment(data["assignment_uuid"], push.user)
     values = {"uuid": str(data["uuid"]), "assignment_id": assignment.id, "checked_in_at": data["checked_in_at"],
               "latitude": data["latitude"], "longitude": data["longitude"]}
     held = db.session.scalar(sa.select(Inspection).where(Inspection.uuid == values["uuid"]))
+    primary = None
     if held is None:
-        other = db.session.scalar(sa.select(Inspection.uuid).where(Inspection.assignment_id == assignment.id))
-        if other is not None:
-            raise Conflict(f"该任务已有另一台设备的督查记录（{other}），同一任务只能有一份督查记录。")
-        _start(assignment, push.user)
-    _, created = _insert_once(Inspection, "督查记录", values if held is not None else {
-        **values, "device_id": push.device_id, "inspector_id": push.user.id, "status": "draft"})
+        _lock_assignment(assignment)
+        primary = db.session.scalar(sa.select(Inspection).where(Inspection.assignment_id == assignment.id,
+                                                                Inspection.is_primary.is_(True)))
+        if primary is None:
+            _start(assignment, push.user)
+        else:
+            _join(assignment)
+    inspection, created = _insert_once(Inspection, "督查记录", values if held is not None else {
+        **values, "device_id": push.device_id, "inspector_id": push.user.id, "status": "draft",
+        # SQL NULL, not None: the ORM would fill a None with the column's default (primary).
+        "is_primary": True if primary is None else sa.null()})
     if created:
         record_event("inspection.checked_in", actor=push.user, channel="api", object_type="inspection",
                      object_id=values["uuid"], details={"assignment_id": assignment.id, "device_id": push.device_id})
+        if primary is not None:
+            record_event("inspection.parallel_record", actor=push.user, channel="api", object_type="inspection",
+                         object_id=values["uuid"],
+                         details={"assignment_id": assignment.id, "parallel": values["uuid"],
+                                  "parallel_device_id": push.device_id, "primary": primary.uuid,
+                                  "primary_device_id": primary.device_id})
+    if inspection.is_primary is None:
+        return {"parallel_record": True, "notice": PARALLEL_RECORD_NOTICE}
+    return None
 
 
 def _checklist_item(inspection: Inspection, item_code: str) -> dict:
@@ -271,6 +309,7 @@ def apply_photo(push: Push, entity_id: str, data: dict) -> dict:
         _require_draft(inspection)
     photo, created = _insert_once(Photo, "照片", values, existing)
     if created:
+        check_photo_position(photo, inspection, push.user)
         # The bytes may have arrived before the record that names them.
         lock_sha256(photo.sha256)
         evidence = db.session.scalar(sa.select(EvidenceFile).where(EvidenceFile.sha256 == photo.sha256))
@@ -307,68 +346,46 @@ def apply_submission(push: Push, entity_id: str, data: dict) -> None:
     if inspection.status != "draft":
         return  # submitted before (the same submission queued twice)
     assignment = inspection.assignment
-    if assignment.status == "in_progress":
+    primary = inspection.is_primary is True
+    if assignment.status == "in_progress" and primary:
         mark_submitted(assignment, push.user, channel="api")
-    elif assignment.status not in ("submitted", "closed"):
+    elif assignment.status not in ("in_progress", "submitted", "closed"):
         raise Conflict(f"任务{STATUS_LABELS[assignment.status]}，不能提交督查记录。")
     inspection.status = "awaiting_evidence"
     inspection.submitted_at = data["submitted_at"]
     inspection.submission_received_at = utcnow()
     db.session.flush()
+    # A parallel record stores no violations and moves nothing downstream: the assignment, its
+    # cases and reports follow the primary record alone (store_violations stores none for it).
     violations, _ = store_violations(inspection)
     record_event("inspection.submitted", actor=push.user, channel="api", object_type="inspection",
                  object_id=inspection.uuid,
                  details={"assignment_id": assignment.id, "photos": photo_counts(inspection)[0],
-                          "violations": [f"{v.rule_code}/{v.check_code}" for v in violations]})
-    # A re-inspection (复查) decides its rectification order (enforcement subscribes).
-    inspection_submitted.send(inspection, violations=violations, actor=push.user)
+                          "violations": [f"{v.rule_code}/{v.check_code}" for v in violations],
+                          **({} if primary else {"parallel_record": True})})
+    if primary:
+        # A re-inspection (复查) decides its rectification order (enforcement subscribes).
+        inspection_submitted.send(inspection, violations=violations, actor=push.user)
     if not complete_if_all_received(inspection):
         record_inspection_change(inspection)
 
 
-def apply_amendment(push: Push, entity_id: str, data: dict) -> None:
-    """A correction to a submitted record: appended, never applied over the original; the
-    record's rules are evaluated again with the corrected observations."""
-    _same_id(entity_id, str(data["uuid"]))
-    inspection = _inspection(data["inspection_uuid"], push.user)
-    values = {"uuid": str(data["uuid"]), "inspection_id": inspection.id, "reason": data["reason"],
-              "payload": data["payload"], "created_at": data["created_at"]}
-    held = db.session.scalar(sa.select(Amendment.id).where(Amendment.uuid == values["uuid"]))
-    if held is None:
-        if inspection.status == "draft":
-            raise Conflict("该督查记录尚未提交，请直接修改，无需更正。")
-        _check_amended_observations(inspection, data["payload"])
-    amendment, created = _insert_once(Amendment, "更正", values)
-    if created:
-        added, withdrawn = store_violations(inspection, amendment=amendment)
-        record_event("inspection.amended", actor=push.user, channel="api", object_type="inspection",
-                     object_id=inspection.uuid,
-                     details={"amendment": values["uuid"], "reason": data["reason"],
-                              "observations": data["payload"]["observations"],
-                              "violations_added": [f"{v.rule_code}/{v.check_code}" for v in added],
-                              "violations_withdrawn": [f"{v.rule_code}/{v.check_code}" for v in withdrawn]})
+def _signatures():
+    # Imported when first used: `signatures` is built on this module's helpers.
+    from . import signatures
 
-
-def _check_amended_observations(inspection: Inspection, payload: dict) -> None:
-    """An amendment corrects observations: {"observations": {item code: value}}, each value
-    valid for its checklist item, as a first recording would have to be. No observations: the
-    amendment is an explanation only (its reason)."""
-    observations = payload.get("observations")
-    if set(payload) != {"observations"} or not isinstance(observations, dict):
-        raise Invalid("更正内容应为 {\"observations\": {检查项代码: 值}}。",
-                      errors={"payload": ["只能包含 observations。"]})
-    for item_code, value in observations.items():
-        _check_value(_checklist_item(inspection, item_code), value)
+    return signatures
 
 
 # What each applier may add to its operation's answer (a dict of extra fields), or None.
 APPLIERS: dict[str, Callable[[Push, str, dict], dict | None]] = {
     "assignment_reveal": apply_assignment_reveal,
-    "inspection": apply_inspection,
+    "inspection": with_checkin_checks(apply_inspection),
     "finding_withdrawal": apply_finding_withdrawal,
     "photo": apply_photo,
     "inspection_submission": apply_submission,
     "amendment": apply_amendment,
+    "signature": lambda *operation: _signatures().apply_signature(*operation),
 }
 
 # Operations that write one row, planned and written in runs (see `push._write_run`).

@@ -100,6 +100,8 @@ def settle_with_held(plan: RowPlan) -> None:
 
 
 def differs(current, wanted) -> bool:
+    if isinstance(wanted, sa.sql.elements.Null):  # written as SQL NULL (see appliers.apply_inspection)
+        return current is not None
     if isinstance(current, datetime) or isinstance(wanted, datetime):
         return as_utc(current) != as_utc(wanted)
     return current != wanted

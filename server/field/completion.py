@@ -38,7 +38,9 @@ def record_inspection_change(inspection: Inspection) -> None:
     record_change(inspection.assignment_id, "inspection", inspection.uuid, {
         "uuid": inspection.uuid, "assignment_id": inspection.assignment_id, "status": inspection.status,
         "status_label": INSPECTION_STATUS_LABELS[inspection.status], "photos_expected": expected,
-        "photos_received": received})
+        "photos_received": received,
+        # Both devices of a team pull both records; this says which one stands (parallel records).
+        "primary": inspection.is_primary is True})
 
 
 def complete_if_all_received(inspection: Inspection) -> bool:

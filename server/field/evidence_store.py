@@ -24,9 +24,10 @@ from ..access import Scope, authorize, grant, register_policy
 from ..accounts.models.user import User
 from ..errors import Invalid, NotFound, Problem
 from ..extensions import db
-from ..pdf.fetcher import EVIDENCE_SCHEME, RefusedURL, Resolver
+from ..pdf.fetcher import EVIDENCE_SCHEME, SIGNATURE_SCHEME, RefusedURL, Resolver
 from .models.evidence import EvidenceFile
 from .photo_checks import MEDIA_TYPES
+from .signature_images import signature_png
 
 # Longest edge in pixels. thumbnail: lists; print: PDFs; public: bulletins (no EXIF, no GPS).
 VARIANTS = {"thumbnail": 320, "print": 1600, "public": 1280}
@@ -77,13 +78,16 @@ def find_evidence(sha256: str, user: User, variant: str | None = None) -> tuple[
 
 def evidence_resolver(user: User | None) -> Resolver:
     """What a document rendered for `user` may embed of the store: re-encoded variants only,
-    authorised exactly as the evidence API would (`find_evidence`)."""
+    authorised exactly as the evidence API would (`find_evidence`); and the signatures made on
+    site under records the user may read (`signature_images.signature_png`)."""
 
     def resolve(scheme: str, parts: tuple[str, ...]) -> bytes:
-        if scheme != EVIDENCE_SCHEME:
-            raise RefusedURL("该文书只能引用证据照片")
+        if scheme not in (EVIDENCE_SCHEME, SIGNATURE_SCHEME):
+            raise RefusedURL("该文书只能引用证据照片和现场签名")
         if user is None:
             raise RefusedURL("未指定出具人，不能读取证据照片")
+        if scheme == SIGNATURE_SCHEME:
+            return signature_png(parts[0], user)
         sha256, variant = parts
         return find_evidence(sha256, user, variant)[1].read_bytes()
 

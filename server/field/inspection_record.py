@@ -1,6 +1,8 @@
 """An inspection as it stands on record: venue, team, observations, findings, violations,
-proposed penalties, notes, amendments and every photo, in the words the 检查记录 prints and the
-record's page shows (one reading of the record for both)."""
+proposed penalties, notes, amendments, every photo and the signatures made on site, in the words the 检查记录 prints and the
+record's page shows (one reading of the record for both). Amendments are shown laid over the
+record (corrected values, added and withdrawn rows marked with the amendment's number), with
+each amendment's reason and what it changed."""
 
 from __future__ import annotations
 
@@ -9,9 +11,10 @@ import sqlalchemy as sa
 from ..columns import local_text
 from ..draws.models.draw import Assignment
 from ..extensions import db
-from ..pdf.fetcher import evidence_url
+from ..pdf.fetcher import evidence_url, signature_url
 from ..registry.loader import rules_bundle_for_category
 from .models.inspection import Amendment, ExampleNote, Finding, Inspection, Observation, Penalty, Violation
+from .models.signature import SIGNATURE_ROLE_LABELS, Signature
 
 SOURCE_LABELS = {"evaluator": "规则判定", "manual": "人工记录"}
 NOTE_LABELS = {"positive": "正面典型", "negative": "反面典型"}
@@ -29,6 +32,51 @@ def _penalty_text(penalty: Penalty) -> str:
     if penalty.type == "fine":
         return f"罚款 {penalty.amount} 元" if penalty.amount else "罚款"
     return {"warning": "警告", "suspend": "责令暂停营业"}.get(penalty.type, penalty.type)
+
+
+def _observation_rows(observations: list[Observation], amendments: list[Amendment], prompts: dict) -> list[dict]:
+    """Each checklist item as it stands corrected: the value amendments laid over the recorded one
+    (in the server's order), the recorded value it replaced and the amendment's number; the
+    recorded row itself is never changed."""
+    recorded = {row.item_code: row.value for row in observations}
+    corrected: dict[str, tuple[object, int]] = {}
+    for number, amendment in enumerate(amendments, start=1):
+        for code, value in ((amendment.payload or {}).get("observations") or {}).items():
+            corrected[code] = (value, number)
+    rows = []
+    for code in sorted(set(recorded) | set(corrected)):
+        value, number = corrected.get(code, (recorded.get(code), None))
+        changed = number is not None and (code not in recorded or recorded[code] != value)
+        rows.append({"item": code, "prompt": prompts.get(code, code), "value": _value_text(value),
+                     "corrected_from": _value_text(recorded.get(code)) if changed else None,
+                     "amendment": number if changed else None})
+    return rows
+
+
+def _amendment_changes(amendments: list[Amendment], numbers: dict[int, int], prompts: dict, findings: list,
+                       finding_refs: dict, penalties: list, notes: list) -> dict[int, list[str]]:
+    """What each amendment changed, in words, by its number."""
+    changes: dict[int, list[str]] = {number: [] for number in numbers.values()}
+    for amendment in amendments:
+        for code, value in ((amendment.payload or {}).get("observations") or {}).items():
+            changes[numbers[amendment.id]].append(f"检查项“{prompts.get(code, code)}”更正为 {_value_text(value)}")
+
+    def note(amendment_id, text):
+        if amendment_id in numbers:
+            changes[numbers[amendment_id]].append(text)
+
+    for finding in findings:
+        note(finding.amendment_id, f"补充问题 {finding.uuid[:8]}：{finding.description}")
+        note(finding.withdrawn_by_amendment_id, f"撤回问题 {finding.uuid[:8]}：{finding.description}")
+    for penalty in penalties:
+        ref = finding_refs.get(penalty.finding_id, "—")
+        note(penalty.amendment_id, f"补充处罚建议：{_penalty_text(penalty)}（问题 {ref}）")
+        note(penalty.withdrawn_by_amendment_id, f"撤回处罚建议：{_penalty_text(penalty)}（问题 {ref}）")
+    for row in notes:
+        kind = NOTE_LABELS.get(row.kind, row.kind)
+        note(row.amendment_id, f"补充{kind}：{row.text}")
+        note(row.withdrawn_by_amendment_id, f"撤回{kind}：{row.text}")
+    return changes
 
 
 def inspection_record(inspection: Inspection) -> dict:
@@ -52,6 +100,8 @@ def inspection_record(inspection: Inspection) -> dict:
                             .order_by(ExampleNote.id)).all()
     amendments = session.scalars(sa.select(Amendment).where(Amendment.inspection_id == inspection.id)
                                  .order_by(Amendment.id)).all()
+    numbers = {amendment.id: number for number, amendment in enumerate(amendments, start=1)}
+    changes = _amendment_changes(amendments, numbers, prompts, findings, finding_refs, penalties, notes)
     photos = []
     for photo in inspection.photos:
         evidence = photo.evidence_file
@@ -71,16 +121,41 @@ def inspection_record(inspection: Inspection) -> dict:
         "checked_in_at": local_text(inspection.checked_in_at),
         "submitted_at": local_text(inspection.submitted_at),
         "received_at": local_text(inspection.submission_received_at),
-        "observations": [{"item": row.item_code, "prompt": prompts.get(row.item_code, row.item_code),
-                          "value": _value_text(row.value)} for row in observations],
+        # The corrected state, each row marked with the amendment that added or withdrew it.
+        "observations": _observation_rows(observations, amendments, prompts),
         "findings": [{"ref": finding.uuid[:8], "rule": finding.rule_code, "description": finding.description,
                       "source": SOURCE_LABELS.get(finding.source, finding.source),
-                      "withdrawn": finding.withdrawn_at is not None} for finding in findings],
-        "violations": [{"rule": v.rule_code, "check": v.check_code, "description": v.description}
-                       for v in violations],
+                      "withdrawn": finding.withdrawn_at is not None,
+                      "amendment": numbers.get(finding.amendment_id),
+                      "withdrawn_by": numbers.get(finding.withdrawn_by_amendment_id)} for finding in findings],
+        "violations": [{"rule": v.rule_code, "check": v.check_code, "description": v.description,
+                        "withdrawn": v.withdrawn_at is not None} for v in violations],
         "penalties": [{"finding": finding_refs.get(p.finding_id, "—"), "description": _penalty_text(p),
-                       "basis": p.basis_code} for p in penalties],
-        "notes": [{"kind": NOTE_LABELS.get(note.kind, note.kind), "text": note.text} for note in notes],
+                       "basis": p.basis_code, "withdrawn": p.withdrawn_at is not None,
+                       "amendment": numbers.get(p.amendment_id),
+                       "withdrawn_by": numbers.get(p.withdrawn_by_amendment_id)} for p in penalties],
+        "notes": [{"kind": NOTE_LABELS.get(note.kind, note.kind), "text": note.text,
+                   "withdrawn": note.withdrawn_at is not None, "amendment": numbers.get(note.amendment_id),
+                   "withdrawn_by": numbers.get(note.withdrawn_by_amendment_id)} for note in notes],
         "photos": photos,
-        "amendments": [{"reason": a.reason, "received_at": local_text(a.received_at)} for a in amendments],
+        "amendments": [{"number": numbers[a.id], "reason": a.reason, "received_at": local_text(a.received_at),
+                        "changes": changes[numbers[a.id]]} for a in amendments],
+        "signatures": [_signature(signature) for signature in _signatures(inspection)],
     }
+
+
+def _signatures(inspection: Inspection) -> list[Signature]:
+    """The team's signatures first, then the venue's, each in the order signed."""
+    return list(db.session.scalars(
+        sa.select(Signature).where(Signature.inspection_id == inspection.id)
+        .order_by(sa.case((Signature.role == "inspector", 0), else_=1), Signature.signed_at, Signature.id)))
+
+
+def _signature(signature: Signature) -> dict:
+    """Who signed, as whom and when (Beijing time), with the image through the restricted
+    fetcher; a refusal with what the witness note says."""
+    return {"role": SIGNATURE_ROLE_LABELS.get(signature.role, signature.role), "name": signature.signer_name,
+            "signed_at": local_text(signature.signed_at), "refused": signature.refused,
+            "witness_note": signature.witness_note if signature.refused else None,
+            "sha256": signature.png_sha256,
+            "src": signature_url(signature.png_sha256) if signature.png_sha256 else None}

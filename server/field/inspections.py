@@ -74,7 +74,9 @@ def find_inspection(ident, user: User) -> Inspection:
 
 
 def inspection_of(assignment: Assignment) -> Inspection | None:
-    return db.session.scalar(sa.select(Inspection).where(Inspection.assignment_id == assignment.id))
+    """The assignment's primary record: the one that stands (parallel records: server.field.parallel_records)."""
+    return db.session.scalar(sa.select(Inspection).where(Inspection.assignment_id == assignment.id,
+                                                         Inspection.is_primary.is_(True)))
 
 
 def target_is_public(assignment: Assignment) -> bool:
@@ -96,7 +98,7 @@ DEFAULT_SORT = "-checked_in"
 
 def list_inspections(user: User, *, county_id: int | None = None, state: str | None = None,
                      draw_id: int | None = None, sort: str | None = None, page: int = 1,
-                     per_page: int = PER_PAGE) -> Page:
+                     per_page: int = PER_PAGE, flagged: bool = False) -> Page:
     """The records `user` may read, filtered, sorted by a whitelisted column, one page of them.
 
     Unknown filter values are a 422 naming the field, so that a page can show the error next to it.
@@ -121,6 +123,8 @@ def list_inspections(user: User, *, county_id: int | None = None, state: str | N
         query = query.where(Inspection.status == state)
     if draw_id is not None:
         query = query.where(Assignment.draw_id == draw_id)
+    if flagged:  # 签到异常: the check-in or a photo's position (server.field.checkin_checks)
+        query = query.where(Inspection.checkin_flagged.is_(True))
     column = SORT_COLUMNS[key][0]
     order = [column.desc().nulls_last() if descending else column.asc().nulls_last(),
              Inspection.id.desc() if descending else Inspection.id.asc()]
@@ -141,6 +145,7 @@ def list_inspections(user: User, *, county_id: int | None = None, state: str | N
             "received_at": as_utc(inspection.submission_received_at),
             "photos_expected": expected, "photos_received": received,
             "violations": live.get(inspection.id, 0),
+            "checkin_flagged": inspection.checkin_flagged,
         })
     return dataclasses.replace(result, items=items)
 
@@ -226,6 +231,17 @@ def _photos(inspection: Inspection, user: User) -> list[dict]:
     return out
 
 
+def _anomalies(inspection: Inspection) -> list[str]:
+    """The check-in checks' flags (server.field.checkin_checks) for the office to verify: the
+    check-in's, then each flagged photo's, named by its caption or file name."""
+    flags = list(inspection.checkin_flags or [])
+    for caption, filename, flag in db.session.execute(
+            sa.select(Photo.caption, Photo.filename, Photo.position_flag)
+            .where(Photo.inspection_id == inspection.id, Photo.position_flag.is_not(None)).order_by(Photo.id)):
+        flags.append(f"{flag}：{caption or filename}")
+    return flags
+
+
 def detail(inspection: Inspection, user: User) -> dict:
     """Everything a reader of the record sees. Observations, findings, penalties, notes and
     amendments are read as the 检查记录 reads them (inspection_record); the
@@ -241,6 +257,8 @@ def detail(inspection: Inspection, user: User) -> dict:
         "status_label": INSPECTION_STATUS_LABELS[inspection.status],
         "inspector": inspector.display_name if inspector else None,
         "device_id": inspection.device_id,
+        # False: a parallel record another device of the team sent, kept beside the one that stands.
+        "is_primary": inspection.is_primary is True,
         "checked_in_at": as_utc(inspection.checked_in_at), "submitted_at": as_utc(inspection.submitted_at),
         "received_at": as_utc(inspection.submission_received_at), "completed_at": as_utc(inspection.completed_at),
         "assignment": {"id": assignment.id, "draw_id": assignment.draw_id, "position": assignment.position,
@@ -254,6 +272,8 @@ def detail(inspection: Inspection, user: User) -> dict:
         "penalties": [dict(p, citation=citations.get(p["basis"])) for p in record["penalties"]],
         "notes": record["notes"],
         "amendments": record["amendments"],
+        "anomalies": _anomalies(inspection), "checkin_distance_m": inspection.checkin_distance_m,
+        "signatures": record["signatures"],
         "photos": photos,
         "missing_photos": [p for p in photos if not p["received"]],
     }

@@ -43,6 +43,7 @@ from ..extensions import db
 from .appliers import APPLIERS, PLANNERS, READS_PLANNED
 from .batch import Batch, Push, RetryCarefully, RowPlan, current_batch, settle_with_held
 from .models.inspection import Photo, SyncOperation
+from .models.signature import Signature
 from .schemas import sync as schemas
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ log = logging.getLogger(__name__)
 ENTITY_LABELS = {
     "assignment_reveal": "揭封记录", "inspection": "督查记录", "observation": "检查项记录", "finding": "问题",
     "finding_withdrawal": "问题撤回", "photo": "照片", "penalty": "处罚建议", "note": "典型材料",
-    "inspection_submission": "提交", "amendment": "更正",
+    "inspection_submission": "提交", "amendment": "更正", "signature": "签字",
 }
 
 
@@ -123,7 +124,7 @@ def _prefetch_absent(batch: Batch, operations: list[dict]) -> None:
         batch.absent[model] = set(uuids) - present
 
 
-_UUID_MODELS = {"photo": Photo}
+_UUID_MODELS = {"photo": Photo, "signature": Signature}
 
 
 def _write_results(batch: Batch) -> None:
@@ -345,6 +346,7 @@ PAYLOAD_SCHEMAS: dict[str, type[ma.Schema]] = {
     "note": schemas.NotePayload,
     "inspection_submission": schemas.SubmissionPayload,
     "amendment": schemas.AmendmentPayload,
+    "signature": schemas.SignaturePayload,
 }
 # One instance per schema, shared: loading does not change a marshmallow schema, and building
 # its fields for each of 500 operations costs more than the load itself.

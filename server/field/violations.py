@@ -39,7 +39,12 @@ def store_violations(inspection: Inspection, *, amendment: Amendment | None = No
     Idempotent: a check already stored is not stored again. With an `amendment`, a live
     violation the corrected observations clear is withdrawn, and one withdrawn before that they
     break again is live again. Returns (live violations, violations withdrawn now).
+
+    A parallel record (not the assignment's primary) stores none: a venue's violations are
+    counted, queued for cases and reported from one record of a visit only.
     """
+    if inspection.is_primary is not True:
+        return [], []
     venue = inspection.assignment.venue
     facts = venue_facts(venue)
     observations = effective_observations(inspection)

@@ -117,7 +117,8 @@ def draw_progress(limit: int = DRAW_LIMIT) -> list[DrawProgress]:
         return []
     rows = db.session.execute(
         sa.select(Assignment.draw_id, Assignment.status, Inspection.status, sa.func.count(Assignment.id))
-        .outerjoin(Inspection, Inspection.assignment_id == Assignment.id)
+        # The primary record alone: a parallel record of the same visit is not a second assignment.
+        .outerjoin(Inspection, sa.and_(Inspection.assignment_id == Assignment.id, Inspection.is_primary.is_(True)))
         .where(Assignment.draw_id.in_(progress))
         .group_by(Assignment.draw_id, Assignment.status, Inspection.status))
     for draw_id, assignment_status, inspection_status, count in rows:

@@ -12,11 +12,14 @@ Two kinds of URL are served, everything else is refused:
   chosen for a bulletin's material item (boxes burned in, no EXIF/GPS); the digest names the
   boxes version, so a published bulletin's image is the one it was rendered with. Bulletins
   embed only these, never evidence by hash.
+- `anfang-signature:<sha256>`: the PNG of a signature made on site, named by its SHA-256 (the
+  检查记录 prints who signed with their signature).
 
-This module checks the form of those URLs and knows no domain: what a well-formed evidence or
-material URL names is read by the caller's resolver (`field.evidence_store.evidence_resolver`,
-`publicity.materials.material_resolver`), which authorises the user the document is rendered
-for exactly as the evidence or material API would. Without a resolver both are refused.
+This module checks the form of those URLs and knows no domain: what a well-formed evidence,
+material or signature URL names is read by the caller's resolver
+(`field.evidence_store.evidence_resolver`, `publicity.materials.material_resolver`), which
+authorises the user the document is rendered for exactly as the evidence or material API (or
+the record's page) would. Without a resolver all are refused.
 
 `file:`, `http(s):`, `ftp:`, `data:` and every other scheme are refused, so a value in a
 document's context (autoescaped, but still a string someone typed) cannot make the server read
@@ -42,11 +45,13 @@ log = logging.getLogger(__name__)
 ASSET_SCHEME = "anfang-asset"
 EVIDENCE_SCHEME = "anfang-evidence"
 MATERIAL_SCHEME = "anfang-material"
+SIGNATURE_SCHEME = "anfang-signature"
 ASSET_SUFFIXES = {".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg",
                   ".jpeg": "image/jpeg"}
 EVIDENCE_VARIANTS = ("print", "public")
 _EVIDENCE = re.compile(r"^([0-9a-f]{64})/([a-z]+)$")
 _MATERIAL = re.compile(r"^([1-9][0-9]{0,9})/([1-9][0-9]{0,3})/([0-9a-f]{16})$")
+_SIGNATURE = re.compile(r"^([0-9a-f]{64})$")
 
 
 class RefusedURL(ValueError):
@@ -54,7 +59,7 @@ class RefusedURL(ValueError):
 
 
 # Reads what a well-formed evidence or material URL names: resolve(scheme, parts) -> bytes, where
-# parts are the URL's fields (sha256, variant) or (item id, position, boxes digest). It raises
+# parts are the URL's fields (sha256, variant), (item id, position, boxes digest) or (sha256,). It raises
 # RefusedURL or a Problem (its detail becomes the refusal) when the document may not have it.
 Resolver = Callable[[str, tuple[str, ...]], bytes]
 
@@ -71,12 +76,16 @@ def material_url(item_id: int, position: int, digest: str) -> str:
     return f"{MATERIAL_SCHEME}:{item_id}/{position}/{digest}"
 
 
+def signature_url(png_sha256: str) -> str:
+    return f"{SIGNATURE_SCHEME}:{png_sha256}"
+
+
 class RestrictedURLFetcher(URLFetcher):
     """Serves report assets from `templates_dir`, and evidence and material images through
     `resolve`; refuses the rest."""
 
     def __init__(self, templates_dir: str | Path, resolve: Resolver | None = None):
-        super().__init__(allowed_protocols=(ASSET_SCHEME, EVIDENCE_SCHEME, MATERIAL_SCHEME))
+        super().__init__(allowed_protocols=(ASSET_SCHEME, EVIDENCE_SCHEME, MATERIAL_SCHEME, SIGNATURE_SCHEME))
         self.root = Path(templates_dir).resolve()
         self.resolve = resolve
         self.refused: list[str] = []
@@ -100,6 +109,8 @@ class RestrictedURLFetcher(URLFetcher):
             return self._evidence(rest)
         if scheme == MATERIAL_SCHEME:
             return self._material(rest)
+        if scheme == SIGNATURE_SCHEME:
+            return self._signature(rest)
         raise RefusedURL("只允许本系统的文书样式资源和证据照片")
 
     def _asset(self, relative: str) -> URLFetcherResponse:
@@ -131,6 +142,13 @@ class RestrictedURLFetcher(URLFetcher):
         body = self._resolved(MATERIAL_SCHEME, (match[1], match[2], match[3]))
         return URLFetcherResponse(url=f"{MATERIAL_SCHEME}:{rest}", body=body,
                                   headers={"Content-Type": mimetypes.types_map[".jpg"]})
+
+    def _signature(self, rest: str) -> URLFetcherResponse:
+        match = _SIGNATURE.match(rest)
+        if match is None:
+            raise RefusedURL("签名图片须以 SHA-256 指定")
+        body = self._resolved(SIGNATURE_SCHEME, (match[1],))
+        return URLFetcherResponse(url=signature_url(match[1]), body=body, headers={"Content-Type": "image/png"})
 
     def _resolved(self, scheme: str, parts: tuple[str, ...]) -> bytes:
         if self.resolve is None:

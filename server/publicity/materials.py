@@ -115,7 +115,10 @@ def collect_note_candidates(actor: User | None = None) -> int:
     notes = db.session.scalars(
         sa.select(ExampleNote).join(Inspection, Inspection.id == ExampleNote.inspection_id)
         .outerjoin(MaterialItem, MaterialItem.example_note_id == ExampleNote.id)
-        .where(MaterialItem.id.is_(None), Inspection.status.in_(("awaiting_evidence", "complete")))
+        # The primary record's notes only: a parallel record of the same visit would repeat them.
+        .where(MaterialItem.id.is_(None), Inspection.status.in_(("awaiting_evidence", "complete")),
+               Inspection.is_primary.is_(True),
+               ExampleNote.withdrawn_at.is_(None))  # a note an amendment withdrew is no material
         .order_by(ExampleNote.id)).all()
     for note in notes:
         inspection = db.session.get(Inspection, note.inspection_id)
@@ -172,6 +175,8 @@ def flag_material(*, actor: User, kind: str, inspection_id: int | None = None, f
         finding = db.session.get(Finding, finding_id) if 0 < finding_id < 2**31 else None
         if finding is None:
             raise Invalid("问题不存在。", errors={"finding_id": ["问题不存在。"]})
+        if finding.withdrawn_at is not None:
+            raise Conflict("该问题已被督查组撤回（更正），不能作为典型材料。")
         inspection_id = finding.inspection_id
     inspection = db.session.get(Inspection, inspection_id) if inspection_id and 0 < inspection_id < 2**31 else None
     if inspection is None:

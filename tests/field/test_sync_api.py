@@ -550,6 +550,10 @@ def test_the_field_clients_outbox_applies_as_it_is(client, db, leader, dispatche
         fieldwork.add_photo(store, inspection, picture, finding_uuid=finding["uuid"], caption="入口排队")
         fieldwork.add_penalty(store, local, finding, "fine", 2000, "B01")
         fieldwork.add_note(store, inspection, "negative", "入口未限流")
+        handwriting = io.BytesIO()
+        Image.new("RGBA", (60, 20), (0, 0, 0, 255)).save(handwriting, "PNG")
+        fieldwork.add_signature(store, inspection, "inspector", "孙某", png=handwriting.getvalue())
+        fieldwork.add_signature(store, inspection, "venue_person", "钱某某", witness_note="拒绝签字，保安李某见证")
         fieldwork.submit(store, inspection)
         fieldwork.amend(store, inspection, "人数复核有误", {"k3_visitors": 402})
         outbox = [{"op_id": row["op_id"], "entity": row["entity"], "entity_id": row["entity_id"],

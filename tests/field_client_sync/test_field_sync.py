@@ -67,6 +67,7 @@ class FakeSyncServer:
         self.omit: set[str] = set()                       # entities left out of the answer
         self.drop_after_commit = 0                        # pushes to apply, then drop unanswered
         self.skew_flagged = False
+        self.parallel_notice = None                       # inspections answered as parallel records
         # tus
         self.uploads: dict[str, dict] = {}
         self.creates = 0
@@ -211,6 +212,8 @@ class FakeSyncServer:
             result = {"op_id": op["op_id"], "status": 200, "server_seq": self.seq}
             if op["entity"] == "photo":
                 result["photo_received"] = op["payload"]["sha256"] in self.evidence
+            if op["entity"] == "inspection" and self.parallel_notice is not None:
+                result.update(parallel_record=True, notice=self.parallel_notice)
         self.results[op["op_id"]] = (digest, result)
         return result
 
@@ -502,6 +505,17 @@ def test_a_photo_the_server_already_holds_is_not_sent_again(fake, tmp_path):
     assert "没有需要同步的内容" in sync(second)
 
 
+def test_a_record_kept_as_a_parallel_record_is_told_to_the_user(fake, tmp_path):
+    """Another device of the team recorded the assignment first: the server keeps this record
+    too, as a parallel record, and the user reads the server's notice."""
+    home = device(tmp_path, fake.url)
+    fake.parallel_notice = "本任务组内另一台设备也提交了记录，已作为并行记录保存，由办公室核定以哪份为准。"
+    output = sync(home)
+    assert "成功 3 项，失败 0 项" in output
+    assert "提示：本任务组内另一台设备也提交了记录，已作为并行记录保存，由办公室核定以哪份为准。" in output
+    assert "同步完成" in output and rows(home, "SELECT DISTINCT state FROM outbox") == [("done",)]
+
+
 def test_chunks_shrink_on_a_link_that_cuts_every_200_kb_where_fixed_1_mib_chunks_never_arrive(fake, tmp_path):
     home = device(tmp_path, fake.url)
     with Store(home) as store:
@@ -640,7 +654,8 @@ def test_a_store_made_before_sync_is_upgraded_in_place(tmp_path):
     connection.commit()
     connection.close()
     with Store(home) as store:
-        assert store.query_one("PRAGMA user_version")[0] == SCHEMA_VERSION == 3
+        # Every later migration applies too (3: refusals settled; 4: signatures; 5: amendment reach).
+        assert store.query_one("PRAGMA user_version")[0] == SCHEMA_VERSION == len(MIGRATIONS) >= 5
         row = store.query_one("SELECT * FROM outbox")
         assert (row["op_id"], row["state"], row["server_seq"], row["settled_at"]) == ("op-1", "pending", None, None)
         first = store.device_id()

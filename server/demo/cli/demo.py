@@ -99,5 +99,6 @@ def run_command(host: str, port: int):
     """准备演示数据并在本机启动服务。"""
     _prepare()
     click.echo(f"服务地址：http://{host}:{port}/  （按 Ctrl+C 停止）")
+    click.echo(f"督查人员手机现场应用：http://{host}:{port}/field/")
     # app.run() is a no-op under the flask CLI; serve the same way `flask run` does.
     run_simple(host, port, current_app._get_current_object(), threaded=True)

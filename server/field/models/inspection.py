@@ -13,6 +13,8 @@ from datetime import datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
@@ -21,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ...columns import PERSONAL_DATA, utcnow
@@ -43,9 +46,17 @@ class Inspection(db.Model):
     """
 
     __tablename__ = "inspection"
+    # One primary record per assignment, kept by the database: `is_primary` is True or NULL and
+    # NULLs never collide, so parallel records (NULL) may be many and a second True is refused.
+    __table_args__ = (UniqueConstraint("assignment_id", "is_primary"),
+                      CheckConstraint("is_primary IS NULL OR is_primary", name="primary_true_or_null"))
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True)
-    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignment.id"), unique=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignment.id"), index=True)
+    # True: the record that stands for the assignment (completion, violations, cases, reports
+    # read it alone); NULL: a parallel record another device of the team sent (DESIGN.md §5),
+    # kept and compared, until the office adopts it (server.field.parallel_records).
+    is_primary: Mapped[bool | None] = mapped_column(Boolean, default=True)
     device_id: Mapped[str] = mapped_column(String(36))
     inspector_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
     checked_in_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # device clock
@@ -57,6 +68,13 @@ class Inspection(db.Model):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)  # server clock
     submission_received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # server clock
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # server clock
+    # Check-in checks (server.field.checkin_checks), computed when the record arrives and never a
+    # reason to refuse it: metres from the check-in position to the venue (None: either has no
+    # position), the Chinese flags shown to the office (None: not checked yet), and whether the
+    # record or one of its photos is flagged (the list's 签到异常 filter).
+    checkin_distance_m: Mapped[int | None] = mapped_column(Integer)
+    checkin_flags: Mapped[list | None] = mapped_column(JSON)
+    checkin_flagged: Mapped[bool] = mapped_column(default=False, server_default=sa_false(), index=True)
 
     assignment: Mapped[Assignment] = relationship()
     photos: Mapped[list[Photo]] = relationship(back_populates="inspection", order_by="Photo.id")
@@ -87,6 +105,9 @@ class Finding(db.Model):
     source: Mapped[str] = mapped_column(String(16))  # evaluator | manual
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # device clock
     withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # device clock
+    # Added or withdrawn after submission by this amendment (server.field.amendments).
+    amendment_id: Mapped[int | None] = mapped_column(ForeignKey("amendment.id"))
+    withdrawn_by_amendment_id: Mapped[int | None] = mapped_column(ForeignKey("amendment.id"))
 
 
 class Photo(db.Model):
@@ -110,6 +131,9 @@ class Photo(db.Model):
     taken_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # device clock
     evidence_file_id: Mapped[int | None] = mapped_column(ForeignKey("evidence_file.id"), index=True)
     received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # server clock
+    # Metres from where the camera says it was to the venue, and the flag when too far (checkin_checks).
+    distance_m: Mapped[int | None] = mapped_column(Integer)
+    position_flag: Mapped[str | None] = mapped_column(Text)
 
     inspection: Mapped[Inspection] = relationship(back_populates="photos")
     evidence_file: Mapped[EvidenceFile | None] = relationship()
@@ -126,6 +150,10 @@ class Penalty(db.Model):
     amount: Mapped[int | None] = mapped_column(Integer)  # yuan, for a fine
     basis_code: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # device clock
+    # Added or withdrawn after submission by this amendment; a withdrawn one is kept, never live.
+    amendment_id: Mapped[int | None] = mapped_column(ForeignKey("amendment.id"))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the amendment's device clock
+    withdrawn_by_amendment_id: Mapped[int | None] = mapped_column(ForeignKey("amendment.id"))
 
 
 class ExampleNote(db.Model):
@@ -138,6 +166,10 @@ class ExampleNote(db.Model):
     kind: Mapped[str] = mapped_column(String(16))  # positive | negative
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # device clock
+    # Added or withdrawn after submission by this amendment; a withdrawn one is kept, never live.
+    amendment_id: Mapped[int | None] = mapped_column(ForeignKey("amendment.id"))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the amendment's device clock
+    withdrawn_by_amendment_id: Mapped[int | None] = mapped_column(ForeignKey("amendment.id"))
 
 
 class Amendment(db.Model):

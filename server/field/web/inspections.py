@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, make_response, render_template
 
 from ...access import policy_for, web_role_required
 from ...draws.models.draw import Assignment
@@ -11,6 +11,8 @@ from ...web.query_args import int_arg, listed, sort_arg, sort_links, text_arg
 from ...web.signed_in import signed_in_user
 from .. import inspections as service
 from ..completion import INSPECTION_STATUS_LABELS
+from .parallel_records import parallel_section
+from ..signature_images import find_signature_png
 from ..models.inspection import INSPECTION_STATUSES
 
 bp = Blueprint("web_inspections", __name__, template_folder="templates")
@@ -30,7 +32,7 @@ def _may_open_assignments(user) -> bool:
 def list_inspections():
     errors: dict[str, list[str]] = {}
     filters = {"county_id": int_arg("county_id", "属地", errors), "draw_id": int_arg("draw_id", "抽查编号", errors),
-               "state": text_arg("state")}
+               "state": text_arg("state"), "flagged": text_arg("flagged") == "1"}
     page_number = int_arg("page", "页码", errors) or 1
     sort_columns = {key: label for key, (_, label) in service.SORT_COLUMNS.items()}
     key, descending = sort_arg(sort_columns, service.DEFAULT_SORT, errors)
@@ -52,4 +54,18 @@ def show_inspection(inspection_id: int):
     inspection = service.find_inspection(inspection_id, user)
     return render_template("inspections/detail.html", record=service.detail(inspection, user),
                            target_link=service.target_readable(inspection.assignment, user),
-                           can_open_assignment=_may_open_assignments(user))
+                           can_open_assignment=_may_open_assignments(user),
+                           parallel=parallel_section(inspection.assignment, user))
+
+
+@bp.get("/inspections/<int:inspection_id>/signatures/<sha256>.png")
+@web_role_required(*READERS)
+def signature_image(inspection_id: int, sha256: str):
+    """A signature's image for the record's page (whose CSP allows images from this site only),
+    to whoever may read the record."""
+    inspection = service.find_inspection(inspection_id, signed_in_user())
+    response = make_response(find_signature_png(inspection, sha256))
+    response.headers["Content-Type"] = "image/png"
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

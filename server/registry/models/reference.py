@@ -254,7 +254,8 @@ class HearingThreshold(TimestampMixin, db.Model):
 
 
 class DrawPolicy(TimestampMixin, db.Model):
-    """Weights and conflict-of-interest rules for draws, loaded from server/reference/draw_policy.yaml."""
+    """Weights and conflict-of-interest rules for draws, and the check-in radius the field's
+    check-in checks flag beyond, loaded from server/reference/draw_policy.yaml."""
 
     __tablename__ = "draw_policy"
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -35,9 +35,15 @@ class DrawTeamRecord(StrictSchema):
     require_certified_member_when_penalties = StrictBoolean(required=True, error_messages=_errors())
 
 
+class CheckinRecord(StrictSchema):
+    # Beyond this many metres from the venue a check-in or photo position is flagged to the office.
+    radius_m = _bounded(10, 100_000)
+
+
 class DrawPolicyRecord(StrictSchema):
     code = _code()
     name = _text(64)
     weights = fields.Nested(DrawWeightsRecord, required=True, error_messages=_errors())
     exclusions = fields.Nested(DrawExclusionsRecord, required=True, error_messages=_errors())
     team = fields.Nested(DrawTeamRecord, required=True, error_messages=_errors())
+    checkin = fields.Nested(CheckinRecord, required=True, error_messages=_errors())

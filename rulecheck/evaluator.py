@@ -468,9 +468,10 @@ def evaluate_check(check: Mapping, context: Mapping) -> CheckResult:
         outcome = COMPLIANT if _condition(check["expression"], context, "检查表达式") else VIOLATION
     except MissingValue as missing:
         trees = [tree for tree in (applies_when, check.get("expression")) if tree is not None]
-        absent = sorted(
+        # A name used by both the condition and the expression is missing once.
+        absent = sorted({
             name for tree in trees for name in variables_of(tree, required_only=True) if _is_absent(context, name)
-        )
+        })
         return CheckResult(code, INCOMPLETE, description, tuple(absent) or (missing.name,))
     return CheckResult(code, outcome, description)
 

@@ -620,8 +620,9 @@ export function evaluateCheck(check, context) {
   } catch (error) {
     if (!(error instanceof MissingValue)) throw error;
     const trees = [appliesWhen, given(check, "expression")].filter((tree) => tree !== null);
-    const absent = trees
-      .flatMap((tree) => [...variablesOf(tree, { requiredOnly: true })].filter((name) => isAbsent(context, name)))
+    // A name used by both the condition and the expression is missing once.
+    const absent = [...new Set(trees
+      .flatMap((tree) => [...variablesOf(tree, { requiredOnly: true })].filter((name) => isAbsent(context, name))))]
       .sort(compareCodePoints);
     return { code, outcome: INCOMPLETE, description, missing: absent.length ? absent : [error.missingName] };
   }

@@ -165,6 +165,24 @@ def site(database_url, tmp_path_factory):
 # --- the browser ---------------------------------------------------------------------------------
 
 
+FIELD_APP = PROJECT_ROOT / "field_app"
+
+
+@pytest.fixture(scope="session")
+def phone_app():
+    """The phone app built into field_app/dist (what the server serves at /field/), rebuilt when a
+    source file is newer than the bundle — `make field-app` does the same."""
+    built = FIELD_APP / "dist" / "app.js"
+    sources = [p for folder in ("src", "static") for p in (FIELD_APP / folder).rglob("*") if p.is_file()]
+    sources += [FIELD_APP / "build.mjs", FIELD_APP / "package-lock.json"]
+    stale = not built.exists() or max(p.stat().st_mtime for p in sources) > built.stat().st_mtime
+    if stale:
+        if not shutil.which("node") or not (FIELD_APP / "node_modules").is_dir():
+            pytest.fail("field_app/dist is missing or older than its sources: run `make field-app`")
+        subprocess.run(["node", "build.mjs"], cwd=FIELD_APP, check=True, capture_output=True, timeout=300)
+    return FIELD_APP / "dist"
+
+
 @pytest.fixture(scope="session")
 def browser():
     reason = _missing_browser()
@@ -232,9 +250,22 @@ class Story:
         self.snap(page, f"home-{username}")
         return page
 
+    def open_phone(self, *, width: int = 390, height: int = 844, scale: float = 3):
+        """A phone: small touch viewport, mobile user agent behaviour, GPS allowed (set per story)."""
+        context = self.browser.new_context(
+            base_url=self.site.url, locale="zh-CN", viewport={"width": width, "height": height},
+            device_scale_factor=scale, is_mobile=True, has_touch=True, permissions=["geolocation"],
+            service_workers="allow",
+            user_agent=f"Mozilla/5.0 (Linux; Android 14; Pixel {width}) AppleWebKit/537.36 (KHTML, like Gecko)"
+                       " Chrome/120.0 Mobile Safari/537.36")
+        context.set_default_timeout(STEP_TIMEOUT_MS)
+        page = context.new_page()
+        self.pages.append(page)
+        return page
+
     def close(self) -> None:
-        for page in self.pages:
-            page.context.close()
+        for context in dict.fromkeys(page.context for page in self.pages):  # a phone may have had several pages
+            context.close()
 
 
 @pytest.fixture

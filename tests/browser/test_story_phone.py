@@ -1,0 +1,496 @@
+"""The phone app's stories (/field/), on a phone profile (390×844, touch, GPS) and a mid-size
+Android one (412×915).
+
+Main story: the office dispatches in the browser and phones the reveal code; the inspector opens
+/field/, logs in, pulls, loses the network and reloads (the service worker serves the app),
+reveals with the code on the keypad, checks in near the venue, fills the checklist so K3 is
+violated (the live verdict shows the numbers), adds three photos with EXIF GPS through the file
+chooser, proposes a fine, two people sign on the canvas, and submits. Back online, the page is
+closed while a photo upload is in flight; the reopened app finishes the sync. The server then
+holds the complete inspection, the photos' SHA-256 equal the originals', and the 检查记录 PDF
+carries the signatures.
+
+Second story: a wrong reveal code is refused with a clear Chinese message, and the right one opens.
+
+Screens of both are kept at 390×844 in docs/screenshots/phone-*.png for the README.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from browser_steps import dispatch_first, new_draw
+from PIL import Image, ImageDraw
+from PIL.TiffImagePlugin import IFDRational
+from playwright.sync_api import expect
+
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+MAX_DOC_SCREENSHOT_BYTES = 150_000
+# Touch targets: 44 px at least (Apple HIG / WCAG 2.5.5); the app aims for 48.
+MIN_TARGET_PX = 44
+PHONE = {"width": 390, "height": 844}
+ANDROID = {"width": 412, "height": 915}
+
+LAYOUT_SCRIPT = r"""
+(minimum) => {
+  const problems = [];
+  const root = document.documentElement;
+  if (root.scrollWidth > window.innerWidth + 1) problems.push(`horizontal overflow: ${root.scrollWidth} > ${window.innerWidth}`);
+  const targets = document.querySelectorAll(
+    'main button, main a[href], main select, main textarea, main input:not([type=file]):not([type=checkbox]):not([type=radio]),'
+    + ' main label.btn, header button, header a[href], .choices label, label.check');
+  for (const el of targets) {
+    const style = getComputedStyle(el);
+    if (style.display === 'none' || style.visibility === 'hidden') continue;
+    const rect = el.getBoundingClientRect();
+    if (!rect.width || !rect.height) continue;
+    if (rect.right > window.innerWidth + 1) problems.push(`beyond the right edge: ${el.outerHTML.slice(0, 80)}`);
+    if (rect.height < minimum || rect.width < minimum) {
+      problems.push(`small target ${Math.round(rect.width)}×${Math.round(rect.height)}: ${el.outerHTML.slice(0, 80)}`);
+    }
+  }
+  return problems;
+}
+"""
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def snap(story, page, step: str, *, docs: str | None = None) -> None:
+    """The story's screenshot and accessibility audit, the phone layout checked, and for the
+    README a viewport-sized picture (CSS pixels) under docs/screenshots/phone-<docs>.png."""
+    story.snap(page, step)
+    problems = page.evaluate(LAYOUT_SCRIPT, MIN_TARGET_PX)
+    assert not problems, f"{page.url}:\n" + "\n".join(problems)
+    if docs:
+        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = DOCS_SCREENSHOTS / f"phone-{docs}.png"
+        page.evaluate("document.getElementById('toast')?.setAttribute('hidden', '')")  # a passing notice
+        page.screenshot(path=str(path), scale="css")
+        with Image.open(path) as shot:  # 256 colours: plenty for a screen, a third of the bytes
+            shot.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+        assert path.stat().st_size <= MAX_DOC_SCREENSHOT_BYTES, f"{path.name}: {path.stat().st_size} bytes"
+
+
+def office_token(site) -> str:
+    body = json.dumps({"username": "office", "password": site.password, "label": "phone story"}).encode()
+    request = urllib.request.Request(site.url + "/api/v1/auth/tokens", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)["token"]
+
+
+def api(site, token: str, method: str, path: str, *, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(site.url + path, data=data, method=method,
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=120) as response:
+        payload = response.read()
+        return json.loads(payload) if response.headers.get_content_type().endswith("json") else payload
+
+
+def team_of(site, assignment_id: int) -> list[tuple[str, str]]:
+    """(username, display name) of the team, leader first."""
+    return [tuple(row) for row in site.query(
+        "SELECT u.username, u.display_name FROM assignment_member m JOIN user_account u ON u.id = m.user_id"
+        " WHERE m.assignment_id = :id ORDER BY m.is_leader DESC, m.position", id=assignment_id)]
+
+
+def venue_of(site, assignment_id: int):
+    ((name, latitude, longitude, capacity),) = site.query(
+        "SELECT v.name, v.latitude, v.longitude, v.approved_capacity FROM assignment a JOIN venue v ON v.id = a.venue_id"
+        " WHERE a.id = :id", id=assignment_id)
+    return name, float(latitude), float(longitude), capacity
+
+
+def _dms(value: float):
+    degrees = int(value)
+    minutes = int((value - degrees) * 60)
+    seconds = round(((value - degrees) * 60 - minutes) * 60 * 10000)
+    return IFDRational(degrees, 1), IFDRational(minutes, 1), IFDRational(seconds, 10000)
+
+
+def jpeg_with_gps(path: Path, latitude: float, longitude: float, *, seed: int, taken: str,
+                  size=(1200, 900)) -> str:
+    """A camera-like JPEG: a scene (wall, floor, a crowd of figures) with sensor grain, about half
+    a megabyte (an upload takes several tus chunks), with EXIF time and a GPS position. Returns
+    its SHA-256."""
+    rng = random.Random(seed)
+    width, height = size
+    image = Image.new("RGB", size, (214, 204, 188))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, height * 2 // 3, width, height), fill=(120, 98, 80))
+    for _ in range(60):  # visitors
+        x, y = rng.randrange(width), rng.randrange(height // 3, height)
+        colour = tuple(rng.randrange(30, 220) for _ in range(3))
+        draw.ellipse((x - 14, y - 70, x + 14, y - 42), fill=(230, 190, 160))
+        draw.rectangle((x - 22, y - 42, x + 22, y + 40), fill=colour)
+    grain = Image.frombytes("L", size, rng.randbytes(width * height)).convert("RGB")
+    image = Image.blend(image, grain, 0.18)
+    exif = Image.Exif()
+    exif[0x010F] = "Anfang"  # Make
+    exif[0x0132] = taken  # DateTime
+    exif.get_ifd(0x8769)[0x9003] = taken  # DateTimeOriginal
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2] = ("N" if latitude >= 0 else "S"), _dms(abs(latitude))
+    gps[3], gps[4] = ("E" if longitude >= 0 else "W"), _dms(abs(longitude))
+    image.save(path, "JPEG", quality=92, exif=exif)
+    with Image.open(path) as check:  # the GPS IFD really is in the file
+        assert check.getexif().get_ifd(0x8825)[2]
+    assert path.stat().st_size > 256 * 1024, "more than one tus chunk (256 KiB)"
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def draw_with_mouse(page, canvas) -> None:
+    box = canvas.bounding_box()
+    x, y = box["x"] + 30, box["y"] + box["height"] * 0.6
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for step in range(1, 25):
+        page.mouse.move(x + step * 10, y - 40 * (step % 2) + step, steps=2)
+    page.mouse.up()
+
+
+def draw_with_touch(page, canvas) -> None:
+    """A finger's stroke: CDP touch events (touchStart, touchMove…, touchEnd) on the canvas."""
+    box = canvas.bounding_box()
+    cdp = page.context.new_cdp_session(page)
+    x, y = box["x"] + 40, box["y"] + 60
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
+    for step in range(1, 30):
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove",
+                                              "touchPoints": [{"x": x + step * 8, "y": y + 30 * ((step // 3) % 2) + step * 2}]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    # The session stays attached: detaching it would reset the page's emulated network (offline).
+
+
+def login_on_phone(story, phone, username: str, *, docs: bool = False) -> None:
+    phone.goto("/field/")
+    expect(phone.get_by_role("heading", name="登录")).to_be_visible()
+    phone.get_by_label("用户名").fill(username)
+    phone.get_by_label("密码").fill(story.site.password)
+    snap(story, phone, "phone-login", docs="login" if docs else None)
+    phone.get_by_role("button", name="登录").click()
+    expect(phone.get_by_role("heading", name="任务列表")).to_be_visible()
+
+
+def pull_tasks(phone, assignment_id: int):
+    phone.get_by_role("button", name="拉取任务").click()
+    card = phone.get_by_role("link", name=re.compile(fr"密封任务 {assignment_id}\b"))
+    expect(card).to_be_visible()
+    return card
+
+
+def type_code(phone, code: str) -> None:
+    """The first half typed on a keyboard (lower case, no dash), the rest on the keypad."""
+    symbols = code.replace("-", "")
+    field = phone.get_by_label("揭封码", exact=True)
+    field.click()
+    field.press_sequentially(symbols[:5].lower())
+    for symbol in symbols[5:]:
+        phone.get_by_role("button", name=f"输入 {symbol}", exact=True).click()
+    expect(field).to_have_value(f"{symbols[:5]}-{symbols[5:]}")
+
+
+# --- stories -------------------------------------------------------------------------------------
+
+
+def test_phone_inspection_offline_to_complete_record(story, phone_app, tmp_path):
+    office = story.login("office")
+    dispatched = dispatch_first(story, office, new_draw(story, office))
+    team = team_of(story.site, dispatched.assignment_id)
+    (leader, leader_name), *_ = team
+    venue, latitude, longitude, capacity = venue_of(story.site, dispatched.assignment_id)
+    assert capacity, "the drawn museum has an approved capacity (K3 compares against it)"
+
+    phone = story.open_phone(**PHONE)
+    context = phone.context
+    login_on_phone(story, phone, leader, docs=True)
+    # The service worker holds the shell before the network goes.
+    phone.wait_for_function("navigator.serviceWorker.controller !== null")
+    card = pull_tasks(phone, dispatched.assignment_id)
+    expect(phone.locator("#sync-indicator")).to_contain_text("待同步 0 项 · 照片 0 张 · 上次同步")
+    snap(story, phone, "phone-tasks", docs="tasks")
+
+    # --- offline from here to the submission ---------------------------------------------------
+    context.set_offline(True)
+    phone.reload()
+    expect(phone.locator("#sync-indicator")).to_contain_text("离线")
+    expect(card).to_be_visible()
+    card.click()
+    expect(phone.get_by_role("heading", name=f"揭封任务 {dispatched.assignment_id}")).to_be_visible()
+    expect(phone.get_by_role("button", name="联网揭封")).to_be_hidden()
+    type_code(phone, dispatched.code)
+    snap(story, phone, "phone-reveal-keypad", docs="reveal")
+    phone.get_by_role("button", name="揭封", exact=True).click()
+    expect(phone.get_by_role("heading", name=venue)).to_be_visible()
+    expect(phone.get_by_text(f"{capacity} 人", exact=True)).to_be_visible()
+
+    # About 40 m north of the venue.
+    context.set_geolocation({"latitude": latitude + 0.00036, "longitude": longitude, "accuracy": 15})
+    phone.get_by_role("button", name="使用手机定位签到").click()
+    expect(phone.get_by_role("status").filter(has_text="已签到")).to_contain_text(re.compile(r"距场所 (3\d|4\d) 米"))
+    snap(story, phone, "phone-checked-in", docs="checkin")
+
+    # Checklist: half the capacity is compliant, one more is a violation, with the numbers shown.
+    phone.get_by_role("link", name=re.compile("^检查")).click()
+    expect(phone.get_by_role("heading", name="检查", exact=True)).to_be_visible()
+    visitors = phone.get_by_role("spinbutton", name="现场接待人数（人）")
+    half = capacity // 2
+    visitors.fill(str(half))
+    verdict = phone.locator(".rule").filter(has=phone.get_by_role("heading", name=re.compile("^K3"))).locator(".verdict")
+    expect(verdict).to_contain_text("判定：合规")
+    phone.get_by_role("button", name="增加：现场接待人数（人）").click()
+    expect(visitors).to_have_value(str(half + 1))
+    limit = f"{capacity // 2}" if capacity % 2 == 0 else f"{capacity // 2}.5"
+    expect(verdict).to_contain_text("判定：违规")
+    expect(verdict).to_contain_text(f"{half + 1} 人 > {limit} 人（核定人数 {capacity} 人的 50%）")
+    snap(story, phone, "phone-checklist-violation", docs="checklist")
+    phone.get_by_role("button", name="保存并返回").click()
+
+    # The evaluator's finding; three photos through the file choosers (camera, then gallery).
+    phone.get_by_role("link", name=re.compile("^问题与照片")).click()
+    phone.get_by_role("link", name=re.compile("K3.*自动判定")).click()
+    expect(phone.get_by_role("heading", name=re.compile("^问题：K3"))).to_be_visible()
+    near = (latitude + 0.0002, longitude + 0.0002)
+    photos = {}
+    for n, (position, taken) in enumerate([(near, "2026:12:03 10:15:00"), (near, "2026:12:03 10:16:30"),
+                                           ((latitude + 0.05, longitude), "2026:12:03 10:18:05")], start=1):
+        path = tmp_path / f"museum-{n}.jpg"
+        photos[path] = jpeg_with_gps(path, *position, seed=n, taken=taken)
+    paths = list(photos)
+    phone.get_by_label("照片说明（用于接下来添加的照片）").fill("展厅内游客拥挤")
+    with phone.expect_file_chooser() as chooser:
+        phone.get_by_text("拍照", exact=True).click()
+    assert chooser.value.is_multiple()
+    chooser.value.set_files(paths[:1])
+    expect(phone.get_by_role("list", name="照片").get_by_role("listitem")).to_have_count(1)
+    with phone.expect_file_chooser() as chooser:
+        phone.get_by_text("从相册选择", exact=True).click()
+    chooser.value.set_files(paths[1:])
+    shown = phone.get_by_role("list", name="照片").get_by_role("listitem")
+    expect(shown).to_have_count(3)
+    first, second, far = (shown.filter(has_text=f"SHA-256 {digest[:12]}") for digest in photos.values())
+    expect(first).to_contain_text("展厅内游客拥挤")
+    expect(first).to_contain_text("拍摄时间：2026-12-03 10:15:00")
+    expect(first).to_contain_text(re.compile(r"距场所 \d+ 米"))
+    expect(second).to_contain_text("展厅内游客拥挤")
+    expect(second).to_contain_text("拍摄时间：2026-12-03 10:16:30")
+    expect(far).to_contain_text("位置远离场所")
+    expect(far).to_contain_text("拍摄时间：2026-12-03 10:18:05")
+    snap(story, phone, "phone-photos", docs="photos")
+
+    # A proposed fine, checked against the legal basis when the phone holds the bases in force.
+    phone.get_by_role("radiogroup", name="处罚种类").get_by_label("罚款").check()
+    basis = phone.get_by_label("法律依据")
+    # 治安管理处罚法 (拒不执行紧急状态下的决定、命令): warning or a fine within its benchmark.
+    options = [option.inner_text() for option in basis.locator("option").all()]
+    public_order = [label for label in options if "治安管理处罚法" in label]
+    amount = "200"
+    if public_order:
+        basis.select_option(label=public_order[0])
+        ranges = phone.get_by_text(re.compile(r"允许的罚款幅度：\d+–\d+ 元"))
+        expect(ranges).to_be_visible()
+        low, high = map(int, re.search(r"(\d+)–(\d+)", ranges.inner_text()).groups())
+        phone.get_by_label("罚款金额（元）").fill(str(high + 1))
+        expect(phone.get_by_text("超出该范围")).to_be_visible()
+        amount = str(max(low, min(high, 200)))
+    phone.get_by_label("罚款金额（元）").fill(amount)
+    snap(story, phone, "phone-penalty", docs="penalty")
+    phone.get_by_role("button", name="添加处罚建议").click()
+    expect(phone.get_by_text(re.compile(f"^罚款 {amount} 元"))).to_be_visible()
+
+    # A negative example for the bulletin.
+    phone.get_by_role("link", name="‹ 返回问题列表").click()
+    phone.get_by_role("link", name="‹ 返回记录").click()
+    phone.get_by_role("link", name=re.compile("反面典型")).click()
+    phone.get_by_label("说明").fill("展厅未限流，游客超过核定人数一半")
+    phone.get_by_role("button", name="保存", exact=True).click()
+    expect(phone.get_by_text("展厅未限流，游客超过核定人数一半")).to_be_visible()
+    phone.get_by_role("link", name="‹ 返回记录").click()
+
+    # Signatures: the summary first, then the team leader (mouse) and the venue's person (finger).
+    phone.get_by_role("link", name=re.compile("^签字")).click()
+    summary = phone.locator("section").filter(has=phone.get_by_role("heading", name="请核对记录"))
+    expect(summary).to_contain_text(venue)
+    expect(summary).to_contain_text(f"{half + 1} 人 > {limit} 人")
+    expect(summary).to_contain_text("3 张")
+    expect(summary).to_contain_text(f"罚款 {amount} 元")
+    leader_card = phone.locator("section").filter(has=phone.get_by_role("heading", name=re.compile(f"^督查人员：{leader_name}")))
+    leader_pad = leader_card.locator("canvas")
+    leader_pad.scroll_into_view_if_needed()
+    draw_with_mouse(phone, leader_pad)
+    leader_card.get_by_role("button", name="重签").click()
+    draw_with_mouse(phone, leader_pad)
+    snap(story, phone, "phone-signing", docs="sign")
+    leader_card.get_by_role("button", name="确认签字").click()
+    expect(phone.get_by_role("heading", name="已签字（1 人）")).to_be_visible()
+    venue_card = phone.locator("section").filter(has=phone.get_by_role("heading", name="被检查场所负责人"))
+    venue_card.get_by_label("签字人姓名").fill("王建国")
+    venue_pad = venue_card.locator("canvas")
+    venue_pad.scroll_into_view_if_needed()
+    draw_with_touch(phone, venue_pad)
+    venue_card.get_by_role("button", name="确认签字").click()
+    expect(phone.get_by_role("heading", name="已签字（2 人）")).to_be_visible()
+    expect(phone.get_by_role("img", name="王建国的签名")).to_be_visible()
+    phone.get_by_role("link", name="‹ 返回记录").click()
+
+    # Submit: summary, confirmation, then read-only with 更正.
+    phone.get_by_role("link", name=re.compile("^提交")).click()
+    expect(phone.get_by_role("heading", name="提交记录")).to_be_visible()
+    snap(story, phone, "phone-submit", docs="submit")
+    phone.get_by_role("button", name="提交", exact=True).click()
+    dialog = phone.get_by_role("dialog", name="确认提交督查记录？")
+    expect(dialog).to_contain_text("照片 3 张")
+    phone.get_by_role("button", name="确认提交").click()
+    expect(phone.locator("#sync-indicator")).to_contain_text("离线")  # still offline: nothing was sent
+    expect(phone.get_by_text(re.compile("提交，记录不能再修改"))).to_be_visible()
+    expect(phone.get_by_role("link", name="更正")).to_be_visible()
+    expect(phone.locator("#sync-indicator")).to_contain_text("照片 3 张")
+    snap(story, phone, "phone-submitted", docs="submitted")
+
+    # --- online again: the page is closed while a photo is on its way -------------------------
+    held = []
+    patches = []
+
+    def hold_second_chunk(route):
+        if route.request.method != "PATCH":
+            route.continue_()
+            return
+        patches.append(route.request.url)
+        if len(patches) == 1:
+            route.continue_()  # the first chunk arrives
+        else:
+            held.append(route)  # the next one stays in flight
+
+    phone.route("**/api/v1/uploads/**", hold_second_chunk)
+    context.set_offline(False)
+    deadline = time.monotonic() + 60
+    while not held:
+        assert time.monotonic() < deadline, "no photo upload started after going online"
+        phone.wait_for_timeout(100)
+    received = story.site.query(
+        "SELECT count(*) FROM photo p JOIN inspection i ON i.id = p.inspection_id"
+        " WHERE i.assignment_id = :id AND p.received_at IS NOT NULL", id=dispatched.assignment_id)[0][0]
+    assert received == 0, "the page closes in the middle of the first photo"
+    phone.close()
+
+    reopened = context.new_page()
+    story.pages.append(reopened)
+    reopened.goto("/field/#/assignments")
+    expect(reopened.locator("#sync-indicator")).to_contain_text("待同步 0 项 · 照片 0 张", timeout=90_000)
+    inspection_uuid, status = wait_for_complete(story.site, dispatched.assignment_id)
+    assert status == "complete"
+    snap(story, reopened, "phone-synced")
+
+    # 更正: the submitted record is read-only; an amendment with its reason goes to the server.
+    reopened.get_by_role("link", name=re.compile(venue)).click()
+    reopened.get_by_role("link", name="更正").click()
+    expect(reopened.get_by_role("heading", name="更正记录")).to_be_visible()
+    reopened.get_by_label("原因（必填）").fill("人数复核有误")
+    reopened.get_by_label(re.compile(r"^现场接待人数（人）（原为：")).fill(str(half + 5))
+    expect(reopened.locator(".verdict")).to_contain_text(f"{half + 5} 人 > {limit} 人")
+    reopened.get_by_role("button", name="提交更正").click()
+    expect(reopened.get_by_role("heading", name="更正记录")).to_be_visible()
+    expect(reopened.get_by_text(re.compile("人数复核有误"))).to_be_visible()
+    reopened.get_by_role("button", name="立即同步").click()
+    expect(reopened.locator("#sync-indicator")).to_contain_text("待同步 0 项 · 照片 0 张")
+
+    # The server: the record is complete, the photos are the originals, the signatures in the PDF.
+    token = office_token(story.site)
+    assert api(story.site, token, "GET", f"/api/v1/assignments/{dispatched.assignment_id}")["status"] == "submitted"
+    stored = {row[0] for row in story.site.query(
+        "SELECT p.sha256 FROM photo p JOIN inspection i ON i.id = p.inspection_id WHERE i.uuid = :uuid AND p.received_at IS NOT NULL",
+        uuid=inspection_uuid)}
+    assert stored == set(photos.values())
+    for digest in photos.values():
+        original = api(story.site, token, "GET", f"/api/v1/evidence/{digest}")
+        assert hashlib.sha256(original).hexdigest() == digest
+    signatures = story.site.query(
+        "SELECT s.role, s.signer_name, s.refused FROM signature s JOIN inspection i ON i.id = s.inspection_id"
+        " WHERE i.uuid = :uuid ORDER BY s.role", uuid=inspection_uuid)
+    assert [(role, name) for role, name, _ in signatures] == [("inspector", leader_name), ("venue_person", "王建国")]
+
+    document = api(story.site, token, "POST", f"/api/v1/inspections/{inspection_uuid}/record-document")
+    pdf = tmp_path / "record.pdf"
+    pdf.write_bytes(api(story.site, token, "GET", f"/api/v1/documents/{document['id']}/pdf"))
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    compact = re.sub(r"\s+", "", text)
+    assert "王建国" in compact and leader_name in compact and "签字" in compact
+    images = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True, check=True).stdout
+    rows = [line for line in images.splitlines()[2:] if line.strip() and line.split()[2] == "image"]
+    assert len(rows) >= len(photos) + 2, f"three photos and two signatures expected in the PDF:\n{images}"
+
+
+def wait_for_complete(site, assignment_id: int, seconds: float = 90):
+    deadline = time.monotonic() + seconds
+    while True:
+        rows = site.query("SELECT uuid, status FROM inspection WHERE assignment_id = :id AND is_primary", id=assignment_id)
+        if rows and rows[0][1] == "complete":
+            return rows[0]
+        assert time.monotonic() < deadline, f"inspection not complete on the server: {rows}"
+        time.sleep(0.5)
+
+
+@pytest.mark.parametrize("profile", [ANDROID], ids=["android-412x915"])
+def test_phone_wrong_reveal_code_is_refused(story, phone_app, profile):
+    office = story.login("office")
+    dispatched = dispatch_first(story, office, new_draw(story, office))
+    (leader, _), *_ = team_of(story.site, dispatched.assignment_id)
+    venue, *_ = venue_of(story.site, dispatched.assignment_id)
+
+    phone = story.open_phone(**profile)
+    login_on_phone(story, phone, leader)
+    pull_tasks(phone, dispatched.assignment_id).click()
+    expect(phone.get_by_role("button", name="联网揭封")).to_be_visible()
+
+    field = phone.get_by_label("揭封码", exact=True)
+    reveal = phone.get_by_role("button", name="揭封", exact=True)
+    # Too short: said before anything is tried.
+    field.fill("abc")
+    reveal.click()
+    expect(phone.get_by_role("alert")).to_have_text("揭封码应为 10 位，已输入 3 位。")
+    # Ten valid symbols, but not this assignment's code.
+    symbols = dispatched.code.replace("-", "")
+    wrong = symbols[:-1] + ("0" if symbols[-1] != "0" else "1")
+    phone.get_by_role("button", name="清空").click()
+    expect(field).to_have_value("")
+    field.press_sequentially(wrong)
+    reveal.click()
+    alert = phone.get_by_role("alert")
+    expect(alert).to_be_visible()
+    assert re.search(r"[\u4e00-\u9fff]", alert.inner_text()), alert.inner_text()
+    expect(alert).to_contain_text("揭封码")
+    expect(phone.get_by_role("heading", name=f"揭封任务 {dispatched.assignment_id}")).to_be_visible()
+    snap(story, phone, "phone-wrong-code")
+    phone.set_viewport_size(PHONE)
+    snap(story, phone, "phone-wrong-code-390", docs="wrong-code")
+
+    # The right code, with a dash and in lower case, opens it (offline: the reveal stays unsent).
+    phone.context.set_offline(True)
+    phone.get_by_role("button", name="删除一位").click()
+    field.fill(dispatched.code.lower())
+    reveal.click()
+    expect(phone.get_by_role("heading", name=venue)).to_be_visible()
+    snap(story, phone, "phone-revealed")
+
+    # 退出登录 refuses while the reveal is not on the server, unless confirmed twice.
+    phone.get_by_role("link", name="‹ 任务列表").click()
+    phone.get_by_role("button", name="退出登录").click()
+    first = phone.get_by_role("dialog", name="还有未同步的内容")
+    expect(first).to_contain_text("项记录尚未同步")
+    first.get_by_role("button", name="仍要退出").click()
+    second = phone.get_by_role("dialog", name="再次确认：删除未同步的记录")
+    expect(second).to_be_visible()
+    second.get_by_role("button", name="取消").click()
+    expect(phone.get_by_role("heading", name="任务列表")).to_be_visible()
+    expect(phone.get_by_role("link", name=re.compile(venue))).to_be_visible()

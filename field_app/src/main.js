@@ -16,6 +16,12 @@ import { amendScreen } from "./screens/amend.js";
 import { refusedScreen } from "./screens/refused.js";
 
 if ("serviceWorker" in navigator) navigator.serviceWorker.register("sw.js", { scope: "./" });
+// Offline use (the service worker) and the browser's crypto (reveal, photo hashes) exist only in
+// a secure context: https://, or localhost. Elsewhere the inspector is told why before trying.
+if (!window.isSecureContext || !globalThis.crypto?.subtle) {
+  const warning = document.getElementById("insecure");
+  warning.hidden = false;
+}
 // Ask the browser not to evict the records and photos kept offline (a phone low on space would
 // otherwise clear them before they reach the server).
 if (navigator.storage?.persist) {

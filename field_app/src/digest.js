@@ -19,6 +19,8 @@
 //
 // No DOM access: WebCrypto (globalThis.crypto.subtle) exists in browsers and in Node 20.
 
+import { pyFloatRepr } from "./python_float.js";
+
 const encoder = new TextEncoder();
 
 /** Python's str order: compare by code point (UTF-16 order differs above U+FFFF). */
@@ -41,31 +43,13 @@ function stringText(text) {
   return JSON.stringify(text);
 }
 
-/** Python's repr() of a float: the shortest round-trip digits, exponent beyond 1e16 or below 1e-4. */
-function floatText(x) {
-  const [mantissa, exponent] = x.toExponential().split("e");
-  const negative = mantissa.startsWith("-");
-  const digits = mantissa.replace("-", "").replace(".", "");
-  const point = Number(exponent) + 1;
-  let text;
-  if (point > -4 && point <= 16) {
-    if (point <= 0) text = `0.${"0".repeat(-point)}${digits}`;
-    else if (point >= digits.length) text = `${digits}${"0".repeat(point - digits.length)}.0`;
-    else text = `${digits.slice(0, point)}.${digits.slice(point)}`;
-  } else {
-    const e = point - 1;
-    const mant = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
-    text = `${mant}e${e < 0 ? "-" : "+"}${String(Math.abs(e)).padStart(2, "0")}`;
-  }
-  return (negative ? "-" : "") + text;
-}
 
 function numberText(x) {
   if (!Number.isFinite(x)) throw new TypeError(`canonicalJson: ${x} 不是合法的 JSON 数值`);
   // What Python makes of JSON.stringify's text: below 1e21 an integral value goes out as digits
   // (Python: an int), from 1e21 on as "1e+21" (Python: a float).
   if (Number.isInteger(x) && Math.abs(x) < 1e21) return String(x === 0 ? 0 : x);
-  return floatText(x);
+  return pyFloatRepr(x);
 }
 
 function skipped(value) {

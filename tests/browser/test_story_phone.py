@@ -429,6 +429,18 @@ def test_phone_inspection_offline_to_complete_record(story, phone_app, tmp_path)
     rows = [line for line in images.splitlines()[2:] if line.strip() and line.split()[2] == "image"]
     assert len(rows) >= len(photos) + 2, f"three photos and two signatures expected in the PDF:\n{images}"
 
+    # Syncing again changes nothing on the server: no operation, row or upload twice.
+    def server_counts():
+        return story.site.query(
+            "SELECT (SELECT count(*) FROM sync_operation), (SELECT count(*) FROM photo),"
+            " (SELECT count(*) FROM signature), (SELECT count(*) FROM amendment), (SELECT count(*) FROM evidence_file),"
+            " (SELECT count(*) FROM inspection WHERE assignment_id = :id)", id=dispatched.assignment_id)[0]
+
+    before = server_counts()
+    reopened.get_by_role("button", name="立即同步").click()
+    expect(reopened.get_by_text(re.compile("同步完成：推送 0 项，上传照片 0 张"))).to_be_visible()
+    assert server_counts() == before
+
 
 def wait_for_complete(site, assignment_id: int, seconds: float = 90):
     deadline = time.monotonic() + seconds

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from assignment_world import make_assignment, world  # noqa: F401  (fixtures)
 from inspection_world import session_of
 from sqlalchemy.exc import IntegrityError
-from test_sync_api import Recording, bearer, operation, now_text, pushed, statuses
+# museum: a K3 venue, approved capacity 800 — more than 400 visitors is a violation.
+from test_sync_api import Recording, bearer, museum, now_text, operation, pushed, statuses  # noqa: F401
 from web_session import csrf
 
 from server.accounts.models.user import User
@@ -23,20 +24,11 @@ from server.field import parallel_records
 from server.field.appliers import PARALLEL_RECORD_NOTICE
 from server.field.models.adoption import RecordAdoption
 from server.field.models.inspection import Inspection, Violation
-from server.registry.models.reference import County, VenueCategory
 
 LEADER_DEVICE = str(uuid.uuid4())
 MEMBER_DEVICE = str(uuid.uuid4())
 K3_CHECK = ("K3", "k3_visitors_within_half_capacity")
 UNIT = {"kind": "unit", "unit_name": "金华某某文化有限公司", "credit_code": "91330701MA2D123456"}
-
-
-@pytest.fixture
-def museum(db, make_venue, world):  # noqa: F811
-    """A K3 venue (museum, approved capacity 800): more than 400 visitors is a violation."""
-    category = db.session.scalar(sa.select(VenueCategory).where(VenueCategory.code == "museum"))
-    county = db.session.scalar(sa.select(County).where(County.code == "wucheng"))
-    return make_venue(category=category, county=county, approved_capacity=800)
 
 
 @pytest.fixture

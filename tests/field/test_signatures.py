@@ -7,14 +7,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import json
 import uuid
-from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 from assignment_world import make_assignment, world  # noqa: F401  (fixtures)
 from PIL import Image, ImageDraw
+from test_sync_api import now_text, operation
 from web_session import login
 
 from server.accounts.auth import issue_device_token
@@ -25,16 +24,6 @@ from server.field.models.inspection import Inspection
 from server.field.models.signature import Signature
 
 PUSH = "/api/v1/sync/push"
-
-
-def now_text() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def operation(entity: str, entity_id: str, payload: dict) -> dict:
-    body = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return {"op_id": str(uuid.uuid4()), "entity": entity, "entity_id": entity_id, "payload": payload,
-            "payload_sha256": hashlib.sha256(body).hexdigest()}
 
 
 def signature_png(stroke: int = 0) -> bytes:

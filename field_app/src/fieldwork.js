@@ -305,7 +305,7 @@ async function legalBasesOn(day) {
 }
 
 function byCreated(a, b) {
-  return String(a.created_at ?? "").localeCompare(String(b.created_at ?? ""));
+  return String(a.created_at ?? "").localeCompare(String(b.created_at ?? "")) || (a.added_ms ?? 0) - (b.added_ms ?? 0);
 }
 
 /** Everything the record screen shows for one assignment. */
@@ -632,7 +632,8 @@ export async function addPhoto(inspectionUuid, fileOrBlob, { findingUuid = null,
     media_type: mediaType, caption: text, ...facts, created_at: nowUtc(),
   };
   const { distance_m: distance, far } = distanceToVenue(facts, target, checkinRadius(assignment));
-  const row = { ...payload, blob, thumbnail, distance_m: distance, far };
+  // added_ms (local only): photos picked together share a created_at second; they stay in order.
+  const row = { ...payload, blob, thumbnail, distance_m: distance, far, added_ms: Date.now() };
   const change = new Change();
   guardDraft(change, inspection.uuid);
   change.put("photos", row);

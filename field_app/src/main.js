@@ -150,7 +150,7 @@ syncButton.addEventListener("click", async () => {
   syncButton.textContent = "同步中…";
   try {
     const result = await syncNow({ onProgress: showProgress });
-    toast(summaryOf(result), result.error ? "error" : "info");
+    toast(summaryOf(result), result.error ? "error" : "info", { long: Boolean(result.notices?.length) });
     if (current?.redraw) draw({ keepScroll: true });
   } catch (error) {
     toast(messageOf(error), "error");
@@ -174,13 +174,17 @@ function summaryOf(result) {
   if (!result || typeof result !== "object") return "同步完成。";
   const parts = [`推送 ${result.pushed || 0} 项`, `上传照片 ${result.photosUploaded || 0} 张`, `下载变化 ${result.pulled || 0} 项`];
   if (result.refused?.length) parts.push(`被拒 ${result.refused.length} 项`);
-  if (result.error) return `同步未全部完成：${result.error}（${parts.join("，")}）`;
-  return `同步完成：${parts.join("，")}。`;
+  // What the server asks the inspector to know (a parallel record) comes first: it is news.
+  const notices = (result.notices || []).join(" ");
+  if (result.error) return `${notices ? `${notices} ` : ""}同步未全部完成：${result.error}（${parts.join("，")}）`;
+  return `${notices ? `${notices} ` : ""}同步完成：${parts.join("，")}。`;
 }
 
 /** After a background sync: the header, and the screen when it only shows data and data came. */
 function autoSynced(result) {
   refreshSync();
+  // A background sync says nothing as a rule, but the server's notices are for the inspector.
+  if (result?.notices?.length) toast(result.notices.join(" "), "info", { long: true });
   const moved = result && (result.pushed || result.photosUploaded || result.pulled);
   const typing = document.activeElement?.matches?.("input, textarea, select");
   if (moved && current?.redraw && !typing && !document.querySelector("dialog[open]")) draw({ keepScroll: true });

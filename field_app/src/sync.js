@@ -92,7 +92,7 @@ export async function push({ batchSize = PUSH_BATCH, onProgress = null } = {}) {
     if (answer.skew_flagged === true) outcome.skewFlagged = true;
     const moment = nowUtc();
     const held = [];
-    const tx = db.transaction(["outbox", "uploads", "photos"], "readwrite");
+    const tx = db.transaction(["outbox", "uploads", "photos", "inspections"], "readwrite");
     const outbox = tx.objectStore("outbox");
     for (const row of pending) {
       const current = await outbox.get(row.seq);
@@ -110,6 +110,11 @@ export async function push({ batchSize = PUSH_BATCH, onProgress = null } = {}) {
           // beside it and the office decides which stands. The server words the notice.
           const notice = typeof result.notice === "string" && result.notice.trim() ? result.notice : PARALLEL_RECORD_NOTICE;
           if (!outcome.notices.includes(notice)) outcome.notices.push(notice);
+          // Kept on the record as well: a background sync may be the one that hears it, and the
+          // inspector must still learn it when opening the record later.
+          const inspections = tx.objectStore("inspections");
+          const inspection = await inspections.get(row.entity_id);
+          if (inspection) await inspections.put({ ...inspection, parallel_notice: notice });
         }
         if (row.entity === "photo" && result.photo_received === true) {
           // The server holds these bytes already (same SHA-256): nothing to upload.

@@ -165,7 +165,7 @@ export function go(hash) {
 
 let toastTimer = null;
 /** A short message at the bottom of the screen (role=status, read by screen readers). */
-export function toast(message, kind = "info") {
+export function toast(message, kind = "info", { long = false } = {}) {
   let el = document.getElementById("toast");
   if (!el) {
     el = h("p", { id: "toast", class: "toast", role: "status", "aria-live": "polite" });
@@ -175,7 +175,8 @@ export function toast(message, kind = "info") {
   el.className = `toast ${kind}`;
   el.hidden = false;
   clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => { el.hidden = true; }, kind === "error" ? 8000 : 4000);
+  // Errors and notices the inspector must read stay longer than a passing confirmation.
+  toastTimer = setTimeout(() => { el.hidden = true; }, kind === "error" || long ? 8000 : 4000);
 }
 
 /** A modal question; resolves true for the confirming button, false otherwise. */

@@ -126,7 +126,7 @@ export async function amendScreen(view, { params, query }) {
   }, { class: "primary block" });
   view.append(errors, h("div", { class: "actions" }, send),
     record.amendments.length ? section("以往的更正", h("ul", { class: "summary-list" },
-      record.amendments.map((a) => h("li", {}, `${dateTime(a.created_at)}：${a.reason}`)))) : null);
+      record.amendments.map((a) => h("li", {}, `${dateTime(a.created_at)}：${a.reason}`)))) : "");  // DOM append writes null as "null"
 }
 
 function checkboxes(rows, label) {

@@ -27,6 +27,8 @@ export async function assignmentScreen(view, { params, app }) {
     const answer = justCheckedIn.get(String(assignment.id));
     justCheckedIn.delete(String(assignment.id));
     if (answer) view.append(checkInMessage(answer));
+    // The server kept this record beside another device's: the office decides which stands.
+    if (inspection.parallel_notice) view.append(h("p", { class: "notice" }, inspection.parallel_notice));
     view.append(targetCard(target));
     view.append(section("签到", checkInFacts(inspection)));
     if (isSubmitted(record)) submittedPart(view, record);
@@ -154,6 +156,6 @@ function submittedPart(view, record) {
       h("li", {}, h("a", { href: `#/a/${id}/check` }, h("span", {}, "查看检查结果"), h("span", { class: "muted" }, "只读"))),
       h("li", {}, h("a", { href: `#/a/${id}/findings` }, h("span", {}, "查看问题与照片"), h("span", { class: "muted" }, "只读")))),
     record.amendments.length ? section("更正记录", h("ul", { class: "summary-list" },
-      record.amendments.map((a) => h("li", {}, `${dateTime(a.created_at)}：${a.reason}`)))) : null,
+      record.amendments.map((a) => h("li", {}, `${dateTime(a.created_at)}：${a.reason}`)))) : "",  // DOM append writes null as "null"
     h("div", { class: "actions" }, link("更正", `#/a/${id}/amend`, { class: "primary" })));
 }

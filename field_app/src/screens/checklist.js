@@ -98,7 +98,8 @@ function fillVerdict(box, result, rule) {
     }
     return h("li", {}, text);
   });
-  box.replaceChildren(h("strong", {}, `判定：${label}`), lines.length ? h("ul", {}, lines) : null);
+  // DOM append/replaceChildren write a null child as the text "null": nothing is "".
+  box.replaceChildren(h("strong", {}, `判定：${label}`), lines.length ? h("ul", {}, lines) : "");
 }
 
 function itemControl(item, value, setValue, readOnly) {

@@ -330,20 +330,24 @@ export async function getRecord(assignmentId) {
   const uuid = inspection.uuid;
   record.observations = await observationsOf(uuid);
   record.results = evaluate(record.rules, venueFacts(target), record.observations);
-  const [findings, photos, penalties, notes, signatures, amendments, uploads] = await Promise.all([
+  const [findings, photos, penalties, notes, signatures, amendments, uploads, failed] = await Promise.all([
     db.getAllFromIndex("findings", "inspection_uuid", uuid), db.getAllFromIndex("photos", "inspection_uuid", uuid),
     db.getAllFromIndex("penalties", "inspection_uuid", uuid), db.getAllFromIndex("notes", "inspection_uuid", uuid),
     db.getAllFromIndex("signatures", "inspection_uuid", uuid), db.getAllFromIndex("amendments", "inspection_uuid", uuid),
-    db.getAll("uploads"),
+    db.getAll("uploads"), db.getAllFromIndex("outbox", "state", "failed"),
   ]);
   const uploaded = new Map(uploads.map((upload) => [upload.photo_uuid, upload]));
-  record.findings = findings.filter((row) => !row.withdrawn_at).sort(byCreated);
+  // A row whose own operation the server refused is not on the server: shown as such, and never
+  // offered for withdrawal by an amendment (the server would refuse that too).
+  const refusedRows = new Set(failed.map((op) => `${op.entity}/${op.entity_id}`));
+  const marked = (entity) => (row) => ({ ...row, not_on_server: refusedRows.has(`${entity}/${row.uuid}`) });
+  record.findings = findings.filter((row) => !row.withdrawn_at).sort(byCreated).map(marked("finding"));
   record.photos = photos.sort(byCreated).map((photo) => ({
     ...photo, uploaded: Boolean(uploaded.get(photo.uuid)?.uploaded_at),
     upload_offset: uploaded.get(photo.uuid)?.offset ?? 0, upload_error: uploaded.get(photo.uuid)?.last_error ?? null,
-  }));
-  record.penalties = penalties.filter((row) => !row.withdrawn_at).sort(byCreated);
-  record.notes = notes.filter((row) => !row.withdrawn_at).sort(byCreated);
+  })).map(marked("photo"));
+  record.penalties = penalties.filter((row) => !row.withdrawn_at).sort(byCreated).map(marked("penalty"));
+  record.notes = notes.filter((row) => !row.withdrawn_at).sort(byCreated).map(marked("note"));
   record.signatures = signatures.sort((a, b) => String(a.signed_at).localeCompare(String(b.signed_at)));
   record.amendments = amendments.sort(byCreated);
   return record;

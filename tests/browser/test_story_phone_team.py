@@ -297,6 +297,8 @@ def test_refused_penalty_is_answered_by_an_amendment(story, phone_app, tmp_path)
     expect(phone.get_by_role("heading", name="更正记录")).to_be_visible()
     answered = phone.locator("section").filter(has=phone.get_by_role("heading", name="答复被拒的操作"))
     expect(answered).to_contain_text(f"处罚建议：{PENALTY_REFUSED}")
+    # The refused 警告 never reached the server: it is not offered for withdrawal.
+    expect(phone.get_by_text("撤回以下处罚建议：")).to_have_count(0)
     reason = "本组持执法证人员已调离，本任务不再提出处罚建议；该问题移交执法部门依法处理"
     phone.get_by_label("原因（必填）").fill(reason)
     snap(story, phone, "phone-amend-settles")

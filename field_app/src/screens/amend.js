@@ -62,40 +62,45 @@ export async function amendScreen(view, { params, query }) {
   showVerdict();
   view.append(section("更正检查项", itemFields, verdict));
 
+  // Only rows the server holds can be withdrawn or carry a new penalty.
+  const findings = record.findings.filter(onServer);
+  const penalties = record.penalties.filter(onServer);
+  const notes = record.notes.filter(onServer);
+
   // Findings: withdraw, or add one.
-  const withdrawnFindings = checkboxes(record.findings, (f) => `${ruleTitle(record, f.rule_code)}：${f.description}`);
+  const withdrawnFindings = checkboxes(findings, (f) => `${ruleTitle(record, f.rule_code)}：${f.description}`);
   const newRule = h("select", { name: "new_rule" }, h("option", { value: "" }, "不新增"),
     record.rules.map((r) => h("option", { value: r.code }, `${r.code} ${r.title}`)));
   const newDescription = h("textarea", { name: "new_finding", rows: "2" });
   view.append(section("问题",
-    record.findings.length ? [h("p", { class: "label" }, "撤回以下问题："), withdrawnFindings.element] : h("p", { class: "muted" }, "没有问题。"),
+    findings.length ? [h("p", { class: "label" }, "撤回以下问题："), withdrawnFindings.element] : h("p", { class: "muted" }, "没有问题。"),
     field("新增问题的规则", newRule), field("新增问题的描述", newDescription)));
 
   // Penalties (when the assignment allows them): withdraw, or add one.
   let withdrawnPenalties = null;
   let penaltyParts = null;
   if (record.assignment.may_propose_penalties) {
-    withdrawnPenalties = checkboxes(record.penalties, (p) => penaltyText(record, p));
+    withdrawnPenalties = checkboxes(penalties, (p) => penaltyText(record, p));
     const finding = h("select", { name: "penalty_finding" }, h("option", { value: "" }, "不新增"),
-      record.findings.map((f) => h("option", { value: f.uuid }, `${f.rule_code} ${f.description}`)));
+      findings.map((f) => h("option", { value: f.uuid }, `${f.rule_code} ${f.description}`)));
     const type = h("select", { name: "penalty_type" }, Object.entries(PENALTY_TYPES).map(([v, l]) => h("option", { value: v }, l)));
     const amount = h("input", { type: "number", inputmode: "numeric", min: "1", step: "1", name: "penalty_amount" });
     const basis = h("select", { name: "penalty_basis" }, h("option", { value: "" }, "不填"),
       record.legalBases.map((b) => h("option", { value: b.code }, `《${b.law}》${b.article}`)));
     penaltyParts = { finding, type, amount, basis };
     view.append(section("处罚建议",
-      record.penalties.length ? [h("p", { class: "label" }, "撤回以下处罚建议："), withdrawnPenalties.element] : null,
+      penalties.length ? [h("p", { class: "label" }, "撤回以下处罚建议："), withdrawnPenalties.element] : null,
       field("新增处罚建议针对的问题", finding), field("处罚种类", type), field("罚款金额（元，仅罚款填写）", amount),
       field("法律依据", basis)));
   }
 
   // Notes.
-  const withdrawnNotes = checkboxes(record.notes, (n) => `${NOTE_KINDS[n.kind]}：${n.text}`);
+  const withdrawnNotes = checkboxes(notes, (n) => `${NOTE_KINDS[n.kind]}：${n.text}`);
   const noteKind = h("select", { name: "note_kind" }, h("option", { value: "" }, "不新增"),
     Object.entries(NOTE_KINDS).map(([v, l]) => h("option", { value: v }, l)));
   const noteText = h("textarea", { name: "note_text", rows: "2" });
   view.append(section("正/反面典型",
-    record.notes.length ? [h("p", { class: "label" }, "撤回以下材料："), withdrawnNotes.element] : null,
+    notes.length ? [h("p", { class: "label" }, "撤回以下材料："), withdrawnNotes.element] : null,
     field("新增材料的类别", noteKind), field("新增材料的说明", noteText)));
 
   const send = button("提交更正", async () => {
@@ -128,6 +133,9 @@ export async function amendScreen(view, { params, query }) {
     record.amendments.length ? section("以往的更正", h("ul", { class: "summary-list" },
       record.amendments.map((a) => h("li", {}, `${dateTime(a.created_at)}：${a.reason}`)))) : "");  // DOM append writes null as "null"
 }
+
+/** Rows the server holds: only those can be withdrawn by an amendment. */
+const onServer = (row) => !row.not_on_server;
 
 function checkboxes(rows, label) {
   const boxes = rows.map((row) => {

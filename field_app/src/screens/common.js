@@ -76,7 +76,8 @@ export function penaltyText(record, penalty) {
   const kind = PENALTY_TYPES[penalty.type] || penalty.type;
   const amount = penalty.type === "fine" && penalty.amount !== null && penalty.amount !== undefined ? ` ${penalty.amount} 元` : "";
   const basis = penalty.basis_code ? `，依据${citation(basisOf(record, penalty.basis_code)) || penalty.basis_code}` : "";
-  return `${kind}${amount}${basis}`;
+  const refused = penalty.not_on_server ? "（服务器未接收）" : "";
+  return `${kind}${amount}${basis}${refused}`;
 }
 
 /** The violated checks with their numbers, e.g. "K3 接待人数不超过核定人数的50%：600 人 > 507 人（…）". */

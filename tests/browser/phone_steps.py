@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import re
+import shutil
 import time
 import urllib.request
 from pathlib import Path
@@ -18,6 +20,7 @@ from playwright.sync_api import expect
 
 
 DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+ARTEFACTS = Path(__file__).resolve().parents[2] / "test-artefacts" / "browser"
 MAX_DOC_SCREENSHOT_BYTES = 150_000
 # Touch targets: 44 px at least (Apple HIG / WCAG 2.5.5); the app aims for 48.
 MIN_TARGET_PX = 44
@@ -62,15 +65,21 @@ def snap(story, page, step: str, *, docs: str | None = None) -> None:
 
 
 def doc_screenshot(target, name: str) -> Path:
-    """docs/screenshots/<name>.png of a page's viewport or of one element (a locator), in CSS
-    pixels, in 256 colours, kept under MAX_DOC_SCREENSHOT_BYTES for the README."""
-    DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = DOCS_SCREENSHOTS / f"{name}.png"
-    target.screenshot(path=str(path), scale="css")
-    with Image.open(path) as shot:  # 256 colours: plenty for a screen, a third of the bytes
-        shot.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
-    assert path.stat().st_size <= MAX_DOC_SCREENSHOT_BYTES, f"{path.name}: {path.stat().st_size} bytes"
-    return path
+    """The README's picture <name>.png of a page's viewport or of one element (a locator), in CSS
+    pixels, in 256 colours, kept under MAX_DOC_SCREENSHOT_BYTES. Every run takes it (under
+    test-artefacts/browser/docs/); it replaces docs/screenshots/<name>.png when that is missing or
+    ANFANG_DOC_SCREENSHOTS=1, so a test run leaves the checkout as it was."""
+    taken = ARTEFACTS / "docs" / f"{name}.png"
+    taken.parent.mkdir(parents=True, exist_ok=True)
+    target.screenshot(path=str(taken), scale="css")
+    with Image.open(taken) as shot:  # 256 colours: plenty for a screen, a third of the bytes
+        shot.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(taken, optimize=True)
+    assert taken.stat().st_size <= MAX_DOC_SCREENSHOT_BYTES, f"{taken.name}: {taken.stat().st_size} bytes"
+    published = DOCS_SCREENSHOTS / taken.name
+    if os.environ.get("ANFANG_DOC_SCREENSHOTS") == "1" or not published.exists():
+        published.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(taken, published)
+    return taken
 
 
 def office_token(site) -> str:

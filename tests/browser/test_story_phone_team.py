@@ -248,7 +248,7 @@ def test_refused_penalty_is_answered_by_an_amendment(story, phone_app, tmp_path)
     phone.get_by_role("link", name=re.compile("K3.*自动判定")).click()
     phone.get_by_role("radiogroup", name="处罚种类").get_by_label("警告").check()
     phone.get_by_role("button", name="添加处罚建议").click()
-    expect(phone.get_by_text(re.compile("^警告"))).to_be_visible()
+    expect(phone.get_by_role("listitem").filter(has_text=re.compile("^警告"))).to_be_visible()
     phone.get_by_role("link", name="‹ 返回问题列表").click()
     phone.get_by_role("link", name="‹ 返回记录").click()
 

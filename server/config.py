@@ -29,6 +29,13 @@ class Config:
     REPORT_FONTCONFIG_FILE = os.environ.get("REPORT_FONTCONFIG_FILE") or None
     # A PDF sent to be verified is read whole into memory; official documents are far smaller.
     DOCUMENT_VERIFY_MAX_BYTES = int(os.environ.get("DOCUMENT_VERIFY_MAX_BYTES", str(50 * 1024 * 1024)))
+    # PAdES signatures of issued documents (server/pdf/signing.py): a directory with one key per
+    # issuing organ, named as the documents print the organ (金华市公安局.p12, or .key.pem +
+    # .cert.pem), and the CA certificates verification trusts (default: trust-roots.pem in that
+    # directory). Without a key for its organ a document is issued unsigned and says so.
+    DOCUMENT_SIGNING_DIR = os.environ.get("DOCUMENT_SIGNING_DIR") or None
+    DOCUMENT_SIGNING_PASSPHRASE = os.environ.get("DOCUMENT_SIGNING_PASSPHRASE") or None
+    DOCUMENT_TRUST_ROOTS = os.environ.get("DOCUMENT_TRUST_ROOTS") or None
 
     # flask-smorest / OpenAPI
     API_TITLE = "anfang"
@@ -72,6 +79,8 @@ class Config:
 
 class DevelopmentConfig(Config):
     DEBUG = False
+    # The demo (`anfang demo seed`) makes a local CA and the organs' keys here when missing.
+    DOCUMENT_SIGNING_DIR = os.environ.get("DOCUMENT_SIGNING_DIR") or str(DEFAULT_INSTANCE_DIR / "signing")
 
 
 class TestingConfig(Config):
@@ -81,6 +90,9 @@ class TestingConfig(Config):
     RATELIMIT_STORAGE_URI = "memory://"
     # Tests exercise CSRF explicitly; the test client posts tokens it reads from forms.
     WTF_CSRF_ENABLED = True
+    # Hermetic: a test that signs makes its own CA in a temporary folder (tests/conftest.py).
+    DOCUMENT_SIGNING_DIR = None
+    DOCUMENT_TRUST_ROOTS = None
 
 
 class ProductionConfig(Config):

@@ -5,7 +5,8 @@ Where each item comes from:
 - the issuing authority: the kind's `authority` in server/reference/document_numbers.yaml (the
   same entry that gives the number, so a document's mark and its number never disagree);
 - the party, facts, circumstance, penalty, dates and hearing right: the case;
-- the violations: their rule's title (三、重点任务) and description, appended to the facts;
+- the facts: the case's own (the officer's text, or composed from the record at 立案 by
+  server/enforcement/case_facts.py), else composed now; the reasons name the violated rules' titles;
 - the evidence: the case's evidence summary, each inspection's record (its 检查记录 number once
   issued) and each received photo with its SHA-256;
 - the legal basis: the case's basis code resolved with `discretion.basis_in_force` on the act date
@@ -27,12 +28,13 @@ import sqlalchemy as sa
 import yaml
 from marshmallow import fields, validate
 
-from ..columns import local_text
+from ..columns import as_utc
 from ..extensions import db
 from ..field.models.inspection import Inspection
+from ..pdf.chinese_numbers import chinese_datetime
 from ..pdf.rendering import templates_dir
 from ..registry.models.reference import CIRCUMSTANCE_LABELS, PARTY_KIND_LABELS, PENALTY_TYPE_LABELS, Rule
-from . import discretion
+from . import case_facts, discretion
 from .document_catalogue import DocumentCatalogueError, document_kind
 from .models.case import EnforcementCase
 from .models.document import Document
@@ -127,14 +129,6 @@ def _party(case) -> dict:
     return {key: value for key, value in values.items() if value not in (None, "")}
 
 
-def _violation_lines(case) -> list[str]:
-    violations = [link.violation for link in case.links]
-    titles = dict(db.session.execute(sa.select(Rule.code, Rule.title).where(
-        Rule.code.in_({v.rule_code for v in violations}))).all())
-    return [f"{v.rule_code}（{titles[v.rule_code]}）：{v.description}" if v.rule_code in titles
-            else f"{v.rule_code}：{v.description}" for v in violations]
-
-
 def _rule_titles(case) -> list[str]:
     codes = list(dict.fromkeys(link.violation.rule_code for link in case.links))
     titles = dict(db.session.execute(sa.select(Rule.code, Rule.title).where(Rule.code.in_(codes))).all())
@@ -142,12 +136,17 @@ def _rule_titles(case) -> list[str]:
 
 
 def _facts(case) -> str:
-    lines = [case.facts.strip()] if case.facts and case.facts.strip() else []
-    violations = _violation_lines(case)
-    if violations:
-        lines.append("经查，存在下列违反疫情防控措施的问题：")
-        lines.extend(f"{n}. {line}" for n, line in enumerate(violations, 1))
-    return "\n".join(lines)
+    # Printed as the case holds them: a list of the checks' requirements appended here would read
+    # as if the venue had complied, and would contradict an officer's own wording.
+    if case.facts and case.facts.strip():
+        return case.facts.strip()
+    party = {"kind": case.party_kind, "name": case.party_name, "unit_name": case.party_unit_name}
+    return case_facts.compose_facts([link.violation for link in case.links], party)
+
+
+def _when(moment) -> str:
+    """A stored moment (UTC; naive from SQLite) as the party reads it: 2026年3月10日9时30分, Beijing."""
+    return chinese_datetime(as_utc(moment)) if moment is not None else "不详"
 
 
 def _evidence(case) -> list[dict]:
@@ -163,13 +162,15 @@ def _evidence(case) -> list[dict]:
         Document.kind == "inspection_record", Document.subject_type == "inspection",
         Document.subject_id.in_([i.uuid for i in inspections]))).all())
     for inspection in inspections:
-        described = numbers.get(inspection.uuid) or f"督查记录 {inspection.uuid[:8]}"
+        # The 检查记录's number once issued; before that only the time (the record's id is internal).
+        number = numbers.get(inspection.uuid)
         items.append({"name": "现场检查记录",
-                      "description": f"{described}，检查时间 {local_text(inspection.checked_in_at)}",
+                      "description": f"{number + '，' if number else ''}检查时间{_when(inspection.checked_in_at)}",
                       "sha256": None})
     for photo in case_photos(case):
         caption = f"{photo.caption}，" if photo.caption else ""
-        items.append({"name": "现场照片", "description": f"{caption}拍摄时间 {local_text(photo.taken_at)}",
+        # The hash stays in the context (and so in the stored record); the table prints caption and time.
+        items.append({"name": "现场照片", "description": f"{caption}拍摄时间{_when(photo.taken_at)}",
                       "sha256": photo.sha256})
     return items
 
@@ -253,7 +254,6 @@ def penalty_decision_context(case: EnforcementCase) -> dict:
     context = {
         "authority": document_kind("penalty_decision").authority,
         "party": _party(case),
-        "case_number": str(case.id) if case.id is not None else None,
         "facts": _facts(case),
         "evidence": _evidence(case),
         "legal_basis": _basis(case.decided_basis_code, case.act_date),

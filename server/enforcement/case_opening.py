@@ -26,7 +26,7 @@ from ..extensions import db
 from ..field.models.inspection import Inspection, Photo, Violation
 from ..races import conflict_on_race
 from ..registry.models.reference import CIRCUMSTANCE_LABELS
-from . import reinspection
+from . import case_facts, reinspection
 from .cases import _department_venues
 from .models.case import CIRCUMSTANCES, PARTY_KINDS, CaseTransition, CaseViolation, EnforcementCase, ViolationDecline
 
@@ -206,7 +206,8 @@ def open_case(violation_ids, *, officers, party: dict, circumstance: str, actor:
         party_unit_name=party_data["unit_name"], party_credit_code=party_data["credit_code"],
         party_legal_representative=party_data["legal_representative"], party_address=party_data["address"],
         party_phone=party_data["phone"],
-        facts=(facts or "").strip() or "；".join(v.description for v in violations),
+        # The officer's own text is kept as typed; without it the facts are written from the record.
+        facts=(facts or "").strip() or case_facts.compose_facts(violations, party_data),
         evidence_summary=(evidence_summary or "").strip() or f"现场检查记录 {len({v.inspection_id for v in violations})} 份，"
                                                               f"现场照片 {photo_count} 张。",
         circumstance=circumstance, act_date=_act_date(violations),

@@ -15,6 +15,11 @@ used); a render that fails afterwards fails the request, which rolls the move ba
 A penalty, proposed or decided, must lie within the discretion benchmark in force on the act's
 date (server.enforcement.discretion); the decision is never heavier than the notice.
 
+Dates follow the procedure, in 金华 days: act ≤ 告知 ≤ 决定 ≤ 送达 ≤ today, the decision after the
+statement (and hearing-request) period unless the party waived it (行政处罚法 第六十二条, 第六十四条;
+the periods are server/reference/case_periods.yaml). A date out of that order is a 422 keyed by
+its field, refused before the case moves or a document number is taken.
+
 Services flush and never commit; the request or CLI command commits.
 """
 
@@ -131,6 +136,29 @@ def _date(data: dict, name: str, *, default: date | None = None) -> date:
         raise Invalid("日期格式不正确。", errors={name: ["须为 YYYY-MM-DD。"]}) from None
 
 
+def day_text(day: date) -> str:
+    """A date as a message names it (2026年3月10日)."""
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def _refuse_date(name: str, message: str):
+    # The same sentence as the detail and next to the field: the API client and the page's form
+    # both show it where the date is entered.
+    raise Invalid(message, errors={name: [message]})
+
+
+def check_procedure_date(name: str, label: str, value: date, *, today: date,
+                         not_before: tuple[tuple[date | None, str], ...] = ()) -> None:
+    """Refuse (422 naming the dates) a procedure date after today (China Standard Time) — a
+    document is dated when it is made, and its number's year is that date's — or before a step
+    that must come first (`not_before`: (date, what that date is))."""
+    if value > today:
+        _refuse_date(name, f"{label}{day_text(value)}晚于今天（{day_text(today)}）；不能填写将来的日期。")
+    for floor, what in not_before:
+        if floor is not None and value < floor:
+            _refuse_date(name, f"{label}{day_text(value)}早于{what}{day_text(floor)}；{label}不能早于{what}。")
+
+
 # --- transitions --------------------------------------------------------------------------------
 
 
@@ -170,6 +198,9 @@ def _to_notified(case, data, on):
     penalty_type, amount, basis = _penalty(data, "proposed_penalty")
     basis = _check_penalty(case, penalty_type=penalty_type, amount=amount, basis_code=basis, field="proposed_penalty")
     notified_on = _date(data, "notified_on", default=on)
+    # 第四十四条: the notice tells the party of an act already established, so it follows the act.
+    check_procedure_date("notified_on", "告知日期", notified_on, today=on,
+                         not_before=((case.act_date, "违法行为发生日期（检查日期）"),))
     rules = periods()
     offered = _hearing_right(case, penalty_type=penalty_type, amount=amount, on=notified_on)
     party, changed = _completed_party(case, data.get("party"))
@@ -195,11 +226,23 @@ def _to_decided(case, data, on):
     waived = bool(data.get("statement_waived"))
     requested = bool(data.get("hearing_requested"))
     held_on = _date(data, "hearing_held_on") if data.get("hearing_held_on") else None
+    check_procedure_date("decided_on", "决定日期", decided_on, today=on,
+                         not_before=((case.notified_on, "告知日期"),))
+    # 第六十二条: no decision before the party has been heard, unless the party explicitly waived
+    # the statement and defence (the waiver tick); the last day of a period is still the party's.
     if not waived and decided_on <= case.statement_deadline:
-        raise Conflict(f"陈述、申辩期限至 {case.statement_deadline.isoformat()} 止，期满后才能作出决定；"
-                       "当事人明确放弃陈述、申辩的，须记录放弃。")
+        _refuse_date("decided_on", f"陈述、申辩期限至{day_text(case.statement_deadline)}止（{day_text(case.notified_on)}"
+                     f"告知后 {periods().statement_working_days} 个工作日），决定日期{day_text(decided_on)}在期限届满前；"
+                     f"期满后（{day_text(case.statement_deadline + timedelta(days=1))}起）才能作出决定，"
+                     "当事人书面明确放弃陈述、申辩的，登记放弃后可以提前决定。")
+    # 第六十四条（一）: a hearing is asked for within 5 days of the notice.
     if case.hearing_offered and not waived and not requested and decided_on <= case.hearing_request_deadline:
-        raise Conflict(f"听证申请期限至 {case.hearing_request_deadline.isoformat()} 止，期满后才能作出决定。")
+        _refuse_date("decided_on", f"听证申请期限至{day_text(case.hearing_request_deadline)}止（告知后 "
+                     f"{periods().hearing_request_days} 日内），决定日期{day_text(decided_on)}在期限届满前；"
+                     "期满后才能作出决定。")
+    if held_on is not None:
+        check_procedure_date("hearing_held_on", "听证日期", held_on, today=on,
+                             not_before=((case.notified_on, "告知日期"),))
     if requested and not case.hearing_offered:
         raise Invalid("告知的处罚不享有听证权利。", errors={"hearing_requested": ["该处罚无听证权利。"]})
     if basis != case.proposed_basis_code:
@@ -230,8 +273,7 @@ def _to_served(case, data, on):
     method = data.get("service_method")
     if method not in SERVICE_METHODS:
         raise Invalid("须选择送达方式。", errors={"service_method": ["取值：" + "、".join(SERVICE_METHODS)]})
-    if served_on < case.decided_on:
-        raise Invalid("送达日期早于决定日期。", errors={"served_on": ["须不早于决定日期。"]})
+    check_procedure_date("served_on", "送达日期", served_on, today=on, not_before=((case.decided_on, "决定日期"),))
     return {"served_on": served_on, "service_method": method}, {"served_on": served_on.isoformat(),
                                                                "service_method": method}
 
@@ -241,6 +283,7 @@ def _to_executed(case, data, on):
     if outcome not in EXECUTION_OUTCOMES:
         raise Invalid("须选择执行结果。", errors={"outcome": ["取值：" + "、".join(EXECUTION_OUTCOMES)]})
     executed_on = _date(data, "executed_on", default=on)
+    check_procedure_date("executed_on", "执行日期", executed_on, today=on, not_before=((case.served_on, "送达日期"),))
     values = {"execution_outcome": outcome, "executed_on": executed_on}
     details = {"outcome": outcome, "executed_on": executed_on.isoformat()}
     if outcome == "paid":
@@ -252,6 +295,7 @@ def _to_executed(case, data, on):
         if paid != case.decided_amount:
             raise Invalid(f"缴纳金额与决定的罚款 {case.decided_amount} 元不符。", errors={"paid_amount": ["金额不符。"]})
         paid_on = _date(data, "paid_on")
+        check_procedure_date("paid_on", "缴纳日期", paid_on, today=on, not_before=((case.decided_on, "决定日期"),))
         values.update(paid_amount=paid, paid_on=paid_on)
         details.update(paid_amount=paid, paid_on=paid_on.isoformat())
     elif outcome == "complied" and case.decided_penalty_type == "fine":
@@ -261,6 +305,7 @@ def _to_executed(case, data, on):
 
 def _to_closed(case, data, on):
     closed_on = _date(data, "closed_on", default=on)
+    check_procedure_date("closed_on", "结案日期", closed_on, today=on, not_before=((case.executed_on, "执行日期"),))
     return {"closed_on": closed_on}, {"closed_on": closed_on.isoformat()}
 
 

@@ -318,7 +318,8 @@ def detail_previewable(case: EnforcementCase) -> list[str]:
 def document_summary(document) -> dict:
     return {"id": document.id, "kind": document.kind, "title": document_service.document_title(document),
             "number": document.number, "issued_on": document.issued_on, "issued_at": as_utc(document.issued_at),
-            "download_url": f"/api/v1/documents/{document.id}/pdf"}
+            "download_url": f"/api/v1/documents/{document.id}/pdf",
+            "signature": document_service.document_signature(document)}
 
 
 def _penalty_out(penalty_type, amount, basis_code) -> dict | None:

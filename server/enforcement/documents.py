@@ -35,13 +35,17 @@ from ..access import grant, register_policy
 from ..accounts.models.user import User
 from ..audit.chain import record_event
 from ..columns import CHINA_STANDARD_TIME, utcnow
-from ..errors import Conflict, Invalid, NotFound
+from ..errors import Conflict, Invalid, NotFound, Problem
 from ..extensions import db
 from ..field.evidence_store import evidence_resolver, write_durably
 from ..field.inspection_record import inspection_record
 from ..field.models.inspection import Inspection
+from ..pdf.chinese_numbers import chinese_integer
 from ..pdf.fonts import cjk_font_families
 from ..pdf.rendering import INFO_DOCUMENT_ID, cn_date, embedded_document_id, render_pdf, templates_dir
+from ..pdf.signing import TRUST_ROOTS_FILE, KeyRing, SignatureCheck, has_signature, load_key_ring, load_trust_roots
+from ..pdf.signing import check as check_signature
+from ..pdf.signing import sign as sign_pdf
 from ..roles import ROLES
 from .document_catalogue import document_kind, load_catalogue
 from .document_contexts import validate_context
@@ -69,7 +73,7 @@ def canonical_json(value) -> bytes:
 
 
 def content_sha256(kind: str, number: str, context: dict) -> str:
-    """SHA-256 of the canonical JSON of {kind, number, context}: printed on the document."""
+    """SHA-256 of the canonical JSON of {kind, number, context}: the content code kept with the row."""
     return hashlib.sha256(canonical_json({"kind": kind, "number": number, "context": context})).hexdigest()
 
 
@@ -107,8 +111,11 @@ def rights_texts(kind: str, context: dict) -> dict[str, str]:
     catalogue = load_catalogue()
     periods, texts = catalogue.periods, catalogue.texts
 
+    # A percentage is written in words (百分之三): the text says 百分之{late_fee_percent}.
+    printed_periods = {**periods, "late_fee_percent": chinese_integer(periods["late_fee_percent"])}
+
     def fill(name: str, **values) -> str:
-        return texts[name].format(**periods, **values)
+        return texts[name].format(**printed_periods, **values)
 
     remedies = context.get("remedies")
     resolved: dict[str, str] = {}
@@ -171,6 +178,50 @@ def allocate_serial(kind: str, year: int) -> int:
     return serial
 
 
+# --- electronic seals (PAdES signatures) ----------------------------------------------------
+
+
+class SigningFailed(Problem):
+    """The organ has a signing key but signing failed: nothing is issued (the number is not used)."""
+
+    status = 503
+    slug = "document-signing-failed"
+    default_title = "电子签章失败"
+
+
+def organ_keys() -> KeyRing:
+    """The organs' signing keys this server holds (DOCUMENT_SIGNING_DIR; none when unset)."""
+    config = current_app.config
+    return load_key_ring(config.get("DOCUMENT_SIGNING_DIR"), config.get("DOCUMENT_SIGNING_PASSPHRASE"))
+
+
+def trust_roots() -> list:
+    """The CA certificates a document's signature must chain to: DOCUMENT_TRUST_ROOTS, else the
+    trust-roots.pem of the signing directory."""
+    config = current_app.config
+    path = config.get("DOCUMENT_TRUST_ROOTS")
+    if not path and config.get("DOCUMENT_SIGNING_DIR"):
+        path = Path(config["DOCUMENT_SIGNING_DIR"]) / TRUST_ROOTS_FILE
+    return load_trust_roots(path)
+
+
+def signing_notice(organ: str) -> str | None:
+    """None when documents of `organ` are signed; else the sentence an officer reads (未配置电子签章…)."""
+    ring = organ_keys()
+    return None if ring.key_for(organ) is not None else ring.missing_reason(organ)
+
+
+def document_signature(document: Document) -> dict:
+    """Whether the stored file carries the organ's signature (a look at its bytes, no validation:
+    the stored file is the one whose hash was recorded)."""
+    try:
+        signed = has_signature(document_path(document).read_bytes())
+    except OSError:
+        signed = False
+    return {"signed": signed, "label": "已加盖电子签章" if signed else "未加盖电子签章",
+            "notice": None if signed else "出具时未配置电子签章，该文书未加盖电子签章。"}
+
+
 # --- issuing ---------------------------------------------------------------------------------
 
 
@@ -179,10 +230,18 @@ def issue_document(kind: str, context: dict, *, actor: User, subject_type: str, 
     """Validate the context, allocate the number, render, store the PDF, audit `document.issued`.
 
     Flushes, never commits. Invalid (422) for a context missing an item the law requires,
-    MissingCJKFont (503) when no Chinese font is installed — both before a number is used.
+    MissingCJKFont (503) when no Chinese font is installed, Invalid for a date after today (China
+    Standard Time) — all before a number is used; the number is the next of the date's year.
     """
     info = document_kind(kind)
     prepared, printed = prepare_context(kind, context, issued_on)
+    today = today_in_china()
+    if printed > today:
+        # The serial comes from the series of the printed date's year: a document dated ahead
+        # would use up a number of a year (or a place in this year's order) not yet reached.
+        message = (f"文书日期{printed.year}年{printed.month}月{printed.day}日晚于今天"
+                   f"（{today.year}年{today.month}月{today.day}日）；文书不能预先出具，编号按文书日期所在年度编排。")
+        raise Invalid(message, errors={"date": [message]})
     cjk_font_families(current_app.config.get("REPORT_FONTCONFIG_FILE"))
     serial = allocate_serial(kind, printed.year)
     number = info.number(printed.year, serial)
@@ -191,6 +250,15 @@ def issue_document(kind: str, context: dict, *, actor: User, subject_type: str, 
     pdf = render_pdf(kind, ctx=prepared, resolve=evidence_resolver(actor), doc={
         "kind": kind, "title": info.title, "number": number, "id": document_id, "content_sha256": digest,
         "authority_mark": prepared["authority"], "draft": False})
+    # Signed before anything is hashed or stored: the recorded pdf_sha256 is the signed file's,
+    # so the byte-identical check and the signature check agree on one file.
+    organ_key = organ_keys().key_for(prepared["authority"])
+    if organ_key is not None:
+        try:
+            pdf = sign_pdf(pdf, organ_key)
+        except Exception as exc:  # a configured key that cannot sign must not yield an unsigned original
+            current_app.logger.exception("signing with the key of %s failed", organ_key.organ)
+            raise SigningFailed(f"“{organ_key.organ}”的电子签章失败，文书未出具，请检查签章密钥。") from exc
     relative = f"{DOCUMENTS_DIR}/{printed.year}/{document_id}.pdf"
     write_durably(pdf, Path(current_app.config["EVIDENCE_DIR"]) / relative, read_only=True)
     document = Document(
@@ -203,7 +271,8 @@ def issue_document(kind: str, context: dict, *, actor: User, subject_type: str, 
     record_event("document.issued", actor=actor, channel=channel, object_type="document", object_id=document_id,
                  details={"kind": kind, "number": number, "subject_type": subject_type,
                           "subject_id": str(subject_id), "content_sha256": digest,
-                          "pdf_sha256": document.pdf_sha256})
+                          "pdf_sha256": document.pdf_sha256,
+                          "signed_by": organ_key.organ if organ_key is not None else None})
     return document
 
 
@@ -245,6 +314,7 @@ class VerifyResult:
     sha256: str
     document: Document | None = None
     claimed_id: str | None = None
+    signature: SignatureCheck | None = None
 
     @property
     def genuine(self) -> bool:
@@ -297,14 +367,22 @@ def claimed_document_id(data: bytes) -> str | None:
 
 
 def verify_pdf(data: bytes) -> VerifyResult:
-    """Genuine / altered / unknown, with the document when the file names one."""
+    """Genuine / altered / unknown, with the document when the file names one, and the check of
+    its signature (valid only when made by the document's organ, under a trusted root, over the
+    whole file)."""
     digest = hashlib.sha256(data).hexdigest()
     document = db.session.scalar(sa.select(Document).where(Document.pdf_sha256 == digest))
     if document is not None:
-        return VerifyResult("genuine", digest, document, document.id)
+        return VerifyResult("genuine", digest, document, document.id, _signature_of(data, document))
     claimed = claimed_document_id(data)
     document = db.session.get(Document, claimed) if claimed else None
-    return VerifyResult("altered" if document is not None else "unknown", digest, document, claimed)
+    return VerifyResult("altered" if document is not None else "unknown", digest, document, claimed,
+                        _signature_of(data, document))
+
+
+def _signature_of(data: bytes, document: Document | None) -> SignatureCheck:
+    organ = (document.context or {}).get("authority") if document is not None else None
+    return check_signature(data, trust_roots(), expected_signer=organ)
 
 
 def verify_hash(document: Document, sha256: str) -> str | None:
@@ -376,6 +454,7 @@ def summary(document: Document) -> dict:
         "subject_id": document.subject_id, "content_sha256": document.content_sha256,
         "pdf_sha256": document.pdf_sha256, "pdf_size": document.pdf_size, "issued_on": document.issued_on,
         "issued_at": document.issued_at, "issued_by": document.issued_by.username if document.issued_by else None,
+        "signed": document_signature(document)["signed"],
     }
 
 
@@ -387,6 +466,7 @@ def verification_answer(result: VerifyResult) -> dict:
         "document": None if document is None else {
             "id": document.id, "kind": document.kind, "title": document_title(document),
             "number": document.number, "issued_on": document.issued_on},
+        "signature": None if result.signature is None else result.signature.as_dict(),
     }
 
 

@@ -264,7 +264,10 @@ def detail(order: RectificationOrder, user: User, on: date | None = None) -> dic
 
     notice = notice_of(order)
     if notice is not None:
-        data["notice"] = {"id": notice.id, "number": notice.number, "download_url": f"/api/v1/documents/{notice.id}/pdf"}
+        from .documents import document_signature
+
+        data["notice"] = {"id": notice.id, "number": notice.number, "download_url": f"/api/v1/documents/{notice.id}/pdf",
+                          "signed": document_signature(notice)["signed"]}
     if order.reinspection_assignment is not None and _may(user, "read_reinspection"):
         a = order.reinspection_assignment
         data["reinspection"] = {

@@ -4,7 +4,6 @@ URL fetcher. The caller gives the validated context; this module adds nothing to
 from __future__ import annotations
 
 import re
-from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -13,6 +12,8 @@ import pydyf
 from flask import current_app
 from markupsafe import Markup, escape
 
+from .chinese_numbers import FILTERS as CHINESE_NUMBER_FILTERS
+from .chinese_numbers import chinese_date
 from .fetcher import Resolver, RestrictedURLFetcher, asset_url
 from .fonts import cjk_font_families
 
@@ -31,14 +32,13 @@ def templates_dir() -> Path:
 
 
 def cn_date(value) -> str:
-    """成文日期 in Arabic numerals (GB/T 9704-2012 §7.3.5.4), e.g. 2026年11月28日."""
-    if isinstance(value, str):
-        value = date.fromisoformat(value)
-    return f"{value.year}年{value.month}月{value.day}日"
+    """成文日期 in Arabic numerals (GB/T 9704-2012 §7.3.5.4), e.g. 2026年11月28日 (Beijing)."""
+    return chinese_date(value)
 
 
 def yuan(amount) -> str:
-    return f"{int(amount):,}"
+    """A whole amount in figures, without the thousands separator running text never carries."""
+    return str(int(amount))
 
 
 def book_title(law: str) -> str:
@@ -68,6 +68,7 @@ def _environment(directory: str) -> jinja2.Environment:
 
     environment.filters.update(cn_date=cn_date, yuan=yuan, book_title=book_title, hash_lines=hash_lines,
                                bar_chart=bar_chart, day_chart=day_chart)
+    environment.filters.update(CHINESE_NUMBER_FILTERS)  # rmb, percent, cn_datetime, …
     environment.globals["asset"] = asset_url
     return environment
 

@@ -428,6 +428,16 @@ def _load_draw_policies(records: list[dict], report: DatasetReport) -> None:
     _note_absent(report, existing, listed)
 
 
+def _load_fact_templates(records: list[dict], report: DatasetReport) -> None:
+    # The sentences are read from the file when a case's facts are composed
+    # (server.enforcement.case_facts); loading validates them against the rules and records the
+    # version, so a change of wording is audited like any other reference change.
+    previous = db.session.scalar(select(ReferenceDataset).filter_by(name=report.dataset))
+    changed = None if previous is None else previous.sha256 != report.sha256
+    for _record in records:
+        report.count(changed)
+
+
 _LOADERS = {
     "counties": _load_counties,
     "departments": _load_departments,
@@ -438,6 +448,7 @@ _LOADERS = {
     "legal_bases": _load_legal_bases,
     "hearing_thresholds": _load_hearing_thresholds,
     "draw_policy": _load_draw_policies,
+    "fact_templates": _load_fact_templates,
 }
 
 

@@ -29,7 +29,8 @@ def demo_server(empty_database_url, tmp_path):
     port = _free_port()
     log = tmp_path / "demo.log"
     environment = dict(os.environ, DATABASE_URL=empty_database_url, ANFANG_CONFIG="development",
-                       EVIDENCE_DIR=str(tmp_path / "evidence"), COLUMNS="200")
+                       EVIDENCE_DIR=str(tmp_path / "evidence"), COLUMNS="200",
+                       DOCUMENT_SIGNING_DIR=str(tmp_path / "signing"))
     with log.open("w") as output:
         process = subprocess.Popen([str(ANFANG), "demo", "run", "--port", str(port)], env=environment,
                                    stdout=output, stderr=subprocess.STDOUT)
@@ -46,14 +47,14 @@ def demo_server(empty_database_url, tmp_path):
             assert process.poll() is None, log.read_text()
             assert time.monotonic() < deadline, "demo server did not answer /healthz: " + log.read_text()
             time.sleep(0.5)
-        yield base, log
+        yield base, log, tmp_path / "signing"
     finally:
         process.terminate()
         process.wait(timeout=20)
 
 
 def test_demo_serves_health_openapi_and_printed_login(demo_server):
-    base, log = demo_server
+    base, log, signing_dir = demo_server
     with urllib.request.urlopen(base + "/api/openapi.json") as response:
         import json
 
@@ -72,6 +73,12 @@ def test_demo_serves_health_openapi_and_printed_login(demo_server):
     page = landing.read().decode()
     assert landing.status == 200
     assert "退出" in page and "领导小组办公室" in page
+    # The demo's local CA and one key per issuing organ, private to the server's user.
+    assert "电子签章：已在" in printed
+    for organ in ("金华市公安局", "金华市新冠肺炎疫情防控工作领导小组办公室"):
+        assert (signing_dir / f"{organ}.key.pem").stat().st_mode & 0o777 == 0o600
+        assert (signing_dir / f"{organ}.cert.pem").exists()
+    assert (signing_dir / "trust-roots.pem").exists()
 
 
 def test_make_demo_honours_port():

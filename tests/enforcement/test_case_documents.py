@@ -116,8 +116,7 @@ def test_the_decision_carries_every_item_the_law_requires(db, case_world, tmp_pa
     expected = [
         UNIT["unit_name"], UNIT["credit_code"], f"法定代表人（负责人）{UNIT['legal_representative']}", UNIT["address"],
         "当事人经营的场所未按要求查验健康码",  # the facts as the case records them
-        "现场发现问题：k3_visitors_within_half_capacity",  # each violation
-        "现决定：对被处罚单位处以罚款（罚款金额：人民币10,000元）",  # the penalty
+        "现决定：对被处罚单位处以罚款人民币壹万元整（¥10000.00）",  # the penalty, in capitals with the figure
         "《中华人民共和国传染病防治法》第一百一十一条第一款第（一）项",  # the law and article in force on the act date
         f"自收到本决定书之日起{periods['payment_days']}日内",  # how and by when
         f"{periods['review_days']}日内向金华市人民政府申请行政复议",
@@ -128,8 +127,13 @@ def test_the_decision_carries_every_item_the_law_requires(db, case_world, tmp_pa
     ]
     for item in expected:
         assert "".join(item.split()) in text, item
+    # The officer's facts are printed as typed, with no list of the checks (their codes and
+    # requirements) appended after them.
+    assert "k3_visitors_within_half_capacity" not in text and "经查，存在下列" not in text
+    # Each photo is listed by its caption and time; its SHA-256 stays in the stored context.
+    evidence = {item["sha256"] for item in decision.context["evidence"]}
     for photo in case_world.photos:
-        assert photo.sha256 in text
+        assert photo.sha256 in evidence and photo.sha256 not in text
     assert (periods["payment_days"], periods["review_days"], periods["lawsuit_months"]) == (15, 60, 6)
 
 
@@ -137,7 +141,7 @@ def test_an_individual_decision_names_the_id_number_and_address(db, case_world, 
     case = decided(case_world, party=PERSON, circumstance="first", amount=200)
     text = flat_text(stored_bytes(case_documents_of(case)["penalty_decision"]), tmp_path, "decision.pdf")
     for item in (PERSON["name"], f"身份证件号码{PERSON['id_number']}", f"住址{PERSON['address']}",
-                 "对被处罚人处以罚款（罚款金额：人民币200元）"):
+                 "对被处罚人处以罚款人民币贰佰元整（¥200.00）"):
         assert item in text, item
 
 
@@ -147,7 +151,7 @@ def test_the_notice_names_facts_reasons_basis_and_rights(db, case_world, tmp_pat
     text = flat_text(stored_bytes(case_documents_of(case)["penalty_notice"]), tmp_path, "notice.pdf")
     for item in ("一、违法事实", "当事人经营的场所未按要求查验健康码", "二、理由", "属单位拒不配合",
                  "三、依据", "《中华人民共和国传染病防治法》第一百一十一条第一款第（一）项",
-                 "拟对你（单位）作出如下行政处罚：罚款（罚款金额：人民币10,000元）",
+                 "拟对你（单位）作出如下行政处罚：罚款人民币壹万元整（¥10000.00）",
                  "陈述权和申辩权", "陈述、申辩", "有权要求举行听证", "2026年3月13日"):
         assert item in text, item
 

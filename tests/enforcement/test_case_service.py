@@ -212,7 +212,8 @@ def test_concurrent_writer_from_the_same_version_loses(db, case_world):
 def test_decision_waits_for_the_statement_period_unless_waived(db, case_world):
     case = case_in(case_world, "notified")
     early = date(2026, 3, 17)
-    with pytest.raises(Conflict, match="陈述、申辩期限"):
+    # A date the procedure does not allow is an invalid body (422 naming the dates), not a conflict.
+    with pytest.raises(Invalid, match="陈述、申辩期限至2026年3月18日止"):
         move(case, "decided", case_world.officers[0], decided_on=early)
     move(case, "decided", case_world.officers[0], decided_on=early, statement_waived=True)
     assert case.state == "decided" and case.statement_waived

@@ -52,8 +52,10 @@ def test_each_kind_renders_to_a_gbt9704_pdf_with_chinese_text_and_embedded_cjk_f
     [printed] = re.findall(r"〔(\d{4})〕(\d+)号", head)
     assert printed == ("2026", str(document.serial))
     assert "第" not in head
-    # The verification line: the document id and the content code.
-    assert f"文书编号{document.id}" in text and f"SHA-256{document.content_sha256}" in text
+    # The verification line says how to check the document in plain words; the id and the content
+    # code stay in the PDF's Info dictionary and the stored row, off the printed page.
+    assert "本文书可向作出机关核验真伪。" in text
+    assert document.id not in text and document.content_sha256 not in text
     assert "2026年11月28日" in text
 
     fonts = pdffonts(path)
@@ -106,7 +108,7 @@ def test_decision_prints_every_item_the_law_requires(db, officer, tmp_path):
     for item in ("李某某", "330702198001010000", "金华市婺城区示例路2号",  # the party
                  "当事单位在本市疫情防控指挥部要求KTV暂停营业期间",  # facts
                  "现场检查笔录", "询问笔录",  # evidence
-                 "对当事单位处以罚款", "人民币200元",  # penalty
+                 "对当事单位处以罚款人民币贰佰元整（¥200.00）",  # penalty
                  "《中华人民共和国治安管理处罚法》第五十条第一款第（一）项",  # legal basis
                  "自收到本决定书之日起15日内", "持本决定书到中国工商银行金华分行各营业网点缴纳罚款",  # execution
                  "60日内向金华市人民政府申请行政复议", "6个月内依法向金华市婺城区人民法院提起行政诉讼",  # remedies

@@ -26,7 +26,7 @@ from server.extensions import db
 
 THREADS = 8
 ISSUES_PER_THREAD = 10
-YEAR = 2031  # a year no other test issues in
+YEAR = 2011  # a past year no other test issues in (a document is never dated ahead of today)
 KIND = "rectification_order"
 
 

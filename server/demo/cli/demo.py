@@ -17,6 +17,7 @@ from ...extensions import db
 from ...registry.loader import load_reference
 from ..cases import seed_demo_inspections
 from ..registry import DEMO_PASSWORD, seed_demo
+from ..signing import ensure_demo_signing_keys
 from ..week import seed_week_inspections
 
 DEMO_WEEK_DAYS = 7
@@ -31,6 +32,9 @@ def _prepare() -> None:
     report = seed_demo()
     db.session.commit()
     console = Console()
+    signing_dir, organs = ensure_demo_signing_keys()
+    if organs:
+        console.print(f"电子签章：已在 {signing_dir} 生成演示根证书及{'、'.join(organs)}的签章证书（仅供演示）。")
     console.print(f"演示数据：新增场所 {report.venues_created} 个，新增用户 {report.users_created} 个。")
     try:
         inspections = seed_demo_inspections()

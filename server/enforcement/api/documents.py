@@ -61,7 +61,7 @@ def get_document_pdf(document_id):
 @blp.response(200, HashVerifySchema)
 @blp.alt_response(404, response="NOT_FOUND", description="文书不存在")
 def verify_document_hash(args, document_id):
-    """Check a SHA-256 against a document: the PDF file's hash or the content code printed on it.
+    """Check a SHA-256 against a document: the PDF file's hash or its content code.
 
     `genuine` is true when it matches either; `matched` says which (`pdf` or `content`).
     """
@@ -70,7 +70,7 @@ def verify_document_hash(args, document_id):
     matched = service.verify_hash(document, args["sha256"])
     title = service.document_title(document)
     message = {"pdf": f"与{title} {document.number} 的 PDF 原件一致。",
-               "content": f"与{title} {document.number} 上印制的内容校验码一致。"}.get(
+               "content": f"与{title} {document.number} 的内容校验码一致。"}.get(
         matched, f"与{title} {document.number} 不一致：文件或校验码可能被改动。")
     return {"genuine": matched is not None, "matched": matched, "message": message, "document_id": document.id,
             "number": document.number, "kind": document.kind, "title": title}

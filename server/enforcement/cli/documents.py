@@ -39,10 +39,14 @@ def verify_command(file):
     except OSError as exc:
         fail(f"无法读取 {file}：{exc.strerror}。")
     result = service.verify_pdf(data)
+    # The exit code follows the file (byte-identical to an original or not); the signature line
+    # says who sealed it and whether it still holds, also for a file this server does not know.
     if result.genuine:
         click.echo(result.message)
+        click.echo(result.signature.message)
         return
     click.echo(result.message, err=True)
+    click.echo(result.signature.message, err=True)
     sys.exit(1)
 
 

@@ -15,9 +15,9 @@ from ...extensions import db
 class Document(db.Model):
     """One issued document: exactly the context it was rendered from, and the PDF's hashes.
 
-    `content_sha256` is the SHA-256 of the canonical JSON of {kind, number, context} and is
-    printed on every page; `pdf_sha256` is the SHA-256 of the stored file's bytes, which a
-    verifier compares with the file it holds. The file lives under EVIDENCE_DIR at `pdf_path`.
+    `content_sha256` is the SHA-256 of the canonical JSON of {kind, number, context}, kept with
+    the row (a party's page prints no hash); `pdf_sha256` is the SHA-256 of the stored file's
+    bytes, which a verifier compares with the file it holds. The file lives under EVIDENCE_DIR at `pdf_path`.
     """
 
     __tablename__ = "document"

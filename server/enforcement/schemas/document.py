@@ -19,6 +19,7 @@ class DocumentSchema(ma.Schema):
     issued_on = fields.Date()
     issued_at = fields.DateTime()
     issued_by = fields.String(allow_none=True)
+    signed = fields.Boolean(metadata={"description": "PDF 原件是否加盖了出具机关的电子签章（PAdES）"})
 
 
 class HashVerifyArgsSchema(ma.Schema):
@@ -43,6 +44,16 @@ class VerifiedDocumentSchema(ma.Schema):
     issued_on = fields.Date()
 
 
+class SignatureCheckSchema(ma.Schema):
+    status = fields.String(metadata={"description": "valid | untrusted | wrong_organ | modified | invalid | unsigned | unreadable"})
+    status_label = fields.String()
+    valid = fields.Boolean(metadata={"description": "签名完好、证书链至受信任的根证书、签章机关即出具机关、签章后未被改动"})
+    signer = fields.String(allow_none=True, metadata={"description": "签章证书的名称（机关）"})
+    organization = fields.String(allow_none=True)
+    signed_at = fields.DateTime(allow_none=True, metadata={"description": "签章时间（签章人声明的时间）"})
+    message = fields.String()
+
+
 class VerifyResultSchema(ma.Schema):
     status = fields.String(metadata={"description": "genuine | altered | unknown"})
     status_label = fields.String()
@@ -51,3 +62,4 @@ class VerifyResultSchema(ma.Schema):
     message = fields.String()
     document_id = fields.String(allow_none=True, metadata={"description": "文件中写明的文书编号"})
     document = fields.Nested(VerifiedDocumentSchema, allow_none=True)
+    signature = fields.Nested(SignatureCheckSchema, allow_none=True, metadata={"description": "电子签章核验结果"})

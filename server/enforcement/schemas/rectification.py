@@ -83,6 +83,7 @@ class _Notice(ma.Schema):
     id = fields.String()
     number = fields.String()
     download_url = fields.String()
+    signed = fields.Boolean(metadata={"description": "是否加盖了出具机关的电子签章"})
 
 
 class OrderSchema(ma.Schema):

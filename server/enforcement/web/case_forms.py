@@ -13,12 +13,13 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ...registry.models.reference import CIRCUMSTANCE_LABELS, PARTY_KIND_LABELS
 from ...web.chinese_form import ChineseForm
-from ..cases import OUTCOME_LABELS, PENALTY_LABELS, SERVICE_METHOD_LABELS
+from ..case_transitions import day_text
+from ..cases import OUTCOME_LABELS, PENALTY_LABELS, SERVICE_METHOD_LABELS, today
 
 
 def _choices(labels: dict) -> list[SelectChoice]:
@@ -46,7 +47,11 @@ class OpenCaseForm(ChineseForm):
     circumstance = SelectField("违法情节", choices=_choices(CIRCUMSTANCE_LABELS))
     officer1 = SelectField("承办人一", coerce=int)
     officer2 = SelectField("承办人二", coerce=int)
-    facts = TextAreaField("违法事实（留空则按违规问题生成）", validators=[Optional(), Length(max=5000)])
+    facts = TextAreaField("违法事实（已按检查记录拟写，可修改；留空或不修改则立案时按所填当事人重新拟写）",
+                          validators=[Optional(), Length(max=5000)])
+    # The text the page proposed: submitted unchanged it is composed again at 立案, so that it names
+    # the party entered on the form and the violations finally ticked.
+    facts_proposed = HiddenField()
 
     PARTY_FIELDS = ("name", "id_number", "unit_name", "credit_code", "legal_representative", "address", "phone")
 
@@ -57,6 +62,14 @@ class OpenCaseForm(ChineseForm):
             if value and value.strip():
                 party[name] = value.strip()
         return party
+
+    def officer_facts(self) -> str | None:
+        """The facts the officer wrote, or None when they left the proposed text as it was."""
+        def normal(text):
+            return "\n".join(line.strip() for line in (text or "").strip().splitlines())
+
+        written = normal(self.facts.data)
+        return None if not written or written == normal(self.facts_proposed.data) else self.facts.data
 
 
 class DeclineForm(ChineseForm):
@@ -75,6 +88,18 @@ def _penalty_fields(prefix_label: str) -> dict:
     }
 
 
+def not_after_today(form, field) -> None:
+    """A procedure date is entered when the step is taken: never a day after today (金华)."""
+    if field.data is not None and field.data > today():
+        raise ValidationError(f"{field.label.text.split('（')[0]}{day_text(field.data)}晚于今天"
+                              f"（{day_text(today())}）；不能填写将来的日期。")
+
+
+def _day(label: str, *, required: str | None = None) -> DateField:
+    first = InputRequired(message=required) if required else Optional()
+    return DateField(label, validators=[first, not_after_today])
+
+
 def _confirm() -> BooleanField:
     return BooleanField("我已核对，确认提交", validators=[DataRequired(message="请勾选确认后再提交。")])
 
@@ -86,21 +111,21 @@ TRANSITION_FIELDS = {
                          "party_legal_representative": StringField("补充法定代表人（单位）",
                                                                    validators=[Optional(), Length(max=64)]),
                          **_penalty_fields("拟处罚"),
-                         "notified_on": DateField("告知日期（留空为今天）", validators=[Optional()])},
+                         "notified_on": _day("告知日期（留空为今天）")},
     "decided": lambda: {**_penalty_fields("处罚"),
-                        "decided_on": DateField("决定日期（留空为今天）", validators=[Optional()]),
+                        "decided_on": _day("决定日期（留空为今天）"),
                         "statement_waived": BooleanField("当事人放弃陈述、申辩"),
                         "hearing_requested": BooleanField("当事人要求听证"),
-                        "hearing_held_on": DateField("听证日期", validators=[Optional()]),
+                        "hearing_held_on": _day("听证日期"),
                         "statement_note": TextAreaField("陈述、申辩意见", validators=[Optional(), Length(max=5000)]),
                         "confirm": _confirm()},
-    "served": lambda: {"served_on": DateField("送达日期", validators=[InputRequired(message="请填写送达日期。")]),
+    "served": lambda: {"served_on": _day("送达日期", required="请填写送达日期。"),
                        "service_method": SelectField("送达方式", choices=_choices(SERVICE_METHOD_LABELS))},
     "executed": lambda: {"outcome": SelectField("执行结果", choices=_choices(OUTCOME_LABELS)),
                          "paid_amount": IntegerField("缴纳金额（元）", validators=[Optional()]),
-                         "paid_on": DateField("缴纳日期", validators=[Optional()]),
-                         "executed_on": DateField("执行日期（留空为今天）", validators=[Optional()])},
-    "closed": lambda: {"closed_on": DateField("结案日期（留空为今天）", validators=[Optional()]),
+                         "paid_on": _day("缴纳日期"),
+                         "executed_on": _day("执行日期（留空为今天）")},
+    "closed": lambda: {"closed_on": _day("结案日期（留空为今天）"),
                        "note": TextAreaField("说明", validators=[Optional(), Length(max=2000)])},
     "no_penalty": lambda: {"reason": TextAreaField("不予处罚的理由", validators=[
         DataRequired(message="请填写理由。"), Length(max=2000)])},
@@ -122,6 +147,26 @@ def transition_form_class(to_state: str) -> type[ChineseForm]:
 def transition_form(to_state: str, **kwargs) -> ChineseForm:
     # The prefix keeps field ids unique with several forms on one page.
     return transition_form_class(to_state)(prefix=to_state, **kwargs)
+
+
+# Where the service's field names (problem `errors` keys) appear on a transition form.
+SERVICE_FIELD_NAMES = {"proposed_penalty.type": "penalty_type", "decided_penalty.type": "penalty_type",
+                       "proposed_penalty.amount": "amount", "decided_penalty.amount": "amount",
+                       "proposed_penalty.basis_code": "basis_code", "decided_penalty.basis_code": "basis_code",
+                       "party.address": "party_address", "party.legal_representative": "party_legal_representative"}
+
+
+def show_service_errors(form: ChineseForm, errors: dict | None) -> dict:
+    """Put a refusal's field messages next to the form's fields (a date the procedure does not
+    allow beside that date); returns those the form has no field for."""
+    leftover = {}
+    for name, messages in (errors or {}).items():
+        field = form._fields.get(SERVICE_FIELD_NAMES.get(name, name))
+        if field is None or name in ("csrf_token", "version"):
+            leftover[name] = messages
+            continue
+        field.errors = [*field.errors, *(messages if isinstance(messages, list) else [str(messages)])]
+    return leftover
 
 
 def transition_data(to_state: str, form: ChineseForm) -> dict:

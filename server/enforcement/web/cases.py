@@ -4,6 +4,7 @@ the document the next transition issues and the case's issued documents."""
 
 from __future__ import annotations
 
+import copy
 from io import BytesIO
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
@@ -19,13 +20,20 @@ from ...registry.models.venue import Venue
 from ...web.navigation import add_nav_item
 from ...web.query_args import choice_arg, flag_arg, int_arg, page_number
 from ...web.signed_in import signed_in_user
-from .. import case_documents, legal_bases
+from .. import case_documents, case_facts, legal_bases
 from .. import case_opening as opening
 from .. import case_transitions as transitions
 from .. import cases as service
 from .. import documents as document_service
 from ..models.case import CASE_STATES
-from .case_forms import CONFIRMED_TRANSITIONS, DeclineForm, OpenCaseForm, transition_data, transition_form
+from .case_forms import (
+    CONFIRMED_TRANSITIONS,
+    DeclineForm,
+    OpenCaseForm,
+    show_service_errors,
+    transition_data,
+    transition_form,
+)
 
 bp = Blueprint("web_cases", __name__, template_folder="templates")
 
@@ -102,6 +110,10 @@ def _open_form(selected: list[int]) -> OpenCaseForm:
     form.officer2.choices = officers
     if request.method == "GET":
         form.violation_ids.data = [vid for vid in selected if vid in open_ids]
+        chosen = [open_ids[vid] for vid in form.violation_ids.data]
+        if chosen and len({v.venue_id for v in chosen}) == 1:
+            # Proposed from the record for the officer to edit; the party is not known yet.
+            form.facts.data = form.facts_proposed.data = case_facts.compose_facts(chosen)
         if current_user.role == "enforcement" and any(choice.value == current_user.id for choice in officers):
             form.officer1.data = current_user.id
     return form
@@ -118,7 +130,7 @@ def new_case():
             with db.session.begin_nested():
                 case = opening.open_case(form.violation_ids.data, officers=[form.officer1.data, form.officer2.data],
                                          party=form.party(), circumstance=form.circumstance.data,
-                                         facts=form.facts.data, actor=signed_in_user(), channel="web")
+                                         facts=form.officer_facts(), actor=signed_in_user(), channel="web")
         except Problem as exc:
             problem = exc
         else:
@@ -140,7 +152,14 @@ def _render_case(case, forms=None, problem=None, status=200):
                            inspectors_proposed=service.proposed_by_inspectors(case),
                            citations=legal_bases.citations(),
                            document_titles={kind: document_service.document_kind(kind).title
-                                            for kind in case_documents.CASE_KINDS}), status
+                                            for kind in case_documents.CASE_KINDS},
+                           signing_notices=_signing_notices()), status
+
+
+def _signing_notices() -> list[str]:
+    """What the officer must know before issuing: organs of the case documents without a key."""
+    organs = dict.fromkeys(document_service.document_kind(kind).authority for kind in case_documents.CASE_KINDS)
+    return [notice for notice in map(document_service.signing_notice, organs) if notice]
 
 
 @bp.get("/cases/<int:case_id>")
@@ -168,7 +187,10 @@ def transition(case_id: int, to_state: str):
             transitions.transition(case, to_state, actor=signed_in_user(), channel="web", **data)
     except Problem as exc:
         db.session.refresh(case)
-        return _render_case(case, {to_state: form}, exc, exc.status)
+        # The field messages go next to their fields; the box above lists only the others.
+        shown = copy.copy(exc)
+        shown.errors = show_service_errors(form, exc.errors) or None
+        return _render_case(case, {to_state: form}, shown, exc.status)
     flash(f"案件已转入“{service.STATE_LABELS[to_state]}”。", "success")
     return redirect(url_for("web_cases.show_case", case_id=case.id))
 

@@ -15,6 +15,7 @@ from marshmallow import Schema, ValidationError
 
 from .checklist_records import RuleRecord
 from .draw_policy_records import DrawPolicyRecord
+from .fact_template_records import FactTemplateRecord, check_kind, template_problems
 from .legal_records import HearingThresholdRecord, LegalBasisRecord
 from .legal_rules import hearing_threshold_problems, legal_basis_problems
 from .organisation_records import (
@@ -29,7 +30,7 @@ from .reference_fields import StrictSchema, _records, _version
 
 # The order files load in: each refers only to files before it.
 DATASETS = ("counties", "departments", "roster", "duties", "categories", "rules", "legal_bases",
-            "hearing_thresholds", "draw_policy")
+            "hearing_thresholds", "draw_policy", "fact_templates")
 
 # The top-level key holding each file's records.
 RECORDS_KEY = {
@@ -42,6 +43,7 @@ RECORDS_KEY = {
     "legal_bases": "legal_bases",
     "hearing_thresholds": "thresholds",
     "draw_policy": "policies",
+    "fact_templates": "templates",
 }
 
 
@@ -85,6 +87,7 @@ FILE_SCHEMAS: dict[str, type[Schema]] = {
     "legal_bases": _file_schema("legal_bases", LegalBasisRecord),
     "hearing_thresholds": _file_schema("thresholds", HearingThresholdRecord),
     "draw_policy": _file_schema("policies", DrawPolicyRecord),
+    "fact_templates": _file_schema("templates", FactTemplateRecord),
 }
 
 
@@ -147,7 +150,7 @@ def _child(raw, key):
 
 def _label(record) -> str:
     if isinstance(record, dict):
-        for key in ("code", "name", "seq"):
+        for key in ("code", "name", "seq", "check"):
             if isinstance(record.get(key), (str, int)):
                 return f"（{record[key]}）"
     return ""
@@ -169,7 +172,8 @@ def _cross_check(documents: dict[str, dict]) -> list[Issue]:
     for dataset, key in (("counties", "code"), ("counties", "name"), ("departments", "code"),
                          ("departments", "name"), ("roster", "name"), ("duties", "seq"),
                          ("categories", "code"), ("categories", "name"), ("rules", "code"),
-                         ("legal_bases", "code"), ("hearing_thresholds", "code"), ("draw_policy", "code")):
+                         ("legal_bases", "code"), ("hearing_thresholds", "code"), ("draw_policy", "code"),
+                         ("fact_templates", "check")):
         issues.extend(_duplicates(dataset, key, records[dataset]))
 
     department_codes = {d["code"] for d in records["departments"]}
@@ -203,6 +207,28 @@ def _cross_check(documents: dict[str, dict]) -> list[Issue]:
     issues.extend(_check_global_codes("rules", records["rules"], ("items", "checks")))
     issues.extend(_check_global_codes("legal_bases", records["legal_bases"], ("benchmarks",)))
     issues.extend(_check_legal_rules(records["legal_bases"], records["hearing_thresholds"]))
+    issues.extend(_check_fact_templates(records["rules"], records["fact_templates"]))
+    return issues
+
+
+def _check_fact_templates(rules: list[dict], templates: list[dict]) -> list[Issue]:
+    """Every check has a template of its kind, using only what the check reads; none is stray."""
+    checks = {check["code"]: (check, rule["code"]) for rule in rules for check in rule["checks"]}
+    issues = []
+    for index, template in enumerate(templates):
+        if template["check"] not in checks:
+            issues.append(Issue(file_name("fact_templates"), _path("templates", index, template, "check"),
+                                f"未知检查条件代码 {template['check']}。"))
+            continue
+        check, rule_code = checks[template["check"]]
+        issues.extend(Issue(file_name("fact_templates"), _path("templates", index, template, field), message)
+                      for field, message in template_problems(template, check, rule_code))
+    covered = {template["check"] for template in templates}
+    # A new comparison check must come with the sentence its violations will be written in; a check
+    # of another shape (e.g. `present`) has no numbers or answer to state and gets a plain sentence.
+    issues.extend(Issue(file_name("fact_templates"), "templates", f"缺少检查条件 {code}（规则 {rule_code}）的违法事实模板。")
+                  for code, (check, rule_code) in checks.items()
+                  if code not in covered and check_kind(check["expression"]) is not None)
     return issues
 
 

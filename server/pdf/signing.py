@@ -18,6 +18,8 @@ signer's certificate and chain are embedded, nothing is fetched from the network
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
 import os
 import threading
@@ -242,7 +244,7 @@ def load_trust_roots(path: str | os.PathLike | None) -> list[x509.Certificate]:
 # --- signing -------------------------------------------------------------------------------------
 
 
-def sign(pdf: bytes, organ_key: OrganKey, *, reason: str = DEFAULT_REASON, location: str | None = None,
+def _sign(pdf: bytes, organ_key: OrganKey, *, reason: str = DEFAULT_REASON, location: str | None = None,
          name: str | None = None) -> bytes:
     """The PDF with the organ's PAdES signature appended as an incremental update.
 
@@ -321,7 +323,7 @@ def has_signature(pdf: bytes) -> bool:
     return b"/ByteRange" in pdf
 
 
-def check(pdf: bytes, trust_roots: list[x509.Certificate], *, expected_signer: str | None = None) -> SignatureCheck:
+def _check(pdf: bytes, trust_roots: list[x509.Certificate], *, expected_signer: str | None = None) -> SignatureCheck:
     """Check the last signature of `pdf` against `trust_roots`; never raises for a bad file."""
     if not has_signature(pdf):
         return SignatureCheck("unsigned")
@@ -363,3 +365,25 @@ def check(pdf: bytes, trust_roots: list[x509.Certificate], *, expected_signer: s
     if expected_signer is not None and found["signer"] != expected_signer:
         return SignatureCheck("wrong_organ", **found, detail=expected_signer)
     return SignatureCheck("valid", **found)
+
+
+def _outside_event_loop(function, *args, **kwargs):
+    """pyHanko's synchronous calls run their own event loop (asyncio.run), which Python refuses
+    inside a thread whose loop is running (an async server, or a test process that drives a
+    browser): there the work runs in a short-lived thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return function(*args, **kwargs)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as worker:
+        return worker.submit(function, *args, **kwargs).result()
+
+
+def sign(pdf: bytes, organ_key: OrganKey, **options) -> bytes:
+    """`pdf` with the organ's PAdES signature appended (an incremental update); see `_sign`."""
+    return _outside_event_loop(_sign, pdf, organ_key, **options)
+
+
+def check(pdf: bytes, trust_roots: list[x509.Certificate], **options) -> SignatureCheck:
+    """Who signed `pdf`, and whether the signature holds; see `_check`."""
+    return _outside_event_loop(_check, pdf, trust_roots, **options)

@@ -5,6 +5,7 @@ file is reported, never raised."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 import subprocess
@@ -61,6 +62,16 @@ def test_pdfsig_lists_the_organ_signature_as_valid(tmp_path, signed, decision_pd
     assert "Total document signed" in report
     # The signature is an incremental update: the rendered bytes are kept as they were.
     assert signed.startswith(decision_pdf)
+
+
+def test_signing_and_checking_work_where_an_event_loop_is_running(decision_pdf, ring, roots):
+    """pyHanko runs its own event loop; under a running one (an async server, or this test process
+    once Playwright's browser stories have started) signing must still work."""
+    async def inside_a_running_loop():
+        signed = signing.sign(decision_pdf, ring.key_for(POLICE))
+        return signing.check(signed, roots, expected_signer=POLICE)
+
+    assert asyncio.run(inside_a_running_loop()).valid
 
 
 def test_pyhanko_trusts_it_against_the_demo_ca_with_reason_and_location(signed, roots):

@@ -231,9 +231,11 @@ def test_the_inspection_record_document_prints_the_corrected_record(client, db, 
     assert statuses(pushed(client, leader, [amendment(recording, content, "人数复核为三百九十九人")])) == [200]
     path = tmp_path / "record.pdf"
     path.write_bytes(preview_document("inspection_record", inspection_record_context(inspection_row(db, recording))))
-    # Without spaces and line breaks, so that a phrase wrapped over two lines is found, and without
-    # the preview's 样稿 mark, whose letters pdftotext reads into the lines they lie across.
-    text = "".join(subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True,
+    # In the order the content was drawn (-raw: a table cell's wrapped lines stay together, not
+    # interleaved with the next column's), without spaces and line breaks so that a phrase wrapped
+    # over two lines is found, and without the preview's 样稿 mark, which lies across the lines.
+    text = "".join(subprocess.run(["pdftotext", "-raw", "-enc", "UTF-8", str(path), "-"], capture_output=True,
+                                  check=True,
                                   timeout=60).stdout.decode("utf-8").split())
     text = text.replace("样", "").replace("稿", "")
     assert "人数复核为三百九十九人" in text and "撤回处罚建议：罚款2000元" in text

@@ -6,6 +6,7 @@ file is reported, never raised."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import stat
 import subprocess
@@ -71,7 +72,10 @@ def test_signing_and_checking_work_where_an_event_loop_is_running(decision_pdf, 
         signed = signing.sign(decision_pdf, ring.key_for(POLICE))
         return signing.check(signed, roots, expected_signer=POLICE)
 
-    assert asyncio.run(inside_a_running_loop()).valid
+    # A thread of its own, where this test's loop is the only one (the browser stories' loop may
+    # already run in the main thread).
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as worker:
+        assert worker.submit(asyncio.run, inside_a_running_loop()).result().valid
 
 
 def test_pyhanko_trusts_it_against_the_demo_ca_with_reason_and_location(signed, roots):

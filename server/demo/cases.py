@@ -14,7 +14,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from ..accounts.models.user import User
-from ..columns import utcnow
+from ..columns import CHINA_STANDARD_TIME, utcnow
 from ..draws import assignments as assignment_service
 from ..draws.creation import create_draw
 from ..extensions import db
@@ -37,8 +37,11 @@ def seed_demo_inspections() -> int:
     if office is None or not categories:
         return 0
     now = utcnow()
+    # The window starts two hours ago, but never on a Beijing day already over: an assignment of
+    # yesterday could no longer be dispatched just after midnight.
+    midnight = now.astimezone(CHINA_STANDARD_TIME).replace(hour=0, minute=0, second=0, microsecond=0)
     draw = create_draw(office, counties=list(DEMO_COUNTIES), categories=categories,
-                       window_start=now - timedelta(hours=2), window_end=now + timedelta(days=2),
+                       window_start=max(now - timedelta(hours=2), midnight), window_end=now + timedelta(days=2),
                        sample_size=DEMO_INSPECTIONS, team_size=2, meeting_point="市公安局北门", channel="cli")
     made = 0
     for assignment in draw.assignments:

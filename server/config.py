@@ -36,6 +36,11 @@ class Config:
     DOCUMENT_SIGNING_DIR = os.environ.get("DOCUMENT_SIGNING_DIR") or None
     DOCUMENT_SIGNING_PASSPHRASE = os.environ.get("DOCUMENT_SIGNING_PASSPHRASE") or None
     DOCUMENT_TRUST_ROOTS = os.environ.get("DOCUMENT_TRUST_ROOTS") or None
+    # The address citizens reach this server at: every issued document prints its public
+    # verification page, PUBLIC_BASE_URL + /v/<核验码>, as a QR code and in words.
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    # The public verification page answers anyone without a login, so it is rate-limited per address.
+    VERIFICATION_RATE_LIMIT = os.environ.get("VERIFICATION_RATE_LIMIT", "30 per minute")
 
     # flask-smorest / OpenAPI
     API_TITLE = "anfang"

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import secrets
 import uuid
 import zlib
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
+
+from sealing.envelope import CODE_ALPHABET
 
 from ..access import grant, register_policy
 from ..accounts.models.user import User
@@ -161,8 +164,21 @@ def take_write_lock() -> None:
                            execution_options={"synchronize_session": False})
 
 
-def allocate_serial(kind: str, year: int) -> int:
-    """The next serial of `kind` in `year`; the counter stays locked until the transaction ends."""
+def new_verification_code() -> str:
+    """A fresh 核验码 such as 7KQ2-MXW9-PA4T: 60 random bits in the reveal codes' alphabet
+    (Crockford base 32), read from paper or a QR code; unguessable at the verification page's rate limit."""
+    symbols = "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
+    return "-".join(symbols[i:i + 4] for i in range(0, 12, 4))
+
+
+def verification_url(code: str) -> str:
+    """The public verification page of a document, as its QR code and footer print it."""
+    return f"{current_app.config['PUBLIC_BASE_URL']}/v/{code}"
+
+
+def allocate_serial(kind: str, organ: str, year: int) -> int:
+    """The next serial of `kind` issued by `organ` in `year`; the counter stays locked until the
+    transaction ends."""
     session = db.session
     table = DocumentCounter.__table__
     dialect = session.get_bind(mapper=DocumentCounter).dialect.name
@@ -170,9 +186,9 @@ def allocate_serial(kind: str, year: int) -> int:
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    session.execute(insert(table).values(kind=kind, year=year, last_serial=0).on_conflict_do_nothing())
+    session.execute(insert(table).values(kind=kind, organ=organ, year=year, last_serial=0).on_conflict_do_nothing())
     serial = session.execute(
-        sa.update(table).where(table.c.kind == kind, table.c.year == year)
+        sa.update(table).where(table.c.kind == kind, table.c.organ == organ, table.c.year == year)
         .values(last_serial=table.c.last_serial + 1).returning(table.c.last_serial)
     ).scalar_one()
     return serial
@@ -243,13 +259,16 @@ def issue_document(kind: str, context: dict, *, actor: User, subject_type: str, 
                    f"（{today.year}年{today.month}月{today.day}日）；文书不能预先出具，编号按文书日期所在年度编排。")
         raise Invalid(message, errors={"date": [message]})
     cjk_font_families(current_app.config.get("REPORT_FONTCONFIG_FILE"))
-    serial = allocate_serial(kind, printed.year)
+    organ = prepared["authority"]
+    serial = allocate_serial(kind, organ, printed.year)
     number = info.number(printed.year, serial)
     document_id = str(uuid.uuid4())
+    code = new_verification_code()
     digest = content_sha256(kind, number, prepared)
     pdf = render_pdf(kind, ctx=prepared, resolve=evidence_resolver(actor), doc={
         "kind": kind, "title": info.title, "number": number, "id": document_id, "content_sha256": digest,
-        "authority_mark": prepared["authority"], "draft": False})
+        "authority_mark": prepared["authority"], "draft": False, "verification_code": code,
+        "verification_url": verification_url(code)})
     # Signed before anything is hashed or stored: the recorded pdf_sha256 is the signed file's,
     # so the byte-identical check and the signature check agree on one file.
     organ_key = organ_keys().key_for(prepared["authority"])
@@ -262,7 +281,8 @@ def issue_document(kind: str, context: dict, *, actor: User, subject_type: str, 
     relative = f"{DOCUMENTS_DIR}/{printed.year}/{document_id}.pdf"
     write_durably(pdf, Path(current_app.config["EVIDENCE_DIR"]) / relative, read_only=True)
     document = Document(
-        id=document_id, kind=kind, number=number, year=printed.year, serial=serial, subject_type=subject_type,
+        id=document_id, kind=kind, organ=organ, number=number, verification_code=code,
+        year=printed.year, serial=serial, subject_type=subject_type,
         subject_id=str(subject_id), context=prepared, content_sha256=digest,
         pdf_sha256=hashlib.sha256(pdf).hexdigest(), pdf_size=len(pdf), pdf_path=relative, issued_on=printed,
         issued_by_id=actor.id, issued_at=utcnow())
@@ -283,7 +303,8 @@ def preview_document(kind: str, context: dict | None = None, *, user: User | Non
     prepared, printed = prepare_context(kind, sample_context(kind) if context is None else context)
     return render_pdf(kind, ctx=prepared, resolve=evidence_resolver(user), doc={
         "kind": kind, "title": info.title, "number": info.placeholder_number(printed.year), "id": None,
-        "content_sha256": None, "authority_mark": prepared["authority"], "draft": True})
+        "content_sha256": None, "authority_mark": prepared["authority"], "draft": True, "verification_code": None,
+        "verification_url": None})
 
 
 def document_path(document: Document) -> Path:

@@ -5,7 +5,7 @@ the office may return a submitted or approved issue to draft. Only a draft chang
 issue never does (409 on any change).
 
 Numbers (decision): allocated at publication, per year of the publication date (China time),
-with `documents.allocate_serial("bulletin", year)` in the same transaction that stores the issue:
+with `documents.allocate_serial("bulletin", "", year)` in the same transaction that stores the issue:
 an issue approved but never published uses no number, a failed publication gives its number
 back, and concurrent publishers queue on the counter row — the published issues of a year are
 第1期, 第2期, … without gaps.
@@ -458,7 +458,7 @@ def publish_bulletin(bulletin: Bulletin, *, actor: User, issued_on: date | None 
     prepare_redacted([photo for entry in bulletin.entries for photo in entry.item.photos])
     context = build_context(bulletin, printed)
     reference = bulletin_reference()
-    serial = allocate_serial(COUNTER_KIND, printed.year)
+    serial = allocate_serial(COUNTER_KIND, "", printed.year)  # one series, whoever publishes
     number = reference.number(serial)
     context["number"] = number
     pdf = render_bulletin(context, number=number, user=actor, draft=False)

@@ -178,13 +178,13 @@ def test_without_a_cjk_font_nothing_is_rendered_and_no_number_is_used(app, db, o
     assert cjk_font_families() and any("CJK" in name for name in cjk_font_families())
 
     monkeypatch.setitem(app.config, "REPORT_FONTCONFIG_FILE", str(empty))
-    counter = db.session.get(DocumentCounter, ("penalty_decision", 2026))
+    counter = db.session.get(DocumentCounter, ("penalty_decision", "金华市公安局", 2026))
     last = counter.last_serial if counter else 0
     with pytest.raises(MissingCJKFont):
         issue("penalty_decision", officer)
     with pytest.raises(MissingCJKFont):
         service.preview_document("penalty_notice")
-    counter = db.session.get(DocumentCounter, ("penalty_decision", 2026))
+    counter = db.session.get(DocumentCounter, ("penalty_decision", "金华市公安局", 2026))
     assert (counter.last_serial if counter else 0) == last
     assert not (Path(app.config["EVIDENCE_DIR"]) / "documents").exists()
     _families.cache_clear()
@@ -192,7 +192,7 @@ def test_without_a_cjk_font_nothing_is_rendered_and_no_number_is_used(app, db, o
 
 def test_an_invalid_context_uses_no_number(db, officer):
     issue("rectification_order", officer)
-    last = db.session.get(DocumentCounter, ("rectification_order", 2026)).last_serial
+    last = db.session.get(DocumentCounter, ("rectification_order", "金华市公安局", 2026)).last_serial
     context = sample("rectification_order")
     del context["problems"]
     with pytest.raises(Invalid):

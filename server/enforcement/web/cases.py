@@ -26,14 +26,8 @@ from .. import case_transitions as transitions
 from .. import cases as service
 from .. import documents as document_service
 from ..models.case import CASE_STATES
-from .case_forms import (
-    CONFIRMED_TRANSITIONS,
-    DeclineForm,
-    OpenCaseForm,
-    show_service_errors,
-    transition_data,
-    transition_form,
-)
+from .case_forms import CONFIRMED_TRANSITIONS, show_service_errors, transition_data, transition_form
+from .open_case_form import DeclineForm, OpenCaseForm
 
 bp = Blueprint("web_cases", __name__, template_folder="templates")
 

@@ -42,8 +42,11 @@ def new_draw(story, page, *, sample_size: int = 1) -> int:
     page.get_by_role("group", name="场所类别").get_by_label(DRAW_CATEGORY, exact=True).check()
     page.get_by_label("抽取场所数").fill(str(sample_size))
     now = datetime.now(timezone.utc)
-    # Open now, so the team can reveal at once; the form takes minutes, so start a little earlier.
-    page.get_by_label("时间窗口开始").fill(local_minute(now - timedelta(minutes=10)))
+    # Open now, so the team can reveal at once; the form takes minutes, so start a little earlier,
+    # but never on the Beijing day before: an assignment's day is its window start's, and a day
+    # already over can no longer be dispatched.
+    midnight = now.astimezone(CHINA_STANDARD_TIME).replace(hour=0, minute=0, second=0, microsecond=0)
+    page.get_by_label("时间窗口开始").fill(local_minute(max(now - timedelta(minutes=10), midnight)))
     page.get_by_label("时间窗口结束").fill(local_minute(now + timedelta(hours=3)))
     page.get_by_label("每组人数").fill("2")
     page.get_by_label("集合地点").fill("市公安局一楼大厅")

@@ -10,9 +10,9 @@ DEB_PACKAGES = fonts-noto-cjk libharfbuzz-subset0 poppler-utils qpdf chromium
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
-.PHONY: install system-packages field-app demo test clean
+.PHONY: install system-packages fonts field-app demo test clean
 
-install: system-packages $(STAMP) field-app
+install: system-packages $(STAMP) fonts field-app
 
 system-packages:
 	@scripts/install-system-packages.sh $(DEB_PACKAGES)
@@ -22,6 +22,12 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+# FandolFang (a free 仿宋 for the documents' body) and the other Fandol fonts, taken out of
+# Debian's texlive-lang-chinese into the virtualenv, where server/config.py (REPORT_FONTCONFIG_FILE)
+# finds them; quick when they are there already.
+fonts: $(STAMP)
+	@scripts/install-fonts.sh $(VENV)/share/anfang/fonts
 
 # The phone app (/field/): npm packages pinned by field_app/package-lock.json, bundled by esbuild.
 # Node.js and npm come from Debian when the machine has none.

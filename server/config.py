@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -25,8 +26,12 @@ class Config:
     REFERENCE_DIR = str(PROJECT_ROOT / "server" / "reference")
     # Official documents: templates (one folder per kind) and generated PDFs under EVIDENCE_DIR.
     REPORT_TEMPLATES_DIR = str(PROJECT_ROOT / "report_templates")
-    # A fontconfig file for CJK font discovery; None uses the system's (tests point it at an empty set).
-    REPORT_FONTCONFIG_FILE = os.environ.get("REPORT_FONTCONFIG_FILE") or None
+    # The fontconfig file documents are rendered (and their CJK fonts discovered) with. Default:
+    # the one `make install` writes beside the Fandol fonts (FandolFang, the free 仿宋) in the
+    # virtualenv, which adds them to the system's fonts; when that file is absent the system's
+    # configuration is used (server/pdf/fonts.py logs it). Tests point it at an empty set.
+    REPORT_FONTCONFIG_FILE = os.environ.get("REPORT_FONTCONFIG_FILE") or str(
+        Path(sys.prefix) / "share" / "anfang" / "fonts" / "fonts.conf")
     # A PDF sent to be verified is read whole into memory; official documents are far smaller.
     DOCUMENT_VERIFY_MAX_BYTES = int(os.environ.get("DOCUMENT_VERIFY_MAX_BYTES", str(50 * 1024 * 1024)))
     # PAdES signatures of issued documents (server/pdf/signing.py): a directory with one key per

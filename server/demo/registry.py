@@ -6,6 +6,7 @@ registry; seeding again inserts only what is missing (venues by county + name, u
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -16,6 +17,7 @@ from ..accounts.models.user import User
 from ..accounts.passwords import hash_password
 from ..audit.chain import record_event
 from ..extensions import db
+from ..registry.credit_code import ALPHABET, check_character
 from ..registry.models.reference import County, Department, VenueCategory
 from ..registry.models.venue import Venue
 from ..roles import ROLE_LABELS
@@ -117,6 +119,20 @@ CATEGORY_STYLES = [
 ]
 FALLBACK_STYLE = (["{b}{n}"], (30, 300), 1)
 
+# The first two characters of the unit's 统一社会信用代码 (GB 32100-2015: 登记管理部门码 and
+# 机构类别码) by category: 11 机关, 12 事业单位 (机构编制部门), 52 民办非企业单位 (民政部门),
+# 71 宗教活动场所 (宗教事务部门), otherwise 91 企业 (市场监管部门). Categories whose venues
+# have no unit of their own (a village, a community, a building site, a funeral at home, a
+# folk shrine) get no code: their party is found in the investigation.
+CREDIT_CODE_PREFIXES = {
+    "party_government_agency": "11", "school": "12", "hospital": "12", "library": "12",
+    "cultural_center": "12", "art_gallery": "12", "museum": "12", "child_welfare": "12", "funeral_home": "12",
+    "mental_health_institution": "12", "training_institution": "52", "elderly_care": "52", "religious_site": "71",
+}
+NO_UNIT_CATEGORIES = ("community", "village", "construction_site", "funeral_event", "folk_belief_site")
+# 金华市市辖区: the registering authority of a functional zone, which has no division code of its own.
+CITY_DIVISION_CODE = "330701"
+
 
 @dataclass
 class DemoReport:
@@ -139,6 +155,32 @@ def _person_name(rng: random.Random) -> str:
 def _phone(rng: random.Random) -> str:
     return rng.choice(["135", "136", "137", "138", "139", "150", "151", "152", "158", "159", "187", "188"]) + \
         f"{rng.randrange(10**8):08d}"
+
+
+def _organisation_code(rng: random.Random, prefix: str) -> str:
+    """A 主体标识码 (positions 9–17): eight characters and the GB 11714-1997 check character.
+
+    Enterprises and social organisations registered since 2015 get codes beginning MA; older
+    public bodies keep their former eight-digit organisation codes."""
+    if prefix in ("91", "52"):
+        body = "MA" + "".join(rng.choice(ALPHABET) for _ in range(6))
+    else:
+        body = "".join(rng.choice("0123456789") for _ in range(8))
+    remainder = 11 - sum(int(char, 36) * weight for char, weight in zip(body, (3, 7, 9, 10, 5, 8, 4, 2))) % 11
+    return body + {10: "X", 11: "0"}.get(remainder, str(remainder))
+
+
+def _credit_code(category: VenueCategory, county: County, name: str) -> str | None:
+    """The demo unit's 统一社会信用代码, valid under GB 32100-2015, or None for a venue without a unit.
+
+    Drawn from the venue's own name (not the registry's random stream), so adding codes changed
+    no other demo data and a venue keeps its code when the registry is seeded again."""
+    if category.code in NO_UNIT_CATEGORIES:
+        return None
+    prefix = CREDIT_CODE_PREFIXES.get(category.code, "91")
+    rng = random.Random(hashlib.sha256(f"{county.name}|{name}".encode()).digest())
+    first17 = prefix + (county.division_code or CITY_DIVISION_CODE) + _organisation_code(rng, prefix)
+    return first17 + check_character(first17)
 
 
 def _venues(rng: random.Random, counties: list[County], categories: list[VenueCategory]) -> list[dict]:
@@ -173,6 +215,7 @@ def _venues(rng: random.Random, counties: list[County], categories: list[VenueCa
             approved_capacity=rng.randint(low, high) if low else None,
             operator_name=_person_name(rng),
             contact_phone=_phone(rng),
+            credit_code=_credit_code(category, county, name),
         ))
     return rows
 
@@ -210,6 +253,13 @@ def _users(rng: random.Random, departments: list[Department], counties: list[Cou
     return users
 
 
+def _fill_missing_credit_codes(venue_rows: list[dict]) -> None:
+    """Demo venues seeded before venues held a credit code get theirs when seeding again."""
+    codes = {(row["county_id"], row["name"]): row["credit_code"] for row in venue_rows if row["credit_code"]}
+    for venue in db.session.scalars(sa.select(Venue).where(Venue.credit_code.is_(None))):
+        venue.credit_code = codes.get((venue.county_id, venue.name))
+
+
 def seed_demo() -> DemoReport:
     """Insert the demo registry and users that are not there yet. Needs reference data loaded."""
     counties = list(db.session.scalars(sa.select(County).order_by(County.sort_order, County.code)))
@@ -222,11 +272,12 @@ def seed_demo() -> DemoReport:
     report = DemoReport()
 
     existing_venues = set(db.session.execute(sa.select(Venue.county_id, Venue.name)).all())
-    new_venues = [row for row in _venues(rng, counties, categories)
-                  if (row["county_id"], row["name"]) not in existing_venues]
+    venue_rows = _venues(rng, counties, categories)
+    new_venues = [row for row in venue_rows if (row["county_id"], row["name"]) not in existing_venues]
     if new_venues:
         db.session.execute(sa.insert(Venue), new_venues)
     report.venues_created = len(new_venues)
+    _fill_missing_credit_codes(venue_rows)
 
     existing_users = set(db.session.scalars(sa.select(User.username)))
     password_hash = None

@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import current_app
 
 from ..enforcement.document_catalogue import load_catalogue
+from ..enforcement.organs import load_organs
 from ..enforcement.rectification import settings as rectification_settings
 from ..pdf.local_ca import ensure_local_ca
 
@@ -18,8 +19,11 @@ DEMO_CITY = "金华市"
 
 
 def issuing_organs() -> list[str]:
-    """Every organ a document names as its issuer: the kinds' authorities and the rectification orders'."""
-    organs = [kind.authority for kind in load_catalogue().kinds.values()]
+    """Every organ a document names as its issuer: the organs of organs.yaml (a case's penalty
+    documents are issued by the organ its legal basis names), the kinds' default organs and the
+    rectification orders'."""
+    organs = list(load_organs())
+    organs += [kind.authority for kind in load_catalogue().kinds.values()]
     organs.append(rectification_settings().issuing_authority)
     return list(dict.fromkeys(organs))
 

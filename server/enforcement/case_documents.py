@@ -2,8 +2,9 @@
 (entering 决定), built from the case row alone, in the shape server/enforcement/document_contexts.py requires.
 
 Where each item comes from:
-- the issuing authority: the kind's `authority` in server/reference/document_numbers.yaml (the
-  same entry that gives the number, so a document's mark and its number never disagree);
+- the issuing authority: the organ holding the competent authority the case's legal basis names
+  (server/reference/organs.yaml; `case_organ`), which also gives the number's format, so a
+  document's mark and its number never disagree;
 - the party, facts, circumstance, penalty, dates and hearing right: the case;
 - the facts: the case's own (the officer's text, or composed from the record at 立案 by
   server/enforcement/case_facts.py), else composed now; the reasons name the violated rules' titles;
@@ -11,8 +12,8 @@ Where each item comes from:
   issued) and each received photo with its SHA-256;
 - the legal basis: the case's basis code resolved with `discretion.basis_in_force` on the act date
   (law, article, text);
-- what the bureau prints on every document of a kind (payment method, review body and court,
-  contact, 版记): report_templates/<kind>/issuer.yaml, validated here.
+- what the organ prints on every document of a kind (payment method, review body and court,
+  contact, 版记): the organ's `penalty` entry in server/reference/organs.yaml.
 
 A missing required item is not filled in: the document check refuses it (422 naming the item).
 """
@@ -20,95 +21,38 @@ A missing required item is not filled in: the document check refuses it (422 nam
 from __future__ import annotations
 
 from datetime import date
-from functools import lru_cache
-from pathlib import Path
 
-import marshmallow as ma
 import sqlalchemy as sa
-import yaml
-from marshmallow import fields, validate
 
 from ..columns import as_utc
 from ..extensions import db
 from ..field.models.inspection import Inspection
-from ..pdf.chinese_numbers import chinese_datetime
-from ..pdf.rendering import templates_dir
+from ..pdf.chinese_numbers import chinese_datetime, chinese_integer
 from ..registry.models.reference import CIRCUMSTANCE_LABELS, PARTY_KIND_LABELS, PENALTY_TYPE_LABELS, Rule
 from . import case_facts, discretion
-from .document_catalogue import DocumentCatalogueError, document_kind
+from .document_catalogue import document_kind
 from .models.case import EnforcementCase
 from .models.document import Document
+from .organs import Organ, organ_for_authority, organ_named
 
-ISSUER_FILE = "issuer.yaml"
 # Which document entering a state issues.
 ISSUED_ON_ENTRY = {"notified": "penalty_notice", "decided": "penalty_decision"}
 CASE_KINDS = tuple(ISSUED_ON_ENTRY.values())
 PENDING = "（待填写）"
 
 
-# --- issuer data ---------------------------------------------------------------------------------
+# --- the issuing organ -----------------------------------------------------------------------------
 
 
-class _Strict(ma.Schema):
-    class Meta:
-        unknown = ma.RAISE
-
-
-_LINE = validate.Length(min=1, max=200)
-
-
-class _Copies(_Strict):
-    cc = fields.List(fields.String(validate=_LINE), load_default=list)
-    printed_by = fields.String(validate=_LINE, allow_none=True, load_default=None)
-
-
-class _Remedies(_Strict):
-    review_body = fields.String(required=True, validate=_LINE)
-    court = fields.String(required=True, validate=_LINE)
-
-
-class _Contact(_Strict):
-    address = fields.String(validate=_LINE, allow_none=True, load_default=None)
-    phone = fields.String(validate=_LINE, allow_none=True, load_default=None)
-
-
-class DecisionIssuerSchema(_Strict):
-    version = fields.String(required=True)
-    fine_payment = fields.String(required=True, validate=_LINE)
-    other_execution = fields.String(required=True, validate=_LINE)
-    remedies = fields.Nested(_Remedies, required=True)
-    copies = fields.Nested(_Copies, load_default=dict)
-
-
-class NoticeIssuerSchema(_Strict):
-    version = fields.String(required=True)
-    contact = fields.Nested(_Contact, load_default=dict)
-    copies = fields.Nested(_Copies, load_default=dict)
-
-
-ISSUER_SCHEMAS = {"penalty_notice": NoticeIssuerSchema, "penalty_decision": DecisionIssuerSchema}
-
-
-@lru_cache(maxsize=8)
-def _load_issuer(path: str, mtime_ns: int, kind: str) -> dict:
-    try:
-        raw = yaml.safe_load(Path(path).read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise DocumentCatalogueError(f"文书参考文件 {kind}/{ISSUER_FILE} 无法读取：{exc}") from None
-    try:
-        return ISSUER_SCHEMAS[kind]().load(raw if isinstance(raw, dict) else {})
-    except ma.ValidationError as exc:
-        raise DocumentCatalogueError(f"文书参考文件 {kind}/{ISSUER_FILE} 校验未通过。", errors=exc.messages) from None
-
-
-def issuer(kind: str) -> dict:
-    """The validated issuer data of `kind` (cached per file modification time)."""
-    path = templates_dir() / kind / ISSUER_FILE
-    try:
-        mtime = path.stat().st_mtime_ns
-    except OSError:
-        raise DocumentCatalogueError(f"文书参考文件 {kind}/{ISSUER_FILE} 不存在。") from None
-    return _load_issuer(str(path), mtime, kind)
+def case_organ(case, kind: str) -> Organ:
+    """The organ issuing the case's `kind`: the one holding the competent authority its legal
+    basis (in force on the act date) names — the notice's the proposed basis, the decision's the
+    decided one. Before a basis is chosen (a preview), the kind's default organ."""
+    code = case.proposed_basis_code if kind == "penalty_notice" else (case.decided_basis_code
+                                                                       or case.proposed_basis_code)
+    if not code:
+        return organ_named(document_kind(kind).authority)
+    return organ_for_authority(discretion.basis_in_force(code, case.act_date).authority_kind)
 
 
 # --- pieces ------------------------------------------------------------------------------------
@@ -182,21 +126,35 @@ def _basis(code: str | None, act_date: date) -> list[dict]:
     return [{"law": basis.law, "article": basis.article, "text": basis.text}]
 
 
-# How the 决定书 states the decision ("现决定：…"); the template adds a fine's amount.
-DECISION_PHRASES = {"fine": "对{party}处以罚款", "warning": "对{party}给予警告", "order_correction": "责令{party}改正",
-                    "suspend": "责令{party}停产停业"}
-
-
-def _penalty(penalty_type, amount, party: str | None = None) -> dict:
-    """The penalty as the template prints it: the notice names the kind (拟作出…：罚款), the
-    decision says what is decided; a fine's amount is printed by the template beside it."""
-    if penalty_type is None:
-        description = PENDING
-    elif party is not None and penalty_type in DECISION_PHRASES:
-        description = DECISION_PHRASES[penalty_type].format(party=party)
-    else:
-        description = PENALTY_TYPE_LABELS.get(penalty_type, penalty_type)
-    return {"description": description, "fine_amount": amount if penalty_type == "fine" else None}
+def _penalty(types, fine_amount, detention_days, party: str | None = None) -> dict:
+    """The combination as the template prints it; the template adds a fine's amount after a
+    description ending in 罚款. The notice names what is intended (行政拘留五日，并处罚款); the
+    decision says what is decided, e.g. 对被处罚人处以行政拘留五日，并处罚款 → …罚款人民币伍佰元整."""
+    if not types:
+        return {"description": PENDING, "fine_amount": None}
+    ordered = [t for t in discretion.PRINT_ORDER if t in types]
+    days = f"{chinese_integer(detention_days)}日" if detention_days else ""
+    clauses = []
+    for penalty_type in ordered:
+        first = not clauses
+        if party is None:
+            label = PENALTY_TYPE_LABELS[penalty_type] + (days if penalty_type == "detention" else "")
+            clauses.append(label if first or penalty_type != "fine" else "并处罚款")
+        elif penalty_type == "order_correction":
+            clauses.append(f"责令{party}改正")
+        elif penalty_type == "suspend":
+            clauses.append(f"责令{party}停产停业")
+        elif penalty_type == "warning":
+            clauses.append(f"对{party}给予警告" if first else "给予警告")
+        elif penalty_type == "detention":
+            clauses.append(f"对{party}处以行政拘留{days}" if first else f"处以行政拘留{days}")
+        elif penalty_type == "fine":
+            clauses.append(f"对{party}处以罚款" if first else "并处罚款")
+    separator = "、" if party is None else "，"
+    description = separator.join(c for c in clauses if c != "并处罚款")
+    if "并处罚款" in clauses:
+        description += "，并处罚款"
+    return {"description": description, "fine_amount": fine_amount if "fine" in types else None}
 
 
 def _party_reference(case) -> str:
@@ -228,19 +186,20 @@ def _officers(case) -> str:
 
 def penalty_notice_context(case: EnforcementCase) -> dict:
     """The 行政处罚告知书 of the case: facts, reasons, basis and the intended penalty; the hearing
-    right as the case recorded it at notice."""
-    data = issuer("penalty_notice")
+    right as the case recorded it at notice; issued by the organ its basis makes competent."""
+    organ = case_organ(case, "penalty_notice")
+    data = organ.penalty
     context = {
-        "authority": document_kind("penalty_notice").authority,
+        "authority": organ.name,
         "party": _party(case),
         "facts": _facts(case),
         "reasons": _reasons(case),
         "evidence": _evidence(case),
         "legal_basis": _basis(case.proposed_basis_code, case.act_date),
-        "penalty": _penalty(case.proposed_penalty_type, case.proposed_amount),
+        "penalty": _penalty(case.proposed_penalty_types, case.proposed_amount, case.proposed_detention_days),
         "hearing_eligible": bool(case.hearing_offered),
-        "contact": {"person": _officers(case) or None, **data["contact"]},
-        "copies": data["copies"],
+        "contact": {"person": _officers(case) or None, **data["notice_contact"]},
+        "copies": data["copies"]["penalty_notice"],
     }
     if case.notified_on is not None:
         context["date"] = case.notified_on.isoformat()
@@ -248,24 +207,34 @@ def penalty_notice_context(case: EnforcementCase) -> dict:
 
 
 def penalty_decision_context(case: EnforcementCase) -> dict:
-    """The 行政处罚决定书 of the case: everything 行政处罚法 第五十九条 requires."""
-    data = issuer("penalty_decision")
-    fine = case.decided_penalty_type == "fine"
+    """The 行政处罚决定书 of the case: everything 行政处罚法 第五十九条 requires, issued by the
+    organ its basis makes competent, with that organ's review body, court, payment and 版记."""
+    organ = case_organ(case, "penalty_decision")
+    data = organ.penalty
     context = {
-        "authority": document_kind("penalty_decision").authority,
+        "authority": organ.name,
         "party": _party(case),
         "facts": _facts(case),
         "evidence": _evidence(case),
         "legal_basis": _basis(case.decided_basis_code, case.act_date),
-        "penalty": _penalty(case.decided_penalty_type, case.decided_amount,
+        "penalty": _penalty(case.decided_penalty_types, case.decided_amount, case.decided_detention_days,
                             "被处罚单位" if case.party_kind == "unit" else "被处罚人"),
-        "execution": {"method": data["fine_payment"] if fine else data["other_execution"]},
-        "remedies": data["remedies"],
-        "copies": data["copies"],
+        "execution": {"method": _execution(case.decided_penalty_types or [], data)},
+        "remedies": {"review_body": data["review_body"], "court": data["court"]},
+        "copies": data["copies"]["penalty_decision"],
     }
     if case.decided_on is not None:
         context["date"] = case.decided_on.isoformat()
     return context
+
+
+def _execution(types, data: dict) -> str:
+    """How the decision is carried out: the fine's payment, the detention's execution, or from
+    service (the template wraps a fine's in the payment period and late fee)."""
+    detention = data.get("detention_execution") if "detention" in types else None
+    if "fine" in types:
+        return f"{data['fine_payment']}；{detention}" if detention else data["fine_payment"]
+    return detention or data["other_execution"]
 
 
 CONTEXT_BUILDERS = {"penalty_notice": penalty_notice_context, "penalty_decision": penalty_decision_context}
@@ -287,8 +256,9 @@ def preview_context(case: EnforcementCase, kind: str) -> dict:
     """The context a preview shows: the case's current data, the proposed penalty standing in for
     an undecided one, and 待填写 where an item is still missing (a preview never refuses)."""
     values = {}
-    if kind == "penalty_decision" and case.decided_penalty_type is None:
-        values.update(decided_penalty_type=case.proposed_penalty_type, decided_amount=case.proposed_amount,
+    if kind == "penalty_decision" and not case.decided_penalty_types:
+        values.update(decided_penalty_types=case.proposed_penalty_types, decided_amount=case.proposed_amount,
+                      decided_detention_days=case.proposed_detention_days,
                       decided_basis_code=case.proposed_basis_code)
     context = CONTEXT_BUILDERS[kind](Prospective(case, values))
     context.pop("date", None)

@@ -25,7 +25,9 @@ from ..errors import Conflict, Invalid
 from ..extensions import db
 from ..field.models.inspection import Inspection, Photo, Violation
 from ..races import conflict_on_race
-from ..registry.models.reference import CIRCUMSTANCE_LABELS
+from ..registry import credit_code
+from ..registry.models.reference import CIRCUMSTANCE_LABELS, County
+from ..registry.models.venue import Venue
 from . import case_facts, reinspection
 from .cases import _department_venues
 from .models.case import CIRCUMSTANCES, PARTY_KINDS, CaseTransition, CaseViolation, EnforcementCase, ViolationDecline
@@ -33,8 +35,16 @@ from .models.case import CIRCUMSTANCES, PARTY_KINDS, CaseTransition, CaseViolati
 # --- input ------------------------------------------------------------------------------------
 
 
-CREDIT_CODE = r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$"
 ID_NUMBER = r"^\d{17}[\dXx]$"
+
+
+def _credit_code_format(code: str) -> None:
+    # Checked here too (not only where people type it): a code with a wrong check character named
+    # on a 决定书 names no unit, whichever way the case was opened.
+    try:
+        credit_code.normalise(code)
+    except credit_code.CreditCodeError as exc:
+        raise ma.ValidationError(str(exc)) from None
 
 
 class PartySchema(ma.Schema):
@@ -47,8 +57,7 @@ class PartySchema(ma.Schema):
     name = fields.String(validate=validate.Length(max=64), load_default=None)
     id_number = fields.String(validate=validate.Regexp(ID_NUMBER, error="身份证号码须为 18 位。"), load_default=None)
     unit_name = fields.String(validate=validate.Length(max=128), load_default=None)
-    credit_code = fields.String(validate=validate.Regexp(CREDIT_CODE, error="统一社会信用代码须为 18 位。"),
-                                load_default=None)
+    credit_code = fields.String(validate=_credit_code_format, load_default=None)
     legal_representative = fields.String(validate=validate.Length(max=64), load_default=None)
     address = fields.String(validate=validate.Length(max=256), load_default=None)
     phone = fields.String(validate=validate.Length(max=32), load_default=None)
@@ -56,27 +65,36 @@ class PartySchema(ma.Schema):
     @ma.pre_load
     def _blank_is_missing(self, data, **kwargs):
         if isinstance(data, dict):
-            return {key: value for key, value in data.items() if not (isinstance(value, str) and not value.strip())}
+            data = {key: value for key, value in data.items() if not (isinstance(value, str) and not value.strip())}
+            if isinstance(data.get("credit_code"), str):
+                data["credit_code"] = data["credit_code"].strip().upper()
+            self._given = set(data)
         return data
 
-    @ma.validates_schema
+    # Run even when a field failed, so that a missing item is named together with a malformed
+    # one; what was given (however malformed) is not reported missing as well.
+    @ma.validates_schema(skip_on_field_errors=False)
     def _required_for_kind(self, data, **kwargs):
         # What identifies the party at 立案. What else the documents need (an address, a unit's legal
         # representative) may be found in the investigation and completed before the notice.
         required = (("name", "id_number") if data.get("kind") == "individual"
                     else ("unit_name", "credit_code") if data.get("kind") == "unit" else ())
-        missing = {name: ["必填。"] for name in required if not data.get(name)}
+        given = getattr(self, "_given", set())
+        missing = {name: ["必填。"] for name in required if not data.get(name) and name not in given}
         if missing:
             raise ma.ValidationError(missing)
 
 
-def _party(party: dict) -> dict:
+def check_party(party: dict) -> dict:
+    """The party as the case records it; Invalid (errors keyed `party.<item>`) when incomplete or malformed."""
     try:
         return PartySchema().load(party or {})
     except ma.ValidationError as exc:
         raise Invalid("当事人信息不完整或格式不正确。",
                       errors={f"party.{key}": value for key, value in exc.normalized_messages().items()}) from None
 
+
+_party = check_party  # the name case_transitions imports
 
 
 def _officers(officer_ids) -> list[User]:
@@ -110,7 +128,7 @@ def _in_live_case():
 
 
 def open_violations(user: User, *, county_id: int | None = None, department_id: int | None = None,
-                    rule_code: str | None = None) -> list[Violation]:
+                    rule_code: str | None = None, venue_id: int | None = None) -> list[Violation]:
     """Violations waiting for the bureau: live (not withdrawn by an amendment), in no live case
     and not declined, oldest first."""
     authorize(user, "read", Violation)
@@ -118,6 +136,8 @@ def open_violations(user: User, *, county_id: int | None = None, department_id: 
              .where(Violation.withdrawn_at.is_(None), Violation.id.not_in(_in_live_case()),
                     Violation.id.not_in(sa.select(ViolationDecline.violation_id)))
              .order_by(Violation.id))
+    if venue_id is not None:
+        query = query.where(Violation.venue_id == venue_id)
     if county_id is not None:
         query = query.where(Violation.county_id == county_id)
     if department_id is not None:
@@ -171,6 +191,35 @@ def decline_violations(violation_ids, *, reason: str, actor: User, channel: str 
     return rows
 
 
+# --- the party and the venue ------------------------------------------------------------------
+
+
+def mixed_venues_message(venue_ids) -> str:
+    names = db.session.scalars(sa.select(Venue.name).where(Venue.id.in_(set(venue_ids))).order_by(Venue.name))
+    return f"所选问题分属多个场所（{'、'.join(names)}）；一个案件只能包含同一场所的违规问题，请分别立案。"
+
+
+def proposed_party(venue: Venue) -> dict:
+    """The party a case against `venue` starts from, for the officer to check: the unit running
+    it as the registry knows it (its operator as the legal representative)."""
+    return {"kind": "unit", "unit_name": venue.name, "credit_code": venue.credit_code,
+            "legal_representative": venue.operator_name, "address": venue.address, "phone": venue.contact_phone}
+
+
+def other_county_named(address: str | None, county: County) -> County | None:
+    """Another county of the registry that `address` names while not naming the case's `county`.
+
+    A party may well live, or be registered, outside the county where it broke the rules (the
+    case stays with the venue's county), but it is also what a slip in the address looks like:
+    the pages ask the officer to confirm it. An address naming no county is not judged."""
+    text = (address or "").strip()
+    if not text or county.name in text:
+        return None
+    named = [other for other in db.session.scalars(sa.select(County).where(County.id != county.id).order_by(County.id))
+             if other.name in text]
+    return max(named, key=lambda other: len(other.name), default=None)
+
+
 # --- opening ------------------------------------------------------------------------------------
 
 
@@ -191,12 +240,12 @@ def open_case(violation_ids, *, officers, party: dict, circumstance: str, actor:
     if circumstance not in CIRCUMSTANCES:
         raise Invalid("情节须为" + "、".join(CIRCUMSTANCE_LABELS[c] for c in CIRCUMSTANCES) + "。",
                       errors={"circumstance": ["取值：" + "、".join(CIRCUMSTANCES)]})
-    party_data = _party(party)
+    party_data = check_party(party)
     officer_rows = _officers(officers)
     violations = _violations(violation_ids)
     venues = {v.venue_id for v in violations}
     if len(venues) != 1:
-        raise Invalid("一个案件只能包含同一场所的违规问题。", errors={"violation_ids": ["涉及多个场所。"]})
+        raise Invalid("一个案件只能包含同一场所的违规问题。", errors={"violation_ids": [mixed_venues_message(venues)]})
     _check_open(violations)
     photo_count = db.session.scalar(sa.select(sa.func.count(Photo.id)).where(
         Photo.inspection_id.in_({v.inspection_id for v in violations}), Photo.received_at.is_not(None)))

@@ -12,8 +12,9 @@ Entering 告知 issues the 行政处罚告知书 and entering 决定 the 行政�
 the fonts found before the case moves (a missing item is a 422 naming it, and no number is
 used); a render that fails afterwards fails the request, which rolls the move back with it.
 
-A penalty, proposed or decided, must lie within the discretion benchmark in force on the act's
-date (server.enforcement.discretion); the decision is never heavier than the notice.
+A penalty, proposed or decided, is a combination (types, fine in yuan, detention in days) the
+discretion benchmark in force on the act's date allows (server.enforcement.discretion); the
+decision is never heavier than the notice.
 
 Dates follow the procedure, in 金华 days: act ≤ 告知 ≤ 决定 ≤ 送达 ≤ today, the decision after the
 statement (and hearing-request) period unless the party waived it (行政处罚法 第六十二条, 第六十四条;
@@ -64,37 +65,78 @@ from .models.case import (
 # --- penalty rules (server.enforcement.discretion) --------------------------------------------------
 
 
-def _check_penalty(case: EnforcementCase, *, penalty_type: str, amount: int | None, basis_code: str | None,
-                   field: str) -> str:
-    """Refuse a penalty outside the discretion benchmark for the case's circumstance and party
-    on the act's date (409 naming the allowed range), or one that is malformed (422); returns
-    the code of the legal basis in force on that date, which the case records."""
+def _positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _check_penalty(case: EnforcementCase, penalty: dict, *, field: str) -> dict:
+    """Refuse a penalty combination the discretion benchmark for the case's circumstance and
+    party on the act's date does not allow (409 naming the article and what it allows), or one
+    that is malformed (422); returns the case's columns for it with the code of the legal basis
+    in force on that date, which the case records."""
     errors: dict[str, list[str]] = {}
-    if penalty_type not in CASE_PENALTY_TYPES:
-        errors[f"{field}.type"] = ["处罚种类须为" + "、".join(PENALTY_LABELS.values()) + "。"]
-    elif penalty_type == "fine":
-        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
-            errors[f"{field}.amount"] = ["罚款须填写正整数金额（元）。"]
-    elif amount is not None:
-        errors[f"{field}.amount"] = ["只有罚款填写金额。"]
+    types, fine, days, basis_code = (penalty.get("types"), penalty.get("fine_amount"), penalty.get("detention_days"),
+                                     penalty.get("basis_code"))
+    if not isinstance(types, list) or not types or any(t not in CASE_PENALTY_TYPES for t in types):
+        errors[f"{field}.types"] = ["处罚种类须为以下一种或几种：" + "、".join(PENALTY_LABELS.values()) + "。"]
+    elif len(set(types)) != len(types):
+        errors[f"{field}.types"] = ["同一处罚种类不能重复。"]
+    else:
+        if "fine" in types and not _positive_int(fine):
+            errors[f"{field}.fine_amount"] = ["罚款须填写正整数金额（元）。"]
+        elif "fine" not in types and fine is not None:
+            errors[f"{field}.fine_amount"] = ["未选择罚款，不填写罚款金额。"]
+        if "detention" in types and not _positive_int(days):
+            errors[f"{field}.detention_days"] = ["行政拘留须填写正整数日数。"]
+        elif "detention" not in types and days is not None:
+            errors[f"{field}.detention_days"] = ["未选择行政拘留，不填写拘留日数。"]
     if not basis_code or not str(basis_code).strip():
         errors[f"{field}.basis_code"] = ["须写明法律依据。"]
     if errors:
         raise Invalid("处罚内容不符合要求。", errors=errors)
     try:
         benchmark = discretion.check_penalty(basis_code=str(basis_code).strip(), circumstance=case.circumstance,
-                                             party_kind=case.party_kind, penalty_type=penalty_type, amount=amount,
-                                             act_date=case.act_date)
+                                             party_kind=case.party_kind, penalty_types=types, fine_amount=fine,
+                                             detention_days=days, act_date=case.act_date)
     except NotFound as exc:
         # A code in the body, not a resource in the path: the body is what is wrong.
         raise Invalid("法律依据不存在。", errors={f"{field}.basis_code": [exc.detail]}) from None
-    return benchmark.legal_basis.code
+    ordered = [t for t in discretion.PRINT_ORDER if t in types]
+    return {"types": ordered, "fine_amount": fine, "detention_days": days, "basis_code": benchmark.legal_basis.code}
 
 
-def _hearing_right(case: EnforcementCase, *, penalty_type: str, amount: int | None, on: date) -> bool:
-    """Whether the party may ask for a hearing (听证) on this penalty, by the thresholds in force
-    on the day of the notice."""
-    return discretion.hearing_right(party_kind=case.party_kind, penalty_type=penalty_type, amount=amount, on=on)
+def is_minor(case: EnforcementCase) -> bool:
+    """Whether the party was under 18 on the date of the act, by the birth date in an 18-digit
+    resident ID number (GB 11643: digits 7–14); unknown counts as an adult."""
+    number = (case.party_id_number or "").strip()
+    if case.party_kind != "individual" or len(number) != 18 or not number[:17].isdigit():
+        return False
+    try:
+        born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        return False
+    act = case.act_date
+    return (act.year - born.year - ((act.month, act.day) < (born.month, born.day))) < 18
+
+
+def _hearing_right(case: EnforcementCase, penalty: dict, *, on: date) -> bool:
+    """Whether the party may ask for a hearing (听证) on this combination, by the thresholds in
+    force on the day of the notice."""
+    return discretion.hearing_right(party_kind=case.party_kind, penalty_types=penalty["types"],
+                                    fine_amount=penalty["fine_amount"], on=on, minor=is_minor(case))
+
+
+def _heavier(decided: dict, case: EnforcementCase) -> bool:
+    """行政处罚法 第四十五条: whether the decision is heavier than the notice — a heavier type, a
+    penal type (fine, suspension, detention) the notice did not name, or more yuan or days."""
+    proposed = case.proposed_penalty_types or []
+    if max(PENALTY_SEVERITY[t] for t in decided["types"]) > max(PENALTY_SEVERITY[t] for t in proposed):
+        return True
+    if any(t not in proposed and PENALTY_SEVERITY[t] >= PENALTY_SEVERITY["fine"] for t in decided["types"]):
+        return True
+    if decided["fine_amount"] is not None and decided["fine_amount"] > (case.proposed_amount or 0):
+        return True
+    return decided["detention_days"] is not None and decided["detention_days"] > (case.proposed_detention_days or 0)
 
 
 # --- input: the party completed after 立案, dates ------------------------------------------
@@ -179,11 +221,12 @@ def _check_allowed(case: EnforcementCase, to_state: str) -> None:
                        allowed_labels=[STATE_LABELS[t] for t in ALLOWED_TRANSITIONS[case.state]])
 
 
-def _penalty(data: dict, name: str) -> tuple[str, int | None, str | None]:
+def _penalty(data: dict, name: str) -> dict:
     penalty = data.get(name)
     if not isinstance(penalty, dict):
-        raise Invalid("须填写处罚内容。", errors={name: ["必填：type、amount（罚款）、basis_code。"]})
-    return penalty.get("type"), penalty.get("amount"), penalty.get("basis_code")
+        raise Invalid("须填写处罚内容。", errors={name: ["必填：types、fine_amount（罚款）、detention_days（行政拘留）、"
+                                                   "basis_code。"]})
+    return penalty
 
 
 def _to_investigating(case, data, on):
@@ -195,33 +238,32 @@ def _to_investigating(case, data, on):
 
 
 def _to_notified(case, data, on):
-    penalty_type, amount, basis = _penalty(data, "proposed_penalty")
-    basis = _check_penalty(case, penalty_type=penalty_type, amount=amount, basis_code=basis, field="proposed_penalty")
+    penalty = _check_penalty(case, _penalty(data, "proposed_penalty"), field="proposed_penalty")
     notified_on = _date(data, "notified_on", default=on)
     # 第四十四条: the notice tells the party of an act already established, so it follows the act.
     check_procedure_date("notified_on", "告知日期", notified_on, today=on,
                          not_before=((case.act_date, "违法行为发生日期（检查日期）"),))
     rules = periods()
-    offered = _hearing_right(case, penalty_type=penalty_type, amount=amount, on=notified_on)
+    offered = _hearing_right(case, penalty, on=notified_on)
     party, changed = _completed_party(case, data.get("party"))
     values = {
         **party,
-        "proposed_penalty_type": penalty_type, "proposed_amount": amount, "proposed_basis_code": str(basis).strip(),
+        "proposed_penalty_types": penalty["types"], "proposed_amount": penalty["fine_amount"],
+        "proposed_detention_days": penalty["detention_days"], "proposed_basis_code": penalty["basis_code"],
         "notified_on": notified_on,
         "statement_deadline": rules.add_working_days(notified_on, rules.statement_working_days),
         "hearing_offered": offered,
         "hearing_request_deadline": notified_on + timedelta(days=rules.hearing_request_days) if offered else None,
     }
-    details = {"proposed_penalty": {"type": penalty_type, "amount": amount, "basis_code": str(basis).strip()},
-               "notified_on": notified_on.isoformat()}
+    details = {"proposed_penalty": penalty, "notified_on": notified_on.isoformat()}
     if changed:
         details["party_completed"] = changed
     return values, details
 
 
 def _to_decided(case, data, on):
-    penalty_type, amount, basis = _penalty(data, "decided_penalty")
-    basis = _check_penalty(case, penalty_type=penalty_type, amount=amount, basis_code=basis, field="decided_penalty")
+    penalty = _check_penalty(case, _penalty(data, "decided_penalty"), field="decided_penalty")
+    basis = penalty["basis_code"]
     decided_on = _date(data, "decided_on", default=on)
     waived = bool(data.get("statement_waived"))
     requested = bool(data.get("hearing_requested"))
@@ -254,16 +296,15 @@ def _to_decided(case, data, on):
     if held_on is not None and held_on > decided_on:
         raise Invalid("听证日期晚于决定日期。", errors={"hearing_held_on": ["须不晚于决定日期。"]})
     # 第四十五条: the defence never makes the penalty heavier than the one notified.
-    heavier = (PENALTY_SEVERITY[penalty_type] > PENALTY_SEVERITY[case.proposed_penalty_type]
-               or (penalty_type == case.proposed_penalty_type == "fine" and amount > case.proposed_amount))
-    if heavier:
+    if _heavier(penalty, case):
         raise Conflict("决定的处罚重于告知的拟处罚；不得因当事人陈述、申辩而加重处罚，须重新告知。")
     note = data.get("statement_note")
-    values = {"decided_penalty_type": penalty_type, "decided_amount": amount, "decided_basis_code": str(basis).strip(),
+    values = {"decided_penalty_types": penalty["types"], "decided_amount": penalty["fine_amount"],
+              "decided_detention_days": penalty["detention_days"], "decided_basis_code": basis,
               "decided_on": decided_on, "statement_waived": waived, "hearing_requested": requested,
               "hearing_held_on": held_on,
               "statement_note": note.strip() if isinstance(note, str) and note.strip() else case.statement_note}
-    return values, {"decided_penalty": {"type": penalty_type, "amount": amount, "basis_code": str(basis).strip()},
+    return values, {"decided_penalty": penalty,
                     "decided_on": decided_on.isoformat(), "statement_waived": waived,
                     "hearing_requested": requested}
 
@@ -287,8 +328,8 @@ def _to_executed(case, data, on):
     values = {"execution_outcome": outcome, "executed_on": executed_on}
     details = {"outcome": outcome, "executed_on": executed_on.isoformat()}
     if outcome == "paid":
-        if case.decided_penalty_type != "fine":
-            raise Invalid("决定的处罚不是罚款，不能登记缴款。", errors={"outcome": ["不是罚款。"]})
+        if case.decided_amount is None:
+            raise Invalid("决定的处罚不含罚款，不能登记缴款。", errors={"outcome": ["不含罚款。"]})
         paid = data.get("paid_amount")
         if not isinstance(paid, int) or isinstance(paid, bool) or paid <= 0:
             raise Invalid("须填写缴纳金额。", errors={"paid_amount": ["须为正整数（元）。"]})
@@ -298,7 +339,7 @@ def _to_executed(case, data, on):
         check_procedure_date("paid_on", "缴纳日期", paid_on, today=on, not_before=((case.decided_on, "决定日期"),))
         values.update(paid_amount=paid, paid_on=paid_on)
         details.update(paid_amount=paid, paid_on=paid_on.isoformat())
-    elif outcome == "complied" and case.decided_penalty_type == "fine":
+    elif outcome == "complied" and case.decided_amount is not None:
         raise Invalid("罚款须登记缴纳或强制执行。", errors={"outcome": ["罚款不能登记为已履行。"]})
     return values, details
 

@@ -43,7 +43,7 @@ from ..field.models.inspection import Finding, Penalty, Photo, Violation
 from ..pagination import PER_PAGE, Page, paginate
 from ..registry.models.reference import LEGAL_PENALTY_TYPES, PENALTY_TYPE_LABELS, category_departments
 from ..registry.models.venue import Venue
-from . import case_documents
+from . import case_documents, discretion
 from . import documents as document_service
 from .models.case import CaseTransition, EnforcementCase
 
@@ -69,9 +69,10 @@ ACTION_LABELS = {
     "no_penalty": "不予处罚",
     "revoked": "撤销案件",
 }
-# What a case may decide: the penalty types of the benchmarks except detention — this bureau does
-# not detain; a detention is referred to public security.
-CASE_PENALTY_TYPES = tuple(t for t in LEGAL_PENALTY_TYPES if t != "detention")
+# What a case may decide: every type of the benchmarks, in the combinations the case's benchmark
+# allows. Detention only where the article provides it (治安管理处罚法, decided by 公安机关) and
+# only for individuals (server.enforcement.discretion).
+CASE_PENALTY_TYPES = LEGAL_PENALTY_TYPES
 PENALTY_LABELS = {t: PENALTY_TYPE_LABELS[t] for t in CASE_PENALTY_TYPES}
 SERVICE_METHOD_LABELS = {"direct": "直接送达", "left": "留置送达", "post": "邮寄送达", "electronic": "电子送达",
                          "entrusted": "委托送达", "announcement": "公告送达"}
@@ -90,7 +91,7 @@ ALLOWED_TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 FINAL_STATES = tuple(state for state, targets in ALLOWED_TRANSITIONS.items() if not targets)
 # Heavier penalties come later in this order (行政处罚法 第四十五条: defence never makes it heavier).
-PENALTY_SEVERITY = {"order_correction": 0, "warning": 1, "fine": 2, "suspend": 3}
+PENALTY_SEVERITY = {"order_correction": 0, "warning": 1, "fine": 2, "suspend": 3, "detention": 4}
 
 LABEL = "案件"
 VIOLATION_LABEL = "违规问题"
@@ -181,7 +182,7 @@ def overdue_condition(on: date | None = None):
         sa.and_(EnforcementCase.state == "notified", EnforcementCase.statement_deadline < on,
                 sa.or_(EnforcementCase.hearing_request_deadline.is_(None),
                        EnforcementCase.hearing_request_deadline < on)),
-        sa.and_(EnforcementCase.state == "served", EnforcementCase.decided_penalty_type == "fine",
+        sa.and_(EnforcementCase.state == "served", EnforcementCase.decided_amount.is_not(None),
                 EnforcementCase.served_on < payment_due),
     )
 
@@ -191,7 +192,7 @@ def is_overdue(case: EnforcementCase, on: date | None = None) -> bool:
     if case.state == "notified" and case.statement_deadline is not None:
         return case.statement_deadline < on and (case.hearing_request_deadline is None
                                                  or case.hearing_request_deadline < on)
-    if case.state == "served" and case.decided_penalty_type == "fine" and case.served_on is not None:
+    if case.state == "served" and case.decided_amount is not None and case.served_on is not None:
         return case.served_on + timedelta(days=periods().payment_days_after_service) < on
     return False
 
@@ -248,7 +249,10 @@ def proposed_by_inspectors(case: EnforcementCase) -> list[dict]:
         return []
     # Live proposals only: one withdrawn by an amendment (or whose finding was withdrawn) is kept
     # on the record but is no longer what the team proposes.
-    return [{"type": p.type, "amount": p.amount, "basis_code": p.basis_code}
+    return [{"type": p.type, "amount": p.amount, "basis_code": p.basis_code,
+             "description": discretion.describe_combination(
+                 [p.type], fine_amount=p.amount if p.type == "fine" else None,
+                 detention_days=p.amount if p.type == "detention" else None)}
             for p in db.session.scalars(sa.select(Penalty).join(Finding, Finding.id == Penalty.finding_id)
                                         .where(Penalty.finding_id.in_(finding_ids), Penalty.withdrawn_at.is_(None),
                                                Finding.withdrawn_at.is_(None))
@@ -283,12 +287,14 @@ def detail(case: EnforcementCase) -> dict:
                   "phone": case.party_phone},
         "facts": case.facts, "evidence_summary": case.evidence_summary, "circumstance": case.circumstance,
         "act_date": case.act_date,
-        "proposed_penalty": _penalty_out(case.proposed_penalty_type, case.proposed_amount, case.proposed_basis_code),
+        "proposed_penalty": penalty_out(case.proposed_penalty_types, case.proposed_amount,
+                                        case.proposed_detention_days, case.proposed_basis_code),
         "notified_on": case.notified_on, "statement_deadline": case.statement_deadline,
         "hearing_offered": case.hearing_offered, "hearing_request_deadline": case.hearing_request_deadline,
         "hearing_requested": case.hearing_requested, "hearing_held_on": case.hearing_held_on,
         "statement_waived": case.statement_waived, "statement_note": case.statement_note,
-        "decided_penalty": _penalty_out(case.decided_penalty_type, case.decided_amount, case.decided_basis_code),
+        "decided_penalty": penalty_out(case.decided_penalty_types, case.decided_amount,
+                                       case.decided_detention_days, case.decided_basis_code),
         "decided_on": case.decided_on, "served_on": case.served_on, "service_method": case.service_method,
         "execution_outcome": case.execution_outcome, "paid_amount": case.paid_amount, "paid_on": case.paid_on,
         "executed_on": case.executed_on, "closed_on": case.closed_on, "end_reason": case.end_reason,
@@ -322,10 +328,14 @@ def document_summary(document) -> dict:
             "signature": document_service.document_signature(document)}
 
 
-def _penalty_out(penalty_type, amount, basis_code) -> dict | None:
-    if penalty_type is None:
+def penalty_out(penalty_types, fine_amount, detention_days, basis_code) -> dict | None:
+    """A case's penalty combination as its readers see it, with its description (行政拘留5日并处罚款500元)."""
+    if not penalty_types:
         return None
-    return {"type": penalty_type, "amount": amount, "basis_code": basis_code}
+    return {"types": list(penalty_types), "fine_amount": fine_amount, "detention_days": detention_days,
+            "basis_code": basis_code,
+            "description": discretion.describe_combination(penalty_types, fine_amount=fine_amount,
+                                                           detention_days=detention_days)}
 
 
 def violation_summary(violation: Violation) -> dict:

@@ -1,9 +1,10 @@
 """Discretion checks for enforcement cases: the law in force on the act's date, the benchmark's
 range for the circumstance, and whether a penalty gives the right to a hearing.
 
-A penalty is checked one type at a time (a warning, a fine, a detention …): a case deciding a
-warning and a fine calls `check_penalty` twice. For a fine `amount` is yuan; for a detention it
-is days; other types take no amount.
+A penalty is a combination: the types decided together (警告; 行政拘留 并处 罚款; 责令改正、警告
+并处罚款), with the fine in yuan and the detention in days. The benchmark lists the combinations
+the article allows for the circumstance and party kind; anything else is refused (409) with the
+article and what it allows named.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from ..registry.models.reference import (
     LegalBasis,
 )
 
-__all__ = ["basis_in_force", "check_penalty", "describe_benchmark", "hearing_right"]
+__all__ = ["basis_in_force", "check_penalty", "describe_benchmark", "describe_combination", "hearing_right"]
 
 
 def _date_text(day: date) -> str:
@@ -60,18 +61,52 @@ def _range_text(minimum, maximum, unit: str) -> str:
     return f"{_yuan(maximum)}{unit}以下"
 
 
-def describe_benchmark(benchmark: DiscretionBenchmark) -> str:
-    """The benchmark's range as documents print it, e.g. 警告，或罚款500元以下."""
-    parts = []
-    for penalty_type in benchmark.penalty_types:
+# The order in which a combination is printed: measures first, then the penalties, a fine last
+# ("行政拘留5日并处罚款500元", "责令改正、警告并处罚款200元").
+PRINT_ORDER = ("order_correction", "suspend", "warning", "detention", "fine")
+
+
+def _ordered(types) -> list[str]:
+    return sorted(types, key=lambda t: PRINT_ORDER.index(t) if t in PRINT_ORDER else len(PRINT_ORDER))
+
+
+def _join(parts: dict[str, str]) -> str:
+    """Parts by type joined as a combination: 、 between the others, 并处 before a fine."""
+    others = [text for penalty_type, text in parts.items() if penalty_type != "fine"]
+    text = "、".join(others)
+    if "fine" in parts:
+        text = f"{text}并处{parts['fine']}" if others else parts["fine"]
+    return text
+
+
+def describe_combination(penalty_types, *, fine_amount=None, detention_days=None) -> str:
+    """One combination with its amounts as messages name it, e.g. 行政拘留5日并处罚款500元."""
+    parts = {}
+    for penalty_type in _ordered(penalty_types):
         label = PENALTY_TYPE_LABELS.get(penalty_type, penalty_type)
-        if penalty_type == "fine" and benchmark.max_fine is not None:
-            parts.append(f"{label}{_range_text(benchmark.min_fine, benchmark.max_fine, '元')}")
-        elif penalty_type == "detention" and benchmark.max_detention_days is not None:
-            parts.append(f"{label}{_range_text(benchmark.min_detention_days, benchmark.max_detention_days, '日')}")
-        else:
-            parts.append(label)
-    text = "，或".join(parts) if parts else "不设处罚"
+        if penalty_type == "fine" and fine_amount is not None:
+            label += f"{_yuan(fine_amount)}元"
+        elif penalty_type == "detention" and detention_days is not None:
+            label += f"{_yuan(detention_days)}日"
+        parts[penalty_type] = label
+    return _join(parts)
+
+
+def describe_benchmark(benchmark: DiscretionBenchmark) -> str:
+    """The benchmark's combinations with their ranges as documents print them, e.g.
+    警告；或罚款500元以下 — or 行政拘留5日以上10日以下；或行政拘留5日以上10日以下并处罚款1000元以下."""
+    texts = []
+    for combination in benchmark.combinations or []:
+        parts = {}
+        for penalty_type in _ordered(combination):
+            label = PENALTY_TYPE_LABELS.get(penalty_type, penalty_type)
+            if penalty_type == "fine" and benchmark.max_fine is not None:
+                label += _range_text(benchmark.min_fine, benchmark.max_fine, "元")
+            elif penalty_type == "detention" and benchmark.max_detention_days is not None:
+                label += _range_text(benchmark.min_detention_days, benchmark.max_detention_days, "日")
+            parts[penalty_type] = label
+        texts.append(_join(parts))
+    text = "；或".join(texts) if texts else "不设处罚"
     if benchmark.note:
         text += f"（{benchmark.note}）"
     return text
@@ -109,6 +144,19 @@ def _check_choice(errors: dict, name: str, value: str, options, labels: dict) ->
         errors[name] = [f"应为以下之一：{', '.join(options)}（{'、'.join(labels[o] for o in options)}）。"]
 
 
+def _check_types(errors: dict, penalty_types) -> list[str]:
+    if not isinstance(penalty_types, (list, tuple)) or not penalty_types:
+        errors["penalty_types"] = ["至少选择一种处罚。"]
+        return []
+    unknown = [t for t in penalty_types if t not in LEGAL_PENALTY_TYPES]
+    if unknown:
+        errors["penalty_types"] = [f"未知处罚种类：{'、'.join(map(str, unknown))}；应为以下之一："
+                                   + "、".join(f"{t}（{PENALTY_TYPE_LABELS[t]}）" for t in LEGAL_PENALTY_TYPES) + "。"]
+    elif len(set(penalty_types)) != len(penalty_types):
+        errors["penalty_types"] = ["同一处罚种类不能重复。"]
+    return list(penalty_types)
+
+
 def _amount(value) -> Decimal | None:
     if value is None:
         return None
@@ -133,87 +181,129 @@ def _number(value):
 def _allowed(basis: LegalBasis, benchmark: DiscretionBenchmark | None) -> dict:
     return {
         "basis_code": basis.code,
-        "penalty_types": list(benchmark.penalty_types) if benchmark else [],
+        "combinations": [list(c) for c in benchmark.combinations] if benchmark else [],
         "min_fine": _number(benchmark.min_fine) if benchmark else None,
         "max_fine": _number(benchmark.max_fine) if benchmark else None,
+        "min_detention_days": benchmark.min_detention_days if benchmark else None,
+        "max_detention_days": benchmark.max_detention_days if benchmark else None,
     }
 
 
-def check_penalty(*, basis_code: str, circumstance: str, party_kind: str, penalty_type: str,
-                  amount: int | Decimal | None, act_date: date) -> DiscretionBenchmark:
-    """The benchmark that allows this penalty on the act's date, or Conflict naming the allowed range.
+def _check_amounts(errors: dict, types: list[str], fine_amount,
+                   detention_days) -> tuple[Decimal | None, Decimal | None]:
+    """The fine (yuan) and detention (days) as numbers; given exactly when their type is chosen."""
+    values = {}
+    for name, penalty_type, value, missing in (
+            ("fine_amount", "fine", fine_amount, "罚款须填写金额（元）。"),
+            ("detention_days", "detention", detention_days, "行政拘留须填写日数。")):
+        try:
+            number = _amount(value)
+        except ValueError:
+            errors[name] = ["应为数字。"]
+            values[name] = None
+            continue
+        values[name] = number
+        if penalty_type not in types:
+            if number is not None:
+                what = "金额" if penalty_type == "fine" else "日数"
+                errors[name] = [f"未选择{PENALTY_TYPE_LABELS[penalty_type]}，不填写{what}。"]
+        elif number is None:
+            errors[name] = [missing]
+        elif number <= 0:
+            errors[name] = ["应大于 0。"]
+        elif penalty_type == "detention" and number != number.to_integral_value():
+            errors[name] = ["拘留日数应为整数。"]
+    return values["fine_amount"], values["detention_days"]
 
-    The basis is resolved to the version of its provision in force on `act_date`. Invalid (422)
-    for an unknown circumstance, party kind or penalty type, or an amount that does not fit the type.
+
+def _combination_reason(types: list[str], benchmark: DiscretionBenchmark) -> str:
+    """Why a combination is not among the benchmark's, in the words of the refusal."""
+    allowed = [set(c) for c in benchmark.combinations]
+    chosen = set(types)
+    mandatory = set.intersection(*allowed) - chosen if allowed else set()
+    if mandatory:
+        return f"缺少必须同时给予的{'、'.join(PENALTY_TYPE_LABELS[t] for t in _ordered(mandatory))}"
+    for penalty_type in _ordered(chosen):
+        partners = [c - {penalty_type} for c in allowed if penalty_type in c]
+        if partners and all(partners) and not any(p <= chosen for p in partners):
+            needed = "或".join("、".join(PENALTY_TYPE_LABELS[t] for t in _ordered(p)) for p in partners)
+            return f"{PENALTY_TYPE_LABELS[penalty_type]}只能与{needed}并处，不能单独适用"
+    return "该组合不是允许的处罚组合之一"
+
+
+def check_penalty(*, basis_code: str, circumstance: str, party_kind: str, penalty_types, fine_amount=None,
+                  detention_days=None, act_date: date) -> DiscretionBenchmark:
+    """The benchmark that allows this penalty combination on the act's date, or Conflict (409)
+    naming the article and what it allows.
+
+    A combination is the types decided together (["detention", "fine"]) with the fine in yuan and
+    the detention in days. The basis is resolved to the version of its provision in force on
+    `act_date`; the combination must be one the benchmark for the circumstance and party kind
+    lists, and its fine and days inside the benchmark's ranges. Invalid (422) for an unknown
+    circumstance, party kind or type, or an amount missing for (or given without) its type.
     """
     errors: dict = {}
     _check_choice(errors, "circumstance", circumstance, CIRCUMSTANCES, CIRCUMSTANCE_LABELS)
     _check_choice(errors, "party_kind", party_kind, PARTY_KINDS, PARTY_KIND_LABELS)
-    _check_choice(errors, "penalty_type", penalty_type, LEGAL_PENALTY_TYPES, PENALTY_TYPE_LABELS)
-    try:
-        value = _amount(amount)
-    except ValueError:
-        value = None
-        errors["amount"] = ["应为数字。"]
-    if not errors:
-        if penalty_type in ("fine", "detention"):
-            if value is None:
-                errors["amount"] = ["罚款须填写金额（元）。" if penalty_type == "fine" else "行政拘留须填写日数。"]
-            elif value <= 0:
-                errors["amount"] = ["应大于 0。"]
-            elif penalty_type == "detention" and value != value.to_integral_value():
-                errors["amount"] = ["拘留日数应为整数。"]
-        elif value is not None:
-            errors["amount"] = [f"{PENALTY_TYPE_LABELS[penalty_type]}不填写金额或日数。"]
+    types = _check_types(errors, penalty_types)
+    fine, days = (None, None) if "penalty_types" in errors else _check_amounts(errors, types, fine_amount,
+                                                                                detention_days)
     if errors:
         raise Invalid("处罚内容无效，请查看 errors 中各字段的说明。", errors=errors)
 
     basis = basis_in_force(basis_code, act_date)
     who = f"{PARTY_KIND_LABELS[party_kind]}{CIRCUMSTANCE_LABELS[circumstance]}"
     lead = f"依据{_citation(basis)}"
-    proposed = PENALTY_TYPE_LABELS[penalty_type]
-    if penalty_type == "fine":
-        proposed += f"{_yuan(value)}元"
-    elif penalty_type == "detention":
-        proposed += f"{_yuan(value)}日"
-
+    proposed = describe_combination(types, fine_amount=fine, detention_days=days)
     benchmark = next((b for b in basis.benchmarks
                       if (b.circumstance, b.party_kind) == (circumstance, party_kind) and b.in_force(act_date)), None)
+    if "detention" in types and party_kind != "individual":
+        raise Conflict(f"{lead}，行政拘留只能对个人适用，不能对单位处以行政拘留；拟处{proposed}不能作出。",
+                       allowed=_allowed(basis, benchmark))
+    outside = [t for t in types if t not in (basis.penalty_types or [])]
+    if outside:
+        statutory = "、".join(PENALTY_TYPE_LABELS[t] for t in _ordered(basis.penalty_types or [])) or "无"
+        raise Conflict(f"{lead}规定的处罚种类为：{statutory}，没有{'、'.join(PENALTY_TYPE_LABELS[t] for t in outside)}；"
+                       f"不能据此处以{proposed}。", allowed=_allowed(basis, benchmark))
     if benchmark is None:
         raise Conflict(f"{lead}，没有适用于{who}的裁量基准，不能据此处以{proposed}。",
                        allowed=_allowed(basis, None))
     refusal = f"{lead}，{who}的裁量基准为：{describe_benchmark(benchmark)}；"
-    if penalty_type not in benchmark.penalty_types:
-        raise Conflict(refusal + f"拟处{proposed}不在该基准之内。", allowed=_allowed(basis, benchmark))
-    if penalty_type == "fine":
-        low, high = benchmark.min_fine, benchmark.max_fine
-    elif penalty_type == "detention":
-        low, high = benchmark.min_detention_days, benchmark.max_detention_days
-    else:
-        return benchmark
-    if (low is not None and value < Decimal(str(low))) or value > Decimal(str(high)):
-        raise Conflict(refusal + f"拟处{proposed}超出该范围。", allowed=_allowed(basis, benchmark))
+    if set(types) not in [set(c) for c in benchmark.combinations]:
+        raise Conflict(refusal + f"拟处{proposed}不在允许的处罚组合之内（{_combination_reason(types, benchmark)}）。",
+                       allowed=_allowed(basis, benchmark))
+    for value, low, high, label in ((fine, benchmark.min_fine, benchmark.max_fine, "罚款"),
+                                    (days, benchmark.min_detention_days, benchmark.max_detention_days, "拘留日数")):
+        if value is None:
+            continue
+        if (low is not None and value < Decimal(str(low))) or (high is not None and value > Decimal(str(high))):
+            raise Conflict(refusal + f"拟处{proposed}，{label}超出该范围。", allowed=_allowed(basis, benchmark))
     return benchmark
 
 
-def hearing_right(*, party_kind: str, penalty_type: str, amount, on: date) -> bool:
-    """Whether the penalty gives the party the right to ask for a hearing, by the thresholds in force on `on`."""
+def hearing_right(*, party_kind: str, penalty_types, fine_amount=None, on: date, minor: bool = False) -> bool:
+    """Whether the combination gives the party the right to ask for a hearing, by the thresholds
+    in force on `on`: any of its types that carries the right (a fine from its threshold amount;
+    a row for minors only when `minor`, the party being under 18 on the date of the act)."""
     errors: dict = {}
     _check_choice(errors, "party_kind", party_kind, PARTY_KINDS, PARTY_KIND_LABELS)
-    _check_choice(errors, "penalty_type", penalty_type, LEGAL_PENALTY_TYPES, PENALTY_TYPE_LABELS)
+    types = _check_types(errors, penalty_types)
     try:
-        value = _amount(amount)
+        value = _amount(fine_amount)
     except ValueError:
         value = None
-        errors["amount"] = ["应为数字。"]
+        errors["fine_amount"] = ["应为数字。"]
     if errors:
         raise Invalid("听证判断的参数无效，请查看 errors 中各字段的说明。", errors=errors)
     thresholds = [t for t in db.session.scalars(select(HearingThreshold)) if t.in_force(on)]
     if not thresholds:
         raise Conflict(f"没有在 {on.isoformat()} 有效的听证标准。")
     for threshold in thresholds:
-        if threshold.penalty_type != penalty_type or threshold.party_kind not in (party_kind, "any"):
+        if threshold.penalty_type not in types or threshold.party_kind not in (party_kind, "any"):
             continue
-        if threshold.min_amount is None or (value is not None and value >= Decimal(str(threshold.min_amount))):
+        if threshold.minors_only and not minor:
+            continue
+        if threshold.min_amount is None or (threshold.penalty_type == "fine" and value is not None
+                                            and value >= Decimal(str(threshold.min_amount))):
             return True
     return False

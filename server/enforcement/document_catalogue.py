@@ -1,4 +1,5 @@
-"""The document kinds (server/reference/document_numbers.yaml) and the rights texts
+"""The document kinds (server/reference/document_numbers.yaml: titles and default organs; the
+number formats are the organs', server/enforcement/organs.py) and the rights texts
 (server/reference/document_rights.yaml), read and validated on use.
 
 Read directly rather than loaded into tables like the other reference files: nothing queries or
@@ -20,6 +21,7 @@ from flask import current_app
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from ..errors import Problem
+from .organs import ORGANS_FILE, load_organs, organ_named
 
 NUMBERS_FILE = "document_numbers.yaml"
 RIGHTS_FILE = "document_rights.yaml"
@@ -38,29 +40,15 @@ def _placeholders(text: str) -> list[str]:
     return [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
 
 
-def _check_number_format(value: str) -> None:
-    try:
-        fields_ = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(value)
-                   if name is not None]
-    except ValueError:
-        raise ValidationError("花括号不成对。") from None
-    if [name for name, _, _ in fields_] != ["year", "n"] or any(spec or conversion for _, spec, conversion in fields_):
-        # A format spec such as {n:03d} would print leading zeros, which GB/T 9704 forbids.
-        raise ValidationError("须依次包含且只包含 {year} 和 {n} 两个占位符。")
-    if "〔{year}〕" not in value or not value.endswith("{n}号"):
-        raise ValidationError("年份须写在六角括号〔〕内，序号后接“号”，如 金公（治）行罚决字〔{year}〕{n}号。")
-    if "第" in value:
-        raise ValidationError("GB/T 9704 的发文字号不加“第”字。")
-
-
 class KindSchema(Schema):
     class Meta:
         unknown = RAISE
 
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
     title = fields.String(required=True, validate=validate.Length(min=2, max=40))
-    authority = fields.String(required=True, validate=validate.Length(min=2, max=60))
-    number_format = fields.String(required=True, validate=[validate.Length(max=60), _check_number_format])
+    # The default issuing organ (a name in organs.yaml); a case's penalty documents take the
+    # organ of their legal basis instead.
+    organ = fields.String(required=True, validate=validate.Length(min=2, max=60))
 
 
 class NumbersFileSchema(Schema):
@@ -75,9 +63,6 @@ class NumbersFileSchema(Schema):
         kinds = [entry["kind"] for entry in data.get("documents", [])]
         if sorted(kinds) != sorted(KINDS):
             raise ValidationError(f"每种文书须且只须出现一次：{'、'.join(KINDS)}。", "documents")
-        prefixes = [entry["number_format"] for entry in data["documents"]]
-        if len(set(prefixes)) != len(prefixes):
-            raise ValidationError("不同种类的文书不能使用相同的发文字号格式（编号会重复）。", "documents")
 
 
 RIGHTS_TEXTS = {
@@ -140,18 +125,16 @@ class RightsFileSchema(Schema):
 class DocumentKind:
     kind: str
     title: str
+    # The default issuing organ's name (organs.yaml).
     authority: str
-    number_format: str
 
-    def number(self, year: int, serial: int) -> str:
-        """The printed number: full year, serial as a plain integer (no leading zeros, no 第)."""
-        if not (isinstance(serial, int) and serial >= 1):
-            raise ValueError(f"serial must be a positive integer, not {serial!r}")
-        return self.number_format.format(year=int(year), n=serial)
+    def number(self, year: int, serial: int, organ: str | None = None) -> str:
+        """The printed number in `organ`'s format (default: the kind's organ)."""
+        return organ_named(organ or self.authority).number(self.kind, year, serial)
 
-    def placeholder_number(self, year: int) -> str:
+    def placeholder_number(self, year: int, organ: str | None = None) -> str:
         """The number as a preview shows it: the serial left blank."""
-        return self.number_format.format(year=int(year), n="　")
+        return organ_named(organ or self.authority).placeholder_number(self.kind, year)
 
 
 @dataclass(frozen=True)
@@ -193,16 +176,25 @@ def load_catalogue(directory: str | Path | None = None) -> Catalogue:
     directory = Path(directory or current_app.config["REFERENCE_DIR"])
     numbers_path, rights_path = directory / NUMBERS_FILE, directory / RIGHTS_FILE
     try:
-        key = (str(directory), numbers_path.stat().st_mtime_ns, rights_path.stat().st_mtime_ns)
+        key = (str(directory), numbers_path.stat().st_mtime_ns, rights_path.stat().st_mtime_ns,
+               (directory / ORGANS_FILE).stat().st_mtime_ns)
     except OSError:
         key = None
     if key is not None and key in _cache:
         return _cache[key]
     numbers = _read(numbers_path, NumbersFileSchema())
     rights = _read(rights_path, RightsFileSchema())
+    organs = load_organs(directory)
+    for entry in numbers["documents"]:
+        # The default organ must exist and number this kind: a file naming an unknown organ
+        # stops issuing here rather than at the first document.
+        if entry["organ"] not in organs or entry["kind"] not in organs[entry["organ"]].numbers:
+            raise DocumentCatalogueError(f"文书参考文件 {NUMBERS_FILE} 校验未通过：documents：{entry['kind']} 的机关"
+                                         f"“{entry['organ']}”不在 organs.yaml 中，或没有该文书的发文字号格式。")
     catalogue = Catalogue(
         version=f"{numbers['version']}/{rights['version']}",
-        kinds={entry["kind"]: DocumentKind(**entry) for entry in numbers["documents"]},
+        kinds={entry["kind"]: DocumentKind(entry["kind"], entry["title"], entry["organ"])
+               for entry in numbers["documents"]},
         periods=dict(rights["periods"]),
         texts=dict(rights["texts"]),
     )

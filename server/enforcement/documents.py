@@ -261,7 +261,8 @@ def issue_document(kind: str, context: dict, *, actor: User, subject_type: str, 
     cjk_font_families(current_app.config.get("REPORT_FONTCONFIG_FILE"))
     organ = prepared["authority"]
     serial = allocate_serial(kind, organ, printed.year)
-    number = info.number(printed.year, serial)
+    # The organ's own series and format (organs.yaml): a kind is issued by more than one organ.
+    number = info.number(printed.year, serial, organ)
     document_id = str(uuid.uuid4())
     code = new_verification_code()
     digest = content_sha256(kind, number, prepared)
@@ -302,7 +303,8 @@ def preview_document(kind: str, context: dict | None = None, *, user: User | Non
     info = document_kind(kind)
     prepared, printed = prepare_context(kind, sample_context(kind) if context is None else context)
     return render_pdf(kind, ctx=prepared, resolve=evidence_resolver(user), doc={
-        "kind": kind, "title": info.title, "number": info.placeholder_number(printed.year), "id": None,
+        "kind": kind, "title": info.title, "number": info.placeholder_number(printed.year, prepared["authority"]),
+        "id": None,
         "content_sha256": None, "authority_mark": prepared["authority"], "draft": True, "verification_code": None,
         "verification_url": None})
 
@@ -495,3 +497,39 @@ __all__ = [
     "VerifyResult", "allocate_serial", "content_sha256", "find_document", "inspection_record_context",
     "issue_document", "issue_inspection_record", "preview_document", "verify_hash", "verify_pdf",
 ]
+
+
+# --- looking a document up by its 核验码 (the public verification page) ------------------------
+
+VERIFICATION_CODE_LENGTH = 12
+VERIFICATION_CODE_GROUP = 4
+# Read as sealing.envelope.normalise_code reads reveal codes: Crockford's readings of the letters
+# it leaves out, and any separators a reader types between the groups (spaces, hyphens, the dashes
+# and the middle dot an input method gives).
+_VERIFICATION_READINGS = str.maketrans({"O": "0", "I": "1", "L": "1"})
+_VERIFICATION_SEPARATORS = str.maketrans("", "", "-_ \t\u00b7\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u3000")
+# A Chinese keyboard may type full-width letters, digits and dashes (Ａ, ７, －): read as ASCII.
+_FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+
+
+def normalise_verification_code(text) -> str | None:
+    """The canonical 核验码 (7KQ2-MXW9-PA4T) of `text` as typed or heard, or None if it cannot be one.
+
+    Any case, with or without dashes or spaces, O read as 0 and I or L as 1; full-width letters,
+    digits and dashes (a Chinese keyboard's) read as their ASCII forms."""
+    if not isinstance(text, str):
+        return None
+    symbols = (text.translate(_FULL_WIDTH).strip().upper()
+               .translate(_VERIFICATION_SEPARATORS).translate(_VERIFICATION_READINGS))
+    if len(symbols) != VERIFICATION_CODE_LENGTH or any(symbol not in CODE_ALPHABET for symbol in symbols):
+        return None
+    step = VERIFICATION_CODE_GROUP
+    return "-".join(symbols[i:i + step] for i in range(0, VERIFICATION_CODE_LENGTH, step))
+
+
+def find_by_verification_code(text) -> Document | None:
+    """The document whose 核验码 `text` is (read by `normalise_verification_code`), or None."""
+    code = normalise_verification_code(text)
+    if code is None:
+        return None
+    return db.session.scalar(sa.select(Document).where(Document.verification_code == code))

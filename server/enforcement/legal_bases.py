@@ -7,7 +7,8 @@ admin makes through the API:
 - a version's validity runs forward (valid_to ≥ valid_from); a benchmark lies inside its version's;
 - versions of one provision do not overlap, so exactly one applies on any date they cover;
 - benchmarks of one version with the same circumstance and party kind do not overlap;
-- a benchmark allows only penalty types its article allows; its fine range satisfies
+- a benchmark's combinations hold only penalty types its article allows, none twice, detention
+  only for individuals; its fine range satisfies
   min ≤ max ≤ the article's maximum for that party kind (no maximum: no fine at all), and the
   same for detention days.
 
@@ -85,7 +86,7 @@ def _ensure_consistent(provision: str) -> None:
 
 def _benchmark_values(data: dict) -> dict:
     return {name: data.get(name) for name in (
-        "circumstance", "party_kind", "penalty_types", "min_fine", "max_fine", "min_detention_days",
+        "circumstance", "party_kind", "combinations", "min_fine", "max_fine", "min_detention_days",
         "max_detention_days", "note", "valid_from", "valid_to")}
 
 
@@ -102,7 +103,8 @@ def create_legal_basis(data: dict, actor: User, *, channel: str = "api") -> Lega
             raise Conflict(f"裁量基准代码 {benchmark['code']} 已被使用。")
     basis = LegalBasis(
         code=data["code"], provision=data["provision"], law=data["law"], article=data["article"],
-        text=data["text"], penalty_types=list(data["penalty_types"]),
+        text=data["text"], authority_kind=data["authority_kind"], authority_source=data["authority_source"],
+        penalty_types=list(data["penalty_types"]),
         max_fine_individual=data.get("max_fine_individual"), max_fine_unit=data.get("max_fine_unit"),
         max_detention_days=data.get("max_detention_days"), valid_from=data["valid_from"],
         valid_to=data.get("valid_to"), admin_edited_at=utcnow(),

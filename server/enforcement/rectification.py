@@ -324,7 +324,7 @@ def rectification_notice_context(order: RectificationOrder) -> dict:
                  "legal_representative": case.party_legal_representative, "address": case.party_address}
     else:
         party = {"kind": None, "kind_label": "场所经营者", "name": venue.operator_name, "unit_name": venue.name,
-                 "credit_code": None, "legal_representative": None, "address": venue.address}
+                 "credit_code": venue.credit_code, "legal_representative": None, "address": venue.address}
     return {
         "order_id": order.id,
         "title": "责令限期整改通知书",

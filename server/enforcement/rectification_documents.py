@@ -45,8 +45,11 @@ def _party(order: RectificationOrder) -> dict:
                     "address": case.party_address or venue.address}
         return {"kind": "individual", "name": case.party_name, "id_number": case.party_id_number,
                 "address": case.party_address}
-    return {"kind": "unit", "name": venue.name, "legal_representative": venue.operator_name,
-            "address": venue.address}
+    party = {"kind": "unit", "name": venue.name, "legal_representative": venue.operator_name,
+             "address": venue.address}
+    if venue.credit_code:
+        party["credit_code"] = venue.credit_code
+    return party
 
 
 def rectification_order_context(order: RectificationOrder) -> dict:

@@ -53,13 +53,19 @@ def _observation_rows(observations: list[Observation], amendments: list[Amendmen
     return rows
 
 
-def _amendment_changes(amendments: list[Amendment], numbers: dict[int, int], prompts: dict, findings: list,
-                       finding_refs: dict, penalties: list, notes: list) -> dict[int, list[str]]:
-    """What each amendment changed, in words, by its number."""
+def _amendment_changes(amendments: list[Amendment], numbers: dict[int, int], prompts: dict,
+                       observations: list[Observation], findings: list, finding_refs: dict, penalties: list,
+                       notes: list) -> dict[int, list[str]]:
+    """What each amendment changed, in words, by its number: a corrected checklist item with the
+    value it replaced (as recorded on site, or as an earlier amendment left it) and its new one."""
     changes: dict[int, list[str]] = {number: [] for number in numbers.values()}
+    standing = {row.item_code: row.value for row in observations}
     for amendment in amendments:
         for code, value in ((amendment.payload or {}).get("observations") or {}).items():
-            changes[numbers[amendment.id]].append(f"检查项“{prompts.get(code, code)}”更正为 {_value_text(value)}")
+            before = _value_text(standing[code]) if code in standing else "未记录"
+            changes[numbers[amendment.id]].append(
+                f"检查项“{prompts.get(code, code)}”由 {before} 更正为 {_value_text(value)}")
+            standing[code] = value
 
     def note(amendment_id, text):
         if amendment_id in numbers:
@@ -81,7 +87,9 @@ def _amendment_changes(amendments: list[Amendment], numbers: dict[int, int], pro
 
 def inspection_record(inspection: Inspection) -> dict:
     """The record's facts from the stored inspection (every photo's print variant embedded
-    through the restricted fetcher, the SHA-256 of its original printed under it)."""
+    through the restricted fetcher). Codes (rule, check, legal basis) and each photo's SHA-256 are
+    kept for the record and the record's page; the printed 检查记录 leaves them out. Times are
+    Beijing time."""
     assignment: Assignment = inspection.assignment
     venue = assignment.venue
     prompts = {item["code"]: item["prompt"] for rule in rules_bundle_for_category(venue.category)
@@ -101,7 +109,8 @@ def inspection_record(inspection: Inspection) -> dict:
     amendments = session.scalars(sa.select(Amendment).where(Amendment.inspection_id == inspection.id)
                                  .order_by(Amendment.id)).all()
     numbers = {amendment.id: number for number, amendment in enumerate(amendments, start=1)}
-    changes = _amendment_changes(amendments, numbers, prompts, findings, finding_refs, penalties, notes)
+    changes = _amendment_changes(amendments, numbers, prompts, observations, findings, finding_refs, penalties,
+                                 notes)
     photos = []
     for photo in inspection.photos:
         evidence = photo.evidence_file
@@ -113,7 +122,8 @@ def inspection_record(inspection: Inspection) -> dict:
              "certificate_no": member.user.enforcement_certificate_no} for member in assignment.members]
     return {
         "inspection_uuid": inspection.uuid,
-        "assignment": f"抽查 {assignment.draw_id} 第 {assignment.position} 组（任务 {assignment.id}）",
+        # How the office names the visit (抽查第 N 号第 M 组); the task's row id is no business of the venue's.
+        "assignment": f"抽查第 {assignment.draw_id} 号第 {assignment.position} 组",
         "venue": {"name": venue.name, "address": venue.address, "category": venue.category.name,
                   "county": venue.county.name, "town": venue.town, "operator_name": venue.operator_name,
                   "approved_capacity": venue.approved_capacity},

@@ -15,7 +15,8 @@ from markupsafe import Markup, escape
 from .chinese_numbers import FILTERS as CHINESE_NUMBER_FILTERS
 from .chinese_numbers import chinese_date
 from .fetcher import Resolver, RestrictedURLFetcher, asset_url
-from .fonts import cjk_font_families
+from .fonts import cjk_font_families, font_configuration
+from .qr import qr_svg
 
 # Written into the PDF's Info dictionary, which is kept out of compressed object streams so that
 # a verifier finds it in the raw bytes (and qpdf keeps it there when it re-saves a file).
@@ -67,7 +68,7 @@ def _environment(directory: str) -> jinja2.Environment:
     from .charts import bar_chart, day_chart
 
     environment.filters.update(cn_date=cn_date, yuan=yuan, book_title=book_title, hash_lines=hash_lines,
-                               bar_chart=bar_chart, day_chart=day_chart)
+                               bar_chart=bar_chart, day_chart=day_chart, qr_svg=qr_svg)
     environment.filters.update(CHINESE_NUMBER_FILTERS)  # rmb, percent, cn_datetime, …
     environment.globals["asset"] = asset_url
     return environment
@@ -79,11 +80,14 @@ def render_html(kind: str, *, doc: dict, ctx: dict) -> str:
 
 def render_pdf(kind: str, *, doc: dict, ctx: dict, resolve: Resolver | None = None) -> bytes:
     """The PDF of one document. `doc`: kind, title, number, id, content_sha256, authority_mark,
-    draft; `resolve` reads the photos it embeds (see fetcher). Refuses (MissingCJKFont) before
-    anything is rendered when no Chinese font exists."""
+    draft, and for an issued enforcement document verification_code and verification_url (its
+    footer's QR code); `resolve` reads the photos it embeds (see fetcher). Refuses
+    (MissingCJKFont) before anything is rendered when no Chinese font exists. Rendered with the
+    fonts of REPORT_FONTCONFIG_FILE (the system's plus FandolFang, see fonts.py)."""
     from weasyprint import HTML
 
-    cjk_font_families(current_app.config.get("REPORT_FONTCONFIG_FILE"))
+    fontconfig_file = current_app.config.get("REPORT_FONTCONFIG_FILE")
+    cjk_font_families(fontconfig_file)
     html = render_html(kind, doc=doc, ctx=ctx)
     fetcher = RestrictedURLFetcher(templates_dir(), resolve)
 
@@ -94,7 +98,8 @@ def render_pdf(kind: str, *, doc: dict, ctx: dict, resolve: Resolver | None = No
             info[INFO_CONTENT_SHA256] = pydyf.String(doc["content_sha256"])
         pdf.info = info
 
-    return HTML(string=html, base_url=None, url_fetcher=fetcher).write_pdf(finisher=finisher)
+    return HTML(string=html, base_url=None, url_fetcher=fetcher).write_pdf(
+        finisher=finisher, font_config=font_configuration(fontconfig_file))
 
 
 _INFO_ID = re.compile(rb"/" + INFO_DOCUMENT_ID.encode() + rb"\s*\(([0-9a-f-]{36})\)")

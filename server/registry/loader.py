@@ -366,7 +366,8 @@ def _load_legal_bases(records: list[dict], report: DatasetReport) -> None:
     for record in records:
         basis, changed = _upsert(LegalBasis, existing, "code", record["code"], {
             "provision": record["provision"], "law": record["law"], "article": record["article"],
-            "text": record["text"], "penalty_types": record["penalty_types"],
+            "text": record["text"], "authority_kind": record["authority_kind"],
+            "authority_source": record["authority_source"], "penalty_types": record["penalty_types"],
             "max_fine_individual": record["max_fine_individual"], "max_fine_unit": record["max_fine_unit"],
             "max_detention_days": record["max_detention_days"],
             "valid_from": record["valid_from"], "valid_to": record["valid_to"]})
@@ -374,7 +375,7 @@ def _load_legal_bases(records: list[dict], report: DatasetReport) -> None:
             listed_benchmarks.add(benchmark["code"])
             _, benchmark_changed = _upsert(DiscretionBenchmark, benchmarks, "code", benchmark["code"], {
                 "legal_basis": basis, "circumstance": benchmark["circumstance"],
-                "party_kind": benchmark["party_kind"], "penalty_types": benchmark["penalty_types"],
+                "party_kind": benchmark["party_kind"], "combinations": benchmark["combinations"],
                 "min_fine": benchmark["min_fine"], "max_fine": benchmark["max_fine"],
                 "min_detention_days": benchmark["min_detention_days"],
                 "max_detention_days": benchmark["max_detention_days"], "note": benchmark["note"],
@@ -397,8 +398,8 @@ def _load_hearing_thresholds(records: list[dict], report: DatasetReport) -> None
     listed = {record["code"] for record in records}
     for record in records:
         _, changed = _upsert(HearingThreshold, existing, "code", record["code"], {
-            name: record[name] for name in ("party_kind", "penalty_type", "min_amount", "source", "valid_from",
-                                            "valid_to")})
+            name: record[name] for name in ("party_kind", "penalty_type", "min_amount", "minors_only", "source",
+                                            "valid_from", "valid_to")})
         report.count(changed)
     _note_absent(report, existing, listed)
 

@@ -13,6 +13,7 @@ def register_web(app) -> None:
     from ..audit.web.audit import bp as audit_bp
     from ..draws.web.draws import bp as draws_bp
     from ..enforcement.web.cases import bp as cases_bp
+    from ..enforcement.web.public_verification import bp as public_verification_bp
     from ..enforcement.web.rectification import bp as rectification_bp
     from ..enforcement.web.rectification import rectification_for_case
     from ..field.web import assignments  # noqa: F401  (the assignment pages, routes of the draws blueprint)
@@ -37,6 +38,7 @@ def register_web(app) -> None:
     app.register_blueprint(field_app_bp)
     app.register_blueprint(cases_bp)
     app.register_blueprint(rectification_bp)
+    app.register_blueprint(public_verification_bp)
     app.add_template_global(rectification_for_case, "rectification_for_case")
     app.register_blueprint(statistics_bp)
     app.register_blueprint(accountability_bp)

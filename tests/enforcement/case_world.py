@@ -22,7 +22,7 @@ from server.field.models.inspection import Inspection, Photo, Violation
 # 2026-03-10 09:30 in 金华 (01:30 UTC): the act date of the world's violations.
 CHECKED_IN_AT = datetime(2026, 3, 10, 1, 30, tzinfo=timezone.utc)
 ACT_DATE = date(2026, 3, 10)
-UNIT = {"kind": "unit", "unit_name": "金华某某娱乐有限公司", "credit_code": "91330701MA2D123456",
+UNIT = {"kind": "unit", "unit_name": "金华某某娱乐有限公司", "credit_code": "91330701MA2D12345J",
         "legal_representative": "王某", "address": "金华市婺城区某路1号", "phone": "13900000001"}
 PERSON = {"kind": "individual", "name": "李某", "id_number": "330702199001011234", "address": "金华市婺城区某路2号"}
 

@@ -21,7 +21,7 @@ def test_demo_has_open_violations_and_two_certified_officers(db):
                for inspection in db.session.scalars(sa.select(Inspection)))
     assert len(service.officers_available()) >= 2
     case = opening.open_case([violations[0].id], officers=[o.id for o in service.officers_available()[:2]],
-                             party={"kind": "unit", "unit_name": "演示单位", "credit_code": "91330701MA2D123456",
+                             party={"kind": "unit", "unit_name": "演示单位", "credit_code": "91330701MA2D12345J",
                                     "legal_representative": "王某"},
                              circumstance="first", actor=enforcement)
     assert case.state == "filed"

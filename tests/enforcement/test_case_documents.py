@@ -27,6 +27,9 @@ from server.errors import Invalid
 from server.extensions import db as _db
 
 IDPL = "idpl2025_art111_1_1"  # 传染病防治法 第一百一十一条第一款第（一）项, in force on 2026-03-10
+# 传染病防治法 第一百一十一条: 责令改正 and 警告 always, the fine "可以并处".
+WARNED = ["order_correction", "warning"]
+FINED = ["order_correction", "warning", "fine"]
 NOTIFIED_ON = date(2026, 3, 13)
 DECIDED_ON = date(2026, 3, 25)  # after the statement (03-18) and hearing-request (03-18) periods
 
@@ -48,7 +51,7 @@ def decided(cw, party=UNIT, circumstance="refused", amount=10000) -> Enforcement
     """A case walked to 决定 with a fine; a unit that refused (10000 yuan) has the hearing right."""
     case = open_case(cw, party, circumstance)
     officer = cw.officers[0]
-    fine = {"type": "fine", "amount": amount, "basis_code": IDPL}
+    fine = {"types": FINED, "fine_amount": amount, "basis_code": IDPL}
     move(case, "investigating", officer)
     move(case, "notified", officer, proposed_penalty=fine, notified_on=NOTIFIED_ON)
     move(case, "decided", officer, decided_penalty=fine, decided_on=DECIDED_ON)
@@ -94,8 +97,12 @@ def test_walking_a_case_to_decided_issues_both_documents(db, case_world):
     notice, decision = documents["penalty_notice"], documents["penalty_decision"]
     assert (notice.subject_type, notice.subject_id, notice.issued_on) == ("case", str(case.id), NOTIFIED_ON)
     assert (decision.subject_type, decision.subject_id, decision.issued_on) == ("case", str(case.id), DECIDED_ON)
-    assert notice.number == f"金公（治）行罚告字〔2026〕{notice.serial}号"
-    assert decision.number == f"金公（治）行罚决字〔2026〕{decision.serial}号"
+    # 传染病防治法 第一百一十一条 names the disease-control department: its organ issues both, in
+    # its own series (organs.yaml), not the public-security bureau.
+    assert notice.number == f"金卫（疾控）行罚告字〔2026〕{notice.serial}号"
+    assert decision.number == f"金卫（疾控）行罚决字〔2026〕{decision.serial}号"
+    assert (notice.organ, decision.organ) == ("金华市卫生健康委员会", "金华市卫生健康委员会")
+    assert notice.context["authority"] == decision.context["authority"] == "金华市卫生健康委员会"
     # The transitions' audit events name the document each issued.
     for to_state, document in (("notified", notice), ("decided", decision)):
         event = _db.session.scalar(sa.select(AuditEvent).where(
@@ -116,12 +123,13 @@ def test_the_decision_carries_every_item_the_law_requires(db, case_world, tmp_pa
     expected = [
         UNIT["unit_name"], UNIT["credit_code"], f"法定代表人（负责人）{UNIT['legal_representative']}", UNIT["address"],
         "当事人经营的场所未按要求查验健康码",  # the facts as the case records them
-        "现决定：对被处罚单位处以罚款人民币壹万元整（¥10000.00）",  # the penalty, in capitals with the figure
+        # the combination (责令改正 and 警告 mandatory, the fine added), the fine in capitals with the figure
+        "现决定：责令被处罚单位改正，给予警告，并处罚款人民币壹万元整（¥10000.00）",
         "《中华人民共和国传染病防治法》第一百一十一条第一款第（一）项",  # the law and article in force on the act date
         f"自收到本决定书之日起{periods['payment_days']}日内",  # how and by when
         f"{periods['review_days']}日内向金华市人民政府申请行政复议",
         f"{periods['lawsuit_months']}个月内依法向金华市婺城区人民法院提起行政诉讼",
-        "金华市公安局",  # the authority (document_numbers.yaml)
+        "金华市卫生健康委员会",  # the authority: the organ the basis names (organs.yaml)
         "2026年3月25日",  # the date
         decision.number,
     ]
@@ -141,8 +149,56 @@ def test_an_individual_decision_names_the_id_number_and_address(db, case_world, 
     case = decided(case_world, party=PERSON, circumstance="first", amount=200)
     text = flat_text(stored_bytes(case_documents_of(case)["penalty_decision"]), tmp_path, "decision.pdf")
     for item in (PERSON["name"], f"身份证件号码{PERSON['id_number']}", f"住址{PERSON['address']}",
-                 "对被处罚人处以罚款人民币贰佰元整（¥200.00）"):
+                 "责令被处罚人改正，给予警告，并处罚款人民币贰佰元整（¥200.00）"):
         assert item in text, item
+
+
+PSAPL = "psapl2025_art61_1_1"  # 治安管理处罚法 第六十一条, in force on 2026-03-10
+
+
+def test_a_detention_with_a_fine_is_issued_by_public_security_in_its_own_series(db, case_world, tmp_path):
+    """治安管理处罚法 names 公安机关: 金华市公安局 issues, numbering its series; a 传染病防治法 case
+    decided alongside is the disease-control organ's, in a series of its own (both start at 1)."""
+    disease_control = decided(case_world)
+    cw = case_world
+    case = opening.open_case([cw.other_violation.id], officers=[o.id for o in cw.officers], party=PERSON,
+                             circumstance="serious", actor=cw.officers[0],
+                             facts="2026年3月10日9时30分许，当事人拒不执行人民政府在紧急状态情况下依法发布的决定。")
+    officer = cw.officers[0]
+    penalty = {"types": ["detention", "fine"], "detention_days": 5, "fine_amount": 500, "basis_code": PSAPL}
+    move(case, "investigating", officer)
+    move(case, "notified", officer, proposed_penalty=penalty, notified_on=NOTIFIED_ON)
+    # An adult: under the 2025 law detention gives a hearing right to minors only, and 500 yuan is
+    # below every fine threshold.
+    assert not case.hearing_offered
+    move(case, "decided", officer, decided_penalty=penalty, decided_on=DECIDED_ON)
+    documents = case_documents_of(case)
+    notice, decision = documents["penalty_notice"], documents["penalty_decision"]
+    assert (notice.number, decision.number) == ("金公（治）行罚告字〔2026〕1号", "金公（治）行罚决字〔2026〕1号")
+    assert notice.organ == decision.organ == "金华市公安局"
+    others = case_documents_of(disease_control)
+    assert others["penalty_decision"].number == "金卫（疾控）行罚决字〔2026〕1号"
+    notice_text = flat_text(stored_bytes(notice), tmp_path, "notice.pdf")
+    assert "拟对你（单位）作出如下行政处罚：行政拘留五日，并处罚款人民币伍佰元整（¥500.00）" in notice_text
+    text = flat_text(stored_bytes(decision), tmp_path, "decision.pdf")
+    for item in ("金华市公安局", "《中华人民共和国治安管理处罚法》第六十一条第一款第（一）项",
+                 "现决定：对被处罚人处以行政拘留五日，并处罚款人民币伍佰元整（¥500.00）",
+                 "行政拘留由本机关送拘留所执行", "向金华市人民政府申请行政复议"):
+        assert item in text, item
+    assert service.detail(case)["decided_penalty"]["description"] == "行政拘留5日并处罚款500元"
+
+
+def test_a_detention_alone_is_executed_by_public_security(db, case_world):
+    cw = case_world
+    case = opening.open_case([cw.other_violation.id], officers=[o.id for o in cw.officers], party=PERSON,
+                             circumstance="refused", actor=cw.officers[0],
+                             facts="2026年3月10日9时30分许，当事人经劝导仍拒不执行。")
+    case.decided_penalty_types, case.decided_detention_days, case.decided_basis_code = ["detention"], 7, PSAPL
+    context = case_documents.penalty_decision_context(case)
+    assert context["authority"] == "金华市公安局"
+    assert context["penalty"] == {"description": "对被处罚人处以行政拘留七日", "fine_amount": None}
+    assert context["execution"] == {"method": "行政拘留由本机关送拘留所执行"}
+    assert context["remedies"] == {"review_body": "金华市人民政府", "court": "金华市婺城区人民法院"}
 
 
 def test_the_notice_names_facts_reasons_basis_and_rights(db, case_world, tmp_path):
@@ -151,7 +207,7 @@ def test_the_notice_names_facts_reasons_basis_and_rights(db, case_world, tmp_pat
     text = flat_text(stored_bytes(case_documents_of(case)["penalty_notice"]), tmp_path, "notice.pdf")
     for item in ("一、违法事实", "当事人经营的场所未按要求查验健康码", "二、理由", "属单位拒不配合",
                  "三、依据", "《中华人民共和国传染病防治法》第一百一十一条第一款第（一）项",
-                 "拟对你（单位）作出如下行政处罚：罚款人民币壹万元整（¥10000.00）",
+                 "拟对你（单位）作出如下行政处罚：责令改正、警告，并处罚款人民币壹万元整（¥10000.00）",
                  "陈述权和申辩权", "陈述、申辩", "有权要求举行听证", "2026年3月13日"):
         assert item in text, item
 
@@ -170,7 +226,7 @@ def test_numbers_are_consecutive_per_kind_and_year(db, case_world, make_inspecti
                                party=UNIT, circumstance="first", actor=case_world.officers[0])
     officer = case_world.officers[0]
     move(second, "investigating", officer)
-    move(second, "notified", officer, proposed_penalty={"type": "warning", "amount": None, "basis_code": IDPL},
+    move(second, "notified", officer, proposed_penalty={"types": WARNED, "fine_amount": None, "basis_code": IDPL},
          notified_on=NOTIFIED_ON)
     a, b = case_documents_of(first), case_documents_of(second)
     assert b["penalty_notice"].serial == a["penalty_notice"].serial + 1
@@ -186,12 +242,12 @@ def test_a_missing_party_item_refuses_the_notice_and_uses_no_number(db, case_wor
     move(case, "investigating", officer)
     before = counters()
     with pytest.raises(Invalid) as caught:
-        move(case, "notified", officer, proposed_penalty={"type": "fine", "amount": 200, "basis_code": IDPL},
+        move(case, "notified", officer, proposed_penalty={"types": FINED, "fine_amount": 200, "basis_code": IDPL},
              notified_on=NOTIFIED_ON)
     assert list(caught.value.errors) == ["party.address"] and "当事人住址" in caught.value.detail
-    assert (case.state, case.version, case.proposed_penalty_type) == ("investigating", 2, None)
+    assert (case.state, case.version, case.proposed_penalty_types) == ("investigating", 2, None)
     assert counters() == before and case_documents.documents_of(case) == []
-    move(case, "notified", officer, proposed_penalty={"type": "fine", "amount": 200, "basis_code": IDPL},
+    move(case, "notified", officer, proposed_penalty={"types": FINED, "fine_amount": 200, "basis_code": IDPL},
          notified_on=NOTIFIED_ON, party={"address": "金华市金东区某路3号"})
     assert case.party_address == "金华市金东区某路3号" and list(case_documents_of(case)) == ["penalty_notice"]
 
@@ -205,7 +261,7 @@ def test_a_unit_without_legal_representative_cannot_be_notified_until_it_is_comp
     officer = bearer(case_world.officers[0])
     url = f"/api/v1/cases/{case.id}/transitions"
     body = {"to": "notified", "version": 2, "notified_on": "2026-03-13",
-            "proposed_penalty": {"type": "fine", "amount": 5000, "basis_code": IDPL}}
+            "proposed_penalty": {"types": FINED, "fine_amount": 5000, "basis_code": IDPL}}
     before = counters()
     response = client.post(url, headers=officer, json=body)
     assert response.status_code == 422 and response.mimetype == "application/problem+json"
@@ -229,7 +285,7 @@ def test_a_unit_without_legal_representative_cannot_be_notified_until_it_is_comp
     # After the notice the party is what the documents say.
     refused = client.post(url, headers=officer, json={
         "to": "decided", "version": 3, "decided_on": "2026-03-19", "party": {"address": "别处"},
-        "decided_penalty": {"type": "fine", "amount": 5000, "basis_code": IDPL}})
+        "decided_penalty": {"types": FINED, "fine_amount": 5000, "basis_code": IDPL}})
     assert refused.status_code == 422 and list(refused.get_json()["errors"]) == ["party"]
 
 
@@ -244,7 +300,7 @@ def test_without_a_chinese_font_the_decision_is_refused_and_nothing_stored(db, c
                                                                           tmp_path):
     case = open_case(case_world)
     officer = case_world.officers[0]
-    fine = {"type": "fine", "amount": 5000, "basis_code": IDPL}
+    fine = {"types": FINED, "fine_amount": 5000, "basis_code": IDPL}
     move(case, "investigating", officer)
     move(case, "notified", officer, proposed_penalty=fine, notified_on=NOTIFIED_ON)
     empty = tmp_path / "fonts.conf"
@@ -254,7 +310,7 @@ def test_without_a_chinese_font_the_decision_is_refused_and_nothing_stored(db, c
     with pytest.raises(Exception) as caught:
         move(case, "decided", officer, decided_penalty=fine, decided_on=DECIDED_ON)
     assert caught.value.status == 503 and "中文字体" in caught.value.detail
-    assert (case.state, case.decided_penalty_type) == ("notified", None)
+    assert (case.state, case.decided_penalty_types) == ("notified", None)
     assert counters() == before and set(case_documents_of(case)) == {"penalty_notice"}
 
 

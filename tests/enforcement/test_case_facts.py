@@ -19,8 +19,8 @@ from web_session import CSRF, login
 
 from server.columns import utcnow
 from server.enforcement import case_documents, case_facts, case_transitions
-from server.enforcement import documents as document_service
 from server.enforcement import case_opening as opening
+from server.enforcement import documents as document_service
 from server.enforcement.models.case import EnforcementCase
 from server.extensions import db as _db
 from server.field.models.inspection import Observation, Photo
@@ -32,6 +32,8 @@ CHECKED_IN_AT = datetime(2026, 11, 2, 13, 15, tzinfo=timezone.utc)
 PHOTO_AT = datetime(2026, 11, 2, 13, 16, tzinfo=timezone.utc)
 NOTIFIED_ON, DECIDED_ON = date(2026, 11, 4), date(2026, 11, 16)
 IDPL = "idpl2025_art111_1_1"  # a legal basis in force in 2026 (legal_bases.yaml)
+# 传染病防治法 第一百一十一条: 责令改正 and 警告 always, the fine "可以并处".
+FINED = ["order_correction", "warning", "fine"]
 CODE = re.compile(r"K\d|[a-z0-9]+_[a-z0-9_]+")
 
 # For every check with a numeric or yes/no (or option) comparison: facts that violate it, and what
@@ -233,7 +235,7 @@ def test_an_officers_own_text_is_kept_as_typed(db, case_world, recorded):
 def test_the_decision_prints_the_facts_written_from_the_record(db, case_world, recorded, tmp_path):
     case = open_with(case_world, recorded)
     officer = case_world.officers[0]
-    fine = {"type": "fine", "amount": 5000, "basis_code": IDPL}
+    fine = {"types": FINED, "fine_amount": 5000, "basis_code": IDPL}
     for to_state, data in (("investigating", {}), ("notified", {"proposed_penalty": fine, "notified_on": NOTIFIED_ON}),
                            ("decided", {"decided_penalty": fine, "decided_on": DECIDED_ON})):
         case_transitions.transition(case, to_state, actor=officer, version=case.version, **data)
@@ -251,9 +253,9 @@ def test_the_case_form_proposes_the_facts_and_composes_them_again_if_left_unchan
     login(client, case_world.officers[0])
     page = client.get("/cases/new?" + "&".join(f"violation={v.id}" for v in recorded)).get_data(as_text=True)
     assert "现场接待7人，超过核定人数12人的50%（6人）" in page
-    # Before the party is entered the record's operator stands for it.
-    assert f"经营者{case_world.world.venue.operator_name}经营的" in page
-    proposed = case_facts.compose_facts(recorded)
+    # The party is prefilled from the venue (a unit named as the venue), and the proposal names it.
+    assert f"当事单位{case_world.world.venue.name}经营的" in page
+    proposed = case_facts.compose_facts(recorded, {"kind": "unit", "unit_name": case_world.world.venue.name})
     data = {"csrf_token": CSRF.search(page).group(1), "violation_ids": [v.id for v in recorded],
             "party_kind": "unit", "party_unit_name": UNIT["unit_name"], "party_credit_code": UNIT["credit_code"],
             "circumstance": "first", "officer1": case_world.officers[0].id, "officer2": case_world.officers[1].id,

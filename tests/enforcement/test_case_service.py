@@ -17,8 +17,12 @@ from server.errors import Conflict, Forbidden, Invalid
 
 NOTIFIED_ON = date(2026, 3, 13)  # a Friday: three working days later is Wednesday the 18th
 IDPL = "idpl2025_art111_1_1"  # 传染病防治法 第一百一十一条, in force on the act date (2026-03-10)
+# 传染病防治法 第一百一十一条: 责令改正 and 警告 always, the fine "可以并处".
+WARNED = ["order_correction", "warning"]
+FINED = ["order_correction", "warning", "fine"]
 # The most the benchmark allows a unit's first offence (罚款5000元以下): no hearing right.
-FINE = {"type": "fine", "amount": 5000, "basis_code": IDPL}
+FINE = {"types": FINED, "fine_amount": 5000, "basis_code": IDPL}
+W = {"types": WARNED, "fine_amount": None, "basis_code": IDPL}
 
 # The data each target state needs, on the path the tests walk.
 STEP_DATA = {
@@ -122,7 +126,7 @@ def test_every_allowed_transition_of_the_main_path_is_audited_with_its_actor(db,
     # A unit's serious case: the benchmark's 10000–20000 yuan, whose top carries the hearing right.
     case = open_unit_case(cw, circumstance="serious")
     actor = cw.officers[1]
-    fine = dict(FINE, amount=20000)
+    fine = dict(FINE, fine_amount=20000)
     large = {"notified": {"proposed_penalty": fine}, "decided": {"decided_penalty": fine},
              "executed": {"paid_amount": 20000}}
     for step in MAIN_PATH[1:]:
@@ -138,7 +142,7 @@ def test_every_allowed_transition_of_the_main_path_is_audited_with_its_actor(db,
     # A unit's 20000-yuan fine carries the hearing right (≥ 10000): five days to ask.
     assert case.hearing_offered and case.hearing_request_deadline == date(2026, 3, 18)
     assert (case.proposed_basis_code, case.decided_basis_code) == (IDPL, IDPL)
-    assert (case.decided_penalty_type, case.decided_amount) == ("fine", 20000)
+    assert (case.decided_penalty_types, case.decided_amount) == (["order_correction", "warning", "fine"], 20000)
     assert (case.execution_outcome, case.paid_amount) == ("paid", 20000)
     assert case.closed_on is not None
 
@@ -195,7 +199,7 @@ def test_stale_version_is_409_and_changes_nothing(db, case_world):
     with pytest.raises(Conflict) as caught:
         case_transitions.transition(case, "notified", actor=case_world.officers[0], version=1, **STEP_DATA["notified"])
     assert caught.value.extra["current_version"] == 2
-    assert case.state == "investigating" and case.proposed_penalty_type is None
+    assert case.state == "investigating" and case.proposed_penalty_types is None
 
 
 def test_concurrent_writer_from_the_same_version_loses(db, case_world):
@@ -224,38 +228,48 @@ def test_requested_hearing_must_be_held_and_penalty_not_heavier(db, case_world):
     officer = case_world.officers[0]
     move(case, "investigating", officer)
     # A unit that refused: 10000–20000 yuan; a unit's fine of 10000 yuan or more carries the hearing right.
-    move(case, "notified", officer, proposed_penalty=dict(FINE, amount=15000))
+    move(case, "notified", officer, proposed_penalty=dict(FINE, fine_amount=15000))
     assert case.hearing_offered
     with pytest.raises(Conflict, match="当事人要求听证，须举行听证后才能作出决定"):
-        move(case, "decided", officer, hearing_requested=True, decided_penalty=dict(FINE, amount=15000))
+        move(case, "decided", officer, hearing_requested=True, decided_penalty=dict(FINE, fine_amount=15000))
     # Within the benchmark, but heavier than the notice.
     with pytest.raises(Conflict, match="不得因当事人陈述、申辩而加重"):
-        move(case, "decided", officer, decided_penalty=dict(FINE, amount=18000))
-    assert case.state == "notified" and case.decided_penalty_type is None
+        move(case, "decided", officer, decided_penalty=dict(FINE, fine_amount=18000))
+    assert case.state == "notified" and case.decided_penalty_types is None
     move(case, "decided", officer, hearing_requested=True, hearing_held_on=date(2026, 3, 19),
-         decided_penalty=dict(FINE, amount=10000))
+         decided_penalty=dict(FINE, fine_amount=10000))
     assert case.decided_amount == 10000 and case.hearing_held_on == date(2026, 3, 19)
 
 
 def test_a_heavier_kind_of_penalty_than_the_notice_is_refused(db, case_world):
     case = case_in(case_world, "investigating")
     officer = case_world.officers[0]
-    move(case, "notified", officer, proposed_penalty={"type": "warning", "amount": None, "basis_code": IDPL})
+    move(case, "notified", officer, proposed_penalty=W)
     assert not case.hearing_offered and case.hearing_request_deadline is None
     # A fine the benchmark allows, but a fine is heavier than the warning notified.
     with pytest.raises(Conflict, match="不得因当事人陈述、申辩而加重"):
-        move(case, "decided", officer, decided_penalty=dict(FINE, amount=1000))
-    move(case, "decided", officer, decided_penalty={"type": "warning", "amount": None, "basis_code": IDPL})
-    assert (case.decided_penalty_type, case.decided_amount) == ("warning", None)
+        move(case, "decided", officer, decided_penalty=dict(FINE, fine_amount=1000))
+    move(case, "decided", officer, decided_penalty=W)
+    assert (case.decided_penalty_types, case.decided_amount) == (["order_correction", "warning"], None)
 
 
 @pytest.mark.parametrize("to_state, data, field", [
-    ("notified", {"proposed_penalty": {"type": "fine", "amount": 0, "basis_code": "X"}}, "proposed_penalty.amount"),
-    ("notified", {"proposed_penalty": {"type": "fine", "amount": 10.5, "basis_code": "X"}},
-     "proposed_penalty.amount"),
-    ("notified", {"proposed_penalty": {"type": "caning", "amount": None, "basis_code": "X"}},
-     "proposed_penalty.type"),
-    ("notified", {"proposed_penalty": {"type": "warning", "amount": None, "basis_code": ""}},
+    ("notified", {"proposed_penalty": {"types": ["fine"], "fine_amount": 0, "basis_code": "X"}},
+     "proposed_penalty.fine_amount"),
+    ("notified", {"proposed_penalty": {"types": ["fine"], "fine_amount": 10.5, "basis_code": "X"}},
+     "proposed_penalty.fine_amount"),
+    ("notified", {"proposed_penalty": {"types": ["warning"], "fine_amount": 100, "basis_code": "X"}},
+     "proposed_penalty.fine_amount"),
+    ("notified", {"proposed_penalty": {"types": ["detention"], "fine_amount": None, "basis_code": "X"}},
+     "proposed_penalty.detention_days"),
+    ("notified", {"proposed_penalty": {"types": ["warning"], "detention_days": 5, "basis_code": "X"}},
+     "proposed_penalty.detention_days"),
+    ("notified", {"proposed_penalty": {"types": ["caning"], "fine_amount": None, "basis_code": "X"}},
+     "proposed_penalty.types"),
+    ("notified", {"proposed_penalty": {"types": [], "basis_code": "X"}}, "proposed_penalty.types"),
+    ("notified", {"proposed_penalty": {"types": ["warning", "warning"], "basis_code": "X"}},
+     "proposed_penalty.types"),
+    ("notified", {"proposed_penalty": {"types": ["warning"], "fine_amount": None, "basis_code": ""}},
      "proposed_penalty.basis_code"),
     ("notified", {}, "proposed_penalty"),
     ("no_penalty", {"reason": "  "}, "reason"),
@@ -283,15 +297,15 @@ def test_served_and_executed_need_their_data(db, case_world):
 
 
 @pytest.mark.parametrize("party, circumstance, penalty, expected", [
-    (UNIT, "first", dict(FINE, amount=5000), False),
-    (UNIT, "repeated", dict(FINE, amount=9999), False),
-    (UNIT, "repeated", dict(FINE, amount=10000), True),  # the unit threshold, the top of "repeated"
-    (UNIT, "refused", dict(FINE, amount=10000), True),
-    (UNIT, "serious", dict(FINE, amount=20000), True),
-    (UNIT, "refused", {"type": "warning", "amount": None, "basis_code": IDPL}, False),
+    (UNIT, "first", dict(FINE, fine_amount=5000), False),
+    (UNIT, "repeated", dict(FINE, fine_amount=9999), False),
+    (UNIT, "repeated", dict(FINE, fine_amount=10000), True),  # the unit threshold, the top of "repeated"
+    (UNIT, "refused", dict(FINE, fine_amount=10000), True),
+    (UNIT, "serious", dict(FINE, fine_amount=20000), True),
+    (UNIT, "refused", W, False),
     # The most this law allows an individual (1000) stays below the individual threshold (2000).
-    (PERSON, "refused", dict(FINE, amount=1000), False),
-    (PERSON, "first", {"type": "warning", "amount": None, "basis_code": IDPL}, False),
+    (PERSON, "refused", dict(FINE, fine_amount=1000), False),
+    (PERSON, "first", W, False),
 ])
 def test_hearing_right_by_the_thresholds(db, case_world, party, circumstance, penalty, expected):
     case = open_unit_case(case_world, party=party, circumstance=circumstance)
@@ -301,37 +315,50 @@ def test_hearing_right_by_the_thresholds(db, case_world, party, circumstance, pe
     assert case.hearing_request_deadline == (date(2026, 3, 18) if expected else None)
 
 
-@pytest.mark.parametrize("party_kind, penalty_type, amount, expected", [
-    ("individual", "fine", 1999, False), ("individual", "fine", 2000, True),
-    ("unit", "fine", 9999, False), ("unit", "fine", 10000, True),
-    ("unit", "suspend", None, True), ("individual", "suspend", None, True), ("individual", "warning", None, False),
+@pytest.mark.parametrize("party_kind, types, amount, days, id_number, expected", [
+    ("individual", ["fine"], 1999, None, None, False), ("individual", ["fine"], 2000, None, None, True),
+    ("unit", ["fine"], 9999, None, None, False), ("unit", ["fine"], 10000, None, None, True),
+    ("unit", ["suspend"], None, None, None, True), ("individual", ["suspend"], None, None, None, True),
+    ("individual", ["warning"], None, None, None, False),
+    # 治安管理处罚法 2025 第一百一十七条: detention carries the right for a minor only (17 on the act
+    # date 2026-03-10 by the ID number's birth date; 18 the day before).
+    ("individual", ["detention", "fine"], 500, 5, "330702200803110011", True),
+    ("individual", ["detention"], None, 5, "330702200803100011", False),
+    ("individual", ["detention"], None, 5, "330702198001010011", False),
+    ("individual", ["detention"], None, 5, None, False),
 ])
-def test_hearing_thresholds_the_case_applies(db, party_kind, penalty_type, amount, expected):
+def test_hearing_thresholds_the_case_applies(db, party_kind, types, amount, days, id_number, expected):
     """Also the rows no benchmark here reaches (an individual's 2000 yuan, 责令停产停业)."""
-    case = EnforcementCase(party_kind=party_kind)
-    assert case_transitions._hearing_right(case, penalty_type=penalty_type, amount=amount, on=ACT_DATE) is expected
+    case = EnforcementCase(party_kind=party_kind, party_id_number=id_number, act_date=ACT_DATE)
+    penalty = {"types": types, "fine_amount": amount, "detention_days": days}
+    assert case_transitions._hearing_right(case, penalty, on=ACT_DATE) is expected
 
 
-BENCHMARK_TEXT = "的裁量基准为：责令改正，或警告，或罚款"
+BENCHMARK_TEXT = "的裁量基准为：责令改正、警告；或责令改正、警告并处罚款"
 
 
 @pytest.mark.parametrize("party, circumstance, penalty, text, allowed", [
-    (UNIT, "first", dict(FINE, amount=5001), f"单位初次违法{BENCHMARK_TEXT}5000元以下；拟处罚款5001元超出该范围",
+    (UNIT, "first", dict(FINE, fine_amount=5001), f"单位初次违法{BENCHMARK_TEXT}5000元以下；拟处责令改正、警告并处罚款5001元，罚款超出该范围",
      {"min_fine": None, "max_fine": 5000}),
-    (UNIT, "refused", dict(FINE, amount=9999),
-     f"单位拒不配合{BENCHMARK_TEXT}10000元以上20000元以下；拟处罚款9999元超出该范围", {"min_fine": 10000, "max_fine": 20000}),
-    (UNIT, "serious", dict(FINE, amount=20001),
+    (UNIT, "refused", dict(FINE, fine_amount=9999),
+     f"单位拒不配合{BENCHMARK_TEXT}10000元以上20000元以下；拟处责令改正、警告并处罚款9999元，罚款超出该范围", {"min_fine": 10000, "max_fine": 20000}),
+    (UNIT, "serious", dict(FINE, fine_amount=20001),
      f"单位情节严重{BENCHMARK_TEXT}10000元以上20000元以下（", {"min_fine": 10000, "max_fine": 20000}),
-    (PERSON, "first", dict(FINE, amount=5000), f"个人初次违法{BENCHMARK_TEXT}200元以下；拟处罚款5000元超出该范围",
+    (PERSON, "first", dict(FINE, fine_amount=5000), f"个人初次违法{BENCHMARK_TEXT}200元以下；拟处责令改正、警告并处罚款5000元，罚款超出该范围",
      {"min_fine": None, "max_fine": 200}),
-    (PERSON, "repeated", dict(FINE, amount=199),
-     f"个人再次违法{BENCHMARK_TEXT}200元以上500元以下；拟处罚款199元超出该范围", {"min_fine": 200, "max_fine": 500}),
-    (PERSON, "refused", dict(FINE, amount=2000),
-     f"个人拒不配合{BENCHMARK_TEXT}500元以上1000元以下；拟处罚款2000元超出该范围", {"min_fine": 500, "max_fine": 1000}),
-    (UNIT, "first", {"type": "suspend", "amount": None, "basis_code": IDPL},
-     f"单位初次违法{BENCHMARK_TEXT}5000元以下；拟处责令停产停业不在该基准之内", {"min_fine": None, "max_fine": 5000}),
+    (PERSON, "repeated", dict(FINE, fine_amount=199),
+     f"个人再次违法{BENCHMARK_TEXT}200元以上500元以下；拟处责令改正、警告并处罚款199元，罚款超出该范围", {"min_fine": 200, "max_fine": 500}),
+    (PERSON, "refused", dict(FINE, fine_amount=2000),
+     f"个人拒不配合{BENCHMARK_TEXT}500元以上1000元以下；拟处责令改正、警告并处罚款2000元，罚款超出该范围", {"min_fine": 500, "max_fine": 1000}),
+    (UNIT, "first", {"types": ["suspend"], "fine_amount": None, "basis_code": IDPL},
+     "规定的处罚种类为：责令改正、警告、罚款，没有责令停产停业；不能据此处以责令停产停业",
+     {"min_fine": None, "max_fine": 5000}),
+    (UNIT, "first", dict(FINE, types=["order_correction", "fine"], fine_amount=1000),
+     f"单位初次违法{BENCHMARK_TEXT}5000元以下；拟处责令改正并处罚款1000元不在允许的处罚组合之内（缺少必须同时给予的警告）",
+     {"min_fine": None, "max_fine": 5000}),
 ], ids=["unit-first-5001", "unit-refused-9999", "unit-serious-20001", "individual-first-5000",
-        "individual-repeated-199", "individual-refused-2000", "unit-first-suspend"])
+        "individual-repeated-199", "individual-refused-2000", "unit-first-suspend",
+        "unit-first-fine-without-warning"])
 def test_penalty_outside_the_benchmark_is_409_naming_the_range(db, case_world, party, circumstance, penalty, text,
                                                                 allowed):
     case = open_unit_case(case_world, party=party, circumstance=circumstance)
@@ -341,11 +368,12 @@ def test_penalty_outside_the_benchmark_is_409_naming_the_range(db, case_world, p
         move(case, "notified", officer, proposed_penalty=penalty)
     problem = caught.value
     assert problem.status == 409
-    assert problem.detail.startswith("依据《中华人民共和国传染病防治法》第一百一十一条第一款第（一）项（2025年9月1日起施行），")
+    assert problem.detail.startswith("依据《中华人民共和国传染病防治法》第一百一十一条第一款第（一）项（2025年9月1日起施行）")
     assert text in problem.detail
-    assert problem.extra["allowed"] == {"basis_code": IDPL, "penalty_types": ["order_correction", "warning", "fine"],
-                                        **allowed}
-    assert (case.state, case.version, case.proposed_penalty_type, case.notified_on, case.hearing_offered) == (
+    assert problem.extra["allowed"] == {"basis_code": IDPL, "combinations": [["order_correction", "warning"],
+                                                                             ["order_correction", "warning", "fine"]],
+                                        "min_detention_days": None, "max_detention_days": None, **allowed}
+    assert (case.state, case.version, case.proposed_penalty_types, case.notified_on, case.hearing_offered) == (
         "investigating", 2, None, None, False)
     assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id)).where(
         AuditEvent.action == "case.notified", AuditEvent.object_id == str(case.id))) == 0
@@ -353,18 +381,18 @@ def test_penalty_outside_the_benchmark_is_409_naming_the_range(db, case_world, p
 
 def test_decided_penalty_outside_the_benchmark_is_409(db, case_world):
     case = case_in(case_world, "notified")
-    with pytest.raises(Conflict, match="罚款5000元以下；拟处罚款6000元超出该范围") as caught:
-        move(case, "decided", case_world.officers[0], decided_penalty=dict(FINE, amount=6000))
+    with pytest.raises(Conflict, match="罚款5000元以下；拟处责令改正、警告并处罚款6000元，罚款超出该范围") as caught:
+        move(case, "decided", case_world.officers[0], decided_penalty=dict(FINE, fine_amount=6000))
     assert caught.value.extra["allowed"]["max_fine"] == 5000
-    assert case.state == "notified" and case.decided_penalty_type is None
+    assert case.state == "notified" and case.decided_penalty_types is None
 
 
 @pytest.mark.parametrize("given, party, penalty, recorded", [
     # Codes of versions not in force on 2026-03-10 resolve to the version that is.
-    ("idpl2013_art42", UNIT, {"type": "fine", "amount": 5000}, IDPL),
-    ("psapl2012_art50_1_1", PERSON, {"type": "fine", "amount": 500}, "psapl2025_art61_1_1"),  # 2012: ≤ 200
+    ("idpl2013_art42", UNIT, {"types": FINED, "fine_amount": 5000}, IDPL),
+    ("psapl2012_art50_1_1", PERSON, {"types": ["fine"], "fine_amount": 500}, "psapl2025_art61_1_1"),  # 2012: ≤ 200
     # The provision's key names the same law.
-    ("idpl-epidemic-control-measures", UNIT, {"type": "warning", "amount": None}, IDPL),
+    ("idpl-epidemic-control-measures", UNIT, {"types": ["order_correction", "warning"], "fine_amount": None}, IDPL),
 ])
 def test_basis_resolves_to_the_version_in_force_on_the_act_date(db, case_world, given, party, penalty, recorded):
     case = open_unit_case(case_world, party=party)
@@ -389,18 +417,18 @@ def test_an_act_under_the_old_laws_is_judged_by_them(db, case_world, make_inspec
     move(case, "investigating", officer)
     # The 2025 治安管理处罚法 would allow 500; the 2012 text in force then allows 200.
     with pytest.raises(Conflict) as caught:
-        move(case, "notified", officer, proposed_penalty={"type": "fine", "amount": 500,
+        move(case, "notified", officer, proposed_penalty={"types": ["fine"], "fine_amount": 500,
                                                           "basis_code": "psapl2025_art61_1_1"})
     assert "第五十条第一款第（一）项（2006年3月1日起施行，2025年12月31日止）" in caught.value.detail
     assert "罚款200元以下" in caught.value.detail
     assert caught.value.extra["allowed"]["basis_code"] == "psapl2012_art50_1_1"
     # The 2013 传染病防治法 fined nobody for this: only an order to correct, so no warning or fine.
     with pytest.raises(Conflict) as caught:
-        move(case, "notified", officer, proposed_penalty={"type": "warning", "amount": None, "basis_code": IDPL})
+        move(case, "notified", officer, proposed_penalty=W)
     assert "第四十二条（2004年12月1日起施行，2025年8月31日止）" in caught.value.detail
     assert caught.value.extra["allowed"]["basis_code"] == "idpl2013_art42"
     assert case.state == "investigating"
-    move(case, "notified", officer, proposed_penalty={"type": "fine", "amount": 200,
+    move(case, "notified", officer, proposed_penalty={"types": ["fine"], "fine_amount": 200,
                                                      "basis_code": "psapl2025_art61_1_1"})
     assert case.proposed_basis_code == "psapl2012_art50_1_1"
 
@@ -409,9 +437,10 @@ def test_a_law_for_individuals_has_no_benchmark_for_a_unit(db, case_world):
     case = case_in(case_world, "investigating")
     with pytest.raises(Conflict, match="没有适用于单位初次违法的裁量基准") as caught:
         move(case, "notified", case_world.officers[0],
-             proposed_penalty={"type": "warning", "amount": None, "basis_code": "psapl2025_art61_1_1"})
-    assert caught.value.extra["allowed"] == {"basis_code": "psapl2025_art61_1_1", "penalty_types": [],
-                                             "min_fine": None, "max_fine": None}
+             proposed_penalty={"types": ["warning"], "fine_amount": None, "basis_code": "psapl2025_art61_1_1"})
+    assert caught.value.extra["allowed"] == {"basis_code": "psapl2025_art61_1_1", "combinations": [],
+                                             "min_fine": None, "max_fine": None, "min_detention_days": None,
+                                             "max_detention_days": None}
     assert case.state == "investigating"
 
 
@@ -419,7 +448,7 @@ def test_an_unknown_basis_is_invalid_naming_the_field(db, case_world):
     case = case_in(case_world, "investigating")
     with pytest.raises(Invalid) as caught:
         move(case, "notified", case_world.officers[0],
-             proposed_penalty={"type": "warning", "amount": None, "basis_code": "no-such-law"})
+             proposed_penalty={"types": ["warning"], "fine_amount": None, "basis_code": "no-such-law"})
     assert list(caught.value.errors) == ["proposed_penalty.basis_code"]
     assert "no-such-law" in caught.value.errors["proposed_penalty.basis_code"][0]
     assert case.state == "investigating"
@@ -524,33 +553,35 @@ def test_party_data_columns_are_marked_personal():
             "party_phone"} <= set(personal_columns(EnforcementCase))
 
 
-def test_a_case_decides_the_benchmarks_penalty_types_except_detention(db, case_world):
-    from server.registry.models.reference import LEGAL_PENALTY_TYPES, PENALTY_TYPE_LABELS
+def test_a_case_decides_the_combinations_of_its_benchmark(db, case_world):
+    from server.registry.models.reference import LEGAL_PENALTY_TYPES
 
-    assert set(service.CASE_PENALTY_TYPES) == set(LEGAL_PENALTY_TYPES) - {"detention"}
+    assert set(service.CASE_PENALTY_TYPES) == set(LEGAL_PENALTY_TYPES)
     assert service.PENALTY_LABELS["order_correction"] == "责令改正"
     case = case_in(case_world, "investigating")
     officer = case_world.officers[0]
-    with pytest.raises(Invalid) as caught:
-        move(case, "notified", officer, proposed_penalty={"type": "detention", "amount": 5, "basis_code": IDPL})
-    assert "责令改正" in caught.value.errors["proposed_penalty.type"][0]
-    assert PENALTY_TYPE_LABELS["detention"] not in caught.value.errors["proposed_penalty.type"][0]
-    correction = {"type": "order_correction", "amount": None, "basis_code": IDPL}
-    move(case, "notified", officer, proposed_penalty=correction)
-    move(case, "decided", officer, decided_penalty=correction)
-    assert (case.state, case.decided_penalty_type) == ("decided", "order_correction")
+    # 传染病防治法 第一百一十一条 has no detention, and a unit is never detained.
+    with pytest.raises(Conflict, match="行政拘留只能对个人适用"):
+        move(case, "notified", officer, proposed_penalty={"types": ["detention"], "detention_days": 5,
+                                                          "basis_code": IDPL})
+    # 责令改正 alone is not enough: 警告 is mandatory (给予警告).
+    with pytest.raises(Conflict, match="缺少必须同时给予的警告"):
+        move(case, "notified", officer, proposed_penalty={"types": ["order_correction"], "basis_code": IDPL})
+    move(case, "notified", officer, proposed_penalty=W)
+    move(case, "decided", officer, decided_penalty=W)
+    assert (case.state, case.decided_penalty_types) == ("decided", ["order_correction", "warning"])
 
 
 def test_a_decision_on_another_provision_than_the_notice_needs_a_new_notice(db, case_world):
     case = case_in(case_world, "investigating")
     officer = case_world.officers[0]
-    move(case, "notified", officer, proposed_penalty={"type": "order_correction", "amount": None, "basis_code": IDPL})
+    move(case, "notified", officer, proposed_penalty=W)
     # 突发事件应对法 第九十八条 also allows an order to correct, but it is not the provision notified.
     with pytest.raises(Conflict, match="须重新告知") as caught:
         move(case, "decided", officer,
-             decided_penalty={"type": "order_correction", "amount": None, "basis_code": "erl2024_art98"})
+             decided_penalty={"types": ["order_correction"], "fine_amount": None, "basis_code": "erl2024_art98"})
     assert caught.value.extra["decided_basis_code"] == "erl2024_art98"
-    assert (case.state, case.decided_penalty_type) == ("notified", None)
+    assert (case.state, case.decided_penalty_types) == ("notified", None)
 
 
 def test_circumstance_labels_have_one_source():

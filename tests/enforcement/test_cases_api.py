@@ -17,6 +17,9 @@ from server.extensions import db as _db
 CASES = "/api/v1/cases"
 VIOLATIONS = "/api/v1/violations"
 IDPL = "idpl2025_art111_1_1"  # 传染病防治法 第一百一十一条, in force on the act date (2026-03-10)
+# 传染病防治法 第一百一十一条: 责令改正 and 警告 always, the fine "可以并处".
+WARNED = ["order_correction", "warning"]
+FINED = ["order_correction", "warning", "fine"]
 
 
 def bearer(user) -> dict:
@@ -120,9 +123,9 @@ def test_transitions_through_the_api(client, db, case_world, officer):
     # An individual's first offence: at most 200 yuan, no hearing right.
     steps = [
         {"to": "investigating"},
-        {"to": "notified", "proposed_penalty": {"type": "fine", "amount": 200, "basis_code": IDPL},
+        {"to": "notified", "proposed_penalty": {"types": FINED, "fine_amount": 200, "basis_code": IDPL},
          "notified_on": "2026-03-13"},
-        {"to": "decided", "decided_penalty": {"type": "fine", "amount": 200, "basis_code": IDPL},
+        {"to": "decided", "decided_penalty": {"types": FINED, "fine_amount": 200, "basis_code": IDPL},
          "decided_on": "2026-03-19"},
         {"to": "served", "served_on": "2026-03-20", "service_method": "direct"},
         {"to": "executed", "outcome": "paid", "paid_amount": 200, "paid_on": "2026-03-24"},
@@ -136,7 +139,9 @@ def test_transitions_through_the_api(client, db, case_world, officer):
         assert body["state"] == step["to"] and body["version"] == version + 1
         version = body["version"]
     assert body["statement_deadline"] == "2026-03-18" and body["hearing_offered"] is False
-    assert body["decided_penalty"] == {"type": "fine", "amount": 200, "basis_code": IDPL}
+    assert body["decided_penalty"] == {"types": FINED, "fine_amount": 200,
+                                       "detention_days": None, "basis_code": IDPL,
+                                       "description": "责令改正、警告并处罚款200元"}
     assert [h["to_state"] for h in body["history"]] == ["filed"] + [s["to"] for s in steps]
     assert body["allowed_transitions"] == []
 
@@ -148,15 +153,15 @@ def test_hearing_right_through_the_api(client, db, case_world, officer):
     assert client.post(url, headers=officer, json={"to": "investigating", "version": 1}).status_code == 200
     response = client.post(url, headers=officer, json={
         "to": "notified", "version": 2, "notified_on": "2026-03-13",
-        "proposed_penalty": {"type": "fine", "amount": 10000, "basis_code": IDPL}})
+        "proposed_penalty": {"types": FINED, "fine_amount": 10000, "basis_code": IDPL}})
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert body["hearing_offered"] is True and body["hearing_request_deadline"] == "2026-03-18"
 
 
 @pytest.mark.parametrize("party, circumstance, amount, range_text, allowed", [
-    (PERSON, "first", 5000, "罚款200元以下；拟处罚款5000元超出该范围", {"min_fine": None, "max_fine": 200}),
-    (UNIT, "refused", 9999, "罚款10000元以上20000元以下；拟处罚款9999元超出该范围",
+    (PERSON, "first", 5000, "罚款200元以下；拟处责令改正、警告并处罚款5000元，罚款超出该范围", {"min_fine": None, "max_fine": 200}),
+    (UNIT, "refused", 9999, "罚款10000元以上20000元以下；拟处责令改正、警告并处罚款9999元，罚款超出该范围",
      {"min_fine": 10000, "max_fine": 20000}),
 ], ids=["individual-first-5000", "unit-refused-9999"])
 def test_penalty_outside_the_benchmark_is_409_naming_the_range(client, db, case_world, officer, party,
@@ -166,13 +171,14 @@ def test_penalty_outside_the_benchmark_is_409_naming_the_range(client, db, case_
     assert client.post(url, headers=officer, json={"to": "investigating", "version": 1}).status_code == 200
     response = client.post(url, headers=officer, json={
         "to": "notified", "version": 2, "notified_on": "2026-03-13",
-        "proposed_penalty": {"type": "fine", "amount": amount, "basis_code": IDPL}})
+        "proposed_penalty": {"types": FINED, "fine_amount": amount, "basis_code": IDPL}})
     assert response.status_code == 409 and response.mimetype == "application/problem+json"
     problem = response.get_json()
     assert "《中华人民共和国传染病防治法》第一百一十一条第一款第（一）项（2025年9月1日起施行）" in problem["detail"]
     assert range_text in problem["detail"]
-    assert problem["allowed"] == {"basis_code": IDPL, "penalty_types": ["order_correction", "warning", "fine"],
-                                  **allowed}
+    assert problem["allowed"] == {"basis_code": IDPL, "combinations": [["order_correction", "warning"],
+                                                                       ["order_correction", "warning", "fine"]],
+                                  "min_detention_days": None, "max_detention_days": None, **allowed}
     stored = client.get(f"{CASES}/{case['id']}", headers=officer).get_json()
     assert (stored["state"], stored["version"], stored["proposed_penalty"]) == ("investigating", 2, None)
     assert [h["to_state"] for h in stored["history"]] == ["filed", "investigating"]
@@ -185,13 +191,13 @@ def test_basis_code_of_an_old_version_is_recorded_as_the_one_in_force(client, db
     # 治安管理处罚法 2012 第五十条 (≤ 200) ended 2025-12-31: the act of 2026-03-10 falls under 2025 第六十一条 (≤ 500).
     response = client.post(url, headers=officer, json={
         "to": "notified", "version": 2, "notified_on": "2026-03-13",
-        "proposed_penalty": {"type": "fine", "amount": 500, "basis_code": "psapl2012_art50_1_1"}})
+        "proposed_penalty": {"types": ["fine"], "fine_amount": 500, "basis_code": "psapl2012_art50_1_1"}})
     assert response.status_code == 200, response.get_json()
-    assert response.get_json()["proposed_penalty"] == {"type": "fine", "amount": 500,
-                                                       "basis_code": "psapl2025_art61_1_1"}
+    assert response.get_json()["proposed_penalty"] == {"types": ["fine"], "fine_amount": 500, "detention_days": None,
+                                                       "basis_code": "psapl2025_art61_1_1", "description": "罚款500元"}
     unknown = client.post(url, headers=officer, json={
         "to": "decided", "version": 3, "decided_on": "2026-03-19",
-        "decided_penalty": {"type": "fine", "amount": 500, "basis_code": "no-such-law"}})
+        "decided_penalty": {"types": ["fine"], "fine_amount": 500, "basis_code": "no-such-law"}})
     # A code in the body that names no law is a bad body (422 naming the field), not a missing resource.
     assert unknown.status_code == 422 and unknown.mimetype == "application/problem+json"
     errors = unknown.get_json()["errors"]
@@ -227,7 +233,7 @@ def test_case_list_filters_and_pagination(client, db, case_world, officer, make_
     case = db.session.get(EnforcementCase, second["id"])
     case_transitions.transition(case, "investigating", actor=cw.officers[0], version=1)
     case_transitions.transition(case, "notified", actor=cw.officers[0], version=2, notified_on=date(2026, 3, 13),
-                                proposed_penalty={"type": "warning", "amount": None, "basis_code": IDPL})
+                                proposed_penalty={"types": WARNED, "fine_amount": None, "basis_code": IDPL})
     _db.session.commit()
 
     def ids(**query):
@@ -261,13 +267,20 @@ def test_who_reads_cases(client, db, case_world, officer, role, status):
     assert client.post(CASES, headers=headers, json=open_body(case_world)).status_code == 403
 
 
-def test_a_detention_is_not_a_case_penalty(client, db, case_world, officer):
+def test_a_detention_for_a_unit_is_refused_naming_the_article(client, db, case_world, officer):
     case = opened(client, case_world, officer)
     url = f"{CASES}/{case['id']}/transitions"
     assert client.post(url, headers=officer, json={"to": "investigating", "version": 1}).status_code == 200
     response = client.post(url, headers=officer, json={
         "to": "notified", "version": 2, "notified_on": "2026-03-13",
-        "proposed_penalty": {"type": "detention", "amount": 5, "basis_code": IDPL}})
-    assert response.status_code == 422
-    message = response.get_json()["errors"]["proposed_penalty"]["type"][0]
-    assert "order_correction（责令改正）" in message and "detention" not in message
+        "proposed_penalty": {"types": ["detention"], "detention_days": 5, "basis_code": "psapl2025_art61_1_1"}})
+    assert response.status_code == 409 and response.mimetype == "application/problem+json"
+    assert "《中华人民共和国治安管理处罚法》第六十一条" in response.get_json()["detail"]
+    assert "行政拘留只能对个人适用" in response.get_json()["detail"]
+    unknown = client.post(url, headers=officer, json={
+        "to": "notified", "version": 2, "notified_on": "2026-03-13",
+        "proposed_penalty": {"types": ["caning"], "basis_code": IDPL}})
+    assert unknown.status_code == 422
+    assert "detention（行政拘留）" in unknown.get_json()["errors"]["proposed_penalty"]["types"]["0"][0]
+
+

@@ -14,6 +14,8 @@ from server.enforcement import cases as service
 from server.enforcement.models.case import EnforcementCase
 from server.extensions import db as _db
 
+# A code whose GB 32100 check character is right: the form checks it.
+CREDIT_CODE = "91330701MA2D12345J"
 IDPL = "idpl2025_art111_1_1"  # 传染病防治法 第一百一十一条, in force on the act date (2026-03-10)
 
 
@@ -107,8 +109,9 @@ def test_notice_through_the_browser(client, db, case_world):
     login(client, officer)
     token = csrf(client, f"/cases/{case.id}")
     response = client.post(f"/cases/{case.id}/transitions/notified", data={
-        "notified-csrf_token": token, "notified-version": "2", "notified-penalty_type": "fine",
-        "notified-amount": "20000", "notified-basis_code": IDPL, "notified-notified_on": "2026-03-13",
+        "notified-csrf_token": token, "notified-version": "2",
+        "notified-penalty_types": "order_correction+warning+fine", "notified-fine_amount": "20000",
+        "notified-basis_code": IDPL, "notified-notified_on": "2026-03-13",
         "notified-party_address": " 金华市婺城区新址5号 ", "notified-party_legal_representative": ""})
     assert response.status_code == 302, response.get_data(as_text=True)
     db.session.expire_all()
@@ -120,7 +123,8 @@ def test_notice_through_the_browser(client, db, case_world):
     html = client.get(f"/cases/{case.id}").get_data(as_text=True)
     assert "陈述、申辩期限至 2026-03-18" in html and "作出处罚决定" in html
     # The basis is named as the documents name it, not by its code.
-    assert "罚款 20000 元（依据 《中华人民共和国传染病防治法》第一百一十一条" in html
+    assert "（依据 《中华人民共和国传染病防治法》第一百一十一条" in html
+    assert service.detail(stored)["proposed_penalty"]["description"] == "责令改正、警告并处罚款20000元"
     # The notice was issued with the transition; the page links it and previews the decision to come.
     [notice] = service.detail(stored)["documents"]
     assert notice["kind"] == "penalty_notice" and notice["number"] in html
@@ -140,11 +144,13 @@ def test_notice_outside_the_benchmark_is_refused_on_the_page(client, db, case_wo
     token = csrf(client, f"/cases/{case.id}")
     # A unit's first offence: at most 5000 yuan.
     response = client.post(f"/cases/{case.id}/transitions/notified", data={
-        "notified-csrf_token": token, "notified-version": "2", "notified-penalty_type": "fine",
-        "notified-amount": "20000", "notified-basis_code": IDPL, "notified-notified_on": "2026-03-13"})
+        "notified-csrf_token": token, "notified-version": "2",
+        "notified-penalty_types": "order_correction+warning+fine", "notified-fine_amount": "20000",
+        "notified-basis_code": IDPL, "notified-notified_on": "2026-03-13"})
     html = response.get_data(as_text=True)
     assert response.status_code == 409, html
-    assert "单位初次违法的裁量基准为：责令改正，或警告，或罚款5000元以下；拟处罚款20000元超出该范围" in html
+    assert ("单位初次违法的裁量基准为：责令改正、警告；或责令改正、警告并处罚款5000元以下；"
+            "拟处责令改正、警告并处罚款20000元，罚款超出该范围") in html
     db.session.expire_all()
     stored = db.session.get(EnforcementCase, case.id)
     assert (stored.state, stored.version, stored.proposed_amount) == ("investigating", 2, None)
@@ -165,8 +171,9 @@ def test_open_and_decline_from_the_violation_page(client, db, case_world):
     form = client.get(f"/cases/new?{query}")
     assert form.status_code == 200 and cw.officers[1].enforcement_certificate_no in form.get_data(as_text=True)
     token = CSRF.search(form.get_data(as_text=True)).group(1)
-    data = {"csrf_token": token, "violation_ids": [v.id for v in cw.violations], "party_kind": "unit",
-            "party_unit_name": UNIT["unit_name"], "party_credit_code": UNIT["credit_code"],
+    data = {"csrf_token": token, "venue_id": cw.world.venue.id, "violation_ids": [v.id for v in cw.violations],
+            "party_kind": "unit",
+            "party_unit_name": UNIT["unit_name"], "party_credit_code": CREDIT_CODE,
             "party_legal_representative": UNIT["legal_representative"], "circumstance": "repeated",
             "officer1": cw.officers[0].id, "officer2": cw.officers[0].id}
     same_officer = client.post("/cases/new", data=data)
@@ -244,3 +251,37 @@ def test_evidence_photos_are_served_to_the_session_with_the_api_rules(client, db
     login(client, case_world.users["propaganda"])
     assert fetch(f"/evidence/{digest}")[0] == 404
     assert fetch(f"/evidence/{digest}/public")[0] == 200
+
+
+def test_the_penalty_form_offers_the_bases_in_force_with_the_cases_range_and_combinations(app, db, case_world):
+    from case_world import PERSON
+
+    from server.enforcement.web.case_forms import transition_data, transition_form
+
+    unit = opening.open_case([v.id for v in case_world.violations], officers=[o.id for o in case_world.officers],
+                             party=UNIT, circumstance="first", actor=case_world.officers[0])
+    person = opening.open_case([case_world.other_violation.id], officers=[o.id for o in case_world.officers],
+                               party=PERSON, circumstance="serious", actor=case_world.officers[0])
+    with app.test_request_context():
+        form = transition_form("notified", case=unit)
+        bases = {choice.value: choice.label for choice in form.basis_code.choices}
+        # The versions in force on the act date (2026-03-10), labelled with what this case may get.
+        assert bases[IDPL] == ("《传染病防治法》第一百一十一条第一款第（一）项"
+                               "（责令改正、警告；或责令改正、警告并处罚款5000元以下）")
+        assert bases["psapl2025_art61_1_1"].endswith("（本案情形没有裁量基准）")
+        assert "psapl2012_art50_1_1" not in bases and "idpl2013_art42" not in bases
+        # Those of the bases' benchmarks for a unit's first offence (突发事件应对法 第九十八条: 责令改正).
+        assert {c.value: c.label for c in form.penalty_types.choices} == {
+            "": "请选择", "order_correction+warning": "责令改正、警告",
+            "order_correction+warning+fine": "责令改正、警告并处罚款", "order_correction": "责令改正"}
+        form = transition_form("notified", case=person)
+        combinations = {c.value: c.label for c in form.penalty_types.choices}
+        assert combinations["detention"] == "行政拘留"
+        assert combinations["detention+fine"] == "行政拘留并处罚款"
+        assert "fine" not in combinations  # a serious case: never a fine without detention
+        assert "行政拘留5日以上10日以下" in {c.value: c.label for c in form.basis_code.choices}["psapl2025_art61_1_1"]
+        form.version.data, form.penalty_types.data, form.fine_amount.data = "2", "detention+fine", 500
+        form.detention_days.data, form.basis_code.data = 5, "psapl2025_art61_1_1"
+        data = transition_data("notified", form)
+    assert data["proposed_penalty"] == {"types": ["detention", "fine"], "fine_amount": 500, "detention_days": 5,
+                                        "basis_code": "psapl2025_art61_1_1"}

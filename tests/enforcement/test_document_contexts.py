@@ -129,6 +129,8 @@ def test_the_shipped_catalogue_is_valid(app, db):
     assert set(catalogue.kinds) == {"penalty_notice", "penalty_decision", "rectification_order", "inspection_record",
                                     "accountability_report"}
     assert document_kind("penalty_decision").number(2026, 123) == "金公（治）行罚决字〔2026〕123号"
+    # The format is the issuing organ's: the disease-control organ numbers its own series.
+    assert document_kind("penalty_decision").number(2026, 7, "金华市卫生健康委员会") == "金卫（疾控）行罚决字〔2026〕7号"
     assert catalogue.periods == {"statement_days": 3, "hearing_days": 5, "payment_days": 15,
                                  "late_fee_percent": 3, "review_days": 60, "lawsuit_months": 6}
 
@@ -141,19 +143,37 @@ def test_the_shipped_catalogue_is_valid(app, db):
 ])
 def test_a_bad_number_format_is_refused_naming_the_file(app, tmp_path, number_format, message):
     source = app.config["REFERENCE_DIR"]
-    for name in ("document_numbers.yaml", "document_rights.yaml"):
+    for name in ("document_numbers.yaml", "document_rights.yaml", "organs.yaml"):
         shutil.copy(f"{source}/{name}", tmp_path / name)
-    numbers = yaml.safe_load((tmp_path / "document_numbers.yaml").read_text("utf-8"))
-    numbers["documents"][1]["number_format"] = number_format
-    (tmp_path / "document_numbers.yaml").write_text(yaml.safe_dump(numbers, allow_unicode=True), "utf-8")
+    organs = yaml.safe_load((tmp_path / "organs.yaml").read_text("utf-8"))
+    organs["organs"][0]["numbers"]["penalty_decision"] = number_format
+    (tmp_path / "organs.yaml").write_text(yaml.safe_dump(organs, allow_unicode=True), "utf-8")
     with app.app_context(), pytest.raises(DocumentCatalogueError) as refused:
         load_catalogue(tmp_path)
-    assert "document_numbers.yaml" in refused.value.detail and message in refused.value.detail
+    assert "organs.yaml" in refused.value.detail and message in refused.value.detail
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda organs: organs["organs"][1]["numbers"].update(penalty_notice="金公（治）行罚告字〔{year}〕{n}号"),
+     "相同的发文字号格式"),
+    (lambda organs: organs["organs"][1]["authority_kinds"].append("公安机关"), "只能由一个机关承担"),
+    (lambda organs: organs["organs"][0].pop("penalty"), "penalty"),
+])
+def test_a_bad_organs_file_is_refused(app, tmp_path, change, message):
+    source = app.config["REFERENCE_DIR"]
+    for name in ("document_numbers.yaml", "document_rights.yaml", "organs.yaml"):
+        shutil.copy(f"{source}/{name}", tmp_path / name)
+    organs = yaml.safe_load((tmp_path / "organs.yaml").read_text("utf-8"))
+    change(organs)
+    (tmp_path / "organs.yaml").write_text(yaml.safe_dump(organs, allow_unicode=True), "utf-8")
+    with app.app_context(), pytest.raises(DocumentCatalogueError) as refused:
+        load_catalogue(tmp_path)
+    assert "organs.yaml" in refused.value.detail and message in refused.value.detail
 
 
 def test_rights_texts_with_an_unknown_placeholder_are_refused(app, tmp_path):
     source = app.config["REFERENCE_DIR"]
-    for name in ("document_numbers.yaml", "document_rights.yaml"):
+    for name in ("document_numbers.yaml", "document_rights.yaml", "organs.yaml"):
         shutil.copy(f"{source}/{name}", tmp_path / name)
     rights = yaml.safe_load((tmp_path / "document_rights.yaml").read_text("utf-8"))
     rights["texts"]["remedies"] += "{judge}"

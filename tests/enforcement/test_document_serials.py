@@ -81,7 +81,7 @@ def test_concurrent_issues_get_consecutive_numbers_without_gaps_or_duplicates(ap
             rows = db.session.execute(sa.select(Document.serial, Document.number, Document.subject_id)
                                       .where(Document.kind == KIND, Document.year == YEAR)
                                       .order_by(Document.serial)).all()
-            counter = db.session.get(DocumentCounter, (KIND, YEAR))
+            counter = db.session.get(DocumentCounter, (KIND, "金华市公安局", YEAR))
             total = THREADS * ISSUES_PER_THREAD
             assert [row.serial for row in rows] == list(range(1, total + 1))
             assert len({row.number for row in rows}) == total

@@ -1,6 +1,6 @@
 """The 检查记录 of a submitted inspection, built from what the field client pushed: venue, team,
-observations, findings, violations, penalty proposal, notes and every photo embedded with the
-SHA-256 of its original printed under it; issued once, through the API or the CLI."""
+observations, findings, violations, penalty proposal, notes and every photo embedded (the SHA-256 of
+each original kept in the stored context, off the printed page); issued once, through the API or the CLI."""
 
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ def recorded(client, db, world, make_assignment, make_venue):  # noqa: F811
     return inspection_uuid, photos, leader
 
 
-def test_the_record_is_issued_once_with_every_photo_and_its_sha256(client, db, world, recorded, tmp_path):  # noqa: F811
+def test_the_record_is_issued_once_with_every_photo_and_keeps_its_sha256_off_the_page(client, db, world, recorded, tmp_path):  # noqa: F811
     inspection_uuid, photos, leader = recorded
     office = bearer(world.users["office"])
     _db.session.commit()
@@ -132,13 +132,16 @@ def test_the_record_is_issued_once_with_every_photo_and_its_sha256(client, db, w
     path = service.document_path(document)
     text = flat_text(path)
     for item in ("检查记录", "婺城区民俗博物馆", "钱某某", world.users["team_leader"].display_name, "组长",
-                 "展厅内游客明显超过限流人数", "K3", "罚款200元", "入口无人查验健康码", "反面典型", "450",
-                 body["number"]):
+                 "展厅内游客明显超过限流人数", "罚款200元", "入口无人查验健康码", "反面典型", "450",
+                 body["number"], document.verification_code):
         assert item in text, item
+    # The rule code and each photo's SHA-256 are the record's, not the page's.
+    assert "K3" not in text and "SHA-256" not in text
     for data in photos:
-        assert hashlib.sha256(data).hexdigest() in text
+        assert hashlib.sha256(data).hexdigest() not in text
+        assert hashlib.sha256(data).hexdigest() in {photo["sha256"] for photo in document.context["photos"]}
     images = run("pdfimages", "-list", str(path)).stdout.decode().splitlines()[2:]
-    assert len(images) == 2, images  # both print variants embedded
+    assert len(images) == 2, images  # both print variants embedded (the QR code is drawn as vectors)
     assert all(font["emb"] == "yes" for font in pdffonts(path))
     assert qpdf_check(path).returncode == 0
 

@@ -38,7 +38,7 @@ def assert_problem(response, status: int) -> dict:
 
 def check_body(**overrides) -> dict:
     body = {"basis_code": "psapl2025_art61_1_1", "circumstance": "first", "party_kind": "individual",
-            "penalty_type": "fine", "amount": 300, "act_date": "2026-01-01"}
+            "penalty_types": ["fine"], "fine_amount": 300, "act_date": "2026-01-01"}
     body.update(overrides)
     return body
 
@@ -57,7 +57,11 @@ def test_list_in_force_by_date(client, db, role):
     assert psapl["provision"] == "psapl-emergency-order"
     assert psapl["max_fine_individual"] == 1000 and psapl["max_fine_unit"] is None
     first = next(b for b in psapl["benchmarks"] if b["circumstance"] == "first")
-    assert first["description"] == "警告，或罚款500元以下" and first["max_fine"] == 500
+    assert first["description"] == "警告；或罚款500元以下" and first["max_fine"] == 500
+    assert first["combinations"] == [["warning"], ["fine"]] and first["penalty_types"] == ["warning", "fine"]
+    assert psapl["authority_kind"] == "公安机关"
+    idpl = next(b for b in after.get_json() if b["code"] == "idpl2025_art111_1_1")
+    assert idpl["authority_kind"] == "疾病预防控制部门"
 
 
 @pytest.mark.parametrize("role", ("propaganda", "department", "county", "auditor"))
@@ -93,27 +97,47 @@ def test_get_one_and_unknown(client, db):
 def test_penalty_check_refused_names_range(client, db):
     headers = bearer(db, "enforcement")
     body = assert_problem(client.post("/api/v1/penalty-checks", headers=headers,
-                                      json=check_body(amount=300, act_date="2025-12-31")), 409)
+                                      json=check_body(fine_amount=300, act_date="2025-12-31")), 409)
     assert "《中华人民共和国治安管理处罚法》第五十条第一款第（一）项（2006年3月1日起施行，2025年12月31日止）" in body["detail"]
-    assert "个人初次违法的裁量基准为：警告，或罚款200元以下" in body["detail"]
-    assert body["allowed"] == {"basis_code": "psapl2012_art50_1_1", "penalty_types": ["warning", "fine"],
-                               "min_fine": None, "max_fine": 200}
+    assert "个人初次违法的裁量基准为：警告；或罚款200元以下" in body["detail"]
+    assert body["allowed"] == {"basis_code": "psapl2012_art50_1_1", "combinations": [["warning"], ["fine"]],
+                               "min_fine": None, "max_fine": 200, "min_detention_days": None,
+                               "max_detention_days": None}
+
+
+def test_penalty_check_serious_fine_without_detention_is_refused(client, db):
+    headers = bearer(db, "enforcement")
+    body = assert_problem(client.post("/api/v1/penalty-checks", headers=headers, json=check_body(
+        circumstance="serious", fine_amount=800, act_date="2026-02-01")), 409)
+    assert "《中华人民共和国治安管理处罚法》第六十一条第一款第（一）项" in body["detail"]
+    assert "拟处罚款800元不在允许的处罚组合之内" in body["detail"]
+    allowed = client.post("/api/v1/penalty-checks", headers=headers, json=check_body(
+        circumstance="serious", penalty_types=["detention", "fine"], fine_amount=800, detention_days=5,
+        act_date="2026-02-01"))
+    assert allowed.status_code == 200, allowed.get_json()
+    assert allowed.get_json()["hearing_right"] is False
+    minor = client.post("/api/v1/penalty-checks", headers=headers, json=check_body(
+        circumstance="serious", penalty_types=["detention"], fine_amount=None, detention_days=5, party_minor=True,
+        act_date="2026-02-01"))
+    assert minor.get_json()["hearing_right"] is True
 
 
 def test_penalty_check_allowed_returns_benchmark(client, db):
     headers = bearer(db, "office")
     response = client.post("/api/v1/penalty-checks", headers=headers,
                            json=check_body(basis_code="idpl2025_art111_1_1", circumstance="refused", party_kind="unit",
-                                           amount=20000, act_date="2025-09-01"))
+                                           penalty_types=["order_correction", "warning", "fine"], fine_amount=20000,
+                                           act_date="2025-09-01"))
     assert response.status_code == 200, response.get_json()
     result = response.get_json()
     assert result["code"] == "idpl2025_art111_refused_unit"
     assert result["legal_basis"]["code"] == "idpl2025_art111_1_1"
-    assert result["description"] == "责令改正，或警告，或罚款10000元以上20000元以下"
+    assert result["description"] == "责令改正、警告；或责令改正、警告并处罚款10000元以上20000元以下"
+    assert result["legal_basis"]["authority_kind"] == "疾病预防控制部门"
     assert result["hearing_right"] is True
 
 
-@pytest.mark.parametrize("overrides", [{"circumstance": "drunk"}, {"amount": "abc"}, {"colour": "red"},
+@pytest.mark.parametrize("overrides", [{"circumstance": "drunk"}, {"fine_amount": "abc"}, {"colour": "red"},
                                        {"act_date": "tomorrow"}])
 def test_penalty_check_bad_body_is_422(client, db, overrides):
     headers = bearer(db, "enforcement")
@@ -134,7 +158,7 @@ def test_admin_edit_is_audited_and_applies(client, db):
     assert event.object_id == "psapl2025_art61_1_1" and event.channel == "api"
     assert event.details["changes"] == {"psapl2025_art61_first_individual.max_fine": {"from": "500", "to": "400"}}
     refused = client.post("/api/v1/penalty-checks", headers=bearer(db, "enforcement"),
-                          json=check_body(amount=450, act_date="2026-02-01"))
+                          json=check_body(fine_amount=450, act_date="2026-02-01"))
     assert "罚款400元以下" in assert_problem(refused, 409)["detail"]
 
 
@@ -166,10 +190,11 @@ def test_edit_breaking_rules_is_refused(client, db, patch, fragment):
 
 NEW_VERSION = {
     "code": "psapl2030_art61_1_1", "provision": "psapl-emergency-order", "law": "中华人民共和国治安管理处罚法",
-    "article": "第六十一条第一款第（一）项", "text": "（假设的修订文本）", "penalty_types": ["warning", "fine"],
+    "article": "第六十一条第一款第（一）项", "text": "（假设的修订文本）", "authority_kind": "公安机关",
+    "authority_source": "（假设）", "penalty_types": ["warning", "fine"],
     "max_fine_individual": "800", "valid_from": "2030-01-01",
     "benchmarks": [{"code": "psapl2030_first_individual", "circumstance": "first", "party_kind": "individual",
-                    "penalty_types": ["warning", "fine"], "max_fine": "800", "valid_from": "2030-01-01"}],
+                    "combinations": [["warning"], ["fine"]], "max_fine": "800", "valid_from": "2030-01-01"}],
 }
 
 
@@ -189,7 +214,7 @@ def test_new_version_must_not_overlap_then_applies(client, db):
     assert event.object_id == "psapl2030_art61_1_1"
 
     allowed = client.post("/api/v1/penalty-checks", headers=headers,
-                          json=check_body(basis_code="psapl2012_art50_1_1", amount=800, act_date="2030-06-01"))
+                          json=check_body(basis_code="psapl2012_art50_1_1", fine_amount=800, act_date="2030-06-01"))
     assert allowed.status_code == 200, allowed.get_json()
     assert allowed.get_json()["legal_basis"]["code"] == "psapl2030_art61_1_1"
 

@@ -29,7 +29,9 @@ from server.errors import Invalid
 from server.extensions import db as _db
 
 IDPL = "idpl2025_art111_1_1"  # 传染病防治法 第一百一十一条, in force on the act date (2026-03-10)
-FINE = {"type": "fine", "amount": 5000, "basis_code": IDPL}  # a unit's first offence: no hearing right
+# 传染病防治法 第一百一十一条: 责令改正 and 警告 always, the fine "可以并处".
+FINED = ["order_correction", "warning", "fine"]
+FINE = {"types": FINED, "fine_amount": 5000, "basis_code": IDPL}  # a unit's first offence: no hearing right
 NOTIFIED_ON = date(2026, 3, 13)  # a Friday: the statement period's last day is Wednesday the 18th
 
 
@@ -133,7 +135,7 @@ def test_numbers_come_from_the_series_of_each_documents_own_year(db, case_world,
     _, violations = make_inspection(checked_in_at=datetime(2025, 12, 29, 1, 30, tzinfo=timezone.utc))
     case = open_case(case_world, violations, party=PERSON)
     officer = case_world.officers[0]
-    penalty = {"type": "fine", "amount": 200, "basis_code": "psapl2012_art50_1_1"}
+    penalty = {"types": ["fine"], "fine_amount": 200, "basis_code": "psapl2012_art50_1_1"}
     move(case, "investigating", officer)
     move(case, "notified", officer, proposed_penalty=penalty, notified_on=date(2025, 12, 30))
     # Three working days after Tuesday 12-30 end on Friday 01-02.
@@ -212,9 +214,9 @@ def test_the_case_page_shows_the_refused_date_next_to_its_field(client, db, case
     _db.session.commit()
     login(client, case_world.officers[0])
     token = csrf(client, f"/cases/{case.id}")
-    form = {"decided-csrf_token": token, "decided-version": str(case.version), "decided-penalty_type": "fine",
-            "decided-amount": "5000", "decided-basis_code": IDPL, "decided-statement_waived": "y",
-            "decided-confirm": "y"}
+    form = {"decided-csrf_token": token, "decided-version": str(case.version),
+            "decided-penalty_types": "order_correction+warning+fine", "decided-fine_amount": "5000",
+            "decided-basis_code": IDPL, "decided-statement_waived": "y", "decided-confirm": "y"}
     # Before the notice (service rule), then tomorrow (the form's own check).
     response = client.post(f"/cases/{case.id}/transitions/decided",
                            data=dict(form, **{"decided-decided_on": "2026-03-12"}))

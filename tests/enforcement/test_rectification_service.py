@@ -174,7 +174,7 @@ def test_a_reinspection_that_finds_it_still_broken_fails_and_escalates(db, clien
     db.session.add(second)
     db.session.flush()
     case = open_case([new.id], officers=[officers[0].id, second.id], circumstance="refused",
-                     party={"kind": "unit", "unit_name": "某博物馆", "credit_code": "91330701MA2D123456",
+                     party={"kind": "unit", "unit_name": "某博物馆", "credit_code": "91330701MA2D12345J",
                             "legal_representative": "王某"}, actor=officers[0])
     assert order.escalated_case_id == case.id
     assert events(db, "rectification.escalated", order.id)

@@ -28,7 +28,7 @@ from server.field.models.inspection import Inspection, Violation
 LEADER_DEVICE = str(uuid.uuid4())
 MEMBER_DEVICE = str(uuid.uuid4())
 K3_CHECK = ("K3", "k3_visitors_within_half_capacity")
-UNIT = {"kind": "unit", "unit_name": "金华某某文化有限公司", "credit_code": "91330701MA2D123456"}
+UNIT = {"kind": "unit", "unit_name": "金华某某文化有限公司", "credit_code": "91330701MA2D12345J"}
 
 
 @pytest.fixture

@@ -104,7 +104,7 @@ def test_concurrent_publishers_get_consecutive_numbers(app, tmp_path, monkeypatc
                                       .order_by(Bulletin.serial)).all()
             assert [row.serial for row in rows] == list(range(1, THREADS + 2))
             assert {row.state for row in rows} == {"published"}
-            assert db.session.get(DocumentCounter, ("bulletin", YEAR)).last_serial == THREADS + 1
+            assert db.session.get(DocumentCounter, ("bulletin", "", YEAR)).last_serial == THREADS + 1
             db.session.remove()
     finally:
         with app.app_context():

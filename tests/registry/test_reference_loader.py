@@ -160,6 +160,8 @@ def test_legal_bases_load_with_benchmarks(db, reference_copy):
         "    law: 测试法\n"
         "    article: 第一条\n"
         "    text: 测试条文。\n"
+        "    authority_kind: 公安机关\n"
+        "    authority_source: 测试法第二条：由公安机关决定。\n"
         "    penalty_types: [warning, fine]\n"
         '    max_fine_unit: "10000"\n'
         "    valid_from: 2021-01-01\n"
@@ -167,7 +169,7 @@ def test_legal_bases_load_with_benchmarks(db, reference_copy):
         "      - code: test_basis_first_unit\n"
         "        circumstance: first\n"
         "        party_kind: unit\n"
-        "        penalty_types: [warning, fine]\n"
+        "        combinations: [[warning], [fine]]\n"
         '        min_fine: "1000"\n'
         '        max_fine: "5000.50"\n'
         '        valid_from: "2021-01-01"\n', "utf-8")
@@ -178,7 +180,7 @@ def test_legal_bases_load_with_benchmarks(db, reference_copy):
     basis = db.session.scalar(select(LegalBasis).filter_by(code="test_basis"))
     assert basis.valid_from == date(2021, 1, 1)
     (benchmark,) = basis.benchmarks
-    assert (benchmark.penalty_types, benchmark.valid_to) == (["warning", "fine"], None)
+    assert (benchmark.combinations, benchmark.valid_to) == ([["warning"], ["fine"]], None)
     db.session.expire_all()
     benchmark = db.session.scalar(select(DiscretionBenchmark).filter_by(code="test_basis_first_unit"))
     assert Decimal(str(benchmark.max_fine)) == Decimal("5000.50")

@@ -93,18 +93,20 @@ def patch_basis(data, code: str):
 @blp.arguments(PenaltyCheckSchema)
 @blp.response(200, PenaltyCheckResultSchema)
 @blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT", description="超出裁量基准：detail 写明依据、有效期和允许范围，"
-                                                          "allowed 给出 basis_code、penalty_types、min_fine、max_fine")
+@blp.alt_response(409, response="CONFLICT", description="不是裁量基准允许的处罚组合或超出幅度：detail 写明依据、"
+                                                          "有效期和允许的组合；allowed 给出 basis_code、combinations、"
+                                                          "min_fine、max_fine、min_detention_days、max_detention_days")
 @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
 def penalty_check(data):
-    """Check a proposed penalty against the benchmark of the law in force on the act's date."""
+    """Check a proposed penalty combination against the benchmark of the law in force on the act's date."""
+    minor = data.pop("party_minor")
     benchmark = check_penalty(**data)
     try:
-        hearing = hearing_right(party_kind=data["party_kind"], penalty_type=data["penalty_type"],
-                                amount=data["amount"], on=data["act_date"])
+        hearing = hearing_right(party_kind=data["party_kind"], penalty_types=data["penalty_types"],
+                                fine_amount=data["fine_amount"], on=data["act_date"], minor=minor)
     except Conflict:
         hearing = None
     fields = {name: getattr(benchmark, name) for name in (
-        "code", "circumstance", "party_kind", "penalty_types", "min_fine", "max_fine", "min_detention_days",
-        "max_detention_days", "note", "valid_from", "valid_to", "legal_basis")}
+        "code", "circumstance", "party_kind", "combinations", "penalty_types", "min_fine", "max_fine",
+        "min_detention_days", "max_detention_days", "note", "valid_from", "valid_to", "legal_basis")}
     return SimpleNamespace(**fields, description=describe_benchmark(benchmark), hearing_right=hearing)

@@ -44,6 +44,7 @@ def verify_command(file):
     if result.genuine:
         click.echo(result.message)
         click.echo(result.signature.message)
+        click.echo(f"核验码：{result.document.verification_code}（公开核验页 {service.verification_url(result.document.verification_code)}）")
         return
     click.echo(result.message, err=True)
     click.echo(result.signature.message, err=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ...accounts.models.user import User
@@ -26,6 +27,9 @@ PARTY_KINDS = ("individual", "unit")
 CIRCUMSTANCES = ("first", "repeated", "refused", "serious")
 SERVICE_METHODS = ("direct", "left", "post", "electronic", "entrusted", "announcement")
 EXECUTION_OUTCOMES = ("paid", "complied", "enforced")
+# A penalty combination's types (["detention", "fine"]). JSONB on PostgreSQL: its json type has no
+# equality, and a query selecting whole case rows DISTINCT needs one.
+PENALTY_TYPES_COLUMN = JSON().with_variant(JSONB(), "postgresql")
 
 
 class EnforcementCase(TimestampMixin, db.Model):
@@ -53,9 +57,12 @@ class EnforcementCase(TimestampMixin, db.Model):
     circumstance: Mapped[str] = mapped_column(String(16))  # first | repeated | refused | serious
     act_date: Mapped[date] = mapped_column(Date)  # the inspection's check-in date (China Standard Time)
 
-    # 告知: the proposed penalty, the statement/defence period and the hearing right.
-    proposed_penalty_type: Mapped[str | None] = mapped_column(String(16))  # warning | fine | suspend
-    proposed_amount: Mapped[int | None] = mapped_column(Integer)  # yuan
+    # 告知: the proposed penalty, the statement/defence period and the hearing right. A penalty is
+    # a combination the benchmark allows: its types (["detention", "fine"]), the fine in yuan
+    # (`*_amount`, set exactly when the types hold a fine) and the detention in days.
+    proposed_penalty_types: Mapped[list | None] = mapped_column(PENALTY_TYPES_COLUMN)
+    proposed_amount: Mapped[int | None] = mapped_column(Integer)  # fine, yuan
+    proposed_detention_days: Mapped[int | None] = mapped_column(Integer)
     proposed_basis_code: Mapped[str | None] = mapped_column(String(64))
     notified_on: Mapped[date | None] = mapped_column(Date)
     statement_deadline: Mapped[date | None] = mapped_column(Date)
@@ -67,8 +74,9 @@ class EnforcementCase(TimestampMixin, db.Model):
     statement_note: Mapped[str | None] = mapped_column(Text)  # what the party stated in defence
 
     # 决定 and 送达.
-    decided_penalty_type: Mapped[str | None] = mapped_column(String(16))
-    decided_amount: Mapped[int | None] = mapped_column(Integer)
+    decided_penalty_types: Mapped[list | None] = mapped_column(PENALTY_TYPES_COLUMN)
+    decided_amount: Mapped[int | None] = mapped_column(Integer)  # fine, yuan
+    decided_detention_days: Mapped[int | None] = mapped_column(Integer)
     decided_basis_code: Mapped[str | None] = mapped_column(String(64))
     decided_on: Mapped[date | None] = mapped_column(Date)
     served_on: Mapped[date | None] = mapped_column(Date)

@@ -4,6 +4,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from ...accounts.schemas.auth import StrictSchema
+from ...registry.credit_code import CreditCodeField
 from ..cases import CASE_PENALTY_TYPES, PENALTY_LABELS
 from ..models.case import CASE_STATES, CIRCUMSTANCES, EXECUTION_OUTCOMES, SERVICE_METHODS
 
@@ -51,7 +52,7 @@ class PartyInSchema(StrictSchema):
     name = fields.String(metadata={"description": "个人姓名"})
     id_number = fields.String(metadata={"description": "个人身份证号码"})
     unit_name = fields.String(metadata={"description": "单位名称"})
-    credit_code = fields.String(metadata={"description": "统一社会信用代码"})
+    credit_code = CreditCodeField(metadata={"description": "统一社会信用代码（GB 32100-2015，含校验位；小写字母按大写保存）"})
     legal_representative = fields.String(metadata={"description": "法定代表人"})
     address = fields.String()
     phone = fields.String()
@@ -84,11 +85,18 @@ class CaseListArgsSchema(StrictSchema):
 
 
 class PenaltyInSchema(StrictSchema):
-    type = fields.String(required=True, error_messages=REQUIRED, validate=validate.OneOf(
-                             CASE_PENALTY_TYPES, error="须为以下之一：" + "、".join(
-                                 f"{t}（{PENALTY_LABELS[t]}）" for t in CASE_PENALTY_TYPES) + "。"),
-                         metadata={"description": "order_correction 责令改正 | warning 警告 | fine 罚款 | suspend 责令停产停业"})
-    amount = fields.Integer(strict=True, allow_none=True, metadata={"description": "罚款金额（元）"})
+    """A penalty combination: the types decided together, with the fine and the detention days."""
+
+    types = fields.List(
+        fields.String(validate=validate.OneOf(CASE_PENALTY_TYPES, error="须为以下之一：" + "、".join(
+            f"{t}（{PENALTY_LABELS[t]}）" for t in CASE_PENALTY_TYPES) + "。")),
+        required=True, error_messages=REQUIRED, validate=validate.Length(min=1, error="至少一种处罚。"),
+        metadata={"description": "一并作出的处罚种类，须为裁量基准允许的组合之一，如 [\"warning\"]、"
+                                 "[\"detention\", \"fine\"]：order_correction 责令改正 | warning 警告 | fine 罚款 | "
+                                 "suspend 责令停产停业 | detention 行政拘留（仅个人）"})
+    fine_amount = fields.Integer(strict=True, allow_none=True, metadata={"description": "罚款金额（元）；含罚款时必填"})
+    detention_days = fields.Integer(strict=True, allow_none=True,
+                                    metadata={"description": "行政拘留日数；含行政拘留时必填"})
     basis_code = fields.String(required=True, validate=validate.Length(min=1, max=64), error_messages=REQUIRED)
 
 
@@ -124,9 +132,11 @@ class TransitionRequestSchema(StrictSchema):
 
 
 class PenaltyOutSchema(ma.Schema):
-    type = fields.String()
-    amount = fields.Integer(allow_none=True)
+    types = fields.List(fields.String())
+    fine_amount = fields.Integer(allow_none=True, metadata={"description": "罚款金额（元）"})
+    detention_days = fields.Integer(allow_none=True, metadata={"description": "行政拘留日数"})
     basis_code = fields.String(allow_none=True)
+    description = fields.String(metadata={"description": "处罚组合的表述，如 行政拘留5日并处罚款500元"})
 
 
 class RefSchema(ma.Schema):

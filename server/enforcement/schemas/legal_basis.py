@@ -38,9 +38,10 @@ class BenchmarkSchema(Schema):
     circumstance = fields.String(metadata={"description": "first 初次违法 | repeated 再次违法 | refused 拒不配合 | "
                                                           "serious 情节严重"})
     party_kind = fields.String(metadata={"description": "individual 个人 | unit 单位"})
-    penalty_types = fields.List(fields.String(), metadata={
-        "description": "允许的处罚种类：warning 警告 | fine 罚款 | suspend 责令停产停业 | detention 行政拘留 | "
-                       "order_correction 责令改正"})
+    combinations = fields.List(fields.List(fields.String()), metadata={
+        "description": "允许的处罚组合，每项为一并作出的处罚种类：warning 警告 | fine 罚款 | suspend 责令停产停业 | "
+                       "detention 行政拘留 | order_correction 责令改正"})
+    penalty_types = fields.List(fields.String(), metadata={"description": "各组合所含的处罚种类"})
     min_fine = Amount(metadata={"description": "罚款下限（元）；null 为不设下限"})
     max_fine = Amount(metadata={"description": "罚款上限（元，含本数）"})
     min_detention_days = fields.Integer(allow_none=True)
@@ -57,6 +58,8 @@ class LegalBasisSchema(Schema):
     law = fields.String()
     article = fields.String()
     text = fields.String()
+    authority_kind = fields.String(metadata={"description": "法律规定的主管机关，如 公安机关、疾病预防控制部门"})
+    authority_source = fields.String(metadata={"description": "法律规定主管机关之处（引文）"})
     penalty_types = fields.List(fields.String(), metadata={"description": "该条款规定的处罚种类"})
     max_fine_individual = Amount(metadata={"description": "该条款对个人的最高罚款（元）；null 为不得罚款"})
     max_fine_unit = Amount(metadata={"description": "该条款对单位的最高罚款（元）；null 为不得罚款"})
@@ -107,15 +110,22 @@ class PenaltyCheckSchema(StrictSchema):
                                metadata={"description": "法律依据代码或条款键；按违法行为发生日有效的版本核对"})
     circumstance = fields.String(required=True, error_messages=_REQUIRED)
     party_kind = fields.String(required=True, error_messages=_REQUIRED)
-    penalty_type = fields.String(required=True, error_messages=_REQUIRED)
-    amount = fields.Decimal(load_default=None, allow_none=True, error_messages={"invalid": "须为数字。"},
-                            metadata={"description": "罚款为元，行政拘留为日；其他处罚种类不填"})
+    penalty_types = fields.List(fields.String(), required=True, error_messages={**_REQUIRED, "invalid": "须为列表。"},
+                                metadata={"description": "一并作出的处罚种类（一个组合），如 [\"detention\", \"fine\"]"})
+    fine_amount = fields.Decimal(load_default=None, allow_none=True, error_messages={"invalid": "须为数字。"},
+                                 metadata={"description": "罚款金额（元）；组合含罚款时必填"})
+    detention_days = fields.Integer(strict=True, load_default=None, allow_none=True,
+                                    error_messages={"invalid": "须为整数。"},
+                                    metadata={"description": "行政拘留日数；组合含行政拘留时必填"})
+    party_minor = fields.Boolean(load_default=False, metadata={"description": "当事人在违法行为发生时未满十八周岁"
+                                                                            "（影响行政拘留的听证权利）"})
     act_date = fields.Date(required=True, error_messages={**_REQUIRED, "invalid": "须为日期 YYYY-MM-DD。"},
                            metadata={"description": "违法行为发生日"})
 
 
 class _BasisSummarySchema(Schema):
     code = fields.String()
+    authority_kind = fields.String()
     provision = fields.String()
     law = fields.String()
     article = fields.String()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import has_request_context
 from wtforms import (
     BooleanField,
     DateField,
@@ -14,9 +15,13 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
+from ...registry.models.reference import PENALTY_TYPE_LABELS
 from ...web.chinese_form import ChineseForm
 from ..case_transitions import day_text
-from ..cases import OUTCOME_LABELS, PENALTY_LABELS, SERVICE_METHOD_LABELS, today
+from ..cases import OUTCOME_LABELS, SERVICE_METHOD_LABELS, today
+from ..discretion import PRINT_ORDER, describe_benchmark, describe_combination
+from ..legal_bases import legal_bases_in_force
+from ..models.case import EnforcementCase
 
 
 def _choices(labels: dict) -> list[SelectChoice]:
@@ -24,12 +29,63 @@ def _choices(labels: dict) -> list[SelectChoice]:
 
 
 def _penalty_fields(prefix_label: str) -> dict:
+    # The choices depend on the case (its act date, circumstance and party): `fill_penalty_choices`.
     return {
-        "penalty_type": SelectField(f"{prefix_label}种类", choices=_choices(PENALTY_LABELS)),
-        "amount": IntegerField("罚款金额（元）", validators=[Optional(), NumberRange(min=1, message="须为正整数。")]),
-        "basis_code": StringField("法律依据代码", validators=[DataRequired(message="请填写法律依据。"),
-                                                         Length(max=64)]),
+        "basis_code": SelectField("法律依据", choices=[], validators=[DataRequired(message="请选择法律依据。")]),
+        "penalty_types": SelectField(f"{prefix_label}种类", choices=[],
+                                     validators=[DataRequired(message="请选择处罚种类。")]),
+        "fine_amount": IntegerField("罚款金额（元）", validators=[Optional(), NumberRange(min=1, message="须为正整数。")]),
+        "detention_days": IntegerField("行政拘留日数", validators=[Optional(), NumberRange(min=1, message="须为正整数。")]),
     }
+
+
+# A combination as a select's value: its types joined in the order a case records them.
+COMBINATION_SEPARATOR = "+"
+
+
+def combination_value(types) -> str:
+    return COMBINATION_SEPARATOR.join(t for t in PRINT_ORDER if t in types)
+
+
+def _short_law(law: str) -> str:
+    return law.removeprefix("中华人民共和国")
+
+
+def penalty_choices(case: EnforcementCase | None) -> tuple[list[SelectChoice], list[SelectChoice]]:
+    """The legal bases in force on the case's act date, each labelled with the range its
+    benchmark allows for the case's circumstance and party, and the combinations those benchmarks
+    allow. Without a case: the bases in force today and every combination of their benchmarks."""
+    on = case.act_date if case is not None else today()
+    bases, combinations = [], {}
+    for basis in legal_bases_in_force(on):
+        benchmarks = [b for b in basis.benchmarks if b.in_force(on) and (
+            case is None or (b.circumstance, b.party_kind) == (case.circumstance, case.party_kind))]
+        if not basis.penalty_types:
+            continue
+        if case is not None and benchmarks:
+            allowed = describe_benchmark(benchmarks[0])
+        elif case is not None:
+            allowed = "本案情形没有裁量基准"
+        else:
+            allowed = "、".join(PENALTY_TYPE_LABELS[t] for t in basis.penalty_types)
+        bases.append(SelectChoice(basis.code, f"《{_short_law(basis.law)}》{basis.article}（{allowed}）"))
+        for benchmark in benchmarks:
+            for combination in benchmark.combinations:
+                combinations.setdefault(combination_value(combination), describe_combination(combination))
+    return bases, [SelectChoice(value, label) for value, label in combinations.items()]
+
+
+def fill_penalty_choices(form: ChineseForm, to_state: str, case: EnforcementCase | None) -> None:
+    bases, combinations = penalty_choices(case)
+    form.basis_code.choices = [SelectChoice("", "请选择"), *bases]
+    form.penalty_types.choices = [SelectChoice("", "请选择"), *combinations]
+    if to_state == "decided" and case is not None and case.proposed_penalty_types \
+            and not (has_request_context() and form.is_submitted()):
+        # The decision starts from what was notified (it may only be the same or lighter).
+        form.basis_code.data = form.basis_code.data or case.proposed_basis_code
+        form.penalty_types.data = form.penalty_types.data or combination_value(case.proposed_penalty_types)
+        form.fine_amount.data = form.fine_amount.data or case.proposed_amount
+        form.detention_days.data = form.detention_days.data or case.proposed_detention_days
 
 
 def not_after_today(form, field) -> None:
@@ -88,14 +144,20 @@ def transition_form_class(to_state: str) -> type[ChineseForm]:
     return _FORM_CLASSES[to_state]
 
 
-def transition_form(to_state: str, **kwargs) -> ChineseForm:
+def transition_form(to_state: str, case: EnforcementCase, **kwargs) -> ChineseForm:
+    """The form of one transition; a penalty's choices are the case's."""
     # The prefix keeps field ids unique with several forms on one page.
-    return transition_form_class(to_state)(prefix=to_state, **kwargs)
+    form = transition_form_class(to_state)(prefix=to_state, **kwargs)
+    if "basis_code" in form._fields:
+        fill_penalty_choices(form, to_state, case)
+    return form
 
 
 # Where the service's field names (problem `errors` keys) appear on a transition form.
-SERVICE_FIELD_NAMES = {"proposed_penalty.type": "penalty_type", "decided_penalty.type": "penalty_type",
-                       "proposed_penalty.amount": "amount", "decided_penalty.amount": "amount",
+SERVICE_FIELD_NAMES = {"proposed_penalty.types": "penalty_types", "decided_penalty.types": "penalty_types",
+                       "proposed_penalty.fine_amount": "fine_amount", "decided_penalty.fine_amount": "fine_amount",
+                       "proposed_penalty.detention_days": "detention_days",
+                       "decided_penalty.detention_days": "detention_days",
                        "proposed_penalty.basis_code": "basis_code", "decided_penalty.basis_code": "basis_code",
                        "party.address": "party_address", "party.legal_representative": "party_legal_representative"}
 
@@ -117,8 +179,10 @@ def transition_data(to_state: str, form: ChineseForm) -> dict:
     """The service's keyword arguments from a submitted transition form."""
     values = {name: field.data for name, field in form._fields.items() if name not in ("csrf_token", "confirm")}
     data: dict = {"version": int(values.pop("version"))}
-    if "penalty_type" in values:
-        penalty = {"type": values.pop("penalty_type"), "amount": values.pop("amount"),
+    if "penalty_types" in values:
+        combination = values.pop("penalty_types") or ""
+        penalty = {"types": [t for t in combination.split(COMBINATION_SEPARATOR) if t],
+                   "fine_amount": values.pop("fine_amount"), "detention_days": values.pop("detention_days"),
                    "basis_code": (values.pop("basis_code") or "").strip()}
         data["proposed_penalty" if to_state == "notified" else "decided_penalty"] = penalty
     party = {name.removeprefix("party_"): values.pop(name).strip() for name in list(values)

@@ -172,6 +172,12 @@ PARTY_KINDS = ("individual", "unit")
 PARTY_KIND_LABELS = {"individual": "个人", "unit": "单位"}
 
 
+def combined_types(combinations) -> list[str]:
+    """The types of all `combinations` (lists of types), once each, in LEGAL_PENALTY_TYPES order."""
+    present = {t for combination in combinations or [] for t in combination}
+    return [t for t in LEGAL_PENALTY_TYPES if t in present] + sorted(present - set(LEGAL_PENALTY_TYPES))
+
+
 class LegalBasis(TimestampMixin, db.Model):
     """One version of an article of law a penalty may rest on, valid for a period.
 
@@ -186,6 +192,10 @@ class LegalBasis(TimestampMixin, db.Model):
     law: Mapped[str] = mapped_column(String(128))
     article: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
+    # The kind of organ the law makes competent (公安机关, 疾病预防控制部门, 人民政府 …) and where it
+    # says so: the case's documents are issued by the organ holding it (server/reference/organs.yaml).
+    authority_kind: Mapped[str] = mapped_column(String(32))
+    authority_source: Mapped[str] = mapped_column(String(256))
     # What the article itself allows; benchmarks must stay inside it. A null maximum: no fine
     # (or no detention) for that party under this article.
     penalty_types: Mapped[list] = mapped_column(JSON)
@@ -208,7 +218,8 @@ class LegalBasis(TimestampMixin, db.Model):
 
 
 class DiscretionBenchmark(TimestampMixin, db.Model):
-    """A discretion benchmark (裁量基准): allowed penalty range for a circumstance."""
+    """A discretion benchmark (裁量基准): the penalty combinations allowed for a circumstance and
+    party kind, with the fine range and the detention-day range."""
 
     __tablename__ = "discretion_benchmark"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -216,7 +227,10 @@ class DiscretionBenchmark(TimestampMixin, db.Model):
     code: Mapped[str] = mapped_column(String(64), unique=True)
     circumstance: Mapped[str] = mapped_column(String(32))  # first | repeated | refused | serious
     party_kind: Mapped[str] = mapped_column(String(16))  # individual | unit
-    penalty_types: Mapped[list] = mapped_column(JSON)
+    # Each a list of types decided together ([[warning], [fine]]; [[detention], [detention, fine]]):
+    # a case decides exactly one combination, never a type on its own the article only allows
+    # together with another (可以并处).
+    combinations: Mapped[list] = mapped_column(JSON)
     min_fine: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     max_fine: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     min_detention_days: Mapped[int | None] = mapped_column(Integer)
@@ -228,6 +242,11 @@ class DiscretionBenchmark(TimestampMixin, db.Model):
 
     legal_basis: Mapped[LegalBasis] = relationship(back_populates="benchmarks")
 
+    @property
+    def penalty_types(self) -> list[str]:
+        """Every type some combination holds, in the order of LEGAL_PENALTY_TYPES."""
+        return combined_types(self.combinations)
+
     def in_force(self, on: date) -> bool:
         return self.valid_from <= on and (self.valid_to is None or on <= self.valid_to)
 
@@ -236,7 +255,7 @@ class HearingThreshold(TimestampMixin, db.Model):
     """When a proposed penalty gives the party the right to ask for a hearing (听证).
 
     `min_amount` null: the penalty type always carries the right (责令停产停业); otherwise a fine
-    of at least that many yuan does. `party_kind` "any" applies to individuals and units.
+    of at least that many yuan does; `minors_only`: only for a party under 18. `party_kind` "any" applies to individuals and units.
     """
 
     __tablename__ = "hearing_threshold"
@@ -245,6 +264,9 @@ class HearingThreshold(TimestampMixin, db.Model):
     party_kind: Mapped[str] = mapped_column(String(16))  # individual | unit | any
     penalty_type: Mapped[str] = mapped_column(String(32))
     min_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    # True: only a party under 18 on the date of the act has the right (治安管理处罚法 2025
+    # 第一百一十七条第二款, detention of minors).
+    minors_only: Mapped[bool] = mapped_column(Boolean, default=False)
     source: Mapped[str] = mapped_column(String(256))
     valid_from: Mapped[date] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)

@@ -23,6 +23,9 @@ class Venue(TimestampMixin, db.Model):
     approved_capacity: Mapped[int | None] = mapped_column(Integer)  # 核定人数
     operator_name: Mapped[str | None] = mapped_column(String(64), info=PERSONAL_DATA)
     contact_phone: Mapped[str | None] = mapped_column(String(32), info=PERSONAL_DATA)
+    # The 统一社会信用代码 of the unit running the venue (server.registry.credit_code), the party
+    # of a case opened against it; None for a venue without one on record (a village, a site).
+    credit_code: Mapped[str | None] = mapped_column(String(18))
 
     category: Mapped[VenueCategory] = relationship()
     county: Mapped[County] = relationship()

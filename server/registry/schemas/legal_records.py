@@ -9,7 +9,7 @@ from __future__ import annotations
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from ..models.reference import CIRCUMSTANCES, LEGAL_PENALTY_TYPES, PARTY_KINDS
-from .reference_fields import Day, StrictSchema, _choice, _code, _errors, _text
+from .reference_fields import Day, StrictBoolean, StrictSchema, _choice, _code, _errors, _text
 
 
 def non_negative(value) -> None:
@@ -42,11 +42,18 @@ def _day(*, required: bool) -> "Day":
     return Day(error_messages=_errors(invalid="应为日期（YYYY-MM-DD）。"), **kwargs)
 
 
+def _combinations() -> fields.List:
+    return fields.List(
+        _penalty_types(allow_empty=False), required=True, error_messages=_errors(invalid="应为列表的列表。"),
+        validate=validate.Length(min=1, error="至少一种处罚组合。"),
+        metadata={"description": "允许的处罚组合，每项为一并作出的处罚种类，如 [[warning], [fine]]"})
+
+
 class BenchmarkRecord(StrictSchema):
     code = _code(64)
     circumstance = _choice(CIRCUMSTANCES)
     party_kind = _choice(PARTY_KINDS)
-    penalty_types = _penalty_types(allow_empty=False)
+    combinations = _combinations()
     min_fine = _yuan()
     max_fine = _yuan()
     min_detention_days = _days()
@@ -73,6 +80,9 @@ class LegalBasisRecord(StrictSchema):
     law = _text(128)
     article = _text(64)
     text = _text()
+    # Quoted from the law: the kind of organ it makes competent, and where it says so.
+    authority_kind = _text(32)
+    authority_source = _text(256)
     penalty_types = _penalty_types(allow_empty=True)
     max_fine_individual = _yuan()
     max_fine_unit = _yuan()
@@ -92,6 +102,7 @@ class HearingThresholdRecord(StrictSchema):
     party_kind = _choice((*PARTY_KINDS, "any"))
     penalty_type = _choice(LEGAL_PENALTY_TYPES)
     min_amount = _yuan(required=True)
+    minors_only = StrictBoolean(load_default=False, error_messages=_errors(invalid="应为 true 或 false。"))
     source = _text(256)
     valid_from = _day(required=True)
     valid_to = _day(required=False)

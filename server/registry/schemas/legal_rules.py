@@ -11,7 +11,7 @@ from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
-from ..models.reference import LEGAL_PENALTY_TYPES, PARTY_KIND_LABELS, PENALTY_TYPE_LABELS
+from ..models.reference import LEGAL_PENALTY_TYPES, PARTY_KIND_LABELS, PENALTY_TYPE_LABELS, combined_types
 
 PERIOD_OPEN = "长期有效"
 
@@ -88,14 +88,23 @@ def _benchmark_problems(basis) -> list[tuple[str, str | None, str, str]]:
             add("valid_to", "失效日期不能早于生效日期。")
         if valid_from < basis_from or (basis_to is not None and (valid_to is None or valid_to > basis_to)):
             add("valid_from", f"裁量基准的有效期应在条款版本的有效期（{period_text(basis_from, basis_to)}）之内。")
-        types = list(_get(benchmark, "penalty_types") or [])
+        combinations = [list(c) for c in _get(benchmark, "combinations") or []]
+        types = combined_types(combinations)
         unknown = [t for t in types if t not in LEGAL_PENALTY_TYPES]
         if unknown:
-            add("penalty_types", f"未知处罚种类：{'、'.join(unknown)}。")
+            add("combinations", f"未知处罚种类：{'、'.join(unknown)}。")
         outside = [PENALTY_TYPE_LABELS[t] for t in types if t in LEGAL_PENALTY_TYPES and t not in statutory]
         if outside:
-            add("penalty_types", f"{'、'.join(outside)}不在该条款规定的处罚种类之内。")
+            add("combinations", f"{'、'.join(outside)}不在该条款规定的处罚种类之内。")
+        if not combinations:
+            add("combinations", "至少一种处罚组合。")
+        if any(not c or len(set(c)) != len(c) for c in combinations):
+            add("combinations", "每种处罚组合须至少一种处罚，且同一种类不重复。")
+        if len({frozenset(c) for c in combinations}) != len(combinations):
+            add("combinations", "处罚组合重复。")
         party = _get(benchmark, "party_kind")
+        if party == "unit" and "detention" in types:
+            add("combinations", "行政拘留只能对个人适用，单位的裁量基准不能含行政拘留。")
         statutory_max = _decimal(_get(basis, "max_fine_unit" if party == "unit" else "max_fine_individual"))
         problems.extend((code, bcode, field, message) for field, message in _range_problems(
             "fine", types, _decimal(_get(benchmark, "min_fine")), _decimal(_get(benchmark, "max_fine")),

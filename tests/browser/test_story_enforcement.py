@@ -24,8 +24,12 @@ def transition(story, page, action: str, fill=None) -> None:
 
 
 def penalty(section) -> None:
-    section.get_by_label(re.compile("种类$")).select_option(label="警告")
-    section.get_by_label("法律依据代码").fill(BASIS)
+    # The basis is picked from the list of those in force, labelled with the article and its range.
+    basis = section.get_by_label("法律依据")
+    expect(basis.locator("option", has_text="《传染病防治法》第一百一十一条第一款第（一）项")).to_have_count(1)
+    basis.select_option(value=BASIS)
+    # The article makes the order to correct and the warning go together (第一百一十一条).
+    section.get_by_label(re.compile("种类$")).select_option(label="责令改正、警告")
 
 
 def test_enforcement_decides_and_downloads_the_decision(story, tmp_path):

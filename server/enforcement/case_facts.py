@@ -219,8 +219,12 @@ def compose_facts(violations: list[Violation], party: Mapping | None = None) -> 
                 items = [{"code": i.code, "choices": i.choices} for i in row.rule.items]
                 sentence = violation_sentence(check, wording.get(row.code), context, items)
             found.append(sentence or _plain_sentence(violation))
-        whose = f"{who}经营的" if who else ""
-        paragraphs.append(f"{beijing_minute(inspection.checked_in_at)}，暗访督查组对{whose}{place}进行检查，"
+        # A unit trading under the venue's own name is named once: 对当事单位某某饭店（地址：…）.
+        if party and party.get("kind") == "unit" and party.get("unit_name") == venue.name:
+            target = f"{who.removesuffix(venue.name)}{place}"
+        else:
+            target = f"{who}经营的{place}" if who else place
+        paragraphs.append(f"{beijing_minute(inspection.checked_in_at)}，暗访督查组对{target}进行检查，"
                           f"发现：{'；'.join(found)}。")
 
     cited = [rules[code] for code in dict.fromkeys(v.rule_code for v in sorted(violations, key=order))

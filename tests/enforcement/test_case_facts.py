@@ -253,8 +253,11 @@ def test_the_case_form_proposes_the_facts_and_composes_them_again_if_left_unchan
     login(client, case_world.officers[0])
     page = client.get("/cases/new?" + "&".join(f"violation={v.id}" for v in recorded)).get_data(as_text=True)
     assert "现场接待7人，超过核定人数12人的50%（6人）" in page
-    # The party is prefilled from the venue (a unit named as the venue), and the proposal names it.
-    assert f"当事单位{case_world.world.venue.name}经营的" in page
+    # The party is prefilled from the venue (a unit named as the venue), and the proposal names it
+    # once, not as "当事单位X经营的X".
+    venue = case_world.world.venue
+    assert f"对当事单位{venue.name}（地址：{venue.address}）进行检查" in page
+    assert "经营的" not in page
     proposed = case_facts.compose_facts(recorded, {"kind": "unit", "unit_name": case_world.world.venue.name})
     data = {"csrf_token": CSRF.search(page).group(1), "violation_ids": [v.id for v in recorded],
             "party_kind": "unit", "party_unit_name": UNIT["unit_name"], "party_credit_code": UNIT["credit_code"],

@@ -46,11 +46,11 @@ def test_enforcement_decides_and_downloads_the_decision(story, tmp_path):
 
     expect(page.get_by_role("heading", name="立案")).to_be_visible()
     expect(page.get_by_role("group", name="违规问题").get_by_role("checkbox", checked=True)).to_have_count(1)
-    page.get_by_label("当事人类型").select_option(label="单位")
-    page.get_by_label("单位名称").fill("金华市演示文化发展有限公司")
-    page.get_by_label("统一社会信用代码").fill("91330701MA2D12345J")
-    page.get_by_label("法定代表人").fill("王某某")
-    page.get_by_label("地址", exact=True).fill("金华市婺城区人民路1号")
+    # The party comes prefilled from the venue's register entry; the officer checks it.
+    expect(page.get_by_label("当事人类型")).to_have_value("unit")
+    for label in ("单位名称", "统一社会信用代码", "法定代表人"):
+        expect(page.get_by_label(label)).not_to_have_value("")
+    expect(page.get_by_label("地址", exact=True)).not_to_have_value("")
     page.get_by_label("违法情节").select_option(label="初次违法")
     officers = page.get_by_label("承办人二").locator("option")
     second = next(text for text in officers.all_inner_texts()

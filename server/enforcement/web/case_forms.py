@@ -15,7 +15,6 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from ...registry.models.reference import PENALTY_TYPE_LABELS
 from ...web.chinese_form import ChineseForm
 from ..case_transitions import day_text
 from ..cases import OUTCOME_LABELS, SERVICE_METHOD_LABELS, today
@@ -51,23 +50,17 @@ def _short_law(law: str) -> str:
     return law.removeprefix("中华人民共和国")
 
 
-def penalty_choices(case: EnforcementCase | None) -> tuple[list[SelectChoice], list[SelectChoice]]:
+def penalty_choices(case: EnforcementCase) -> tuple[list[SelectChoice], list[SelectChoice]]:
     """The legal bases in force on the case's act date, each labelled with the range its
-    benchmark allows for the case's circumstance and party, and the combinations those benchmarks
-    allow. Without a case: the bases in force today and every combination of their benchmarks."""
-    on = case.act_date if case is not None else today()
+    benchmark allows for the case's circumstance and party, and the combinations those benchmarks allow."""
+    on = case.act_date
     bases, combinations = [], {}
     for basis in legal_bases_in_force(on):
-        benchmarks = [b for b in basis.benchmarks if b.in_force(on) and (
-            case is None or (b.circumstance, b.party_kind) == (case.circumstance, case.party_kind))]
         if not basis.penalty_types:
             continue
-        if case is not None and benchmarks:
-            allowed = describe_benchmark(benchmarks[0])
-        elif case is not None:
-            allowed = "本案情形没有裁量基准"
-        else:
-            allowed = "、".join(PENALTY_TYPE_LABELS[t] for t in basis.penalty_types)
+        benchmarks = [b for b in basis.benchmarks if b.in_force(on)
+                      and (b.circumstance, b.party_kind) == (case.circumstance, case.party_kind)]
+        allowed = describe_benchmark(benchmarks[0]) if benchmarks else "本案情形没有裁量基准"
         bases.append(SelectChoice(basis.code, f"《{_short_law(basis.law)}》{basis.article}（{allowed}）"))
         for benchmark in benchmarks:
             for combination in benchmark.combinations:
@@ -75,11 +68,11 @@ def penalty_choices(case: EnforcementCase | None) -> tuple[list[SelectChoice], l
     return bases, [SelectChoice(value, label) for value, label in combinations.items()]
 
 
-def fill_penalty_choices(form: ChineseForm, to_state: str, case: EnforcementCase | None) -> None:
+def fill_penalty_choices(form: ChineseForm, to_state: str, case: EnforcementCase) -> None:
     bases, combinations = penalty_choices(case)
     form.basis_code.choices = [SelectChoice("", "请选择"), *bases]
     form.penalty_types.choices = [SelectChoice("", "请选择"), *combinations]
-    if to_state == "decided" and case is not None and case.proposed_penalty_types \
+    if to_state == "decided" and case.proposed_penalty_types \
             and not (has_request_context() and form.is_submitted()):
         # The decision starts from what was notified (it may only be the same or lighter).
         form.basis_code.data = form.basis_code.data or case.proposed_basis_code

@@ -10,7 +10,6 @@ from pathlib import Path
 import jinja2
 import pydyf
 from flask import current_app
-from markupsafe import Markup, escape
 
 from .chinese_numbers import FILTERS as CHINESE_NUMBER_FILTERS
 from .chinese_numbers import chinese_date
@@ -37,23 +36,10 @@ def cn_date(value) -> str:
     return chinese_date(value)
 
 
-def yuan(amount) -> str:
-    """A whole amount in figures, without the thousands separator running text never carries."""
-    return str(int(amount))
-
-
 def book_title(law: str) -> str:
     """A law's name in 书名号, whether or not it was typed with them."""
     law = law.strip()
     return law if law.startswith("《") else f"《{law}》"
-
-
-def hash_lines(value: str | None, width: int = 32) -> Markup:
-    """A SHA-256 in two lines of 32 hex digits. Breaking it anywhere (word-break: break-all)
-    made a 200-row evidence table render three times slower."""
-    if not value:
-        return Markup("—")
-    return Markup("<br>").join(escape(value[i:i + width]) for i in range(0, len(value), width))
 
 
 @lru_cache(maxsize=4)
@@ -67,7 +53,7 @@ def _environment(directory: str) -> jinja2.Environment:
     )
     from .charts import bar_chart, day_chart
 
-    environment.filters.update(cn_date=cn_date, yuan=yuan, book_title=book_title, hash_lines=hash_lines,
+    environment.filters.update(cn_date=cn_date, book_title=book_title,
                                bar_chart=bar_chart, day_chart=day_chart, qr_svg=qr_svg)
     environment.filters.update(CHINESE_NUMBER_FILTERS)  # rmb, percent, cn_datetime, …
     environment.globals["asset"] = asset_url

@@ -8,7 +8,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
-from test_penalty_migration import insert, migrate
+from test_penalty_migration import _sqlite_only, insert, migrate  # noqa: F401  (fixture)
 
 BEFORE, AFTER = "f6a7b8c9d0e1", "a7b8c9d0e1f2"
 CODE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$")
@@ -55,8 +55,3 @@ def test_issued_numbers_keep_their_series(tmp_path):
         assert not {"organ", "verification_code"} & columns
     engine.dispose()
 
-
-@pytest.fixture(autouse=True)
-def _sqlite_only(database_url):
-    if not database_url.startswith("sqlite"):
-        pytest.skip("the conversion is checked on SQLite; the schema on both by tests/migrations")

@@ -212,7 +212,7 @@ def test_enforcement_ignores_withdrawn_penalties(client, db, leader, submitted):
                                     "basis_code": None}]}
     assert statuses(pushed(client, leader, [amendment(recording, content, "改为警告")])) == [200]
     case = SimpleNamespace(links=[SimpleNamespace(violation=violation)])  # what the function reads of a case
-    assert proposed_by_inspectors(case) == [{"type": "warning", "amount": None, "basis_code": None}]
+    assert proposed_by_inspectors(case) == [{"type": "warning", "amount": None, "basis_code": None, "description": "警告"}]
 
 
 def test_an_explanation_only_amendment_still_applies(client, db, leader, submitted):

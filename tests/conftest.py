@@ -227,12 +227,12 @@ def new_user(make_user, db, scope_rows):
 @pytest.fixture(scope="session")
 def organ_keys_dir(app, tmp_path_factory):
     """A local CA and one signing certificate per issuing organ, as the demo makes them."""
-    from server.demo.signing import DEMO_CA_NAME, DEMO_CITY, DEMO_ORGANIZATION, issuing_organs
+    from server.demo.signing import DEMO_CA_NAME, DEMO_CITY, DEMO_ORGANIZATION, issuing_seals
     from server.pdf.local_ca import ensure_local_ca
 
     directory = tmp_path_factory.mktemp("signing")
     with app.app_context():
-        organs = issuing_organs()
+        organs = issuing_seals()
     ensure_local_ca(directory, organs, ca_name=DEMO_CA_NAME, organization=DEMO_ORGANIZATION, locality=DEMO_CITY)
     return directory
 

@@ -53,6 +53,7 @@ from ..roles import ROLES
 from .document_catalogue import document_kind, load_catalogue
 from .document_contexts import validate_context
 from .models.document import Document, DocumentCounter
+from .organs import seal_of
 
 DOCUMENTS_DIR = "documents"
 STATUS_LABELS = {"genuine": "真实有效", "altered": "已被改动", "unknown": "无法识别"}
@@ -223,8 +224,8 @@ def trust_roots() -> list:
 
 def signing_notice(organ: str) -> str | None:
     """None when documents of `organ` are signed; else the sentence an officer reads (未配置电子签章…)."""
-    ring = organ_keys()
-    return None if ring.key_for(organ) is not None else ring.missing_reason(organ)
+    ring, seal = organ_keys(), seal_of(organ)
+    return None if ring.key_for(seal) is not None else ring.missing_reason(seal)
 
 
 def document_signature(document: Document) -> dict:
@@ -272,7 +273,7 @@ def issue_document(kind: str, context: dict, *, actor: User, subject_type: str, 
         "verification_url": verification_url(code)})
     # Signed before anything is hashed or stored: the recorded pdf_sha256 is the signed file's,
     # so the byte-identical check and the signature check agree on one file.
-    organ_key = organ_keys().key_for(prepared["authority"])
+    organ_key = organ_keys().key_for(seal_of(organ))
     if organ_key is not None:
         try:
             pdf = sign_pdf(pdf, organ_key)
@@ -404,8 +405,8 @@ def verify_pdf(data: bytes) -> VerifyResult:
 
 
 def _signature_of(data: bytes, document: Document | None) -> SignatureCheck:
-    organ = (document.context or {}).get("authority") if document is not None else None
-    return check_signature(data, trust_roots(), expected_signer=organ)
+    seal = seal_of(document.organ) if document is not None else None
+    return check_signature(data, trust_roots(), expected_signer=seal)
 
 
 def verify_hash(document: Document, sha256: str) -> str | None:

@@ -177,6 +177,14 @@ def organ_named(name: str) -> Organ:
     return organs[name]
 
 
+def seal_of(organ_name: str) -> str:
+    """The name of the organ's electronic seal: the name its signing key is filed under
+    (DOCUMENT_SIGNING_DIR) and its certificate's CN, which verification expects. organs.yaml's
+    seal_name; an organ not listed there (the bulletins' office) seals in its own name."""
+    organ = load_organs().get(organ_name)
+    return organ.seal_name if organ is not None else organ_name
+
+
 def organ_for_authority(authority_kind: str) -> Organ:
     """The organ of 金华 holding `authority_kind` (公安机关 …); 409 when none does."""
     from ..errors import Conflict

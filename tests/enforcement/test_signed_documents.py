@@ -150,3 +150,31 @@ def test_a_key_that_cannot_sign_stops_issuing_without_using_a_number(app, db, ma
             issue("penalty_decision", make_user("enforcement"))
     assert "电子签章失败" in raised.value.detail and POLICE in raised.value.detail
     assert db.session.scalar(sa.select(sa.func.max(DocumentCounter.last_serial))) == before
+
+
+def test_an_organ_seals_with_the_seal_organs_yaml_names(app, db, make_user, tmp_path, monkeypatch):
+    """organs.yaml's seal_name is the key a document is signed with and the signer verification
+    expects: an organ sealing with a dedicated seal signs with that seal's certificate."""
+    import shutil
+
+    seal = "金华市公安局行政处罚专用章"
+    reference = tmp_path / "reference"
+    shutil.copytree(app.config["REFERENCE_DIR"], reference)
+    organs = reference / "organs.yaml"
+    text = organs.read_text("utf-8")
+    organs.write_text(text.replace(f"    seal_name: {POLICE}\n", f"    seal_name: {seal}\n", 1), "utf-8")
+    monkeypatch.setitem(app.config, "REFERENCE_DIR", str(reference))
+    signing = tmp_path / "signing"
+    ensure_local_ca(signing, [POLICE], ca_name="测试根证书", organization="测试", locality="金华市")
+    monkeypatch.setitem(app.config, "DOCUMENT_SIGNING_DIR", str(signing))
+    # Only a key in the organ's own name: the seal's key is missing, and the officer is told so.
+    assert seal in service.signing_notice(POLICE)
+    ensure_local_ca(signing, [seal], ca_name="测试根证书", organization="测试", locality="金华市")
+    assert service.signing_notice(POLICE) is None
+
+    document = issue("penalty_decision", make_user("enforcement"))
+    assert document.organ == POLICE
+    report = pdfsig(service.document_path(document))
+    assert f"Signer Certificate Common Name: {seal}" in report
+    result = service.verify_pdf(service.document_path(document).read_bytes())
+    assert result.genuine and result.signature.valid and result.signature.signer == seal

@@ -65,6 +65,11 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
+    # Per-account lockout beside the per-address limit: this many failed passwords within the
+    # window lock the account for LOGIN_LOCKOUT_MINUTES (an administrator can lift it earlier).
+    LOGIN_LOCKOUT_ATTEMPTS = int(os.environ.get("LOGIN_LOCKOUT_ATTEMPTS", "5"))
+    LOGIN_LOCKOUT_WINDOW_MINUTES = int(os.environ.get("LOGIN_LOCKOUT_WINDOW_MINUTES", "15"))
+    LOGIN_LOCKOUT_MINUTES = int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15"))
 
     DEVICE_TOKEN_TTL_DAYS = int(os.environ.get("DEVICE_TOKEN_TTL_DAYS", "90"))
     # The office dashboard lists a team on a revealed or started assignment whose devices have

@@ -22,8 +22,15 @@ from ..extensions import db
 from ..pagination import Page, paginate
 from ..registry.models.reference import County, Department
 from ..roles import ROLE_LABELS, ROLES
+from .lockout import (
+    AccountLocked,
+    clear_failed_logins,
+    count_failed_login,
+    locked_until,
+)
 from .models.user import DeviceToken, User
 from .passwords import hash_password, needs_rehash, verify_password
+from .sessions import end_sessions
 
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 MIN_PASSWORD_LENGTH = 8
@@ -44,24 +51,35 @@ def authenticate(username: str, password: str, *, channel: str = "web") -> User 
     """The active user with this username and password, or None.
 
     A missing user still costs one password verification (against a dummy hash) so that the
-    answer time does not tell which usernames exist.
+    answer time does not tell which usernames exist. A locked account raises AccountLocked
+    whatever the password (the caller must still commit: the failure is counted and audited);
+    the failure that reaches the limit locks it (lockout.count_failed_login).
     """
     username = (username or "").strip()
     user = db.session.scalar(select(User).where(User.username == username)) if username else None
     password_ok = verify_password(user.password_hash if user else None, password or "")
+    lock_end = locked_until(user) if user is not None else None
 
-    if user is None or not password_ok or not user.is_active:
-        reason = "unknown_user" if user is None else ("bad_password" if not password_ok else "inactive")
-        if user is not None and not password_ok:
-            user.failed_logins = (user.failed_logins or 0) + 1
+    if user is None or lock_end is not None or not password_ok or not user.is_active:
+        if user is None:
+            reason = "unknown_user"
+        elif lock_end is not None:
+            reason = "locked"  # not counted: the lock already stops this account's guessing
+        elif not password_ok:
+            reason = "bad_password"
+            lock_end = count_failed_login(user, channel=channel)
+        else:
+            reason = "inactive"
         db.session.flush()
         # The requester is not known to be the account holder, so the account is the object.
         record_event("auth.login_failed", channel=channel, object_type="user",
                      object_id=str(user.id) if user else None,
                      details={"username": username[:64], "reason": reason})
+        if lock_end is not None:
+            raise AccountLocked(lock_end)
         return None
 
-    user.failed_logins = 0
+    clear_failed_logins(user)
     user.last_login_at = utcnow()
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
@@ -70,7 +88,9 @@ def authenticate(username: str, password: str, *, channel: str = "web") -> User 
     return user
 
 
-def record_logout(user: User, *, channel: str = "web") -> None:
+def log_out(user: User, *, channel: str = "web") -> None:
+    """End the user's sessions (a copy of the cookie taken before no longer works) and audit it."""
+    end_sessions(user)
     record_event("auth.logout", actor=user, channel=channel, object_type="user", object_id=str(user.id))
 
 
@@ -232,6 +252,9 @@ def update_user(user: User, *, actor: User, display_name: str | None = None, rol
     for name in changed:
         setattr(user, name, values[name])
     db.session.flush()
+    if "role" in changed:
+        # A session keeps the rights it was opened with in the user's mind; make them log in again.
+        end_sessions(user)
     record_event("user.updated", actor=actor, channel=channel, object_type="user", object_id=str(user.id),
                  details={"username": user.username, **details})
     return changed
@@ -246,21 +269,39 @@ def set_user_active(user: User, active: bool, *, actor: User, channel: str = "we
         raise Conflict("不能停用自己的账号。")
     user.is_active = active
     if active:
-        user.failed_logins = 0
+        clear_failed_logins(user)
     db.session.flush()
+    if not active:
+        end_sessions(user)
     record_event("user.reactivated" if active else "user.deactivated", actor=actor, channel=channel,
                  object_type="user", object_id=str(user.id), details={"username": user.username})
     return True
 
 
-def reset_password(user: User, password: str, *, actor: User, channel: str = "web") -> None:
-    """Set a new password chosen by an administrator (audited; the password itself never is)."""
+def reset_password(user: User, password: str, *, actor: User, channel: str = "web",
+                   keep_device_tokens: bool = False) -> int:
+    """Set a new password chosen by an administrator (audited; the password itself never is).
+
+    The old password may be known to someone else, so the user's sessions end, any lock is lifted
+    and, unless the administrator keeps them, the user's live device tokens are revoked (each
+    audited as token.revoked). Returns how many tokens were revoked.
+    """
     check_password(password)
     user.password_hash = hash_password(password)
-    user.failed_logins = 0
+    clear_failed_logins(user)
     db.session.flush()
+    end_sessions(user)
+    revoked = 0
+    if not keep_device_tokens:
+        live = db.session.scalars(select(DeviceToken).where(DeviceToken.user_id == user.id,
+                                                            DeviceToken.revoked_at.is_(None),
+                                                            DeviceToken.expires_at > utcnow())
+                                  .order_by(DeviceToken.id))
+        revoked = sum(revoke_device_token(token, actor=actor, channel=channel) for token in list(live))
     record_event("user.password_reset", actor=actor, channel=channel, object_type="user",
-                 object_id=str(user.id), details={"username": user.username})
+                 object_id=str(user.id), details={"username": user.username, "device_tokens_kept": keep_device_tokens,
+                                                  "device_tokens_revoked": revoked})
+    return revoked
 
 
 # --- device tokens --------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from ..errors import Unauthorized, is_api_request
 from ..extensions import db, limiter, login_manager
 from .auth import find_valid_token
 from .models.user import DeviceToken, User
+from .sessions import session_user_id
 
 LOGIN_MESSAGE = "请先登录。"
 BEARER_REALM = 'Bearer realm="anfang"'
@@ -46,10 +47,15 @@ def current_device_token() -> DeviceToken | None:
 
 
 def _load_session_user(user_id: str) -> User | None:
-    if is_api_request() or not str(user_id).isdigit():
+    """The session's user while the session is still theirs: active, and signed at the user's
+    current session epoch (logout, password reset, role change and deactivation raise it)."""
+    parsed = session_user_id(user_id)
+    if is_api_request() or parsed is None:
         return None
-    user = db.session.get(User, int(user_id))
-    return user if user is not None and user.is_active else None
+    user = db.session.get(User, parsed[0])
+    if user is None or not user.is_active or (user.session_epoch or 0) != parsed[1]:
+        return None
+    return user
 
 
 def _load_bearer_user(req) -> User | None:

@@ -8,6 +8,7 @@ from ...errors import Unauthorized
 from ...extensions import db
 from ..auth import authenticate, issue_device_token, revoke_device_token
 from ..auth_setup import current_device_token, login_rate_limit, mark_login_failed
+from ..lockout import AccountLocked
 from ..schemas.auth import IssuedTokenSchema, MeSchema, TokenRequestSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="认证：设备访问令牌")
@@ -17,7 +18,7 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="认证
 @login_rate_limit
 @blp.arguments(TokenRequestSchema)
 @blp.response(201, IssuedTokenSchema)
-@blp.alt_response(401, response="UNAUTHORIZED", description="用户名或密码错误，或账号已停用")
+@blp.alt_response(401, response="UNAUTHORIZED", description="用户名或密码错误，或账号已停用，或账号已暂时锁定")
 @blp.alt_response(429, response="TOO_MANY_REQUESTS", description="登录尝试过于频繁")
 def issue_token(data):
     """Issue a device token.
@@ -25,7 +26,13 @@ def issue_token(data):
     The token is returned once and stored only as a hash; send it as `Authorization: Bearer …`.
     Attempts share the login rate limit of the web form.
     """
-    user = authenticate(data["username"], data["password"], channel="api")
+    try:
+        user = authenticate(data["username"], data["password"], channel="api")
+    except AccountLocked:
+        mark_login_failed()
+        # The failure and the lock it may have set must outlive the 401 answer, which rolls back.
+        db.session.commit()
+        raise
     if user is None:
         mark_login_failed()
         # The failure counter and its audit event must outlive the 401 answer, which rolls back.

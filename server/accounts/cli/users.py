@@ -19,7 +19,7 @@ from ...roles import ROLE_LABELS
 from ..models.user import User
 
 # AppGroup: its commands run inside an application context however the group is invoked.
-user_cli = AppGroup("user", help="用户：创建、列出。")
+user_cli = AppGroup("user", help="用户：创建、列出、解除登录锁定。")
 token_cli = AppGroup("token", help="设备访问令牌：签发、列出、吊销。")
 
 TIME_FORMAT = "%Y-%m-%d %H:%M"
@@ -82,6 +82,19 @@ def list_users_command():
             user.department.name if user.department else "-", user.county.name if user.county else "-",
             "启用" if user.is_active else "停用", _when(user.last_login_at),
         )))
+
+
+@user_cli.command("unlock")
+@click.argument("username")
+def unlock_user_command(username):
+    """解除账号因多次登录失败而设的锁定。"""
+    from ..auth import find_user
+    from ..lockout import unlock_user
+
+    with committing():
+        user = find_user(username)
+        done = unlock_user(user, actor=None, channel="cli")
+    click.echo(f"已解除 {user.username} 的登录锁定。" if done else f"账号 {user.username} 没有被锁定。")
 
 
 @token_cli.command("issue")

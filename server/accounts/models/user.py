@@ -25,7 +25,15 @@ class User(TimestampMixin, db.Model):
     enforcement_certificate_no: Mapped[str | None] = mapped_column(String(32), unique=True)
     phone: Mapped[str | None] = mapped_column(String(32), info=PERSONAL_DATA)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Failed password attempts since `failed_logins_since` (the start of the lockout window).
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    failed_logins_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Password login is refused until then, right password or not (per-account lockout).
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Part of the id stored in the session cookie: raising it ends every session signed before
+    # (logout, password reset, deactivation, role change), since Flask's cookie session cannot be
+    # deleted on the server.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     department: Mapped[Department | None] = relationship()
@@ -41,7 +49,9 @@ class User(TimestampMixin, db.Model):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        # Flask-Login's "alternative tokens": the session holds "<id>:<epoch>" and the user loader
+        # refuses an epoch that is no longer the user's.
+        return f"{self.id}:{self.session_epoch or 0}"
 
     @property
     def role_label(self) -> str:

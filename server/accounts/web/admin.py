@@ -5,7 +5,7 @@ The same services as `anfang user …` and `anfang token …`, audited with chan
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask_login import current_user, login_user
 from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
@@ -16,14 +16,22 @@ from ...registry.models.reference import County, Department
 from ...roles import ROLE_LABELS, ROLES
 from ...web.forms import ConfirmForm
 from ...web.navigation import add_nav_item
-from ...web.query_args import choice_arg, flag_arg, int_arg, page_number, sort_arg, sort_links
+from ...web.query_args import (
+    choice_arg,
+    flag_arg,
+    int_arg,
+    page_number,
+    sort_arg,
+    sort_links,
+)
 from ...web.signed_in import signed_in_user
 from .. import auth as service
+from ..lockout import locked_until, unlock_user
 from ..models.user import DeviceToken, User
 from .admin_forms import (
     NO_CHOICE,
     ActionForm,
-    PasswordResetForm,
+    AdminPasswordResetForm,
     TokenIssueForm,
     UserCreateForm,
     UserProfileForm,
@@ -122,10 +130,10 @@ def _render_user(user: User, *, profile=None, password=None, token=None, problem
             "certificate_no": user.enforcement_certificate_no or "", "phone": user.phone or ""}))
     tokens = service.token_page(user=user, page=page_number())
     return render_template(
-        "admin/user.html", user=user, profile=profile, password=password or PasswordResetForm(formdata=None),
+        "admin/user.html", user=user, profile=profile, password=password or AdminPasswordResetForm(formdata=None),
         token_form=token or _token_form(user), confirm=ConfirmForm(formdata=None), action=ActionForm(formdata=None),
         tokens=tokens, token_state=service.token_state, state_labels=service.TOKEN_STATE_LABELS,
-        is_self=user.id == current_user.id, problem=problem), status
+        is_self=user.id == current_user.id, locked_until=locked_until(user), problem=problem), status
 
 
 @bp.get("/users/<int:user_id>")
@@ -184,14 +192,30 @@ def reactivate_user(user_id: int):
 @web_role_required(*ADMINS)
 def reset_password(user_id: int):
     user = get_or_404(User, user_id)
-    form = PasswordResetForm()
+    form = AdminPasswordResetForm()
     if not form.validate_on_submit():
         return _render_user(user, password=form, status=422)
-    _, problem = _save(form, lambda: service.reset_password(user, form.password.data, actor=signed_in_user(),
-                                                            channel="web"))
+    actor = signed_in_user()
+    revoked, problem = _save(form, lambda: service.reset_password(
+        user, form.password.data, actor=actor, channel="web", keep_device_tokens=form.keep_device_tokens.data))
     if problem is not None:
         return _render_user(user, password=form, problem=problem, status=problem.status)
-    flash(f"已为 {user.username} 设置新密码，请当面或通过安全渠道告知本人。", "success")
+    if user.id == actor.id:
+        # The reset ended every session of the user, this one too; keep the administrator signed in here.
+        login_user(user)
+    tokens = "设备令牌均保留。" if form.keep_device_tokens.data else f"已吊销 {revoked} 个设备令牌。"
+    flash(f"已为 {user.username} 设置新密码，其已登录的会话均已失效，{tokens}请当面或通过安全渠道告知本人。", "success")
+    return redirect(url_for("web_admin.show_user", user_id=user.id))
+
+
+@bp.post("/users/<int:user_id>/unlock")
+@web_role_required(*ADMINS)
+def unlock(user_id: int):
+    user = get_or_404(User, user_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    done = unlock_user(user, actor=signed_in_user(), channel="web")
+    flash(f"已解除 {user.username} 的登录锁定。" if done else "该账号没有被锁定。", "success" if done else "info")
     return redirect(url_for("web_admin.show_user", user_id=user.id))
 
 

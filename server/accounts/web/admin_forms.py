@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectField, StringField
+from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
@@ -35,6 +35,12 @@ class PasswordResetForm(ChineseForm):
         DataRequired(message="请输入密码。"), Length(max=256, message="密码不超过 256 个字符。")])
     password_again = PasswordField("再次输入密码", validators=[
         DataRequired(message="请再次输入密码。"), EqualTo("password", message="两次输入的密码不一致。")])
+
+
+class AdminPasswordResetForm(PasswordResetForm):
+    """A reset by an administrator: the user's device tokens go with the old password unless kept."""
+
+    keep_device_tokens = BooleanField("保留该用户的设备令牌（不勾选则全部吊销，现场设备须重新签发令牌）")
 
 
 class UserCreateForm(UserProfileForm, PasswordResetForm):

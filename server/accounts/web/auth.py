@@ -13,8 +13,9 @@ from wtforms.validators import DataRequired, Length
 from ...errors import is_api_request, problem_response
 from ...web.chinese_form import ChineseForm
 from ...web.signed_in import signed_in_user
-from ..auth import authenticate, record_logout
+from ..auth import authenticate, log_out
 from ..auth_setup import login_rate_limit, mark_login_failed
+from ..lockout import AccountLocked
 
 bp = Blueprint("web_auth", __name__, template_folder="templates")
 
@@ -50,7 +51,12 @@ def login():
         return redirect(url_for("web.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = authenticate(form.username.data, form.password.data, channel="web")
+        try:
+            user = authenticate(form.username.data, form.password.data, channel="web")
+        except AccountLocked as locked:
+            mark_login_failed()
+            form.password.errors.append(locked.detail)
+            return render_template("login.html", form=form)
         if user is not None:
             # A fresh session at the privilege change; nothing from before the login carries over.
             session.clear()
@@ -65,7 +71,7 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    record_logout(signed_in_user(), channel="web")
+    log_out(signed_in_user(), channel="web")
     logout_user()
     session.clear()
     flash("您已安全退出。", "info")

@@ -17,6 +17,7 @@ from ..errors import Forbidden
 from ..extensions import db
 from .assignment_access import TEAM_TARGET_STATUSES, is_member
 from .assignments import STATUS_LABELS
+from .disclosure import hides_day_of, shows_team_of
 from .models.draw import Assignment, AssignmentMember
 from .sealing import ensure_envelope, venue_target
 
@@ -46,10 +47,11 @@ def open_team_assignments(user: User, limit: int = 20) -> list[Assignment]:
 def summary(assignment: Assignment, user: User) -> dict:
     """What a reader of an assignment sees: never the target.
 
-    The fields are listed here one by one rather than dumped from the row, so that a column
+    Teams and a re-inspection's day only as `disclosure` allows. The fields are listed here one by one rather than dumped from the row, so that a column
     added to the model later cannot leak a target by accident. Team members also get the
     envelope (standard base64), built on their first pull.
     """
+    hide_day = hides_day_of(assignment, user)
     data = {
         "id": assignment.id,
         "uuid": assignment.uuid,
@@ -57,9 +59,9 @@ def summary(assignment: Assignment, user: User) -> dict:
         "position": assignment.position,
         "status": assignment.status,
         "status_label": STATUS_LABELS[assignment.status],
-        "visit_date": assignment.visit_date,
-        "window_start": as_utc(assignment.window_start),
-        "window_end": as_utc(assignment.window_end),
+        "visit_date": None if hide_day else assignment.visit_date,
+        "window_start": None if hide_day else as_utc(assignment.window_start),
+        "window_end": None if hide_day else as_utc(assignment.window_end),
         "meeting_point": assignment.meeting_point,
         "may_propose_penalties": assignment.may_propose_penalties,
         "dispatched_at": as_utc(assignment.dispatched_at),
@@ -70,7 +72,7 @@ def summary(assignment: Assignment, user: User) -> dict:
              "display_name": member.user.display_name, "position": member.position,
              "is_leader": member.is_leader}
             for member in assignment.members
-        ],
+        ] if shows_team_of(assignment, user) else [],
     }
     can_have_envelope = assignment.envelope is not None or assignment.wrapped_reveal_code is not None
     if (user.role == "inspector" and is_member(assignment, user) and assignment.status in ENVELOPE_STATUSES

@@ -1,6 +1,7 @@
 """Reading draws: the list with its filters and sort keys, and what a reader of a draw sees.
 
-Summaries list assignments by position, visit day and team, never by target.
+Summaries list assignments by position, visit day and team, never by target; readers who may
+not read targets see less while a draw is open (`disclosure`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ..pagination import PER_PAGE, Page, paginate, signed_sort
 from ..registry.models.reference import County, VenueCategory
 from .assignments import STATUS_LABELS as ASSIGNMENT_STATUS_LABELS
 from .creation import created_event
+from .disclosure import hides_reinspection, shows_teams
 from .models.draw import Assignment, AssignmentMember, Draw
 
 # --- reading ---------------------------------------------------------------------------------
@@ -37,6 +39,19 @@ def draw_counts(draw: Draw) -> dict:
 
 
 STATUS_LABELS = {"committed": "已承诺（种子保密）", "closed": "已关闭（种子已公开）"}
+def _shown_parameters(parameters: dict, hide_scope: bool) -> dict:
+    if not hide_scope:
+        return parameters
+    scope = parameters.get("scope", {})
+    # A copy: the stored parameters are what the parameters digest covers.
+    shown_scope = {key: value for key, value in scope.items() if key not in ("venues", "counties", "categories")}
+    shown_scope["venues_count"] = len(scope.get("venues", []))
+    return {**parameters, "scope": shown_scope}
+
+
+def _scope_note(draw: Draw) -> str:
+    count = len((draw.parameters or {}).get("scope", {}).get("venues", []))
+    return f"指定场所 {count} 个（抽查关闭、任务揭封后公开）"
 
 
 def _person(user: User | None) -> dict | None:
@@ -45,12 +60,14 @@ def _person(user: User | None) -> dict | None:
     return {"id": user.id, "username": user.username, "display_name": user.display_name}
 
 
-def draw_summary(draw: Draw, *, with_assignments: bool = True) -> dict:
-    """What a reader of a draw sees: scope, commitment, digests, and the assignments by position,
-    day and team — never a target. Fields are listed one by one so that a column added later
-    cannot leak one by accident."""
+def draw_summary(draw: Draw, reader: User | None, *, with_assignments: bool = True) -> dict:
+    """What `reader` sees of a draw: scope, commitment, digests, and the assignments by position,
+    day and team — never a target; teams and a re-inspection's scope only as the module docstring
+    says. Fields are listed one by one so that a column added later cannot leak one by accident."""
     parameters = draw.parameters or {}
-    scope = parameters.get("scope", {})
+    hide_scope = hides_reinspection(draw, reader)
+    teams_shown = shows_teams(draw, reader)
+    scope = {} if hide_scope else parameters.get("scope", {})
     names = {
         "counties": dict(db.session.execute(sa.select(County.code, County.name)
                                             .where(County.code.in_(scope.get("counties", [])))).all()),
@@ -85,6 +102,8 @@ def draw_summary(draw: Draw, *, with_assignments: bool = True) -> dict:
         "closed_at": as_utc(draw.closed_at),
         "closed_by": _person(closed_by),
         "counts": draw_counts(draw),
+        "scope_note": _scope_note(draw) if hide_scope else None,
+        "teams_shown": teams_shown,
     }
     if with_assignments:
         # One query per level rather than one per assignment and per member.
@@ -92,20 +111,21 @@ def draw_summary(draw: Draw, *, with_assignments: bool = True) -> dict:
             sa.select(Assignment).where(Assignment.draw_id == draw.id)
             .options(selectinload(Assignment.members).selectinload(AssignmentMember.user))
             .order_by(Assignment.position)).all()
-        data["parameters"] = parameters
+        data["parameters"] = _shown_parameters(parameters, hide_scope)
         data["assignments"] = [{
             "id": a.id,
             "uuid": a.uuid,
             "position": a.position,
             "status": a.status,
             "status_label": ASSIGNMENT_STATUS_LABELS.get(a.status, a.status),
-            "visit_date": a.visit_date,
-            "window_start": as_utc(a.window_start),
-            "window_end": as_utc(a.window_end),
+            # The day of a re-inspection is as secret as its venue: the order it follows names the venue.
+            "visit_date": None if hide_scope else a.visit_date,
+            "window_start": None if hide_scope else as_utc(a.window_start),
+            "window_end": None if hide_scope else as_utc(a.window_end),
             "meeting_point": a.meeting_point,
             "may_propose_penalties": a.may_propose_penalties,
             "members": [{"user_id": m.user_id, "username": m.user.username, "display_name": m.user.display_name,
-                         "position": m.position, "is_leader": m.is_leader} for m in a.members],
+                         "position": m.position, "is_leader": m.is_leader} for m in a.members] if teams_shown else [],
         } for a in assignments]
     return data
 

@@ -15,7 +15,9 @@ State machine::
 
 A violation is under at most one open order (the database's unique (violation_id, open) pair).
 Overdue for the office: an open order whose deadline has passed (no re-inspection yet), or a
-scheduled re-inspection not submitted by the end of its window. A re-inspection cancelled or
+scheduled re-inspection not submitted by the end of its window. Everyone else may not learn when a
+re-inspection is drawn: for them an open order is "待复查" and overdue from its deadline until
+the re-inspection's result (`shown_state`). A re-inspection cancelled or
 expired before anyone went is drawn again by the next scheduling run.
 
 The access policies are registered here, which every module working on orders imports.
@@ -63,6 +65,10 @@ STATE_LABELS = {
     "withdrawn": "已撤回",
 }
 OPEN_STATES = ("open", "reinspection_scheduled")
+# What readers who may not know of the re-inspection (all but the office) see of an open order:
+# "整改中" until the deadline, "待复查" after it until the re-inspection is submitted — the same
+# whether it has been drawn or not, so that nothing changes the moment it is drawn.
+AWAITING_REINSPECTION_LABEL = "待复查"
 # A re-inspection in these statuses has been done (or is being reported); in these, it will not be.
 DONE_STATUSES = ("submitted", "closed")
 DEAD_STATUSES = ("cancelled", "expired")
@@ -191,9 +197,40 @@ def is_overdue(order: RectificationOrder, on: date | None = None) -> bool:
     return False
 
 
+def undisclosed_overdue_condition(on: date | None = None):
+    """SQL: overdue as seen by readers who may not know of the re-inspection — the deadline has
+    passed and no re-inspection has been submitted, drawn or not."""
+    on = on or china_today()
+    return sa.and_(RectificationOrder.state.in_(OPEN_STATES), RectificationOrder.deadline < on)
+
+
+def may_read_reinspection(user: User | None) -> bool:
+    """`None` is the operator at the command line."""
+    return user is None or _may(user, "read_reinspection")
+
+
+def _overdue_condition_for(user: User | None, on: date | None):
+    return overdue_condition(on) if may_read_reinspection(user) else undisclosed_overdue_condition(on)
+
+
+def shown_state(order: RectificationOrder, user: User | None, on: date | None = None) -> tuple[str, str]:
+    """The order's state and label as `user` may see them (see AWAITING_REINSPECTION_LABEL)."""
+    if order.state not in OPEN_STATES or may_read_reinspection(user):
+        return order.state, STATE_LABELS[order.state]
+    on = on or china_today()
+    return "open", AWAITING_REINSPECTION_LABEL if order.deadline < on else STATE_LABELS["open"]
+
+
+def shown_overdue(order: RectificationOrder, user: User | None, on: date | None = None) -> bool:
+    if may_read_reinspection(user):
+        return is_overdue(order, on)
+    return order.state in OPEN_STATES and order.deadline < (on or china_today())
+
+
 def overdue_orders(today: date | None = None, *, user: User | None = None) -> list[RectificationOrder]:
-    """Orders the office must look at, earliest deadline first (within `user`'s scope if given)."""
-    query = sa.select(RectificationOrder).where(overdue_condition(today))
+    """Orders to look at, earliest deadline first (within `user`'s scope, and as `user` may see
+    overdue, if given)."""
+    query = sa.select(RectificationOrder).where(_overdue_condition_for(user, today))
     if user is not None:
         query = query.where(authorize(user, "read", RectificationOrder).where(user))
     return list(db.session.scalars(query.options(selectinload(RectificationOrder.venue))
@@ -218,10 +255,13 @@ def list_orders(user: User, *, state: str | None = None, overdue: bool | None = 
                 case_id: int | None = None, on: date | None = None) -> list[RectificationOrder]:
     """The orders `user` may read, earliest deadline first, filtered."""
     query = sa.select(RectificationOrder).where(authorize(user, "read", RectificationOrder).where(user))
-    if state:
+    if state and state in OPEN_STATES and not may_read_reinspection(user):
+        # Both open states are "open" to this reader (shown_state): filtering must not tell them apart.
+        query = query.where(RectificationOrder.state.in_(OPEN_STATES))
+    elif state:
         query = query.where(RectificationOrder.state == state)
     if overdue is not None:
-        condition = overdue_condition(on)
+        condition = _overdue_condition_for(user, on)
         query = query.where(condition if overdue else sa.not_(condition))
     if county:
         query = query.where(RectificationOrder.county_id.in_(
@@ -241,9 +281,11 @@ def _link_summary(link: RectificationOrderViolation) -> dict:
 
 def detail(order: RectificationOrder, user: User, on: date | None = None) -> dict:
     """What a reader of the order sees. When and by whom the re-inspection takes place only the
-    office sees ("四不两直"); everyone else learns that one is scheduled."""
+    office sees ("四不两直"); everyone else sees "待复查" from the deadline until the result, not
+    whether it has been drawn (shown_state)."""
+    state, state_label = shown_state(order, user, on)
     data = {
-        "id": order.id, "state": order.state, "state_label": STATE_LABELS[order.state],
+        "id": order.id, "state": state, "state_label": state_label,
         "venue": {"id": order.venue.id, "name": order.venue.name, "address": order.venue.address},
         "county": {"id": order.county.id, "code": order.county.code, "name": order.county.name},
         "case_id": order.case_id, "requirements": order.requirements, "legal_basis": order.legal_basis,
@@ -251,10 +293,11 @@ def detail(order: RectificationOrder, user: User, on: date | None = None) -> dic
         "issued_at": as_utc(order.issued_at),
         "issued_by": {"id": order.issued_by.id, "username": order.issued_by.username,
                       "display_name": order.issued_by.display_name},
-        "overdue": is_overdue(order, on),
+        "overdue": shown_overdue(order, user, on),
         "violations": [_link_summary(link) for link in order.links if link.kind == "covered"],
         "found_again": [_link_summary(link) for link in order.links if link.kind == "found_again"],
-        "reinspection_scheduled": order.reinspection_assignment_id is not None,
+        "reinspection_scheduled": (order.reinspection_assignment_id is not None
+                                   if may_read_reinspection(user) else None),
         "reinspection": None,
         "result_at": as_utc(order.result_at), "result_note": order.result_note,
         "escalated_case_id": order.escalated_case_id, "withdrawn_reason": order.withdrawn_reason,

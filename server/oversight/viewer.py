@@ -167,8 +167,9 @@ def violation_detail(violation: Violation, user: User) -> dict:
         "county": venue.county.name, "category": venue.category.name, "departments": departments,
         "day": as_utc(inspection.checked_in_at).astimezone(CHINA_STANDARD_TIME).date(),
         "handling_label": HANDLING_LABELS[_handling([violation.id])[violation.id]],
-        "orders": [{"id": order.id, "deadline": order.deadline, "state_label": rectification.STATE_LABELS[order.state],
-                    "overdue": rectification.is_overdue(order)} for order in orders],
+        "orders": [{"id": order.id, "deadline": order.deadline,
+                    "state_label": rectification.shown_state(order, user)[1],
+                    "overdue": rectification.shown_overdue(order, user)} for order in orders],
     }
 
 
@@ -179,4 +180,5 @@ def rectification_overview(user: User, today: date) -> dict:
     overdue_ids = {order.id for order in overdue}
     pending = [order for order in rectification.list_orders(user, on=today)
                if order.state in rectification.OPEN_STATES and order.id not in overdue_ids]
-    return {"overdue": overdue, "pending": pending, "labels": rectification.STATE_LABELS}
+    labels = {order.id: rectification.shown_state(order, user, today)[1] for order in [*overdue, *pending]}
+    return {"overdue": overdue, "pending": pending, "labels": labels}

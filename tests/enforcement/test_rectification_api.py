@@ -118,7 +118,9 @@ def test_viewers_see_their_scope_only_and_never_the_reinspection_timing(client, 
     office_view = get(client, rw.users["office"], f"{URL}/{order.id}").get_json()
     assert office_view["reinspection"]["status"] == "sealed" and office_view["reinspection"]["visit_date"]
     enforcement_view = get(client, rw.users["enforcement"], f"{URL}/{order.id}").get_json()
-    assert enforcement_view["reinspection_scheduled"] is True and enforcement_view["reinspection"] is None
+    # Not even that one is drawn: only the office learns when the state changes (issue 16).
+    assert enforcement_view["reinspection_scheduled"] is None and enforcement_view["reinspection"] is None
+    assert (enforcement_view["state"], enforcement_view["state_label"]) == ("open", "整改中")
     # The world's county and department viewers are responsible for another county and category.
     assert get(client, rw.users["county"], f"{URL}/{order.id}").status_code == 404
     assert get(client, rw.users["county"]).get_json() == []

@@ -1,7 +1,8 @@
 """Draws (抽查): create a verifiable draw, list and read draws, close one, verify one.
 
 Answers list assignments by position, visit day and team, never by target: the office reads a
-target through the audited assignment target endpoint. Office and admin create and close
+target through the audited assignment target endpoint. The auditor sees an open draw's
+commitment and counts, its teams once it is closed (see `listing`). Office and admin create and close
 draws; the auditor reads and verifies them.
 """
 
@@ -39,7 +40,7 @@ def create(data):
     The answer lists the assignments without their targets.
     """
     draw = create_draw(_user(), channel="api", **data)
-    return draw_summary(draw)
+    return draw_summary(draw, _user())
 
 
 @blp.get("")
@@ -47,7 +48,7 @@ def create(data):
 @blp.response(200, DrawListItemSchema(many=True))
 def list_draws():
     """List draws, newest first."""
-    return [draw_summary(draw, with_assignments=False) for draw in draws_for(_user())]
+    return [draw_summary(draw, _user(), with_assignments=False) for draw in draws_for(_user())]
 
 
 @blp.get("/<int:draw_id>")
@@ -56,7 +57,7 @@ def list_draws():
 @blp.alt_response(404, response="NOT_FOUND")
 def get_draw(draw_id: int):
     """Get a draw: parameters, commitment, digests, and its assignments without targets."""
-    return draw_summary(get_authorized(Draw, draw_id, _user()))
+    return draw_summary(get_authorized(Draw, draw_id, _user()), _user())
 
 
 @blp.post("/<int:draw_id>/close")
@@ -71,7 +72,7 @@ def close(draw_id: int):
     office. From then on anyone with access can verify the draw.
     """
     draw = get_authorized(Draw, draw_id, _user(), "manage")
-    return draw_summary(close_draw(draw, _user(), channel="api"))
+    return draw_summary(close_draw(draw, _user(), channel="api"), _user())
 
 
 @blp.get("/<int:draw_id>/verification")

@@ -42,15 +42,17 @@ class AssignmentSchema(ma.Schema):
     position = fields.Integer(metadata={"description": "在抽查结果中的序号"})
     status = fields.String(metadata={"description": "状态代码：" + "、".join(ASSIGNMENT_STATUSES)})
     status_label = fields.String()
-    visit_date = fields.Date()
-    window_start = fields.DateTime()
-    window_end = fields.DateTime()
+    visit_date = fields.Date(allow_none=True, metadata={
+        "description": "督查日期（北京时间）；整改复查揭封前，对组外不能查看目标的读者为空"})
+    window_start = fields.DateTime(allow_none=True)
+    window_end = fields.DateTime(allow_none=True)
     meeting_point = fields.String(allow_none=True, metadata={"description": "集合地点（不是督查目标）"})
     may_propose_penalties = fields.Boolean()
     dispatched_at = fields.DateTime(allow_none=True)
     revealed_at = fields.DateTime(allow_none=True)
     submitted_at = fields.DateTime(allow_none=True)
-    members = fields.List(fields.Nested(AssignmentMemberSchema))
+    members = fields.List(fields.Nested(AssignmentMemberSchema), metadata={
+        "description": "督查组；组外不能查看目标的读者在抽查关闭后才能看到"})
     envelope = fields.String(metadata={
         "description": "密封信封（标准 base64），仅对本组督查人员给出；格式见 sealing.envelope。"
                        "派发后用 reveal 返回的密钥或派发时的揭封码打开",

@@ -100,12 +100,13 @@ class DrawAssignmentSchema(ma.Schema):
     position = fields.Integer(metadata={"description": "抽取顺序，从 1 开始"})
     status = fields.String()
     status_label = fields.String()
-    visit_date = fields.Date(metadata={"description": "督查日期（北京时间）"})
-    window_start = fields.DateTime()
-    window_end = fields.DateTime()
+    visit_date = fields.Date(allow_none=True, metadata={"description": "督查日期（北京时间）；整改复查揭封前对不能查看目标的读者为空"})
+    window_start = fields.DateTime(allow_none=True)
+    window_end = fields.DateTime(allow_none=True)
     meeting_point = fields.String(allow_none=True)
     may_propose_penalties = fields.Boolean()
-    members = fields.List(fields.Nested(DrawMemberSchema))
+    members = fields.List(fields.Nested(DrawMemberSchema),
+                          metadata={"description": "督查组；不能查看目标的读者在抽查关闭前看到空列表"})
 
 
 class DrawScopeItemSchema(ma.Schema):
@@ -147,6 +148,9 @@ class DrawSchema(ma.Schema):
     closed_at = fields.DateTime(allow_none=True)
     closed_by = fields.Nested(DrawPersonSchema, allow_none=True)
     counts = fields.Nested(DrawCountsSchema)
+    scope_note = fields.String(allow_none=True, metadata={
+        "description": "整改复查抽查在关闭、任务揭封前，不能查看目标的读者只看到指定场所的数量，范围为空"})
+    teams_shown = fields.Boolean(metadata={"description": "是否列出督查组成员；不能查看目标的读者在抽查关闭后才能看到"})
     assignments = fields.List(fields.Nested(DrawAssignmentSchema))
 
 

@@ -55,7 +55,7 @@ def list_draws():
     key, descending = sort_arg(sort_columns, listing.LIST_DEFAULT_SORT, errors)
     page = listed(lambda: listing.list_draws(current_user, sort=text_arg("sort"), page=page_number, **filters),
                   errors)
-    draws = [draw_summary(draw, with_assignments=False) for draw in page.items] if page else []
+    draws = [draw_summary(draw, current_user, with_assignments=False) for draw in page.items] if page else []
     return render_template("draws/list.html", draws=draws, page=page, filters=filters, errors=errors,
                            sort=text_arg("sort") or listing.LIST_DEFAULT_SORT,
                            statuses=listing.STATUS_LABELS, purposes=listing.PURPOSE_LABELS,
@@ -94,7 +94,7 @@ def new_draw():
 @web_role_required(*READERS)
 def show_draw(draw_id: int):
     draw = get_authorized(Draw, draw_id, current_user)
-    summary = draw_summary(draw)
+    summary = draw_summary(draw, current_user)
     progress: dict[str, int] = {}
     for item in summary["assignments"]:
         progress[item["status_label"]] = progress.get(item["status_label"], 0) + 1
@@ -119,7 +119,7 @@ def close(draw_id: int):
 @web_role_required(*READERS)
 def verification(draw_id: int):
     draw = get_authorized(Draw, draw_id, current_user)
-    return render_template("draws/verification.html", draw=draw_summary(draw, with_assignments=False),
+    return render_template("draws/verification.html", draw=draw_summary(draw, current_user, with_assignments=False),
                            report=verify_draw(draw))
 
 

@@ -88,7 +88,8 @@ class _Notice(ma.Schema):
 
 class OrderSchema(ma.Schema):
     id = fields.Integer()
-    state = fields.String()
+    state = fields.String(metadata={"description": "领导小组办公室以外的读者看不到 reinspection_scheduled，"
+                                                   "复查结果出来前均为 open"})
     state_label = fields.String()
     venue = fields.Nested(_Venue)
     county = fields.Nested(_County)
@@ -103,7 +104,8 @@ class OrderSchema(ma.Schema):
     overdue = fields.Boolean()
     violations = fields.List(fields.Nested(OrderViolationSchema))
     found_again = fields.List(fields.Nested(OrderViolationSchema))
-    reinspection_scheduled = fields.Boolean()
+    reinspection_scheduled = fields.Boolean(allow_none=True, metadata={
+        "description": "是否已安排复查；只有领导小组办公室可见，其他读者为空"})
     reinspection = fields.Nested(ReinspectionSchema, allow_none=True,
                                  metadata={"description": "复查任务（仅领导小组办公室可见）"})
     result_at = fields.DateTime(allow_none=True)

@@ -48,7 +48,9 @@ def rectification_for_case(case_id: int) -> dict:
     if current_user.role in service.ISSUERS and case is not None and case.state not in service.CLOSED_CASE_STATES:
         form = IssueOrderForm(formdata=None, prefix=FORM_PREFIX,
                               data={"deadline": service.china_today() + timedelta(days=7)})
-    return {"orders": orders, "form": form, "labels": service.STATE_LABELS}
+    # Each order's state as this reader may see it (shown_state: a drawn re-inspection stays hidden).
+    return {"orders": orders, "form": form,
+            "order_labels": {order.id: service.shown_state(order, current_user)[1] for order in orders}}
 
 
 @bp.get("/rectification")
@@ -60,9 +62,10 @@ def list_orders():
     overdue_ids = {order.id for order in overdue}
     pending = [order for order in service.list_orders(user, on=today)
                if order.state in service.OPEN_STATES and order.id not in overdue_ids]
+    labels = {order.id: service.shown_state(order, user, today)[1] for order in [*overdue, *pending]}
     return render_template("rectification/list.html", overdue=overdue, pending=pending, today=today,
-                           labels=service.STATE_LABELS, assignment_labels=assignment_service.STATUS_LABELS,
-                           show_reinspection=current_user.role in ("office", "admin"))
+                           labels=labels, assignment_labels=assignment_service.STATUS_LABELS,
+                           show_reinspection=service.may_read_reinspection(user))
 
 
 @bp.post("/cases/<int:case_id>/rectification")

@@ -1,14 +1,14 @@
 """A week (or any number of days) of demo inspections with violations, for the statistics page
 and the accountability report.
 
-The history stands as it would after the visits: per day one demo draw (marked
-`parameters.demo_week`, its seed drawn from the fixed demo seed) with submitted assignments,
-each with a complete inspection checked in that day (China time) and the violations its venue's
-rules produced. Venues, teams and violations come from a random generator seeded with the demo
-seed and the day, so the same registry and the same days always give the same rows; a small pool
-of "problem venues" is visited again and again, so repeated violations occur. Running it again
-adds nothing for days already generated (inspection UUIDs are derived from the day and position).
-No draw service runs: the demo needs a past the office could have produced, not a new draw.
+The history stands as it would after the visits: per day a city-wide sample draw and
+re-inspection (复查) draws of some of a small pool of "problem venues" (so repeated violations
+occur), all made and closed by the real draw service with seeds from a random generator seeded
+with the demo seed and the day — so every demo draw verifies (`anfang draw verify`) and the same
+registry and days always give the same rows. Their assignments are submitted, each with a
+complete inspection checked in that day (China time) and the violations its venue's rules
+produced (from the same generator). Running it again adds nothing for days already generated
+(inspection UUIDs are derived from the day and position).
 
 Bulletin material: per day the visit with the fewest violations gets a positive example note
 (先进事迹) and the one with the most a negative one (反面教材), each with one or two site photos.
@@ -41,9 +41,9 @@ from rulecheck.evaluator import ExpressionError, MissingValue, evaluate
 from ..accounts.models.user import User
 from ..audit.chain import record_event
 from ..columns import CHINA_STANDARD_TIME, as_utc
-from ..draws.assignments import record_created_many
-from ..draws.models.draw import Assignment, AssignmentMember, Draw
-from ..draws.server_keys import wrap_secret
+from ..draws.creation import DrawInfeasible, create_draw, create_reinspection_draw
+from ..draws.models.draw import Draw
+from ..draws.verification import close_draw
 from ..enforcement.documents import today_in_china
 from ..extensions import db
 from ..field.evidence_store import VARIANTS, evidence_root, original_path, variant_path, write_durably
@@ -58,7 +58,7 @@ from ..field.photo_checks import (
     inspect_image,
 )
 from ..registry.loader import rules_bundle_for_category, venue_facts
-from ..registry.models.reference import VenueCategory
+from ..registry.models.reference import County, VenueCategory
 from ..registry.models.venue import Venue
 from .registry import DEMO_SEED
 
@@ -70,6 +70,7 @@ NAMESPACE = uuid.UUID("6f1d3c52-6a0e-4c1b-9a57-9e1f4f3c2a10")
 DEVICE_ID = "demo-week"
 PHOTO_SIZE = (1280, 960)
 PHOTO_QUALITY = 85
+MEETING_POINT = "市公安局北门"
 FALLBACK_POSITION = (29.08, 119.65)  # 金华 city centre, for a venue without coordinates
 
 # {venue}, {operator}, {mobile}, {plate} are filled per note; masking turns the operator into 某,
@@ -112,17 +113,27 @@ def _derived_uuid(inspection: Inspection, what: str) -> str:
     return str(uuid.uuid5(NAMESPACE, f"{inspection.uuid}/{what}"))
 
 
-def _draw(office: User, day: date, rng: random.Random) -> Draw:
-    seed = rng.randbytes(32)
-    digest = hashlib.sha256(f"demo-week/{day.isoformat()}".encode()).hexdigest()
-    # Stored in UTC: SQLite keeps a datetime's wall time and drops its zone, and reads it as UTC.
-    start = datetime.combine(day, time(8), CHINA_STANDARD_TIME).astimezone(UTC)
-    return Draw(status="closed", created_by_id=office.id, parameters={"demo_week": day.isoformat()},
-                window_start=start, window_end=start + timedelta(hours=10),
-                commitment=hashlib.sha256(seed).hexdigest(), sealed_seed=wrap_secret(seed, "draw-seed"),
-                revealed_seed=seed.hex(), parameters_digest=digest, venues_digest=digest, inspectors_digest=digest,
-                result_digest=digest, venues_snapshot=b"demo", inspectors_snapshot=b"demo", closed_at=start + timedelta(hours=10),
-                closed_by_id=office.id)
+def _day_draws(office: User, day: date, rng: random.Random, counties: list[str], categories: list[str],
+               problem_venues: list[Venue], per_day: int) -> list[Draw]:
+    """The day's draws, made and closed by the real draw service so each verifies: a city-wide
+    sample draw and re-inspection (复查) draws of some problem venues, together `per_day` visits.
+    Seeds come from `rng`, so the same registry and day give the same draws."""
+    start = datetime.combine(day, time(8), CHINA_STANDARD_TIME)
+    window = {"window_start": start, "window_end": start + timedelta(hours=10)}
+    revisits = rng.sample(problem_venues, min(len(problem_venues), round(per_day * PROBLEM_SHARE), per_day - 1))
+    draws = [create_draw(office, counties=counties, categories=categories, sample_size=per_day - len(revisits),
+                         team_size=2, meeting_point=MEETING_POINT, channel="cli", demo_seed=rng.randbytes(32),
+                         **window)]
+    for venue in revisits:
+        seed = rng.randbytes(32)  # drawn even when the re-inspection is infeasible: later days stay the same
+        try:
+            draws.append(create_reinspection_draw(venue, office, team_size=2, meeting_point=MEETING_POINT,
+                                                  channel="cli", demo_seed=seed, **window))
+        except DrawInfeasible:
+            continue  # no team left for this venue today (回避): the day has one visit fewer
+    for draw in draws:
+        close_draw(draw, office, channel="cli")
+    return draws
 
 
 def _applies(check: dict, venue: Venue) -> bool:
@@ -155,31 +166,22 @@ def seed_week_inspections(days: int = 7, *, end: date | None = None, per_day: in
     bundles: dict[int, list[dict]] = {}
     end = end or today_in_china() - timedelta(days=1)
     existing = set(db.session.scalars(sa.select(Inspection.uuid).where(Inspection.device_id == DEVICE_ID)))
+    county_codes = sorted(db.session.scalars(sa.select(County.code).where(County.id.in_({v.county_id for v in venues}))))
+    category_codes = [c.code for c in categories]
 
     for offset in range(days - 1, -1, -1):
         day = end - timedelta(days=offset)
         if _inspection_uuid(day, 1) in existing:
             continue
         rng = random.Random(f"{DEMO_SEED}/{day.isoformat()}")
-        draw = _draw(office, day, rng)
-        db.session.add(draw)
-        db.session.flush()
-        planned = []
-        for position in range(1, per_day + 1):
-            venue = rng.choice(problem_venues) if rng.random() < PROBLEM_SHARE else rng.choice(venues)
-            team = rng.sample(inspectors, 2)
+        draws = _day_draws(office, day, rng, county_codes, category_codes, problem_venues, per_day)
+        assignments = [assignment for draw in draws for assignment in draw.assignments]
+        for position, assignment in enumerate(assignments, start=1):
+            venue, team = assignment.venue, [member.user for member in assignment.members]
             checked_in = (datetime.combine(day, time(9), CHINA_STANDARD_TIME)
                           + timedelta(minutes=rng.randrange(0, 540))).astimezone(UTC)
-            assignment = Assignment(draw_id=draw.id, position=position, venue=venue, visit_date=day,
-                                    window_start=draw.window_start, window_end=draw.window_end,
-                                    meeting_point="市公安局北门")
-            for place, member in enumerate(team, start=1):
-                assignment.members.append(AssignmentMember(user_id=member.id, position=place, is_leader=place == 1))
-            db.session.add(assignment)
-            planned.append((position, venue, team, checked_in, assignment))
-        record_created_many([p[4] for p in planned], office)
-        for position, venue, team, checked_in, assignment in planned:
-            assignment.status, assignment.dispatched_at, assignment.dispatched_by_id = "submitted", draw.window_start, office.id
+            assignment.status, assignment.dispatched_at, assignment.dispatched_by_id = "submitted", \
+                assignment.window_start, office.id
             assignment.revealed_at, assignment.submitted_at = checked_in, checked_in + timedelta(minutes=30)
             inspection = Inspection(uuid=_inspection_uuid(day, position), assignment_id=assignment.id,
                                     device_id=DEVICE_ID, inspector_id=team[0].id, checked_in_at=checked_in,

@@ -137,7 +137,8 @@ def _valid_rate(rate) -> bool:
     return value.is_finite() and Decimal(0) < value <= Decimal(100) and value == value.quantize(Decimal("0.01"))
 
 
-def _check_request(window_start, window_end, sample_size, rate, team_size, policy, errors: dict) -> None:
+def _check_request(window_start, window_end, sample_size, rate, team_size, policy, errors: dict,
+                   past_allowed: bool = False) -> None:
     if (sample_size is None) == (rate is None):
         errors["sample_size"] = ["抽取数量（sample_size）和抽取比例（rate）须且只须给出一个。"]
     elif sample_size is not None and sample_size < 1:
@@ -149,7 +150,7 @@ def _check_request(window_start, window_end, sample_size, rate, team_size, polic
         errors["team_size"] = [f"督查组至少 {minimum} 人（抽查策略）。"]
     if window_end <= window_start:
         errors["window_end"] = ["结束时间应晚于开始时间。"]
-    elif window_end <= utcnow():
+    elif window_end <= utcnow() and not past_allowed:
         errors["window_end"] = ["结束时间已过，抽查窗口应在将来。"]
     elif len(window_days(window_start, window_end)) > MAX_WINDOW_DAYS:
         errors["window_end"] = [f"抽查窗口最长 {MAX_WINDOW_DAYS} 天。"]
@@ -171,11 +172,15 @@ def _day_window(day: date, window_start: datetime, window_end: datetime) -> tupl
 def create_draw(actor: User, *, counties, categories, window_start: datetime, window_end: datetime,
                 sample_size: int | None = None, rate: Decimal | str | None = None, team_size: int = 2,
                 may_propose_penalties: bool = True, meeting_point: str | None = None,
-                channel: str = "api") -> Draw:
+                channel: str = "api", demo_seed: bytes | None = None) -> Draw:
     """Draw venues and teams for the scope; create sealed assignments; flush, never commit.
 
     Raises Invalid (422, field errors) for a bad request and DrawInfeasible (409) when the scope
     cannot be staffed; in both cases nothing has been written.
+
+    `demo_seed` is for the demo's generated past only (`server.demo.week`), never the API or
+    the CLI: the seed is given (the same days give the same draws) and the window may be over.
+    Everything else is the real path, so such a draw verifies like any other.
     """
     authorize(actor, "manage", Draw)
     window_start, window_end = _aware(window_start), _aware(window_end)
@@ -185,7 +190,8 @@ def create_draw(actor: User, *, counties, categories, window_start: datetime, wi
     category_rows = _resolve(VenueCategory, categories, "categories", "场所类别", errors,
                              (selectinload(VenueCategory.rules), selectinload(VenueCategory.departments)))
     policy = _policy()
-    _check_request(window_start, window_end, sample_size, rate, team_size, policy, errors)
+    _check_request(window_start, window_end, sample_size, rate, team_size, policy, errors,
+                   past_allowed=demo_seed is not None)
     if errors:
         raise Invalid("抽查条件有误，请查看 errors 中各字段的说明。", errors=errors)
 
@@ -205,24 +211,26 @@ def create_draw(actor: User, *, counties, categories, window_start: datetime, wi
         may_propose_penalties=may_propose_penalties, meeting_point=meeting_point, policy=policy)
     return _commit_draw(actor, policy=policy, parameters=parameters, venues=venues, inspectors=inspectors,
                         window_start=window_start, window_end=window_end, meeting_point=meeting_point,
-                        may_propose_penalties=may_propose_penalties, channel=channel)
+                        may_propose_penalties=may_propose_penalties, channel=channel, seed=demo_seed)
 
 
 def create_reinspection_draw(venue: Venue, actor: User, *, window_start: datetime, window_end: datetime,
                              team_size: int, may_propose_penalties: bool = True, meeting_point: str | None = None,
-                             channel: str = "api", details: dict | None = None) -> Draw:
+                             channel: str = "api", details: dict | None = None,
+                             demo_seed: bytes | None = None) -> Draw:
     """A re-inspection (复查) draw: one assignment to exactly `venue`, its team chosen by the same
     algorithm and 回避 rules as any draw, committed and anchored the same way (verifiable).
 
     The venue snapshot holds `venue` alone and the parameters say `purpose: reinspection` and
     `scope.venues: [id]` (both under the parameters digest); the inspector snapshot keeps only
     visits to this venue. Raises Invalid or DrawInfeasible (409) before anything is written.
+    `demo_seed` as for `create_draw`: the demo's generated past only.
     """
     authorize(actor, "manage", Draw)
     window_start, window_end = _aware(window_start), _aware(window_end)
     policy = _policy()
     errors: dict[str, list[str]] = {}
-    _check_request(window_start, window_end, 1, None, team_size, policy, errors)
+    _check_request(window_start, window_end, 1, None, team_size, policy, errors, past_allowed=demo_seed is not None)
     if errors:
         raise Invalid("复查安排有误，请查看 errors 中各字段的说明。", errors=errors)
     category = db.session.scalar(sa.select(VenueCategory).where(VenueCategory.id == venue.category_id)
@@ -243,16 +251,16 @@ def create_reinspection_draw(venue: Venue, actor: User, *, window_start: datetim
     return _commit_draw(actor, policy=policy, parameters=parameters, venues=venues, inspectors=inspectors,
                         window_start=window_start, window_end=window_end, meeting_point=meeting_point,
                         may_propose_penalties=may_propose_penalties, channel=channel, purpose="reinspection",
-                        details=details)
+                        details=details, seed=demo_seed)
 
 
 def _commit_draw(actor: User, *, policy: DrawPolicy, parameters: dict, venues: list[VenueCandidate],
                  inspectors: list[InspectorCandidate], window_start: datetime, window_end: datetime,
                  meeting_point: str | None, may_propose_penalties: bool, channel: str, purpose: str = "sample",
-                 details: dict | None = None) -> Draw:
+                 details: dict | None = None, seed: bytes | None = None) -> Draw:
     """Seed, select, store the draw with its snapshots and digests, create the sealed
     assignments, anchor in the audit log. DrawInfeasible before anything is written."""
-    seed = os.urandom(SEED_BYTES)
+    seed = seed if seed is not None else os.urandom(SEED_BYTES)
     selection = select(seed, venues, inspectors, parameters)
     if not selection.ok:
         raise _infeasible_problem(selection, parameters)

@@ -47,12 +47,14 @@ UPLOADER = Scope("uploader", _uploaded_by_user, lambda user: EvidenceFile.upload
 
 register_policy(EvidenceFile, "证据照片")
 # Originals (with EXIF time and GPS) are evidence for cases: the office, the enforcement bureau
-# and admins read them all, an inspector the photos they uploaded. Propaganda gets only the
-# public variant (DESIGN.md §6). Department and county viewers get photos with the inspections
-# they may read, which later work links to evidence.
+# and admins read them all, an inspector the photos they uploaded. Propaganda reads no evidence
+# file at all: it gets only the redacted images of its material (DESIGN.md §6: never originals,
+# GPS or unmasked faces), through the material pages, so knowing a hash gives it nothing.
+# Department and county viewers get photos with the inspections they may read, which later
+# work links to evidence.
 grant(EvidenceFile, "read", ("office", "admin", "enforcement"))
 grant(EvidenceFile, "read", "inspector", UPLOADER)
-grant(EvidenceFile, "read_public", ("office", "admin", "enforcement", "propaganda"))
+grant(EvidenceFile, "read_public", ("office", "admin", "enforcement"))
 grant(EvidenceFile, "read_public", "inspector", UPLOADER)
 
 

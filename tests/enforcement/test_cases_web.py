@@ -244,13 +244,13 @@ def test_evidence_photos_are_served_to_the_session_with_the_api_rules(client, db
     assert fetch(f"/evidence/{digest}")[:2] == (200, original)
     assert fetch(f"/evidence/{'0' * 64}")[0] == 404
     client.post("/logout", data={"csrf_token": csrf(client, "/")})
-    # An inspector who did not upload it, like propaganda for anything but the public variant: 404.
+    # An inspector who did not upload it, and propaganda (redacted material images only): 404.
     login(client, case_world.users["team_member"])
     assert fetch(f"/evidence/{digest}/thumbnail")[0] == 404
     client.post("/logout", data={"csrf_token": csrf(client, "/")})
     login(client, case_world.users["propaganda"])
     assert fetch(f"/evidence/{digest}")[0] == 404
-    assert fetch(f"/evidence/{digest}/public")[0] == 200
+    assert fetch(f"/evidence/{digest}/public")[0] == 404
 
 
 def test_the_penalty_form_offers_the_bases_in_force_with_the_cases_range_and_combinations(app, db, case_world):

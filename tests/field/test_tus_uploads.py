@@ -824,7 +824,7 @@ ALL_VARIANTS = ("thumbnail", "print", "public")
     ("office", True, ALL_VARIANTS),
     ("admin", True, ALL_VARIANTS),
     ("enforcement", True, ALL_VARIANTS),
-    ("propaganda", False, ("public",)),
+    ("propaganda", False, ()),
     ("inspector", False, ()),  # not the uploader
     ("department", False, ()),
     ("county", False, ()),

@@ -171,7 +171,7 @@ def show_command(draw_id):
     from ..listing import draw_summary
 
     draw = _draw(draw_id)
-    summary = draw_summary(draw)
+    summary = draw_summary(draw, None)
     scope = "、".join(c["name"] for c in summary["counties"])
     kinds = "、".join(c["name"] for c in summary["categories"])
     counts = summary["counts"]
@@ -195,26 +195,15 @@ def show_command(draw_id):
 
 @draw_cli.command("export")
 @click.argument("draw_id")
-@click.argument("directory", type=click.Path(file_okay=False))
+@click.argument("directory")
 def export_command(draw_id, directory):
     """把已关闭抽查的参数、候选快照和种子写入目录，供独立重算（docs/draw-algorithm.md）。"""
-    import json
-    import zlib
-    from pathlib import Path
+    from ..export import export_draw
 
     draw = _draw(draw_id)
-    if not draw.revealed_seed:
-        fail(f"抽查 {draw.id} 尚未关闭，种子尚未公开；关闭后才能导出。")
-    target = Path(directory)
-    target.mkdir(parents=True, exist_ok=True)
-    # The snapshots are written as stored (canonical JSON), so their sha256 is the stored digest.
-    (target / "venues.json").write_bytes(zlib.decompress(draw.venues_snapshot))
-    (target / "inspectors.json").write_bytes(zlib.decompress(draw.inspectors_snapshot))
-    (target / "parameters.json").write_text(json.dumps(draw.parameters, ensure_ascii=False, indent=2), "utf-8")
-    (target / "draw.json").write_text(json.dumps({
-        "id": draw.id, "uuid": draw.uuid, "seed": draw.revealed_seed, "commitment": draw.commitment,
-        "parameters_digest": draw.parameters_digest, "venues_digest": draw.venues_digest,
-        "inspectors_digest": draw.inspectors_digest, "result_digest": draw.result_digest,
-    }, ensure_ascii=False, indent=2), "utf-8")
+    try:
+        target = export_draw(draw, directory)
+    except Problem as exc:
+        fail(problem_line(exc))
     click.echo(f"已导出抽查 {draw.id} 到 {target}：draw.json、parameters.json、venues.json、inspectors.json。"
                "其中督查人员快照含其他任务的场所编号，请按密件保管。")

@@ -9,6 +9,7 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
+from test_cli_assignments import assert_one_line_error
 
 from server.accounts.models.user import User
 from server.demo.cases import seed_demo_inspections
@@ -33,17 +34,6 @@ def demo_draws(db) -> list[Draw]:
             close_draw(draw, office, channel="cli")
     db.session.commit()  # a failing command's rollback must keep the demo
     return draws
-
-
-def assert_one_line_error(result, *fragments):
-    assert result.exit_code == 1, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    assert "Traceback" not in result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, lines
-    assert lines[0].startswith("错误：")
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def test_every_demo_draw_verifies_and_exports(cli, db, demo_draws, tmp_path):

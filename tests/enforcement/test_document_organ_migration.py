@@ -8,14 +8,14 @@ import re
 
 import pytest
 import sqlalchemy as sa
-from test_penalty_migration import _sqlite_only, insert, migrate  # noqa: F401  (fixture)
+from test_penalty_migration import insert, migrate
 
 BEFORE, AFTER = "f6a7b8c9d0e1", "a7b8c9d0e1f2"
 CODE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$")
 
 
-def test_issued_numbers_keep_their_series(tmp_path):
-    url = f"sqlite:///{tmp_path / 'migration.sqlite3'}"
+def test_issued_numbers_keep_their_series(empty_database_url):
+    url = empty_database_url
     migrate(url, "upgrade", BEFORE)
     engine = sa.create_engine(url)
     metadata = sa.MetaData()

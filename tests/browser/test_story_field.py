@@ -70,8 +70,14 @@ def test_field_client_records_and_enforcement_sees_the_violation(story, tmp_path
     enforcement.get_by_role("navigation", name="主导航").get_by_role("link", name="执法办案").click()
     enforcement.get_by_role("link", name="待处理的违规问题").click()
     expect(enforcement.get_by_role("heading", name="待处理的违规问题")).to_be_visible()
-    row = enforcement.get_by_role("row").filter(has_text=venue)
+    # This record's violation: the demo's week may hold others at a venue of the same name.
+    [(violation_id,)] = story.site.query(
+        "SELECT v.id FROM violation v JOIN inspection i ON i.id = v.inspection_id WHERE i.assignment_id = :id",
+        id=dispatched.assignment_id)
+    row = enforcement.get_by_role("row").filter(
+        has=enforcement.get_by_role("checkbox", name=f"选择 {violation_id} 立案", exact=True))
     expect(row).to_have_count(1)
+    expect(row).to_contain_text(venue)
     # The queue names the rule by its requirement, not its code.
     expect(row).to_contain_text("接待人数不超过核定人数的50%")
     expect(row).not_to_contain_text("K3")

@@ -43,7 +43,7 @@ from ..audit.chain import record_event
 from ..columns import CHINA_STANDARD_TIME, as_utc
 from ..draws.creation import DrawInfeasible, create_draw, create_reinspection_draw
 from ..draws.models.draw import Draw
-from ..draws.verification import close_draw
+from ..draws.closing import close_draw
 from ..enforcement.documents import today_in_china
 from ..extensions import db
 from ..field.evidence_store import VARIANTS, evidence_root, original_path, variant_path, write_durably

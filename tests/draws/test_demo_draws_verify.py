@@ -16,7 +16,8 @@ from server.demo.cases import seed_demo_inspections
 from server.demo.registry import seed_demo
 from server.demo.week import seed_week_inspections
 from server.draws.models.draw import Draw
-from server.draws.verification import MATCH, close_draw, verify_draw
+from server.draws.closing import close_draw
+from server.draws.verification import MATCH, verify_draw
 
 END = date(2026, 3, 14)
 

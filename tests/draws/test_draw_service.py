@@ -21,7 +21,8 @@ from server.draws.creation import DrawInfeasible, create_draw
 from server.draws.models.draw import Assignment, AssignmentMember, AssignmentTransition, Draw
 from server.draws.selection import canonical_json, commitment_of, digest
 from server.draws.server_keys import unwrap_secret
-from server.draws.verification import MATCH, MISMATCH, NOT_REVEALED, close_draw, verify_draw
+from server.draws.closing import close_draw
+from server.draws.verification import MATCH, MISMATCH, NOT_REVEALED, verify_draw
 from server.errors import Conflict, Forbidden, Invalid
 from server.registry.models.reference import County, Department, VenueCategory
 from server.registry.models.venue import Venue

@@ -12,7 +12,8 @@ from rectification_world import K3, make_assignment, rectification_world, visit,
 from server.audit.models.audit import AuditEvent
 from server.draws import assignments as assignment_service
 from server.draws.models.draw import Assignment, Draw
-from server.draws.verification import MATCH, close_draw, verify_draw
+from server.draws.closing import close_draw
+from server.draws.verification import MATCH, verify_draw
 from server.enforcement import rectification as service
 from server.enforcement import rectification_issuing as issuing
 from server.enforcement import reinspection

@@ -14,7 +14,8 @@ from ..creation import create_draw
 from ..listing import draw_summary, draws_for
 from ..models.draw import Draw
 from ..schemas.draw import DrawListItemSchema, DrawRequestSchema, DrawSchema, VerificationSchema
-from ..verification import close_draw, verify_draw
+from ..closing import close_draw
+from ..verification import verify_draw
 
 blp = Blueprint("draws", __name__, url_prefix="/api/v1/draws", description="抽查：可核验的随机抽取")
 

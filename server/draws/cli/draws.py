@@ -111,7 +111,7 @@ def create_command(counties, categories, sample, rate, window_from, window_to, t
 @click.option("--by", "username", help="操作人用户名（窗口结束前只能是领导小组办公室）。")
 def close_command(draw_id, username):
     """关闭抽查并公开种子（此后任何有权限的人都可核验）。"""
-    from ..verification import close_draw
+    from ..closing import close_draw
 
     if not username:
         fail("必须用 --by 指定操作人。")
@@ -129,7 +129,7 @@ def close_command(draw_id, username):
 @click.option("--by", "username", help="操作人用户名（领导小组办公室或系统管理员）。")
 def close_due_command(username):
     """关闭所有窗口已结束的抽查并公开种子（可每天定时运行）。"""
-    from ..verification import close_due_draws
+    from ..closing import close_due_draws
 
     if not username:
         fail("必须用 --by 指定操作人。")

@@ -13,7 +13,12 @@ from ...columns import TimestampMixin, utcnow
 from ...extensions import db
 from ...registry.models.venue import Venue
 
-DRAW_STATUSES = ("committed", "closed")
+# awaiting: committed to the office's seed and the snapshots, waiting for the contribution no one
+# in the office can know (docs/draw-algorithm.md §1); committed: assignments formed; closed: the
+# window is over and the seed revealed; cancelled: abandoned with a reason, the seed revealed too.
+DRAW_STATUSES = ("awaiting", "committed", "closed", "cancelled")
+# Where the second half of the seed comes from (draw_policy.yaml `seed.contribution`).
+CONTRIBUTION_SOURCES = ("auditor", "public")
 # sample: the office's random selection of venues; reinspection: a re-inspection (复查) of one
 # venue after a rectification deadline, drawn by the same rules (server.enforcement.reinspection).
 DRAW_PURPOSES = ("sample", "reinspection")
@@ -28,25 +33,37 @@ class Draw(TimestampMixin, db.Model):
     __tablename__ = "draw"
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
-    status: Mapped[str] = mapped_column(String(16), default="committed")
+    status: Mapped[str] = mapped_column(String(16), default="awaiting")
     purpose: Mapped[str] = mapped_column(String(16), default="sample", server_default="sample", index=True)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     # Canonical parameters: scope, sample size, window, team size, and the policy in force.
     parameters: Mapped[dict] = mapped_column(JSON)
     window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     window_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    commitment: Mapped[str] = mapped_column(String(64))  # sha256(seed), hex
-    sealed_seed: Mapped[bytes] = mapped_column(LargeBinary)  # seed wrapped under the server key
-    revealed_seed: Mapped[str | None] = mapped_column(String(64))  # hex, set when closed
+    commitment: Mapped[str] = mapped_column(String(64))  # sha256(office seed), hex
+    sealed_seed: Mapped[bytes] = mapped_column(LargeBinary)  # office seed wrapped under the server key
+    revealed_seed: Mapped[str | None] = mapped_column(String(64))  # office seed, hex, set when closed
+    # The contribution fixed after the commitment (an auditor's share or a named public value);
+    # the selection seed is HMAC-SHA256(office seed, "anfang-draw-seed:" + contribution).
+    contribution: Mapped[str | None] = mapped_column(Text)
+    contribution_source: Mapped[str | None] = mapped_column(String(16))
+    contributed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    contributed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     parameters_digest: Mapped[str] = mapped_column(String(64))
     venues_digest: Mapped[str] = mapped_column(String(64))
     inspectors_digest: Mapped[str] = mapped_column(String(64))
-    result_digest: Mapped[str] = mapped_column(String(64))
+    result_digest: Mapped[str | None] = mapped_column(String(64))  # set once the assignments are formed
     # The candidate lists as they were at draw time (canonical JSON, zlib-compressed).
     venues_snapshot: Mapped[bytes] = mapped_column(LargeBinary)
     inspectors_snapshot: Mapped[bytes] = mapped_column(LargeBinary)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # Abandoning a draw is a cancellation with a reason, never a quiet close.
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # A draw whose scope overlaps one cancelled shortly before is linked to it (a re-draw).
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("draw.id"), index=True)
 
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
     assignments: Mapped[list["Assignment"]] = relationship(back_populates="draw", order_by="Assignment.position")

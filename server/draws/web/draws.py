@@ -20,7 +20,8 @@ from .. import assignments as assignment_service
 from ..creation import create_draw
 from ..listing import draw_summary
 from ..models.draw import Draw
-from ..verification import close_draw, verify_draw
+from ..closing import close_draw
+from ..verification import verify_draw
 from .draw_forms import DrawForm
 
 bp = Blueprint("web_draws", __name__, template_folder="templates")

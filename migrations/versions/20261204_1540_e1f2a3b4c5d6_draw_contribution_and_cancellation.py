@@ -3,7 +3,8 @@
 A draw now waits (`awaiting`) after committing to the office's seed and the snapshots until the
 contribution named by the policy is entered; only then are the assignments formed and the result
 digest set, so `result_digest` may be empty. A cancelled draw keeps its reason, who and when, and
-a later draw over an overlapping scope points at the one it replaces. Existing draws keep their
+a later draw over an overlapping scope points at the one it replaces. A rectification order points
+at its re-inspection's draw from the moment it is made, before the draw has an assignment. Existing draws keep their
 meaning: no contribution, their seed is the office's seed alone (docs/draw-algorithm.md §1).
 
 Revision ID: e1f2a3b4c5d6
@@ -39,9 +40,19 @@ def upgrade():
         batch_op.create_foreign_key(batch_op.f('fk_draw_cancelled_by_id_user_account'), 'user_account',
                                     ['cancelled_by_id'], ['id'])
         batch_op.create_foreign_key(batch_op.f('fk_draw_replaces_id_draw'), 'draw', ['replaces_id'], ['id'])
+    with op.batch_alter_table('rectification_order', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('reinspection_draw_id', sa.Integer(), nullable=True))
+        batch_op.create_index(batch_op.f('ix_rectification_order_reinspection_draw_id'), ['reinspection_draw_id'],
+                              unique=False)
+        batch_op.create_foreign_key(batch_op.f('fk_rectification_order_reinspection_draw_id_draw'), 'draw',
+                                    ['reinspection_draw_id'], ['id'])
 
 
 def downgrade():
+    with op.batch_alter_table('rectification_order', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_rectification_order_reinspection_draw_id_draw'), type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_rectification_order_reinspection_draw_id'))
+        batch_op.drop_column('reinspection_draw_id')
     with op.batch_alter_table('draw', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_draw_replaces_id_draw'), type_='foreignkey')
         batch_op.drop_constraint(batch_op.f('fk_draw_cancelled_by_id_user_account'), type_='foreignkey')

@@ -9,6 +9,7 @@ def register_api(app) -> None:
     # problem schema, so this package must not import server.extensions when it loads.
     from ..accounts.api.auth import blp as auth_blp
     from ..draws.api.assignments import blp as assignments_blp
+    from ..draws.api import seed_contributions  # noqa: F401  (a route of the draws blueprint)
     from ..draws.api.draws import blp as draws_blp
     from ..enforcement.api.cases import blp as cases_blp
     from ..enforcement.api.documents import blp as documents_blp

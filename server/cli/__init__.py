@@ -10,6 +10,7 @@ def register_cli(app) -> None:
     from ..audit.cli.audit import audit_cli
     from ..demo.cli.demo import demo_cli
     from ..draws.cli.assignments import assignment_cli
+    from ..draws.cli import seed_contribution  # noqa: F401  (a command of the draw group)
     from ..draws.cli.draws import draw_cli
     from ..enforcement.cli.documents import document_cli
     from ..enforcement.cli.rectification import rectification_cli

@@ -11,6 +11,7 @@ arrives only through uploads.
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import timedelta
 
@@ -20,6 +21,7 @@ from ..accounts.models.user import User
 from ..columns import CHINA_STANDARD_TIME, utcnow
 from ..draws import assignments as assignment_service
 from ..draws.creation import create_draw
+from ..draws.seeding import contribute
 from ..extensions import db
 from ..field.models.inspection import Inspection, Observation, Violation
 from ..registry.loader import rules_bundle_for_category
@@ -38,6 +40,8 @@ def seed_demo_inspections() -> int:
     if db.session.scalar(sa.select(sa.func.count(Inspection.id))):
         return 0
     office = db.session.scalar(sa.select(User).where(User.username == "office"))
+    auditor = db.session.scalar(sa.select(User).where(User.role == "auditor", User.is_active.is_(True))
+                                .order_by(User.id).limit(1))
     categories = [code for code in DEMO_CATEGORIES
                   if db.session.scalar(sa.select(VenueCategory.id).where(VenueCategory.code == code))]
     if office is None or not categories:
@@ -53,6 +57,7 @@ def seed_demo_inspections() -> int:
     for draw_categories, sample_size in plan:
         draw = create_draw(office, counties=list(DEMO_COUNTIES), categories=draw_categories, sample_size=sample_size,
                            team_size=2, meeting_point="市公安局北门", channel="cli", **window)
+        contribute(draw, auditor, secrets.token_hex(16), channel="cli")
         for assignment in draw.assignments:
             if _submit_inspection(assignment, office, checked_in=now - timedelta(hours=1, minutes=made * 10)):
                 made += 1

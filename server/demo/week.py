@@ -42,8 +42,9 @@ from ..accounts.models.user import User
 from ..audit.chain import record_event
 from ..columns import CHINA_STANDARD_TIME, as_utc
 from ..draws.creation import DrawInfeasible, create_draw, create_reinspection_draw
-from ..draws.models.draw import Draw
 from ..draws.closing import close_draw
+from ..draws.models.draw import Draw
+from ..draws.seeding import contribute
 from ..enforcement.documents import today_in_china
 from ..extensions import db
 from ..field.evidence_store import VARIANTS, evidence_root, original_path, variant_path, write_durably
@@ -131,9 +132,16 @@ def _day_draws(office: User, day: date, rng: random.Random, counties: list[str],
                                                   channel="cli", demo_seed=seed, **window))
         except DrawInfeasible:
             continue  # no team left for this venue today (回避): the day has one visit fewer
+    # The auditor's share completes each seed, as on the contribution page; a draw the completed
+    # seed cannot staff is cancelled by the service and leaves the day one visit fewer.
+    auditor = db.session.scalar(sa.select(User).where(User.role == "auditor", User.is_active.is_(True))
+                                .order_by(User.id).limit(1))
     for draw in draws:
+        contribute(draw, auditor, rng.randbytes(16).hex(), channel="cli")
+    formed = [draw for draw in draws if draw.status == "committed"]
+    for draw in formed:
         close_draw(draw, office, channel="cli")
-    return draws
+    return formed
 
 
 def _applies(check: dict, venue: Venue) -> bool:

@@ -9,6 +9,7 @@ these alone, so a closed draw can be re-run from what was stored (docs/draw-algo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -27,7 +28,7 @@ from .selection import ALGORITHM, InspectorCandidate, VenueCandidate
 INSPECTED_STATUSES = ("submitted", "closed")
 
 
-# --- history of venues (a later issue adds recorded inspections and violations) ----------------
+# --- history of venues ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -36,16 +37,32 @@ class VenueHistory:
     inspected: bool = False
 
 
-def venue_history(venue_ids: sa.Select) -> dict[int, VenueHistory]:
+# Violations are recorded by `server.field`, which sits above draws: it registers how to count a
+# venue's past violations (server/field/violation_history.py), so draws never imports it.
+ViolationCounter = Callable[[sa.Select, datetime], dict[int, int]]
+_count_violations: ViolationCounter | None = None
+
+
+def count_past_violations_with(counter: ViolationCounter) -> None:
+    global _count_violations
+    _count_violations = counter
+
+
+def venue_history(venue_ids: sa.Select, violations_since: datetime) -> dict[int, VenueHistory]:
     """What the weights need to know about the venues selected by `venue_ids` (a SELECT of ids).
 
     Inspected: one of the venue's assignments reached submitted or closed — a draw alone does
-    not inspect anything. Past violations: 0 until inspection records exist.
+    not inspect anything. Past violations: the venue's live violations found since
+    `violations_since` (the policy's `past_violations_days` before the draw).
     """
-    inspected = db.session.scalars(
+    if _count_violations is None:
+        raise RuntimeError("server.field.violation_history is not imported: past violations cannot be counted")
+    inspected = set(db.session.scalars(
         sa.select(Assignment.venue_id).distinct()
-        .where(Assignment.venue_id.in_(venue_ids), Assignment.status.in_(INSPECTED_STATUSES)))
-    return {venue_id: VenueHistory(inspected=True) for venue_id in inspected}
+        .where(Assignment.venue_id.in_(venue_ids), Assignment.status.in_(INSPECTED_STATUSES))))
+    violations = _count_violations(venue_ids, violations_since)
+    return {venue_id: VenueHistory(past_violations=violations.get(venue_id, 0), inspected=venue_id in inspected)
+            for venue_id in inspected | set(violations)}
 
 
 # --- the window and the parameters ----------------------------------------------------------
@@ -83,20 +100,24 @@ def build_parameters(*, counties: list[County], categories: list[VenueCategory],
                    "timezone": "+08:00", "days": [day.isoformat() for day in days]},
         "weights": {"categories": {c.code: category_weight(c, settings["weights"]) for c in categories},
                     "past_violations_factor": settings["weights"]["past_violations_factor"],
-                    "never_inspected_factor": settings["weights"]["never_inspected_factor"]},
+                    "never_inspected_factor": settings["weights"]["never_inspected_factor"],
+                    "past_violations_days": settings["weights"]["past_violations_days"]},
         "exclusions": dict(settings["exclusions"]),
         "responsible_departments": {c.code: sorted(d.code for d in c.departments) for c in categories},
         "policy": {"code": policy.code, "version": policy.version, "name": settings.get("name")},
         "meeting_point": meeting_point,
+        # Where the half of the seed the office cannot know comes from (docs/draw-algorithm.md §1).
+        "seed": {"contribution": settings["seed"]["contribution"],
+                 "public_source": settings["seed"].get("public_source")},
     }
 
 
 # --- the candidates --------------------------------------------------------------------------
 
 
-def snapshot_venues(county_ids: list[int], category_ids: list[int]) -> list[VenueCandidate]:
+def snapshot_venues(county_ids: list[int], category_ids: list[int], violations_since: datetime) -> list[VenueCandidate]:
     in_scope = sa.and_(Venue.county_id.in_(county_ids), Venue.category_id.in_(category_ids))
-    history = venue_history(sa.select(Venue.id).where(in_scope))
+    history = venue_history(sa.select(Venue.id).where(in_scope), violations_since)
     # Codes by id rather than two joins on the venue rows (county and category are NOT NULL
     # foreign keys, so the joins dropped nothing); sorted here rather than by the database.
     county_codes = dict(db.session.execute(sa.select(County.id, County.code).where(County.id.in_(county_ids))).all())

@@ -32,7 +32,7 @@ from ..access import authorize, grant, register_policy
 from ..accounts.models.user import User
 from ..audit.chain import record_event
 from ..audit.models.audit import AuditEvent
-from ..columns import CHINA_STANDARD_TIME, utcnow
+from ..columns import CHINA_STANDARD_TIME, as_utc, utcnow
 from ..errors import Conflict, Invalid
 from ..extensions import db
 from ..registry.models.reference import County, DrawPolicy, VenueCategory
@@ -57,7 +57,6 @@ from .selection import (
     commitment_of,
     digest,
     inspectors_document,
-    result_digest,
     select,
     venues_document,
 )
@@ -163,6 +162,10 @@ def _policy() -> DrawPolicy:
     return policy
 
 
+def _violations_since(policy: DrawPolicy) -> datetime:
+    return utcnow() - timedelta(days=policy.settings["weights"]["past_violations_days"])
+
+
 def _day_window(day: date, window_start: datetime, window_end: datetime) -> tuple[datetime, datetime]:
     """An assignment's own window: its visit day (UTC+8), inside the draw's window."""
     start = datetime.combine(day, time(0), CHINA_STANDARD_TIME).astimezone(timezone.utc)
@@ -197,7 +200,7 @@ def create_draw(actor: User, *, counties, categories, window_start: datetime, wi
 
     days = window_days(window_start, window_end)
     county_ids, category_ids = [c.id for c in county_rows], [c.id for c in category_rows]
-    venues = snapshot_venues(county_ids, category_ids)
+    venues = snapshot_venues(county_ids, category_ids, _violations_since(policy))
     exclusions = policy.settings["exclusions"]
     inspectors = snapshot_inspectors(days, exclusions["repeat_visit_days"], county_ids, category_ids)
     rate_basis_points = None
@@ -210,8 +213,7 @@ def create_draw(actor: User, *, counties, categories, window_start: datetime, wi
         window_end=window_end, sample_size=sample_size, rate_basis_points=rate_basis_points, team_size=team_size,
         may_propose_penalties=may_propose_penalties, meeting_point=meeting_point, policy=policy)
     return _commit_draw(actor, policy=policy, parameters=parameters, venues=venues, inspectors=inspectors,
-                        window_start=window_start, window_end=window_end, meeting_point=meeting_point,
-                        may_propose_penalties=may_propose_penalties, channel=channel, seed=demo_seed)
+                        window_start=window_start, window_end=window_end, channel=channel, seed=demo_seed)
 
 
 def create_reinspection_draw(venue: Venue, actor: User, *, window_start: datetime, window_end: datetime,
@@ -237,7 +239,8 @@ def create_reinspection_draw(venue: Venue, actor: User, *, window_start: datetim
                                  .options(selectinload(VenueCategory.rules), selectinload(VenueCategory.departments)))
     county = db.session.get(County, venue.county_id)
     days = window_days(window_start, window_end)
-    venues = [candidate for candidate in snapshot_venues([county.id], [category.id]) if candidate.id == venue.id]
+    venues = [candidate for candidate in snapshot_venues([county.id], [category.id], _violations_since(policy))
+              if candidate.id == venue.id]
     exclusions = policy.settings["exclusions"]
     inspectors = [dataclasses.replace(candidate, visits=tuple(v for v in candidate.visits if v[0] == venue.id))
                   for candidate in snapshot_inspectors(days, exclusions["repeat_visit_days"], [county.id],
@@ -249,62 +252,72 @@ def create_reinspection_draw(venue: Venue, actor: User, *, window_start: datetim
     parameters["purpose"] = "reinspection"
     parameters["scope"]["venues"] = [venue.id]
     return _commit_draw(actor, policy=policy, parameters=parameters, venues=venues, inspectors=inspectors,
-                        window_start=window_start, window_end=window_end, meeting_point=meeting_point,
-                        may_propose_penalties=may_propose_penalties, channel=channel, purpose="reinspection",
+                        window_start=window_start, window_end=window_end, channel=channel, purpose="reinspection",
                         details=details, seed=demo_seed)
 
 
 def _commit_draw(actor: User, *, policy: DrawPolicy, parameters: dict, venues: list[VenueCandidate],
                  inspectors: list[InspectorCandidate], window_start: datetime, window_end: datetime,
-                 meeting_point: str | None, may_propose_penalties: bool, channel: str, purpose: str = "sample",
+                 channel: str, purpose: str = "sample",
                  details: dict | None = None, seed: bytes | None = None) -> Draw:
-    """Seed, select, store the draw with its snapshots and digests, create the sealed
-    assignments, anchor in the audit log. DrawInfeasible before anything is written."""
-    seed = seed if seed is not None else os.urandom(SEED_BYTES)
-    selection = select(seed, venues, inspectors, parameters)
-    if not selection.ok:
-        raise _infeasible_problem(selection, parameters)
+    """Commit to the office's seed, store the draw with its snapshots and digests, anchor them
+    in the audit log. The assignments wait for the contribution (`server.draws.seeding`).
+
+    DrawInfeasible before anything is written when the scope cannot be staffed."""
+    office_seed = seed if seed is not None else os.urandom(SEED_BYTES)
+    # A trial run on a seed no one keeps: a scope that cannot be staffed is refused now, before
+    # anything is written. Whether the real seed staffs it too is only known once the
+    # contribution is in (seeding.contribute cancels the draw, visibly, if it does not).
+    trial = select(os.urandom(SEED_BYTES), venues, inspectors, parameters)
+    if not trial.ok:
+        raise _infeasible_problem(trial, parameters)
 
     venues_json = canonical_json(venues_document(venues))
     inspectors_json = canonical_json(inspectors_document(inspectors))
     draw = Draw(
-        created_by_id=actor.id, status="committed", purpose=purpose, parameters=parameters,
+        created_by_id=actor.id, status="awaiting", purpose=purpose, parameters=parameters,
         window_start=window_start, window_end=window_end,
-        commitment=commitment_of(seed), sealed_seed=wrap_secret(seed, SEED_PURPOSE),
+        commitment=commitment_of(office_seed), sealed_seed=wrap_secret(office_seed, SEED_PURPOSE),
         parameters_digest=digest(parameters), venues_digest=hashlib.sha256(venues_json).hexdigest(),
-        inspectors_digest=hashlib.sha256(inspectors_json).hexdigest(),
-        result_digest=result_digest(seed, selection),
+        inspectors_digest=hashlib.sha256(inspectors_json).hexdigest(), result_digest=None,
         venues_snapshot=zlib.compress(venues_json, SNAPSHOT_COMPRESSION),
         inspectors_snapshot=zlib.compress(inspectors_json, SNAPSHOT_COMPRESSION))
     db.session.add(draw)
     db.session.flush()
-
-    rows = []
-    for pick in selection.assignments:
-        visit_date = date.fromisoformat(pick.visit_date)
-        start, end = _day_window(visit_date, window_start, window_end)
-        rows.append({"draw_id": draw.id, "position": pick.position, "venue_id": pick.venue_id,
-                     "visit_date": visit_date, "window_start": start, "window_end": end,
-                     "meeting_point": meeting_point, "may_propose_penalties": may_propose_penalties})
-    # In bulk (a city-wide draw is a thousand assignments): `draw.assignments` loads them on use.
-    create_sealed_many(rows, [pick.members for pick in selection.assignments], actor)
+    from .cancellation import link_to_cancelled  # it imports this module, so imported at use
+    details = (details or {}) | link_to_cancelled(draw)
 
     # Last, as record_event asks: it holds the audit chain's head until the transaction ends.
     record_event("draw.created", actor=actor, channel=channel, object_type="draw", object_id=draw.id,
                  details=anchor(draw) | {
                      "uuid": draw.uuid, "algorithm": ALGORITHM, "policy_version": policy.version,
                      "venues": len(venues), "inspectors": len(inspectors),
-                     "assignments": len(selection.assignments), "skipped": len(selection.skipped),
+                     "contribution": parameters["seed"]["contribution"],
                      **({"purpose": purpose} if purpose != "sample" else {}), **(details or {})})
     db.session.flush()
     return draw
 
 
+def form_assignments(draw: Draw, selection: Selection, actor: User) -> None:
+    """Create the sealed assignments of a selection: one per pick, its team in rank order."""
+    rows = []
+    meeting_point = draw.parameters.get("meeting_point")
+    may_propose_penalties = draw.parameters["team"]["may_propose_penalties"]
+    for pick in selection.assignments:
+        visit_date = date.fromisoformat(pick.visit_date)
+        start, end = _day_window(visit_date, as_utc(draw.window_start), as_utc(draw.window_end))
+        rows.append({"draw_id": draw.id, "position": pick.position, "venue_id": pick.venue_id,
+                     "visit_date": visit_date, "window_start": start, "window_end": end,
+                     "meeting_point": meeting_point, "may_propose_penalties": may_propose_penalties})
+    # In bulk (a city-wide draw is a thousand assignments): `draw.assignments` loads them on use.
+    create_sealed_many(rows, [pick.members for pick in selection.assignments], actor)
+
+
 def anchor(draw: Draw) -> dict:
-    """What the draw.created event anchors (and verification compares)."""
+    """What the draw.created event anchors (and verification compares): the commitment and the
+    digests of what the selection will run on. The result digest is anchored by draw.seeded."""
     return {"commitment": draw.commitment, "parameters_digest": draw.parameters_digest,
-            "venues_digest": draw.venues_digest, "inspectors_digest": draw.inspectors_digest,
-            "result_digest": draw.result_digest}
+            "venues_digest": draw.venues_digest, "inspectors_digest": draw.inspectors_digest}
 
 
 def created_event(draw: Draw) -> AuditEvent | None:

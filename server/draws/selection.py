@@ -120,6 +120,18 @@ def commitment_of(seed: bytes) -> str:
     return hashlib.sha256(seed).hexdigest()
 
 
+SEED_LABEL = "anfang-draw-seed:"
+
+
+def selection_seed(office_seed: bytes, contribution: str | None) -> bytes:
+    """The seed the selection runs on: HMAC-SHA256 keyed with the office's committed seed over
+    the contribution fixed after the commitment (docs/draw-algorithm.md §1). Draws made before
+    contributions existed have none and run on the office's seed alone."""
+    if contribution is None:
+        return office_seed
+    return hmac.new(office_seed, (SEED_LABEL + contribution).encode("utf-8"), hashlib.sha256).digest()
+
+
 def _hmac_int(seed: bytes, message: str) -> int:
     return int.from_bytes(hmac.new(seed, message.encode("ascii"), hashlib.sha256).digest(), "big")
 

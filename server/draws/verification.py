@@ -16,9 +16,12 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from ..audit.chain import canonical_timestamp, event_hash
+from ..audit.models.audit import AuditEvent
 from ..extensions import db
 from .creation import anchor, created_event
 from .models.draw import Assignment, AssignmentMember, Draw
+from .registry_changes import registry_changes
+from .seeding import contribution_source, seeded_event
 from .selection import (
     Selection,
     SelectionInputError,
@@ -27,6 +30,7 @@ from .selection import (
     inspectors_from_json,
     result_digest,
     select,
+    selection_seed,
     venues_from_json,
 )
 
@@ -56,6 +60,10 @@ class VerificationReport:
     digests: dict = field(default_factory=dict)
     assignments_checked: int = 0
     skipped: int = 0
+    contribution: str | None = None
+    seed: str | None = None  # the selection seed (office seed combined with the contribution), hex
+    # Warnings, not mismatches: registry rows changed since the draw where it matters (registry_changes).
+    registry_changes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -112,10 +120,42 @@ def _compare(stored: list[tuple], selection: Selection, reasons: list[str]) -> N
         reasons.append(f"第 {position} 项任务不在重算结果中。")
 
 
+def _check_contribution(draw: Draw, created: AuditEvent | None, reasons: list[str]) -> bool:
+    """Whether the draw's result was formed, having checked how: the contribution the policy named
+    in the parameters, entered after the commitment was anchored, and the result digest both
+    anchored by the `draw.seeded` event. A draw from before contributions has its result digest
+    in `draw.created`."""
+    source = contribution_source(draw)
+    if source is None:
+        if draw.contribution is not None:
+            reasons.append("抽查参数中没有随机数环节，却存有录入的随机数（参数或随机数被改动）。")
+        if created is not None and created.details.get("result_digest") != draw.result_digest:
+            reasons.append(f"存储的{DIGEST_LABELS['result_digest']}与审计日志中锚定的不符。")
+        return True
+    seeded = seeded_event(draw)
+    if seeded is None:
+        if draw.contribution is not None or draw.result_digest is not None:
+            reasons.append("审计日志中没有录入随机数的记录（draw.seeded），无法确认随机数和结果摘要的来历。")
+        return False
+    if event_hash(seeded) != seeded.hash:
+        reasons.append(f"审计日志中录入随机数的记录（seq {seeded.seq}）已被改动。")
+    if created is not None and seeded.seq <= created.seq:
+        reasons.append("随机数的录入早于承诺值的锚定。")
+    if seeded.details.get("contribution") != draw.contribution or seeded.details.get("source") != source:
+        reasons.append("存储的随机数与审计日志中录入的不符。")
+    if draw.contribution_source not in (None, source):
+        reasons.append("随机数的来源与抽查参数中规定的不符。")
+    if seeded.details.get("result_digest") != draw.result_digest:
+        reasons.append(f"存储的{DIGEST_LABELS['result_digest']}与审计日志中锚定的不符。")
+    return bool(seeded.details.get("feasible")) or draw.result_digest is not None
+
+
 def verify_draw(draw: Draw) -> VerificationReport:
     """Re-run the selection from the revealed seed and the stored snapshots; report any difference."""
     report = VerificationReport(draw_id=draw.id, state=NOT_REVEALED, message="", commitment=draw.commitment,
-                                revealed_seed=draw.revealed_seed, digests=anchor(draw))
+                                revealed_seed=draw.revealed_seed,
+                                digests=anchor(draw) | {"result_digest": draw.result_digest},
+                                contribution=draw.contribution)
     if not draw.revealed_seed:
         report.message = "抽查尚未关闭，种子尚未公开，暂不能核验；关闭抽查（窗口结束后）即可核验。"
         return report
@@ -146,8 +186,12 @@ def verify_draw(draw: Draw) -> VerificationReport:
         for name, value in anchor(draw).items():
             if event.details.get(name) != value:
                 reasons.append(f"存储的{DIGEST_LABELS[name]}与审计日志中锚定的不符。")
+    formed = _check_contribution(draw, event, reasons)
 
-    if seed is not None and venues is not None and inspectors is not None:
+    if seed is not None and formed:
+        seed = selection_seed(seed, draw.contribution)
+        report.seed = seed.hex()
+    if seed is not None and formed and venues is not None and inspectors is not None:
         try:
             selection = select(seed, venues_from_json(venues), inspectors_from_json(inspectors), draw.parameters)
         except (SelectionInputError, KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -160,10 +204,15 @@ def verify_draw(draw: Draw) -> VerificationReport:
             _compare(_stored_result(draw), selection, reasons)
             report.assignments_checked = len(selection.assignments)
             report.skipped = len(selection.skipped)
+    report.registry_changes = registry_changes(draw)
 
     if reasons:
         report.state = MISMATCH
         report.message = f"核验未通过：发现 {len(reasons)} 处不一致。"
+    elif not formed:
+        report.state = MATCH
+        report.message = ("核验通过：种子与承诺值相符，参数与候选快照与审计日志中锚定的摘要一致；"
+                          "该抽查未录入随机数即已取消，没有生成任务。")
     else:
         report.state = MATCH
         report.message = (f"核验通过：种子与承诺值相符，参数与候选快照与审计日志中锚定的摘要一致，"

@@ -38,6 +38,7 @@ from ..accounts.models.user import User
 from ..audit.chain import record_event
 from ..columns import utcnow
 from ..draws.models.draw import Assignment, Draw
+from ..draws.signals import draw_formed
 from ..errors import Conflict, Problem
 from ..extensions import db
 from ..field.models.inspection import Inspection, Violation
@@ -55,17 +56,20 @@ from .rectification import DEAD_STATUSES, _claim, _close_links, _day_start, chin
 @dataclass
 class ScheduleReport:
     on: date
-    scheduled: list[tuple[RectificationOrder, Assignment]] = field(default_factory=list)
+    scheduled: list[tuple[RectificationOrder, Draw]] = field(default_factory=list)
     failed: list[tuple[RectificationOrder, str]] = field(default_factory=list)
 
 
 def due_for_reinspection(on: date):
     """SQL: open orders whose deadline has passed, and scheduled ones whose re-inspection was
-    cancelled or expired before anyone went."""
+    cancelled or expired before anyone went, or whose draw was cancelled before it had one."""
     dead = sa.select(Assignment.id).where(Assignment.status.in_(DEAD_STATUSES))
+    cancelled = sa.select(Draw.id).where(Draw.status == "cancelled")
     return sa.or_(sa.and_(RectificationOrder.state == "open", RectificationOrder.deadline < on),
                   sa.and_(RectificationOrder.state == "reinspection_scheduled",
-                          RectificationOrder.reinspection_assignment_id.in_(dead)))
+                          sa.or_(RectificationOrder.reinspection_assignment_id.in_(dead),
+                                 sa.and_(RectificationOrder.reinspection_assignment_id.is_(None),
+                                         RectificationOrder.reinspection_draw_id.in_(cancelled)))))
 
 
 def schedule_reinspections(today: date | None = None, *, actor: User, channel: str = "cli") -> ScheduleReport:
@@ -94,21 +98,35 @@ def schedule_reinspections(today: date | None = None, *, actor: User, channel: s
             with db.session.begin_nested():
                 draw = create_reinspection_draw(
                     venue, actor, window_start=start, window_end=end, team_size=config.reinspection_team_size,
-                    may_propose_penalties=config.reinspection_may_propose_penalties, channel=channel,
-                    details={"rectification_order_id": order.id})
+                    may_propose_penalties=config.reinspection_may_propose_penalties, channel=channel)
         except Problem as exc:
             report.failed.append((order, exc.detail))
             continue
-        assignment = db.session.scalar(sa.select(Assignment).where(Assignment.draw_id == draw.id))
-        if not _claim(order, from_state, "reinspection_scheduled", reinspection_assignment_id=assignment.id,
-                      reinspection_scheduled_at=utcnow()):
+        # The assignment follows once the draw's contribution is in (`_link_reinspection`).
+        if not _claim(order, from_state, "reinspection_scheduled", reinspection_draw_id=draw.id,
+                      reinspection_assignment_id=None, reinspection_scheduled_at=utcnow()):
             raise Conflict(f"整改通知 {order.id} 刚被其他操作改动，请重新运行。")
-        set_committed_value(order, "reinspection_assignment", assignment)
+        set_committed_value(order, "reinspection_assignment", None)
         record_event("rectification.reinspection_scheduled", actor=actor, channel=channel,
                      object_type="rectification_order", object_id=order.id,
-                     details={"draw_id": draw.id, "assignment_id": assignment.id, "replaces_assignment_id": replaced})
-        report.scheduled.append((order, assignment))
+                     details={"draw_id": draw.id, "replaces_assignment_id": replaced})
+        report.scheduled.append((order, draw))
     return report
+
+
+@draw_formed.connect
+def _link_reinspection(draw: Draw, *, actor: User) -> None:
+    """A re-inspection draw's contribution is in: the order now points at its sealed assignment.
+    A draw cancelled instead leaves the order due again (`due_for_reinspection`)."""
+    if draw.purpose != "reinspection" or draw.status != "committed":
+        return
+    order = db.session.scalar(sa.select(RectificationOrder).where(
+        RectificationOrder.reinspection_draw_id == draw.id, RectificationOrder.state == "reinspection_scheduled"))
+    if order is None:
+        return
+    assignment = db.session.scalar(sa.select(Assignment).where(Assignment.draw_id == draw.id))
+    order.reinspection_assignment = assignment
+    db.session.flush()
 
 
 # --- the re-inspection's result ----------------------------------------------------------------------

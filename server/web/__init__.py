@@ -11,6 +11,7 @@ def register_web(app) -> None:
     from ..accounts.web.admin import bp as admin_bp
     from ..accounts.web.auth import bp as auth_bp
     from ..audit.web.audit import bp as audit_bp
+    from ..draws.web import seed_contribution  # noqa: F401  (the contribution page, routes of the draws blueprint)
     from ..draws.web.draws import bp as draws_bp
     from ..enforcement.web.cases import bp as cases_bp
     from ..enforcement.web.public_verification import bp as public_verification_bp

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from server.accounts.models.user import User
 from server.audit.models.audit import AuditEvent
 from server.columns import as_utc, utcnow
-from server.draws import verification as draw_verification
 from server.draws.creation import DrawInfeasible, create_draw
+from server.draws.seeding import contribute
 from server.draws.models.draw import Assignment, AssignmentMember, AssignmentTransition, Draw
 from server.draws.selection import canonical_json, commitment_of, digest
 from server.draws.server_keys import unwrap_secret
@@ -74,9 +74,11 @@ def window(days: int = 2, starts_in: timedelta = timedelta(hours=1)):
 
 
 def draw(scope: Scope, *, actor=None, **overrides) -> Draw:
+    """A draw as the office creates it, completed by the auditor's share as the policy asks."""
     arguments = {"counties": [scope.county.code], "categories": [scope.category.code], "sample_size": 4,
                  **window(), **overrides}
-    return create_draw(actor or scope.office, **arguments)
+    made = create_draw(actor or scope.office, **arguments)
+    return contribute(made, scope.auditor, f"纪检随机数-{uuid.uuid4().hex}")
 
 
 def counts(db) -> tuple[int, ...]:
@@ -272,30 +274,36 @@ def test_verify_before_close_says_not_revealed(db, scope):
     assert report.state == NOT_REVEALED and "尚未公开" in report.message and not report.ok
 
 
+def after_window(made: Draw):
+    """A moment just after the draw's window: the only time it may be closed."""
+    return as_utc(made.window_end) + timedelta(minutes=1)
+
+
 def test_close_reveals_the_seed_and_verify_matches(db, scope):
     made = draw(scope)
-    close_draw(made, scope.office)
+    close_draw(made, scope.office, now=after_window(made))
     assert made.status == "closed" and made.closed_by_id == scope.office.id
     assert commitment_of(bytes.fromhex(made.revealed_seed)) == made.commitment
     event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "draw.closed")
                               .order_by(AuditEvent.seq.desc()))
-    assert event.details["seed"] == made.revealed_seed and event.details["before_window_end"] is True
+    assert event.details["seed"] == made.revealed_seed
     report = verify_draw(made)
     assert report.state == MATCH, report.reasons
     assert report.assignments_checked == 4 and "核验通过" in report.message
 
 
-def test_close_rules(db, scope, monkeypatch):
+def test_close_rules(db, scope):
     made = draw(scope)
-    with pytest.raises(Conflict, match="窗口尚未结束"):
-        close_draw(made, scope.admin)
+    # Before the window ends no one closes a draw, not even the office: abandoning it is a cancellation.
+    for actor in (scope.office, scope.admin):
+        with pytest.raises(Conflict, match="窗口结束前只能取消（须说明理由）"):
+            close_draw(made, actor)
+    assert made.status == "committed" and made.revealed_seed is None
     with pytest.raises(Forbidden):
-        close_draw(made, scope.auditor)
-    later = utcnow() + timedelta(days=5)
-    monkeypatch.setattr(draw_verification, "utcnow", lambda: later)
-    close_draw(made, scope.admin)
+        close_draw(made, scope.auditor, now=after_window(made))
+    close_draw(made, scope.admin, now=after_window(made))
     with pytest.raises(Conflict, match="已关闭"):
-        close_draw(made, scope.office)
+        close_draw(made, scope.office, now=after_window(made))
 
 
 def _tamper(db, made: Draw, scope: Scope, what: str) -> None:
@@ -344,7 +352,7 @@ def _tamper(db, made: Draw, scope: Scope, what: str) -> None:
                                   "member", "assignment_deleted"])
 def test_verify_detects_tampering(db, scope, what):
     made = draw(scope)
-    close_draw(made, scope.office)
+    close_draw(made, scope.office, now=after_window(made))
     assert verify_draw(made).state == MATCH
     _tamper(db, made, scope, what)
     report = verify_draw(db.session.get(Draw, made.id))
@@ -367,5 +375,5 @@ def test_demo_registry_draw_over_two_counties_and_three_categories(db):
         assert all(m.county_id != assignment.venue.county_id for m in members)
         assert not {m.department_id for m in members} & {d.id for d in assignment.venue.category.departments}
         assert any(m.enforcement_certificate_no for m in members)
-    close_draw(made, office)
+    close_draw(made, office, now=after_window(made))
     assert verify_draw(made).state == MATCH

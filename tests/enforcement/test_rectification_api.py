@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from rectification_world import bearer, make_assignment, rectification_world, world  # noqa: F401
 
+from server.draws.seeding import contribute
 from server.enforcement import rectification_issuing as issuing
 from server.enforcement import reinspection
 from server.enforcement.models.rectification import RectificationOrder
@@ -114,7 +115,8 @@ def test_viewers_see_their_scope_only_and_never_the_reinspection_timing(client, 
     rw = rectification_world
     order = issuing.issue_order([rw.violation.id], deadline=rw.today + timedelta(days=1), requirements="限流",
                                 actor=rw.users["enforcement"])
-    reinspection.schedule_reinspections(rw.after_deadline(), actor=rw.users["office"])
+    [(_, made)] = reinspection.schedule_reinspections(rw.after_deadline(), actor=rw.users["office"]).scheduled
+    contribute(made, rw.users["auditor"], "0f1e2d3c4b5a69788796a5b4c3d2e1f0")
     office_view = get(client, rw.users["office"], f"{URL}/{order.id}").get_json()
     assert office_view["reinspection"]["status"] == "sealed" and office_view["reinspection"]["visit_date"]
     enforcement_view = get(client, rw.users["enforcement"], f"{URL}/{order.id}").get_json()

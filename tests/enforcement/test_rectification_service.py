@@ -11,8 +11,9 @@ from rectification_world import K3, make_assignment, rectification_world, visit,
 
 from server.audit.models.audit import AuditEvent
 from server.draws import assignments as assignment_service
-from server.draws.models.draw import Assignment, Draw
 from server.draws.closing import close_draw
+from server.draws.models.draw import Assignment, Draw
+from server.draws.seeding import contribute
 from server.draws.verification import MATCH, verify_draw
 from server.enforcement import rectification as service
 from server.enforcement import rectification_issuing as issuing
@@ -20,6 +21,9 @@ from server.enforcement import reinspection
 from server.enforcement.models.rectification import RectificationOrder, RectificationOrderViolation
 from server.errors import Conflict, Forbidden, Invalid
 from server.field.models.inspection import Violation
+
+# The auditor's share that completes each re-inspection draw's seed (server/draws/seeding.py).
+SHARE = "3c5e7a9b1d2f4e6a8c0b2d4f6a8c0e1f"
 
 
 def issue(rw, **overrides):
@@ -82,8 +86,13 @@ def test_schedule_draws_one_sealed_reinspection_respecting_avoidance_and_is_idem
 
     report = reinspection.schedule_reinspections(rw.after_deadline(), actor=office)
     assert report.failed == []
-    [(scheduled, assignment)] = report.scheduled
+    [(scheduled, made)] = report.scheduled
     assert scheduled is order and order.state == "reinspection_scheduled"
+    # The draw waits for the auditor's share: no assignment, none on the order, until it is in.
+    assert made.status == "awaiting" and order.reinspection_draw_id == made.id
+    assert order.reinspection_assignment_id is None and not made.assignments
+    contribute(made, rw.users["auditor"], SHARE)
+    assignment = made.assignments[0]
     assert order.reinspection_assignment_id == assignment.id
     assert assignment.venue_id == rw.museum.id and assignment.status == "sealed"
     assert assignment.wrapped_reveal_code is not None and assignment.wrapped_key
@@ -98,7 +107,7 @@ def test_schedule_draws_one_sealed_reinspection_respecting_avoidance_and_is_idem
     assert draw.parameters["scope"]["venues"] == [rw.museum.id] and draw.status == "committed"
     [created] = events(db, "draw.created", draw.id)
     assert created.details["commitment"] == draw.commitment
-    assert created.details["rectification_order_id"] == order.id
+    assert "rectification_order_id" not in created.details
     assert events(db, "rectification.reinspection_scheduled", order.id)
 
     # Running again creates nothing.
@@ -131,9 +140,20 @@ def test_an_unstaffable_reinspection_is_reported_and_the_order_stays_open(db, re
         sa.select(sa.func.count()).select_from(Draw).where(Draw.purpose == "reinspection")) == 0
 
 
+def drawn(rw, on, *, actor) -> list[tuple]:
+    """Schedule re-inspections and complete each draw with the auditor's share, as the policy asks:
+    (order, sealed assignment) pairs."""
+    report = reinspection.schedule_reinspections(on, actor=actor)
+    pairs = []
+    for order, made in report.scheduled:
+        contribute(made, rw.users["auditor"], SHARE)
+        pairs.append((order, made.assignments[0]))
+    return pairs
+
+
 def scheduled(rw, db):
     order = issue(rw)
-    [(_, assignment)] = reinspection.schedule_reinspections(rw.after_deadline(), actor=rw.users["office"]).scheduled
+    [(_, assignment)] = drawn(rw, rw.after_deadline(), actor=rw.users["office"])
     assignment_service.dispatch(assignment, rw.users["office"], channel="api")
     return order, assignment
 
@@ -206,7 +226,7 @@ def test_with_a_case_the_result_is_noted_on_the_case(db, client, rectification_w
                                 actor=first)
     assert order.case_id == case.id and [link.violation_id for link in order.links] == [rw.violation.id]
     assert events(db, "case.rectification_ordered", case.id)
-    [(_, assignment)] = reinspection.schedule_reinspections(rw.after_deadline(), actor=rw.users["office"]).scheduled
+    [(_, assignment)] = drawn(rw, rw.after_deadline(), actor=rw.users["office"])
     assignment_service.dispatch(assignment, rw.users["office"], channel="api")
     visit(client, rw.eligible, assignment, {"k3_visitors": 100})
     db.session.refresh(order)
@@ -222,7 +242,7 @@ def test_overdue_lists_unscheduled_and_unfinished_reinspections(db, rectificatio
     order = issue(rw)
     assert service.overdue_orders(rw.today + timedelta(days=1)) == []
     assert service.overdue_orders(rw.after_deadline()) == [order]
-    [(_, assignment)] = reinspection.schedule_reinspections(rw.after_deadline(), actor=rw.users["office"]).scheduled
+    [(_, assignment)] = drawn(rw, rw.after_deadline(), actor=rw.users["office"])
     assert service.overdue_orders(rw.after_deadline()) == []
     # The window (3 days from the scheduling day) has ended and nothing was submitted.
     late = rw.after_deadline() + timedelta(days=3)
@@ -233,12 +253,24 @@ def test_a_cancelled_reinspection_is_drawn_again(db, rectification_world):
     rw = rectification_world
     order = issue(rw)
     office = rw.users["office"]
-    [(_, first)] = reinspection.schedule_reinspections(rw.after_deadline(), actor=office).scheduled
+    [(_, first)] = drawn(rw, rw.after_deadline(), actor=office)
     assignment_service.cancel(first, office, channel="api", reason="督查组人员生病")
     # A cancelled assignment is no visit: the same two inspectors may be drawn again.
-    report = reinspection.schedule_reinspections(rw.after_deadline(), actor=office)
-    [(again, second)] = report.scheduled
+    [(again, second)] = drawn(rw, rw.after_deadline(), actor=office)
     assert again is order and second.id != first.id and order.reinspection_assignment_id == second.id
+
+
+def test_a_reinspection_draw_cancelled_before_its_share_is_drawn_again(db, rectification_world):
+    rw = rectification_world
+    order = issue(rw)
+    office = rw.users["office"]
+    [(_, first)] = reinspection.schedule_reinspections(rw.after_deadline(), actor=office).scheduled
+    first.status = "cancelled"  # as a cancellation leaves it: no assignment was ever formed
+    db.session.flush()
+    [(again, second)] = reinspection.schedule_reinspections(rw.after_deadline(), actor=office).scheduled
+    assert again is order and second.id != first.id and order.reinspection_draw_id == second.id
+    contribute(second, rw.users["auditor"], SHARE)
+    assert order.reinspection_assignment_id == second.assignments[0].id
 
 
 def test_withdraw(db, rectification_world):
@@ -257,7 +289,7 @@ def test_withdraw(db, rectification_world):
 def test_withdrawing_a_scheduled_order_cancels_its_reinspection(db, rectification_world):
     rw = rectification_world
     order = issue(rw)
-    [(_, assignment)] = reinspection.schedule_reinspections(rw.after_deadline(), actor=rw.users["office"]).scheduled
+    [(_, assignment)] = drawn(rw, rw.after_deadline(), actor=rw.users["office"])
     with pytest.raises(Conflict, match="领导小组办公室"):
         issuing.withdraw_order(order, reason="误发", actor=rw.users["enforcement"])
     issuing.withdraw_order(order, reason="误发", actor=rw.users["office"])

@@ -45,9 +45,9 @@ def schedule_command(today_text, username):
     on = _day(today_text)
     try:
         report = schedule_reinspections(on, actor=find_user(username), channel="cli")
-        lines = [f"整改通知 {order.id}（{order.venue.name}，期限 {order.deadline.isoformat()}）：已生成复查任务 "
-                 f"{assignment.id}（抽查 {assignment.draw_id}），{assignment.visit_date.isoformat()} 起，已封存，待派发。"
-                 for order, assignment in report.scheduled]
+        lines = [f"整改通知 {order.id}（{order.venue.name}，期限 {order.deadline.isoformat()}）：已创建复查抽查 "
+                 f"{draw.id}，待纪检监察人员录入随机数后生成密封任务（anfang draw contribute {draw.id}）。"
+                 for order, draw in report.scheduled]
         failures = [f"整改通知 {order.id}（{order.venue.name}）未能安排复查：{reason}" for order, reason in report.failed]
         db.session.commit()
     except Problem as exc:

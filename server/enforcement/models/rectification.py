@@ -51,8 +51,10 @@ class RectificationOrder(TimestampMixin, db.Model):
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     issued_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
 
-    # The re-inspection: the sealed assignment of a draw scoped to this venue. A re-inspection
+    # The re-inspection: the sealed assignment of a draw scoped to this venue. The draw is
+    # linked when it is made; its assignment once the draw's contribution is in. A re-inspection
     # cancelled or expired before anyone went is replaced by the next scheduling run.
+    reinspection_draw_id: Mapped[int | None] = mapped_column(ForeignKey("draw.id"), index=True)
     reinspection_assignment_id: Mapped[int | None] = mapped_column(ForeignKey("assignment.id"), index=True)
     reinspection_scheduled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reinspection_inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspection.id"))

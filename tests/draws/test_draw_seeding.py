@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import uuid
+import zlib
 from datetime import timedelta
 
 import pytest
@@ -181,3 +184,47 @@ def test_the_same_share_on_two_draws_still_gives_two_seeds(db, scope):
     contribute(first, scope.auditor, SHARE)
     contribute(second, scope.auditor, SHARE)
     assert first.result_digest != second.result_digest
+
+
+def test_past_violations_weigh_as_the_policy_says(db, scope):
+    """A venue's live violations of the policy's last `past_violations_days` are in its snapshot
+    entry (and so weigh, §5); a withdrawn one or one older than that does not count."""
+    from assignment_world import _placeholder_draw
+
+    from server.field.models.inspection import Inspection, Violation
+
+    def violation(venue, *, days_ago: int, withdrawn: bool = False) -> None:
+        start = utcnow() - timedelta(days=days_ago)
+        holder = _placeholder_draw(scope.office, start, start + timedelta(hours=6))
+        db.session.add(holder)
+        db.session.flush()
+        assignment = Assignment(draw_id=holder.id, position=1, venue=venue, visit_date=start.date(),
+                                window_start=start, window_end=start + timedelta(hours=6), status="submitted",
+                                wrapped_key=b"k")
+        db.session.add(assignment)
+        db.session.flush()
+        inspection = Inspection(uuid=str(uuid.uuid4()), assignment_id=assignment.id, device_id="t",
+                                inspector_id=scope.inspectors[0].id, checked_in_at=start, status="complete",
+                                submitted_at=start, submission_received_at=start)
+        db.session.add(inspection)
+        db.session.flush()
+        db.session.add(Violation(inspection_id=inspection.id, rule_code="K3", check_code=f"c{days_ago}",
+                                 description="超过核定人数", venue_id=venue.id, county_id=venue.county_id,
+                                 department_ids=[], created_at=start,
+                                 withdrawn_at=utcnow() if withdrawn else None))
+        db.session.flush()
+
+    violation(scope.venues[0], days_ago=10)
+    violation(scope.venues[0], days_ago=20)
+    violation(scope.venues[1], days_ago=5, withdrawn=True)
+    violation(scope.venues[2], days_ago=400)
+    made = awaiting(scope, seed=b"\x21" * 32)
+    entries = {entry["id"]: entry for entry in json.loads(zlib.decompress(made.venues_snapshot))}
+    assert entries[scope.venues[0].id]["past_violations"] == 2
+    assert entries[scope.venues[1].id]["past_violations"] == 0 and entries[scope.venues[2].id]["past_violations"] == 0
+    assert entries[scope.venues[0].id]["inspected"] is True
+    assert made.parameters["weights"]["past_violations_days"] == 365
+    assert made.parameters["weights"]["past_violations_factor"] == 2
+    contribute(made, scope.auditor, SHARE)
+    close_draw(made, scope.office)
+    assert verify_draw(made).state == MATCH

@@ -327,6 +327,7 @@ def world(empty_database_url, tmp_path, monkeypatch):
     from server.demo.registry import seed_demo
     from server.draws.assignments import dispatch
     from server.draws.creation import create_draw
+    from server.draws.seeding import contribute
     from server.extensions import db
     from server.registry.loader import load_reference
 
@@ -341,6 +342,8 @@ def world(empty_database_url, tmp_path, monkeypatch):
         start = utcnow() - timedelta(minutes=5)
         draw = create_draw(office, counties=["yiwu", "dongyang", "wucheng"], categories=["museum"], sample_size=1,
                            window_start=start, window_end=start + timedelta(hours=1))
+        contribute(draw, db.session.scalar(sa.select(User).where(User.username == "auditor")),
+                   "5b8e2c1f9a7d4e3b6c0a1f2e3d4c5b6a", channel="cli")
         assignment = draw.assignments[0]
         code = dispatch(assignment, office, channel="api")
         ident, username = assignment.id, assignment.members[0].user.username

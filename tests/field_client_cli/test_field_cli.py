@@ -62,6 +62,7 @@ def world(tmp_path_factory):
     from server.demo.registry import seed_demo
     from server.draws.assignments import dispatch
     from server.draws.creation import create_draw
+    from server.draws.seeding import contribute
     from server.extensions import db
     from server.registry.loader import load_reference
 
@@ -76,6 +77,8 @@ def world(tmp_path_factory):
         start = utcnow() - timedelta(minutes=5)
         draw = create_draw(office, counties=["yiwu", "dongyang", "wucheng"], categories=["museum"], sample_size=2,
                            window_start=start, window_end=start + timedelta(hours=1))
+        contribute(draw, db.session.scalar(sa.select(User).where(User.username == "auditor")),
+                   "5b8e2c1f9a7d4e3b6c0a1f2e3d4c5b6a", channel="cli")
         dispatched = []
         for assignment in draw.assignments:
             code = dispatch(assignment, office, channel="api")

@@ -46,6 +46,11 @@ class Config:
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
     # The public verification page answers anyone without a login, so it is rate-limited per address.
     VERIFICATION_RATE_LIMIT = os.environ.get("VERIFICATION_RATE_LIMIT", "30 per minute")
+    # The audit chain anchored outside (server/audit/checkpoints.py): `anfang audit checkpoint export`
+    # writes the head and the auditor's signed checkpoints here, each file created once and never
+    # overwritten (mount a write-once or remote place), and to syslog when set (/dev/log or host:port).
+    AUDIT_CHECKPOINT_DIR = os.environ.get("AUDIT_CHECKPOINT_DIR") or None
+    AUDIT_CHECKPOINT_SYSLOG = os.environ.get("AUDIT_CHECKPOINT_SYSLOG") or None
 
     # flask-smorest / OpenAPI
     API_TITLE = "anfang"

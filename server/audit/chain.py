@@ -419,3 +419,30 @@ def find_event(seq: int, user: Actor) -> AuditEvent:
 def last_seq() -> int:
     """The chain head's position: the number of events the log should hold."""
     return db.session.scalar(sa.select(AuditChainHead.last_seq).where(AuditChainHead.id == HEAD_ID)) or 0
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """Where the chain ends: the number of events and the last one's hash (64 zeros when empty)."""
+
+    seq: int
+    hash: str
+
+    @property
+    def printed(self) -> str:
+        return printed_head(self.seq, self.hash)
+
+
+def current_head() -> ChainHead:
+    """The chain head as this transaction sees it (not locked: a snapshot, not a place to append)."""
+    row = db.session.execute(
+        sa.select(AuditChainHead.last_seq, AuditChainHead.last_hash).where(AuditChainHead.id == HEAD_ID)
+    ).one_or_none()
+    return ChainHead(0, GENESIS_HASH) if row is None else ChainHead(row.last_seq, row.last_hash)
+
+
+def printed_head(seq: int, hash_hex: str) -> str:
+    """How paper states a chain head: the position and the first 16 hex digits of the hash, enough
+    for anyone to compare with the log, which keeps the whole hash. 第N条 is written without spaces,
+    as one word, beside the page number's 第 N 页 in a document's foot."""
+    return f"第{seq}条，哈希 {hash_hex[:16]}…"

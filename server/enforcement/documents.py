@@ -36,7 +36,7 @@ from sealing.envelope import CODE_ALPHABET
 
 from ..access import grant, register_policy
 from ..accounts.models.user import User
-from ..audit.chain import record_event
+from ..audit.chain import current_head, record_event
 from ..columns import CHINA_STANDARD_TIME, utcnow
 from ..errors import Conflict, Invalid, NotFound, Problem
 from ..extensions import db
@@ -267,10 +267,13 @@ def issue_document(kind: str, context: dict, *, actor: User, subject_type: str, 
     document_id = str(uuid.uuid4())
     code = new_verification_code()
     digest = content_sha256(kind, number, prepared)
+    # The audit log's head as this document is issued, printed on it and kept with it: the paper
+    # pins the log's history up to that event (server/audit/checkpoints.py).
+    head = current_head()
     pdf = render_pdf(kind, ctx=prepared, resolve=evidence_resolver(actor), doc={
         "kind": kind, "title": info.title, "number": number, "id": document_id, "content_sha256": digest,
         "authority_mark": prepared["authority"], "draft": False, "verification_code": code,
-        "verification_url": verification_url(code)})
+        "verification_url": verification_url(code), "audit_head": head.printed})
     # Signed before anything is hashed or stored: the recorded pdf_sha256 is the signed file's,
     # so the byte-identical check and the signature check agree on one file.
     organ_key = organ_keys().key_for(seal_of(organ))
@@ -287,7 +290,7 @@ def issue_document(kind: str, context: dict, *, actor: User, subject_type: str, 
         year=printed.year, serial=serial, subject_type=subject_type,
         subject_id=str(subject_id), context=prepared, content_sha256=digest,
         pdf_sha256=hashlib.sha256(pdf).hexdigest(), pdf_size=len(pdf), pdf_path=relative, issued_on=printed,
-        issued_by_id=actor.id, issued_at=utcnow())
+        issued_by_id=actor.id, issued_at=utcnow(), audit_head_seq=head.seq, audit_head_hash=head.hash)
     db.session.add(document)
     db.session.flush()
     record_event("document.issued", actor=actor, channel=channel, object_type="document", object_id=document_id,

@@ -4,8 +4,9 @@ checked against it: what the paper shows its reader, less what identifies a pers
 Shown: the kind, number, issuing organ, printed date, the party — a unit's name in full, an
 individual's name masked to the surname (张**), never an ID number, address, phone or legal
 representative —, the fine, whether the stored original carries the organ's electronic seal, the
-original's SHA-256, and whether the organ later revoked the case or withdrew the order. Never
-internal ids, the officers, or anything else of the case.
+original's SHA-256, the audit chain head at issue (what the paper prints after 签发时审计链), and
+whether the organ later revoked the case or withdrew the order. Never internal ids, the officers,
+or anything else of the case.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ class PublicFacts:
     signature_label: str
     pdf_sha256: str
     standing: str | None  # the case revoked / the order withdrawn since, in a sentence
+    # The audit chain head at issue (第 N 条 and the whole hash), which the paper prints in short;
+    # None for documents issued before heads were recorded.
+    audit_head: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,9 @@ def public_facts(document: Document) -> PublicFacts:
         code=document.verification_code, title=document_title(document), number=document.number,
         organ=document.organ, issued_on=chinese_date(document.issued_on), party_label=party_label, party=party,
         fine_label=fine_label, fine=fine, signed=signature["signed"], signature_label=signature["label"],
-        pdf_sha256=document.pdf_sha256, standing=_standing(document))
+        pdf_sha256=document.pdf_sha256, standing=_standing(document),
+        audit_head=(f"第 {document.audit_head_seq} 条，哈希 {document.audit_head_hash}"
+                    if document.audit_head_seq is not None else None))
 
 
 def file_verdict(document: Document, result: VerifyResult) -> FileVerdict:

@@ -35,7 +35,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from ..access import EVERYTHING, Scope, authorize, get_visible, grant, register_policy
 from ..accounts.models.user import User
-from ..audit.chain import record_event
+from ..audit.chain import current_head, record_event
 from ..columns import CHINA_STANDARD_TIME, utcnow
 from ..enforcement.document_catalogue import DocumentCatalogueError
 from ..enforcement.documents import allocate_serial, take_write_lock, today_in_china
@@ -461,6 +461,10 @@ def publish_bulletin(bulletin: Bulletin, *, actor: User, issued_on: date | None 
     serial = allocate_serial(COUNTER_KIND, "", printed.year)  # one series, whoever publishes
     number = reference.number(serial)
     context["number"] = number
+    # The audit log's head at publication, printed on the issue and frozen with it: the published
+    # paper pins the log's history up to that event (server/audit/checkpoints.py).
+    head = current_head()
+    context["audit_head"] = {"seq": head.seq, "hash": head.hash, "printed": head.printed}
     pdf = render_bulletin(context, number=number, user=actor, draft=False)
     relative = f"{BULLETINS_DIR}/{printed.year}/{bulletin.id}-{serial}-{uuid.uuid4().hex[:8]}.pdf"
     write_durably(pdf, Path(current_app.config["EVIDENCE_DIR"]) / relative, read_only=True)

@@ -79,3 +79,7 @@ def show_event(seq: int):
 def verification():
     """Walks the whole chain (read-only) each time it is opened, like `anfang audit verify`."""
     return render_template("audit/verification.html", report=service.verify_chain())
+
+
+# The checkpoint pages share this blueprint; importing them registers their routes on it.
+from . import checkpoints  # noqa: F401

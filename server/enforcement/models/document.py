@@ -46,6 +46,10 @@ class Document(db.Model):
     issued_on: Mapped[date] = mapped_column(Date)  # the date printed on the document
     issued_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The audit chain head when the document was issued, printed on it: the paper in a party's
+    # hands then pins the log's history up to that event (server/audit/checkpoints.py).
+    audit_head_seq: Mapped[int | None] = mapped_column(Integer)
+    audit_head_hash: Mapped[str | None] = mapped_column(String(64))
 
     issued_by: Mapped[User] = relationship()
 

@@ -3,14 +3,16 @@
 1. `select()` over 100,000 venue candidates and 2,000 inspector candidates built in memory from a
    fixed seed (spread over the 10 counties and the 44 categories of the reference data, about a
    third certified, some with recent visits and bookings), 1,000 assignments, every exclusion on.
-2. `create_draw()` end to end (snapshot queries, selection, rows, sealing, audit event) on a new
-   SQLite database with the demo registry (2,400 venues, 64 inspectors): every county, seven
-   categories, 100 assignments over a week, then close and verify.
+2. `create_draw()` then `contribute()` end to end (snapshot queries, the trial selection, the
+   commitment and audit event; then the selection on the completed seed, rows, sealing, audit
+   event) on a new SQLite database with the demo registry (2,400 venues, 64 inspectors): every
+   county, seven categories, 100 assignments over a week, then close (as at the window's end) and
+   verify.
 3. `create_draw()` end to end at city scale on a scratch database: after the migrations and the
    reference data, 100,000 venues over every county and category and 2,000 inspector users
    (spread over departments and counties, about a third certified) are bulk-inserted; then a
-   draw of 1,000 assignments over 7 days with every exclusion of the policy on (commit
-   included), close, and verify (timed). On SQLite always; on PostgreSQL with
+   draw of 1,000 assignments over 7 days with every exclusion of the policy on — created and
+   completed by the auditor's share, each step committed — close, and verify (timed). On SQLite always; on PostgreSQL with
    `--database-url postgresql+psycopg://…/<scratch db>` (its tables must not exist yet) or
    `--postgresql`, which creates a scratch database on 127.0.0.1:5432 and drops it afterwards.
 
@@ -44,6 +46,8 @@ INSPECTORS = 2_000
 SAMPLE = 1_000
 WINDOW_DAYS = 7
 BENCH_SEED = 20211214
+# The auditor's share that completes each draw's seed (docs/draw-algorithm.md §1).
+SHARE = "bench-share-0123456789abcdef"
 
 
 def _reference():
@@ -133,8 +137,11 @@ def bench_create_draw() -> dict[str, float]:
     from server import create_app
     from server.accounts.models.user import User
     from server.demo.registry import seed_demo
+    from server.columns import as_utc
+    from server.draws.closing import close_draw
     from server.draws.creation import create_draw
-    from server.draws.verification import close_draw, verify_draw
+    from server.draws.seeding import contribute
+    from server.draws.verification import verify_draw
     from server.extensions import db
     from server.registry.loader import load_reference
     from server.registry.models.reference import County
@@ -148,6 +155,7 @@ def bench_create_draw() -> dict[str, float]:
             seed_demo()
             db.session.commit()
             office = db.session.scalar(db.select(User).where(User.username == "office"))
+            auditor = db.session.scalar(db.select(User).where(User.username == "auditor"))
             start = datetime.now(timezone.utc) + timedelta(days=1)
             started = time.perf_counter()
             counties = list(db.session.scalars(db.select(County.code)))
@@ -157,8 +165,10 @@ def bench_create_draw() -> dict[str, float]:
                                sample_size=100, window_start=start, window_end=start + timedelta(days=7),
                                channel="cli")
             db.session.commit()
+            contribute(draw, auditor, SHARE, channel="cli")
+            db.session.commit()
             create_seconds = time.perf_counter() - started
-            close_draw(draw, office, channel="cli")
+            close_draw(draw, office, channel="cli", now=as_utc(draw.window_end))
             db.session.commit()
             started = time.perf_counter()
             report = verify_draw(draw)
@@ -207,8 +217,11 @@ def bench_create_draw_city(url: str, label: str) -> dict[str, float]:
 
     from server import create_app
     from server.accounts.models.user import User
+    from server.columns import as_utc
+    from server.draws.closing import close_draw
     from server.draws.creation import create_draw
-    from server.draws.verification import close_draw, verify_draw
+    from server.draws.seeding import contribute
+    from server.draws.verification import verify_draw
     from server.extensions import db
     from server.registry.loader import load_reference
     from server.registry.models.reference import County, Department, VenueCategory
@@ -228,8 +241,11 @@ def bench_create_draw_city(url: str, label: str) -> dict[str, float]:
             venue_rows, inspector_rows = _city_rows(counties, categories, departments)
             db.session.execute(sa.insert(Venue), venue_rows)
             db.session.execute(sa.insert(User), inspector_rows)
-            db.session.execute(sa.insert(User), [{"username": "bench-office", "display_name": "办公室",
-                                                  "role": "office", "is_active": True, "failed_logins": 0}])
+            db.session.execute(sa.insert(User), [
+                {"username": "bench-office", "display_name": "办公室", "role": "office", "is_active": True,
+                 "failed_logins": 0},
+                {"username": "bench-auditor", "display_name": "纪检", "role": "auditor", "is_active": True,
+                 "failed_logins": 0}])
             db.session.commit()
             load_seconds = time.perf_counter() - started
             del venue_rows, inspector_rows
@@ -238,6 +254,7 @@ def bench_create_draw_city(url: str, label: str) -> dict[str, float]:
                     connection.execute(sa.text("ANALYZE"))
                     connection.commit()
             office = db.session.scalar(sa.select(User).where(User.username == "bench-office"))
+            auditor = db.session.scalar(sa.select(User).where(User.username == "bench-auditor"))
             county_codes = [c.code for c in counties]
             category_codes = [c.code for c in categories]
             db.session.expire_all()
@@ -247,11 +264,16 @@ def bench_create_draw_city(url: str, label: str) -> dict[str, float]:
             draw = create_draw(office, counties=county_codes, categories=category_codes, sample_size=SAMPLE,
                                window_start=start, window_end=start + timedelta(days=WINDOW_DAYS), channel="cli")
             db.session.commit()
-            create_seconds = time.perf_counter() - started
+            commit_seconds = time.perf_counter() - started
+            started = time.perf_counter()
+            contribute(draw, auditor, SHARE, channel="cli")
+            db.session.commit()
+            contribute_seconds = time.perf_counter() - started
+            create_seconds = commit_seconds + contribute_seconds
             assignments = len(draw.assignments)
             assert assignments == SAMPLE, assignments
 
-            close_draw(draw, office, channel="cli")
+            close_draw(draw, office, channel="cli", now=as_utc(draw.window_end))
             db.session.commit()
             db.session.expire_all()
             started = time.perf_counter()
@@ -262,14 +284,15 @@ def bench_create_draw_city(url: str, label: str) -> dict[str, float]:
             # Peak Python memory of a second, identical draw (rolled back): tracemalloc slows it,
             # so it is not the timed one. It sees the first draw's assignments as history.
             tracemalloc.start()
-            create_draw(office, counties=county_codes, categories=category_codes, sample_size=SAMPLE,
-                        window_start=start, window_end=start + timedelta(days=WINDOW_DAYS), channel="cli")
+            again = create_draw(office, counties=county_codes, categories=category_codes, sample_size=SAMPLE,
+                                window_start=start, window_end=start + timedelta(days=WINDOW_DAYS), channel="cli")
+            contribute(again, auditor, SHARE, channel="cli")
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
             db.session.rollback()
             print(f"create_draw city ({label}): {VENUES} venues, {INSPECTORS} inspectors loaded in "
-                  f"{load_seconds:.1f} s -> {assignments} assignments over {WINDOW_DAYS} days; "
-                  f"verify {report.state}")
+                  f"{load_seconds:.1f} s -> {assignments} assignments over {WINDOW_DAYS} days "
+                  f"(create {commit_seconds:.2f} s + contribution {contribute_seconds:.2f} s); verify {report.state}")
             db.session.remove()
             db.engine.dispose()
     return {"create": create_seconds, "verify": verify_seconds, "peak": peak / 2**20}

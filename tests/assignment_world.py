@@ -97,8 +97,8 @@ def world(db, make_venue) -> World:
 def _placeholder_draw(creator: User, window_start, window_end) -> Draw:
     seed = os.urandom(32)
     digest = hashlib.sha256(b"placeholder").hexdigest()
-    return Draw(created_by_id=creator.id, parameters={"placeholder": True}, window_start=window_start,
-                window_end=window_end, commitment=hashlib.sha256(seed).hexdigest(),
+    return Draw(created_by_id=creator.id, status="committed", parameters={"placeholder": True},
+                window_start=window_start, window_end=window_end, commitment=hashlib.sha256(seed).hexdigest(),
                 sealed_seed=wrap_secret(seed, "draw-seed"), parameters_digest=digest, venues_digest=digest,
                 inspectors_digest=digest, result_digest=digest, venues_snapshot=b"x", inspectors_snapshot=b"x")
 

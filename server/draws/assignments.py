@@ -26,7 +26,7 @@ Services flush and never commit; the request or CLI command commits.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
@@ -43,7 +43,8 @@ from ..extensions import db
 from ..races import is_sqlite_busy
 from .assignment_access import TEAM_TARGET_STATUSES
 from .changes import record_change
-from .models.draw import Assignment, AssignmentMember, AssignmentTransition
+from .models.draw import Assignment, AssignmentMember, AssignmentTransition, Draw
+from .policy_settings import dispatch_lead_hours
 from .sealing import assignment_key, ensure_envelope, new_secrets, stored_reveal_code
 
 STATUS_LABELS = {
@@ -242,15 +243,18 @@ def _record_transition(assignment: Assignment, from_status: str, to_status: str,
 def dispatch(assignment: Assignment, actor: User, *, channel: str, now: datetime | None = None) -> str:
     """Dispatch the team: returns the reveal code, which is erased from the server as it is shown.
 
-    Office/admin only. The same statement that moves the row from `sealed` claims it and erases
-    the stored code, so two concurrent dispatches yield one code and the other gets 409. The
-    envelope is built here if no team member pulled it yet (it needs the code).
+    Office/admin only, from an open draw (`committed`) inside its window or at most the policy's
+    `dispatch.lead_hours` before it opens (409 otherwise). The same statement that moves the row
+    from `sealed` claims it and erases the stored code, so two concurrent dispatches yield one
+    code and the other gets 409. The envelope is built here if no team member pulled it yet (it
+    needs the code).
     """
     authorize(actor, "manage", assignment)
     now = now or utcnow()
     _check_allowed(assignment.status, "dispatched")
     if as_utc(assignment.window_end) <= now:
         raise Conflict("该任务的时间窗口已过，不能派发；请按过期处理。")
+    _check_draw_open(assignment.draw, now)
     code = stored_reveal_code(assignment)
     if code is None:
         raise Conflict("该任务的揭封码已不存在，不能派发。")
@@ -261,6 +265,28 @@ def dispatch(assignment: Assignment, actor: User, *, channel: str, now: datetime
     _record_transition(assignment, "sealed", "dispatched", actor, channel=channel,
                        details={"envelope_built": not had_envelope})
     return code
+
+
+# Why a draw that is not open dispatches nothing: a closed or cancelled draw's seed is public, so
+# its targets are computable by anyone; an awaiting draw has no assignments yet.
+DRAW_NOT_OPEN = {
+    "awaiting": "该抽查尚未录入随机数，任务尚未形成，不能派发。",
+    "closed": "该抽查已关闭，不能再派发任务。",
+    "cancelled": "该抽查已取消，不能派发任务。",
+}
+
+
+def _check_draw_open(draw: Draw, now: datetime) -> None:
+    if draw.status != "committed":
+        raise Conflict(DRAW_NOT_OPEN.get(draw.status, "该抽查不在进行中，不能派发。"), draw_status=draw.status)
+    start, end = as_utc(draw.window_start), as_utc(draw.window_end)
+    if now >= end:
+        raise Conflict(f"抽查窗口已于 {local_text(end)} 结束，不能再派发任务。", reason="after_window")
+    lead = dispatch_lead_hours()
+    earliest = start - timedelta(hours=lead)
+    if now < earliest:
+        raise Conflict(f"抽查窗口 {local_text(start)} 开始，最早可在开始前 {lead} 小时"
+                       f"（{local_text(earliest)}）派发。", reason="too_early")
 
 
 def reveal_online(assignment: Assignment, user: User, *, channel: str, now: datetime | None = None) -> str:

@@ -54,9 +54,30 @@ def new_draw(story, page, *, sample_size: int = 1) -> int:
     page.get_by_role("button", name="抽取并封存").click()
     heading = page.get_by_role("heading", name=re.compile(r"抽查第 \d+ 号"))
     expect(heading).to_be_visible()
-    expect(page.get_by_role("status")).to_contain_text("已完成抽查")
+    expect(page.get_by_role("status")).to_contain_text("待纪检监察人员录入随机数")
+    story.snap(page, "draw-awaiting-share")
+    draw_id = int(re.search(r"第 (\d+) 号", heading.inner_text()).group(1))
+    enter_share(story, draw_id)
+    page.reload()
+    expect(page.get_by_role("table", name="本次抽查的任务")).to_contain_text("已封存")
     story.snap(page, "draw-sealed")
-    return int(re.search(r"第 (\d+) 号", heading.inner_text()).group(1))
+    return draw_id
+
+
+def enter_share(story, draw_id: int) -> None:
+    """The auditor completes the draw's seed: 随机生成 in their own browser, then 录入并生成任务."""
+    auditor = story.login("auditor")
+    auditor.goto(f"/draws/{draw_id}/contribution")
+    expect(auditor.get_by_role("heading", name=re.compile(fr"抽查第 {draw_id} 号"))).to_be_visible()
+    auditor.get_by_role("button", name="随机生成").click()
+    share = auditor.get_by_label("随机数").input_value()
+    assert re.fullmatch(r"[0-9a-f]{32}", share), share
+    story.snap(auditor, "auditor-share")
+    auditor.get_by_role("button", name="录入并生成任务").click()
+    expect(auditor.get_by_role("status")).to_contain_text("随机数已录入")
+    story.snap(auditor, "auditor-share-entered")
+    auditor.context.close()
+    story.pages.remove(auditor)
 
 
 def dispatch_first(story, page, draw_id: int) -> Dispatched:

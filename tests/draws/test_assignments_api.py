@@ -359,7 +359,8 @@ def _seed(app, rounds: int) -> tuple[list[int], str, str]:
         session.flush()
         start = utcnow() - timedelta(hours=1)
         digest = hashlib.sha256(b"placeholder").hexdigest()
-        draw = Draw(created_by_id=office.id, parameters={}, window_start=start, window_end=start + timedelta(hours=6),
+        draw = Draw(created_by_id=office.id, status="committed", parameters={}, window_start=start,
+                    window_end=start + timedelta(hours=6),
                     commitment=digest, sealed_seed=wrap_secret(b"seed", "draw-seed"), parameters_digest=digest,
                     venues_digest=digest, inspectors_digest=digest, result_digest=digest, venues_snapshot=b"x",
                     inspectors_snapshot=b"x")

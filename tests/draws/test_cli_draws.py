@@ -1,5 +1,6 @@
-"""`anfang draw …`: create, close, verify (exit 0 / 1 / 2), show, export; one Chinese line and exit
-1 on bad input or an infeasible scope; no target ever printed."""
+"""`anfang draw …`: create, cancel, close (only once the window has ended), close-due, verify
+(exit 0 / 1 / 2), show, export; one Chinese line and exit 1 on bad input or an infeasible scope;
+no target ever printed."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from server.accounts.models.user import User
-from server.columns import CHINA_STANDARD_TIME
+from server.columns import CHINA_STANDARD_TIME, as_utc
 from server.draws.models.draw import Assignment, Draw
 from server.registry.models.reference import County, Department, VenueCategory
 
@@ -37,7 +38,8 @@ def world(db, make_venue):
               for n in range(5)]
     inspectors = [person(db, "inspector", county=other, enforcement_certificate_no=f"B{tag}{n}") for n in range(4)]
     world = {"tag": tag, "category": category, "county": county, "venues": venues, "inspectors": inspectors,
-             "office": person(db, "office"), "admin": person(db, "admin"), "inspector": inspectors[0]}
+             "office": person(db, "office"), "admin": person(db, "admin"), "auditor": person(db, "auditor"),
+             "inspector": inspectors[0]}
     # Committed (a savepoint here) so that a failing command's rollback keeps the world.
     db.session.commit()
     return world
@@ -75,13 +77,31 @@ def latest_draw(db) -> Draw:
     return db.session.scalar(sa.select(Draw).order_by(Draw.id.desc()).limit(1))
 
 
+def opened(cli, db, world, draw: Draw) -> Draw:
+    """The draw with its assignments: one awaiting its seed contribution gets the auditor's."""
+    if draw.status == "awaiting":
+        result = cli.invoke(args=["draw", "contribute", str(draw.id), "--random", "--by", world["auditor"].username])
+        assert result.exit_code == 0, result.output
+        db.session.refresh(draw)
+    assert draw.status == "committed"
+    return draw
+
+
+def after_window(monkeypatch, draw: Draw) -> None:
+    """Move the clock closing reads to just after the draw's window: only then may it be closed."""
+    later = as_utc(draw.window_end) + timedelta(minutes=1)
+    monkeypatch.setattr("server.draws.closing.utcnow", lambda: later)
+
+
 def test_create_prints_id_commitment_and_counts(cli, db, world):
     result = create(cli, world, "--meeting-point", "市防指办")
     assert result.exit_code == 0, result.output
     draw = latest_draw(db)
     assert f"已创建抽查 {draw.id}" in result.output and draw.commitment in result.output
-    assert "候选场所 5 个" in result.output and "生成密封任务 3 项" in result.output
+    assert "候选场所 5 个" in result.output and "录入随机数后生成密封任务" in result.output
+    assert f"anfang draw cancel {draw.id} --reason" in result.output
     assert_no_target(result, world)
+    draw = opened(cli, db, world, draw)
     assert [a.meeting_point for a in draw.assignments] == ["市防指办"] * 3
     assert draw.parameters["team"]["may_propose_penalties"] is True
 
@@ -89,7 +109,7 @@ def test_create_prints_id_commitment_and_counts(cli, db, world):
 def test_create_by_rate_and_without_penalties(cli, db, world):
     result = create(cli, world, "--rate", "40", "--no-penalties", sample=None)
     assert result.exit_code == 0, result.output
-    draw = latest_draw(db)
+    draw = opened(cli, db, world, latest_draw(db))
     assert len(draw.assignments) == 2  # ceil(5 × 40 %)
     assert draw.parameters["team"]["may_propose_penalties"] is False
 
@@ -118,15 +138,19 @@ def test_create_refuses_bad_times_and_other_roles(cli, db, world):
     assert_one_line_error(create(cli, world, by="nobody-at-all"), "nobody-at-all")
 
 
-def test_verify_close_verify_and_tamper(cli, db, world):
+def test_verify_close_verify_and_tamper(cli, db, world, monkeypatch):
     assert create(cli, world).exit_code == 0
-    draw = latest_draw(db)
+    draw = opened(cli, db, world, latest_draw(db))
 
     early = cli.invoke(args=["draw", "verify", str(draw.id)])
     assert early.exit_code == 2 and "种子尚未公开" in early.stderr
 
-    refused = cli.invoke(args=["draw", "close", str(draw.id), "--by", world["admin"].username])
-    assert_one_line_error(refused, "窗口尚未结束")
+    for user in ("admin", "office"):
+        refused = cli.invoke(args=["draw", "close", str(draw.id), "--by", world[user].username])
+        assert_one_line_error(refused, "窗口尚未结束", "窗口结束前只能取消（须说明理由）")
+    db.session.refresh(draw)
+    assert draw.status == "committed" and draw.revealed_seed is None
+    after_window(monkeypatch, draw)
     closed = cli.invoke(args=["draw", "close", str(draw.id), "--by", world["office"].username])
     assert closed.exit_code == 0, closed.output
     db.session.refresh(draw)
@@ -148,13 +172,14 @@ def test_verify_close_verify_and_tamper(cli, db, world):
 
 
 def test_unknown_draw_is_one_line(cli, world):
-    for command in (["verify", "424242"], ["show", "424242"], ["close", "424242", "--by", world["office"].username]):
+    for command in (["verify", "424242"], ["show", "424242"], ["close", "424242", "--by", world["office"].username],
+                    ["cancel", "424242", "--reason", "范围选错，重新抽取", "--by", world["office"].username]):
         assert_one_line_error(cli.invoke(args=["draw", *command]), "编号为 424242 的抽查不存在")
 
 
 def test_show_lists_teams_not_targets(cli, db, world):
     assert create(cli, world).exit_code == 0
-    draw = latest_draw(db)
+    draw = opened(cli, db, world, latest_draw(db))
     result = cli.invoke(args=["draw", "show", str(draw.id)])
     assert result.exit_code == 0, result.output
     assert draw.commitment in result.output and draw.venues_digest in result.output
@@ -163,15 +188,16 @@ def test_show_lists_teams_not_targets(cli, db, world):
     assert_no_target(result, world)
 
 
-def test_export_writes_what_an_independent_check_needs(cli, db, world, tmp_path):
+def test_export_writes_what_an_independent_check_needs(cli, db, world, tmp_path, monkeypatch):
     assert create(cli, world).exit_code == 0
-    draw = latest_draw(db)
+    draw = opened(cli, db, world, latest_draw(db))
     assert_one_line_error(cli.invoke(args=["draw", "export", str(draw.id), str(tmp_path)]), "尚未关闭")
-    cli.invoke(args=["draw", "close", str(draw.id), "--by", world["office"].username])
+    after_window(monkeypatch, draw)
+    assert cli.invoke(args=["draw", "close", str(draw.id), "--by", world["office"].username]).exit_code == 0
     result = cli.invoke(args=["draw", "export", str(draw.id), str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     exported = json.loads((tmp_path / "out" / "draw.json").read_text("utf-8"))
-    assert exported["seed"] == draw.revealed_seed
+    assert exported["office_seed"] == draw.revealed_seed
     for name, digest in (("venues", draw.venues_digest), ("inspectors", draw.inspectors_digest)):
         assert hashlib.sha256((tmp_path / "out" / f"{name}.json").read_bytes()).hexdigest() == digest
     parameters = json.loads((tmp_path / "out" / "parameters.json").read_text("utf-8"))
@@ -180,18 +206,24 @@ def test_export_writes_what_an_independent_check_needs(cli, db, world, tmp_path)
 
 def test_close_due_closes_only_draws_whose_window_ended(cli, db, world):
     assert create(cli, world).exit_code == 0
-    running = latest_draw(db)
+    running = opened(cli, db, world, latest_draw(db))
     assert create(cli, world, sample="1").exit_code == 0
-    ended = latest_draw(db)
-    # Its window is over, as if days had passed.
+    ended = opened(cli, db, world, latest_draw(db))
+    assert create(cli, world, sample="1").exit_code == 0
+    never_seeded = latest_draw(db)
+    assert never_seeded.status == "awaiting"
+    # Their windows are over, as if days had passed.
     past = datetime.now(CHINA_STANDARD_TIME) - timedelta(days=1)
-    db.session.execute(sa.update(Draw).where(Draw.id == ended.id).values(window_end=past))
+    db.session.execute(sa.update(Draw).where(Draw.id.in_([ended.id, never_seeded.id])).values(window_end=past))
     db.session.commit()
     result = cli.invoke(args=["draw", "close-due", "--by", world["admin"].username])
     assert result.exit_code == 0, result.output
     assert f"已关闭抽查 {ended.id}" in result.output and f"抽查 {running.id}" not in result.output
-    db.session.refresh(running)
-    db.session.refresh(ended)
-    assert (running.status, ended.status) == ("committed", "closed")
+    # A draw that never got its contribution formed no assignments: it is cancelled, with the reason.
+    assert f"已取消抽查 {never_seeded.id}（窗口结束时仍未录入随机数）" in result.output
+    for draw in (running, ended, never_seeded):
+        db.session.refresh(draw)
+    assert (running.status, ended.status, never_seeded.status) == ("committed", "closed", "cancelled")
+    assert never_seeded.cancel_reason == "窗口结束时仍未录入随机数" and never_seeded.revealed_seed
     again = cli.invoke(args=["draw", "close-due", "--by", world["admin"].username])
     assert again.exit_code == 0 and "没有窗口已结束" in again.output

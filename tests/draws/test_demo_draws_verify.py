@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from test_cli_assignments import assert_one_line_error
 
 from server.accounts.models.user import User
+from server.columns import as_utc
 from server.demo.cases import seed_demo_inspections
 from server.demo.registry import seed_demo
 from server.demo.week import seed_week_inspections
@@ -29,10 +30,10 @@ def demo_draws(db) -> list[Draw]:
     assert seed_week_inspections(3, end=END).inspections == 3 * 24
     office = db.session.scalar(sa.select(User).where(User.username == "office"))
     draws = list(db.session.scalars(sa.select(Draw).order_by(Draw.id)))
-    # The walkthrough's live draws keep their seed until closed; closing early is the office's right.
+    # The walkthrough's live draws keep their seed until closed, once their window has ended.
     for draw in draws:
         if draw.status != "closed":
-            close_draw(draw, office, channel="cli")
+            close_draw(draw, office, channel="cli", now=as_utc(draw.window_end))
     db.session.commit()  # a failing command's rollback must keep the demo
     return draws
 

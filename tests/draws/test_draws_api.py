@@ -1,5 +1,5 @@
-"""/api/v1/draws: create (201, 422, 409 problems), list, read, close, verify; roles; no target in
-any answer."""
+"""/api/v1/draws: create (201, 422, 409 problems), list, read, cancel, close (only once the window
+has ended), verify; roles; no target in any answer."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from server.accounts.auth import issue_device_token
 from server.accounts.models.user import User
 from server.audit.models.audit import AuditEvent
-from server.columns import utcnow
+from server.columns import as_utc, utcnow
 from server.draws.models.draw import Assignment, Draw
 from server.registry.models.reference import County, Department, VenueCategory
 
@@ -83,6 +83,22 @@ def create(client, world, user="office", **overrides):
     return client.post("/api/v1/draws", json=world.body(**overrides), headers=bearer(world.users[user]))
 
 
+def opened(client, world, created: dict) -> dict:
+    """The draw with its assignments: a draw still awaiting its seed contribution gets the auditor's."""
+    if created["status"] != "awaiting":
+        return created
+    response = client.post(f"/api/v1/draws/{created['id']}/contribution", json={"value": uuid.uuid4().hex},
+                           headers=bearer(world.users["auditor"]))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def after_window(monkeypatch, db, created: dict) -> None:
+    """Move the clock closing reads to just after the draw's window: only then may it be closed."""
+    later = as_utc(db.session.get(Draw, created["id"]).window_end) + timedelta(minutes=1)
+    monkeypatch.setattr("server.draws.closing.utcnow", lambda: later)
+
+
 def assert_no_target(response, world) -> None:
     raw = response.get_data()
     for haystack in (raw, raw.decode("utf-8").encode("unicode_escape")):
@@ -95,7 +111,10 @@ def assert_no_target(response, world) -> None:
 def test_office_creates_a_draw(client, db, world):
     response = create(client, world)
     assert response.status_code == 201, response.get_data(as_text=True)
-    body = response.get_json()
+    assert response.get_json()["status_label"] == "待录入随机数" and response.get_json()["assignments"] == []
+    opened(client, world, response.get_json())
+    # As the office sees it (the auditor who entered the share sees no teams while the draw is open).
+    body = client.get(f"/api/v1/draws/{response.get_json()['id']}", headers=bearer(world.users["office"])).get_json()
     assert body["status"] == "committed" and body["revealed_seed"] is None and len(body["commitment"]) == 64
     assert body["counts"] == {"venues": 6, "inspectors": body["counts"]["inspectors"], "assignments": 3, "skipped": 0}
     assert [a["position"] for a in body["assignments"]] == [1, 2, 3]
@@ -136,7 +155,9 @@ def test_other_roles_are_refused_everywhere(client, db, world, role):
         client.get("/api/v1/draws", headers=headers),
         client.get(f"/api/v1/draws/{created['id']}", headers=headers),
         client.post(f"/api/v1/draws/{created['id']}/close", headers=headers),
+        client.post(f"/api/v1/draws/{created['id']}/cancel", json={"reason": "范围选错，重新抽取"}, headers=headers),
         client.get(f"/api/v1/draws/{created['id']}/verification", headers=headers),
+        client.get("/api/v1/draws/cancellations", headers=headers),
     ]
     for response in calls:
         body = assert_problem(response, 403)
@@ -150,7 +171,10 @@ def test_auditor_reads_but_neither_creates_nor_closes(client, world):
     headers = bearer(world.users["auditor"])
     assert_problem(client.post("/api/v1/draws", json=world.body(), headers=headers), 403)
     assert_problem(client.post(f"/api/v1/draws/{created['id']}/close", headers=headers), 403)
+    assert_problem(client.post(f"/api/v1/draws/{created['id']}/cancel", json={"reason": "范围选错，重新抽取"},
+                               headers=headers), 403)
     assert client.get(f"/api/v1/draws/{created['id']}/verification", headers=headers).status_code == 200
+    assert client.get("/api/v1/draws/cancellations", headers=headers).status_code == 200
 
 
 def test_without_token_is_401(client, world):
@@ -204,15 +228,19 @@ def test_infeasible_scope_is_a_409_problem_naming_the_constraint(client, db, wor
     assert db.session.scalar(sa.select(sa.func.count(Draw.id))) == 0
 
 
-def test_close_then_verify(client, db, world):
-    created = create(client, world).get_json()
+def test_close_then_verify(client, db, world, monkeypatch):
+    created = opened(client, world, create(client, world).get_json())
     auditor = bearer(world.users["auditor"])
     before = client.get(f"/api/v1/draws/{created['id']}/verification", headers=auditor).get_json()
     assert before["state"] == "not_revealed" and not before["ok"] and "尚未公开" in before["message"]
 
-    admin_early = client.post(f"/api/v1/draws/{created['id']}/close", headers=bearer(world.users["admin"]))
-    assert "窗口尚未结束" in assert_problem(admin_early, 409)["detail"]
+    # Before the window ends no one may close, not even the office: that would be a silent cancellation.
+    for role in ("admin", "office"):
+        early = client.post(f"/api/v1/draws/{created['id']}/close", headers=bearer(world.users[role]))
+        assert "窗口结束前只能取消（须说明理由）" in assert_problem(early, 409)["detail"]
+    assert client.get(f"/api/v1/draws/{created['id']}", headers=auditor).get_json()["revealed_seed"] is None
 
+    after_window(monkeypatch, db, created)
     closed = client.post(f"/api/v1/draws/{created['id']}/close", headers=bearer(world.users["office"]))
     assert closed.status_code == 200
     seed = closed.get_json()["revealed_seed"]
@@ -229,12 +257,13 @@ def test_close_then_verify(client, db, world):
     again = client.post(f"/api/v1/draws/{created['id']}/close", headers=bearer(world.users["office"]))
     assert_problem(again, 409)
     actions = db.session.scalars(sa.select(AuditEvent.action).where(AuditEvent.object_type == "draw")).all()
-    assert actions == ["draw.created", "draw.closed"]
+    assert actions[0] == "draw.created" and actions.count("draw.closed") == 1 and actions[-1] == "draw.closed"
 
 
-def test_verification_reports_a_tampered_assignment(client, db, world):
-    created = create(client, world).get_json()
-    client.post(f"/api/v1/draws/{created['id']}/close", headers=bearer(world.users["office"]))
+def test_verification_reports_a_tampered_assignment(client, db, world, monkeypatch):
+    created = opened(client, world, create(client, world).get_json())
+    after_window(monkeypatch, db, created)
+    assert client.post(f"/api/v1/draws/{created['id']}/close", headers=bearer(world.users["office"])).status_code == 200
     assignment = db.session.get(Assignment, created["assignments"][0]["id"])
     unused = next(v for v in world.venues if v.id not in {a.venue_id for a in assignment.draw.assignments})
     db.session.execute(sa.update(Assignment).where(Assignment.id == assignment.id).values(venue_id=unused.id))
@@ -253,6 +282,9 @@ def test_openapi_documents_the_draw_endpoints(client):
     spec = client.get("/api/openapi.json").get_json()
     paths = spec["paths"]
     assert {"/api/v1/draws", "/api/v1/draws/{draw_id}", "/api/v1/draws/{draw_id}/close",
+            "/api/v1/draws/{draw_id}/cancel", "/api/v1/draws/cancellations",
             "/api/v1/draws/{draw_id}/verification"} <= paths.keys()
+    assert {"404", "409", "422"} <= paths["/api/v1/draws/{draw_id}/cancel"]["post"]["responses"].keys()
+    assert "reason" in spec["components"]["schemas"]["CancelRequest"]["properties"]
     assert paths["/api/v1/draws"]["post"]["summary"].startswith("Create a draw")
     assert "409" in paths["/api/v1/draws"]["post"]["responses"]

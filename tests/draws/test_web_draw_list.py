@@ -83,3 +83,26 @@ def test_bad_arguments(app, db, world, args, message):
 
 def test_inspectors_cannot_list_draws(app, db, world):
     assert session_of(app, world.users["team_leader"]).get("/draws").status_code == 403
+
+
+def test_every_status_is_labelled_and_cancelled_draws_show_reason_who_and_replacement(app, db, world, draws):
+    office = world.users["office"]
+    cancelled, replacement, waiting = draws[-1], draws[-2], draws[-3]
+    cancelled.status, cancelled.cancel_reason = "cancelled", "范围选错，应改抽餐饮场所"
+    cancelled.cancelled_by_id, cancelled.cancelled_at = office.id, utcnow()
+    cancelled.revealed_seed = "00" * 32
+    replacement.replaces_id = cancelled.id
+    waiting.status = "awaiting"
+    db.session.flush()
+    auditor = session_of(app, world.users["auditor"])
+    html = auditor.get("/draws").get_data(as_text=True)
+    for code, label in (("awaiting", "待录入随机数"), ("committed", "已抽取"), ("closed", "已关闭"),
+                        ("cancelled", "已取消")):
+        assert f'<option value="{code}">{label}</option>' in html
+        listed = ids_in(auditor.get("/draws", query_string={"status": code}).get_data(as_text=True))
+        assert {d.id for d in draws if d.status == code} <= set(listed)
+    assert f"<p>{office.display_name}，" in html and "取消；理由：范围选错，应改抽餐饮场所" in html
+    assert f'<a href="/draws/{cancelled.id}">替代第 {cancelled.id} 号（已取消）</a>' in html
+    assert f'被<a href="/draws/{replacement.id}">第 {replacement.id} 号</a>替代' in html
+    # One cancellation is under the policy's threshold: counted, not flagged.
+    assert "取消统计" in html and office.display_name in html and "超过阈值</span>" not in html

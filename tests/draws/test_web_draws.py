@@ -1,5 +1,5 @@
-"""Draw pages: the office draws, sees the sealed result, dispatches (code shown once), closes;
-the auditor verifies. Runs on the demo registry."""
+"""Draw pages: the office draws, sees the sealed result, dispatches (code shown once), closes once
+the window has ended; the auditor verifies. Runs on the demo registry."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import pytest
 import sqlalchemy as sa
 
 from sealing.envelope import open_with_code
+from server.accounts.models.user import User
 from server.audit.models.audit import AuditEvent
-from server.columns import CHINA_STANDARD_TIME
+from server.columns import CHINA_STANDARD_TIME, as_utc
 from server.demo.registry import DEMO_PASSWORD, seed_demo
 from server.draws.models.draw import Assignment, Draw
 from server.extensions import limiter
@@ -54,10 +55,25 @@ def draw_form(client, **overrides):
 
 
 def new_draw(client, db) -> Draw:
+    """A draw made on the page, with its assignments: one awaiting its seed contribution gets the
+    demo auditor's (entered through the service; the contribution page has tests of its own)."""
+    from server.draws.seeding import contribute
+
     response = draw_form(client)
     assert response.status_code == 302, response.get_data(as_text=True)
     draw_id = int(response.headers["Location"].rstrip("/").rsplit("/", 1)[1])
-    return db.session.get(Draw, draw_id)
+    draw = db.session.get(Draw, draw_id)
+    if draw.status == "awaiting":
+        contribute(draw, db.session.scalar(sa.select(User).where(User.username == "auditor")), "3f9a0c1e7b2d4a6e8c0f")
+        db.session.commit()
+    return draw
+
+
+def after_window(monkeypatch, draw: Draw) -> None:
+    """Move the clock closing and the draw page read to just after the draw's window."""
+    later = as_utc(draw.window_end) + timedelta(minutes=1)
+    monkeypatch.setattr("server.draws.closing.utcnow", lambda: later)
+    monkeypatch.setattr("server.draws.listing.utcnow", lambda: later)
 
 
 def test_office_draws_and_sees_a_sealed_result(client, db, demo):
@@ -132,13 +148,23 @@ def test_reading_a_target_on_a_page_is_audited(client, db, demo):
     assert assignment.venue.name not in str(event.details)
 
 
-def test_close_then_auditor_verifies(client, db, demo, app):
+def test_close_then_auditor_verifies(client, db, demo, app, monkeypatch):
     login(client, "office")
     draw = new_draw(client, db)
     before = client.get(f"/draws/{draw.id}/verification").get_data(as_text=True)
     assert "尚未公开" in before
-    response = client.post(f"/draws/{draw.id}/close", data={"csrf_token": csrf(client, f"/draws/{draw.id}"),
-                                                             "confirm": "y"})
+    close_url = f"/draws/{draw.id}/close"
+    # While the window runs the page offers cancelling (with a reason), not closing; a forged close is refused.
+    page = client.get(f"/draws/{draw.id}").get_data(as_text=True)
+    assert f'action="{close_url}"' not in page and f'action="/draws/{draw.id}/cancel"' in page
+    early = client.post(close_url, data={"csrf_token": csrf(client, f"/draws/{draw.id}"), "confirm": "y"})
+    assert early.status_code == 409 and "窗口结束前只能取消（须说明理由）" in early.get_data(as_text=True)
+    db.session.refresh(draw)
+    assert draw.status == "committed" and draw.revealed_seed is None
+
+    after_window(monkeypatch, draw)
+    assert f'action="{close_url}"' in client.get(f"/draws/{draw.id}").get_data(as_text=True)
+    response = client.post(close_url, data={"csrf_token": csrf(client, f"/draws/{draw.id}"), "confirm": "y"})
     assert response.status_code == 302
     client.post("/logout", data={"csrf_token": csrf(client, "/")})
 

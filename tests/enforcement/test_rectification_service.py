@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from rectification_world import K3, make_assignment, rectification_world, visit, world  # noqa: F401
 
 from server.audit.models.audit import AuditEvent
+from server.columns import as_utc
 from server.draws import assignments as assignment_service
 from server.draws.closing import close_draw
 from server.draws.models.draw import Assignment, Draw
@@ -116,8 +117,8 @@ def test_schedule_draws_one_sealed_reinspection_respecting_avoidance_and_is_idem
     assert again.scheduled == [] and again.failed == []
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Draw)) == draws
 
-    # A verifiable draw like any other.
-    close_draw(draw, office)
+    # A verifiable draw like any other, once its window has ended.
+    close_draw(draw, office, now=as_utc(draw.window_end))
     assert verify_draw(draw).state == MATCH
 
 
@@ -154,7 +155,7 @@ def drawn(rw, on, *, actor) -> list[tuple]:
 def scheduled(rw, db):
     order = issue(rw)
     [(_, assignment)] = drawn(rw, rw.after_deadline(), actor=rw.users["office"])
-    assignment_service.dispatch(assignment, rw.users["office"], channel="api")
+    assignment_service.dispatch(assignment, rw.users["office"], channel="api", now=as_utc(assignment.window_start))
     return order, assignment
 
 
@@ -227,7 +228,7 @@ def test_with_a_case_the_result_is_noted_on_the_case(db, client, rectification_w
     assert order.case_id == case.id and [link.violation_id for link in order.links] == [rw.violation.id]
     assert events(db, "case.rectification_ordered", case.id)
     [(_, assignment)] = drawn(rw, rw.after_deadline(), actor=rw.users["office"])
-    assignment_service.dispatch(assignment, rw.users["office"], channel="api")
+    assignment_service.dispatch(assignment, rw.users["office"], channel="api", now=as_utc(assignment.window_start))
     visit(client, rw.eligible, assignment, {"k3_visitors": 100})
     db.session.refresh(order)
     assert order.state == "passed"

@@ -1,20 +1,29 @@
-"""Draws (抽查): create a verifiable draw, list and read draws, close one, verify one.
+"""Draws (抽查): create a verifiable draw, list and read draws, cancel or close one, verify one.
 
 Answers list assignments by position, visit day and team, never by target: the office reads a
 target through the audited assignment target endpoint. The auditor sees an open draw's
-commitment and counts, its teams once it is closed (see `listing`). Office and admin create and close
-draws; the auditor reads and verifies them.
+commitment and counts, its teams once it is closed (see `listing`). Office and admin create,
+cancel (with a reason) and close draws (once the window has ended); the auditor reads them,
+verifies them and sees the cancellations per user and period.
 """
 
 from flask_login import current_user
 from flask_smorest import Blueprint
 
 from ...access import api_auth_required, get_authorized
-from ..creation import create_draw
-from ..listing import draw_summary, draws_for
-from ..models.draw import Draw
-from ..schemas.draw import DrawListItemSchema, DrawRequestSchema, DrawSchema, VerificationSchema
+from ..cancellation import cancel_draw
 from ..closing import close_draw
+from ..creation import create_draw
+from ..listing import cancellation_summary, draw_summary, draws_for
+from ..models.draw import Draw
+from ..schemas.draw import (
+    CancellationSummarySchema,
+    DrawCancelRequestSchema,
+    DrawListItemSchema,
+    DrawRequestSchema,
+    DrawSchema,
+    VerificationSchema,
+)
 from ..verification import verify_draw
 
 blp = Blueprint("draws", __name__, url_prefix="/api/v1/draws", description="抽查：可核验的随机抽取")
@@ -48,8 +57,20 @@ def create(data):
 @api_auth_required(*READERS)
 @blp.response(200, DrawListItemSchema(many=True))
 def list_draws():
-    """List draws, newest first."""
+    """List draws, newest first, cancelled ones with their reason and replacements with what they replace."""
     return [draw_summary(draw, _user(), with_assignments=False) for draw in draws_for(_user())]
+
+
+@blp.get("/cancellations")
+@api_auth_required(*READERS)
+@blp.response(200, CancellationSummarySchema)
+def cancellations():
+    """Count cancelled draws per user and period; flag users over the policy's threshold.
+
+    Periods are Beijing-time months and the last 30 days; a user with more than
+    `flag_threshold` cancellations in the last `flag_window_days` days is flagged.
+    """
+    return cancellation_summary(_user())
 
 
 @blp.get("/<int:draw_id>")
@@ -65,15 +86,32 @@ def get_draw(draw_id: int):
 @api_auth_required(*MANAGERS)
 @blp.response(200, DrawSchema)
 @blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT", description="已关闭，或窗口未结束而操作者不是领导小组办公室")
+@blp.alt_response(409, response="CONFLICT", description="窗口尚未结束（窗口结束前只能取消），或已关闭、已取消")
 def close(draw_id: int):
-    """Close a draw and reveal its seed.
+    """Close a draw whose window has ended and reveal its seed.
 
-    After the window any office or admin account may close it; before the window ends only the
-    office. From then on anyone with access can verify the draw.
+    From then on anyone with access can verify the draw. Before the window ends a draw can only
+    be cancelled, with a reason.
     """
     draw = get_authorized(Draw, draw_id, _user(), "manage")
     return draw_summary(close_draw(draw, _user(), channel="api"), _user())
+
+
+@blp.post("/<int:draw_id>/cancel")
+@api_auth_required(*MANAGERS)
+@blp.arguments(DrawCancelRequestSchema)
+@blp.response(200, DrawSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT", description="已关闭或已取消")
+@blp.alt_response(422, response="UNPROCESSABLE_ENTITY", description="未说明理由，或理由不足 4 个汉字")
+def cancel(data, draw_id: int):
+    """Cancel a draw, with a reason: reveal its seed and cancel its unfinished assignments.
+
+    The reason, who and when are shown in the draw list; a later draw over an overlapping scope
+    is linked to this one as its replacement.
+    """
+    draw = get_authorized(Draw, draw_id, _user(), "manage")
+    return draw_summary(cancel_draw(draw, _user(), data["reason"], "api"), _user())
 
 
 @blp.get("/<int:draw_id>/verification")

@@ -1,4 +1,4 @@
-"""`anfang draw` commands: create a draw, close it, verify it, show it.
+"""`anfang draw` commands: create a draw, cancel it (with a reason), close it, verify it, show it.
 
 Bad input ends with one Chinese line on stderr and exit code 1, never a traceback; commands that
 change something commit (the services only flush). `draw verify` exits 0 when the draw checks
@@ -22,7 +22,7 @@ from ...extensions import db
 from ..models.draw import Draw
 
 # AppGroup: its commands run inside an application context however the group is invoked.
-draw_cli = AppGroup("draw", help="抽查：创建、关闭（公开种子）、核验、查看。")
+draw_cli = AppGroup("draw", help="抽查：创建、取消（须说明理由）、关闭（公开种子）、核验、查看。")
 
 EXIT_MISMATCH = 1
 EXIT_NOT_REVEALED = 2
@@ -100,17 +100,22 @@ def create_command(counties, categories, sample, rate, window_from, window_to, t
         db.session.commit()
     except Problem as exc:
         fail(problem_line(exc))
-    click.echo(f"已创建抽查 {draw.id}（{draw.uuid}）：候选场所 {counts['venues']} 个，督查人员 {counts['inspectors']} 名，"
-               f"生成密封任务 {counts['assignments']} 项（跳过 {counts['skipped']} 个场所）。")
+    if draw.status == "awaiting":
+        click.echo(f"已创建抽查 {draw.id}（{draw.uuid}）：候选场所 {counts['venues']} 个，督查人员 {counts['inspectors']} 名；"
+                   "录入随机数后生成密封任务。")
+    else:
+        click.echo(f"已创建抽查 {draw.id}（{draw.uuid}）：候选场所 {counts['venues']} 个，督查人员 {counts['inspectors']} 名，"
+                   f"生成密封任务 {counts['assignments']} 项（跳过 {counts['skipped']} 个场所）。")
     click.echo(f"承诺值 sha256(种子)：{draw.commitment}")
-    click.echo("种子在关闭抽查时公开：anfang draw close " + str(draw.id) + " --by " + username)
+    click.echo(f"窗口结束后关闭并公开种子：anfang draw close {draw.id} --by {username}；"
+               f"此前放弃须取消并说明理由：anfang draw cancel {draw.id} --reason 理由 --by {username}")
 
 
 @draw_cli.command("close")
 @click.argument("draw_id")
-@click.option("--by", "username", help="操作人用户名（窗口结束前只能是领导小组办公室）。")
+@click.option("--by", "username", help="操作人用户名（领导小组办公室或系统管理员）。")
 def close_command(draw_id, username):
-    """关闭抽查并公开种子（此后任何有权限的人都可核验）。"""
+    """关闭窗口已结束的抽查并公开种子（此后任何有权限的人都可核验）；窗口结束前只能取消。"""
     from ..closing import close_draw
 
     if not username:
@@ -125,10 +130,31 @@ def close_command(draw_id, username):
     click.echo(f"核验：anfang draw verify {draw.id}")
 
 
+@draw_cli.command("cancel")
+@click.argument("draw_id")
+@click.option("--reason", help="取消的理由（中文，至少 4 个汉字）；抽查清单向纪检监察人员显示。")
+@click.option("--by", "username", help="操作人用户名（领导小组办公室或系统管理员）。")
+def cancel_command(draw_id, reason, username):
+    """取消抽查（须说明理由）：公开种子，取消未完成的任务；取消记录在抽查清单中可见。"""
+    from ..cancellation import cancel_draw
+
+    if not username:
+        fail("必须用 --by 指定操作人。")
+    if not reason:
+        fail("必须用 --reason 说明取消的理由。")
+    draw = _draw(draw_id)
+    try:
+        cancel_draw(draw, find_user(username), reason, "cli")
+        db.session.commit()
+    except Problem as exc:
+        fail(problem_line(exc))
+    click.echo(f"已取消抽查 {draw.id}（理由：{draw.cancel_reason}），公开种子：{draw.revealed_seed}")
+
+
 @draw_cli.command("close-due")
 @click.option("--by", "username", help="操作人用户名（领导小组办公室或系统管理员）。")
 def close_due_command(username):
-    """关闭所有窗口已结束的抽查并公开种子（可每天定时运行）。"""
+    """关闭所有窗口已结束的抽查并公开种子；窗口结束时仍未录入随机数的抽查予以取消（可每天定时运行）。"""
     from ..closing import close_due_draws
 
     if not username:
@@ -141,7 +167,10 @@ def close_due_command(username):
     if not closed:
         click.echo("没有窗口已结束而未关闭的抽查。")
     for draw in closed:
-        click.echo(f"已关闭抽查 {draw.id}，公开种子：{draw.revealed_seed}")
+        if draw.status == "cancelled":
+            click.echo(f"已取消抽查 {draw.id}（{draw.cancel_reason}），公开种子：{draw.revealed_seed}")
+        else:
+            click.echo(f"已关闭抽查 {draw.id}，公开种子：{draw.revealed_seed}")
 
 
 @draw_cli.command("verify")
@@ -157,11 +186,15 @@ def verify_command(draw_id):
     if report.state == MATCH:
         click.echo(f"抽查 {report.draw_id}：{report.message}")
         click.echo(f"承诺值 {report.commitment}；种子 {report.revealed_seed}")
-        return
-    click.echo(f"抽查 {report.draw_id}：{report.message}", err=True)
-    for reason in report.reasons:
-        click.echo(f"  - {reason}", err=True)
-    sys.exit(EXIT_MISMATCH)
+    else:
+        click.echo(f"抽查 {report.draw_id}：{report.message}", err=True)
+        for reason in report.reasons:
+            click.echo(f"  - {reason}", err=True)
+    # Warnings, not mismatches: they do not change the exit code.
+    for change in report.registry_changes:
+        click.echo(f"  提醒（名录在抽查后变化）：{change}")
+    if report.state != MATCH:
+        sys.exit(EXIT_MISMATCH)
 
 
 @draw_cli.command("show")
@@ -188,8 +221,17 @@ def show_command(draw_id):
     click.echo(f"  场所候选快照摘要：{draw.venues_digest}")
     click.echo(f"  督查人员候选快照摘要：{draw.inspectors_digest}")
     click.echo(f"  结果摘要：{draw.result_digest}")
+    if summary["replaces"]:
+        replaced = summary["replaces"]
+        click.echo(f"  替代第 {replaced['id']} 号（{replaced['status_label']}：{replaced['cancel_reason'] or '-'}）")
+    if draw.status == "cancelled":
+        who = (summary["cancelled_by"] or {}).get("username", "-")
+        click.echo(f"  已取消：{who}，{_local(draw.cancelled_at)}；理由：{draw.cancel_reason}")
+    if summary["replaced_by"]:
+        click.echo("  被替代：" + "、".join(f"第 {number} 号" for number in summary["replaced_by"]))
     if draw.revealed_seed:
-        click.echo(f"  种子（已公开）：{draw.revealed_seed}；关闭于 {_local(draw.closed_at)}")
+        when = f"关闭于 {_local(draw.closed_at)}" if draw.closed_at else f"取消于 {_local(draw.cancelled_at)}"
+        click.echo(f"  种子（已公开）：{draw.revealed_seed}；{when}")
     _print_assignments(draw)
 
 
@@ -202,8 +244,11 @@ def export_command(draw_id, directory):
 
     draw = _draw(draw_id)
     try:
-        target = export_draw(draw, directory)
+        target, export = export_draw(draw, directory)
+        db.session.commit()  # the draw.exported audit event
     except Problem as exc:
         fail(problem_line(exc))
-    click.echo(f"已导出抽查 {draw.id} 到 {target}：draw.json、parameters.json、venues.json、inspectors.json。"
-               "其中督查人员快照含其他任务的场所编号，请按密件保管。")
+    click.echo(f"已导出抽查 {draw.id} 到 {target}：{'、'.join(export.files)}。")
+    if export.redacted:
+        click.echo(f"删减版：{export.withheld_visits} 条到访记录属于尚在密封中的任务，未导出；督查人员快照摘要待这些任务"
+                   "揭封后重新导出完整快照再核对（docs/draw-export.md）。")

@@ -78,10 +78,27 @@ class DrawRequestSchema(StrictSchema):
             raise ValidationError("最多两位小数。", "rate")
 
 
+class DrawCancelRequestSchema(StrictSchema):
+    reason = fields.String(required=True, validate=validate.Length(max=500, error="最多 {max} 个字。"),
+                           error_messages={**_REQUIRED, "invalid": "须为字符串。"},
+                           metadata={"description": "取消的理由（中文，至少 4 个汉字）；抽查清单向纪检监察人员显示"})
+
+
 class DrawPersonSchema(ma.Schema):
     id = fields.Integer()
     username = fields.String()
     display_name = fields.String()
+
+
+class ReplacedDrawSchema(ma.Schema):
+    """The cancelled draw a draw was made in place of."""
+
+    id = fields.Integer()
+    status = fields.String()
+    status_label = fields.String()
+    cancel_reason = fields.String(allow_none=True)
+    cancelled_at = fields.DateTime(allow_none=True)
+    cancelled_by = fields.Nested(DrawPersonSchema, allow_none=True)
 
 
 class DrawMemberSchema(ma.Schema):
@@ -124,7 +141,8 @@ class DrawCountsSchema(ma.Schema):
 class DrawSchema(ma.Schema):
     id = fields.Integer()
     uuid = fields.String()
-    status = fields.String(metadata={"description": "committed（已承诺，种子保密）| closed（已关闭，种子公开）"})
+    status = fields.String(metadata={"description": "awaiting（待录入随机数）| committed（已抽取，种子保密）"
+                                                    "| closed（已关闭，种子公开）| cancelled（已取消，种子公开）"})
     status_label = fields.String()
     purpose = fields.String(metadata={"description": "sample（抽查）| reinspection（整改复查，范围为单个场所）"})
     created_at = fields.DateTime()
@@ -147,6 +165,13 @@ class DrawSchema(ma.Schema):
     parameters = fields.Dict(metadata={"description": "规范化的抽查参数（范围、数量、窗口、权重、回避规则）"})
     closed_at = fields.DateTime(allow_none=True)
     closed_by = fields.Nested(DrawPersonSchema, allow_none=True)
+    window_ended = fields.Boolean(metadata={"description": "窗口是否已结束；此后才能关闭，之前只能取消"})
+    cancel_reason = fields.String(allow_none=True, metadata={"description": "取消的理由"})
+    cancelled_at = fields.DateTime(allow_none=True)
+    cancelled_by = fields.Nested(DrawPersonSchema, allow_none=True)
+    replaces = fields.Nested(ReplacedDrawSchema, allow_none=True, metadata={
+        "description": "本抽查替代的、范围重叠且近期取消的抽查"})
+    replaced_by = fields.List(fields.Integer(), metadata={"description": "替代本抽查的抽查编号"})
     counts = fields.Nested(DrawCountsSchema)
     scope_note = fields.String(allow_none=True, metadata={
         "description": "整改复查抽查在关闭、任务揭封前，不能查看目标的读者只看到指定场所的数量，范围为空"})
@@ -157,6 +182,30 @@ class DrawSchema(ma.Schema):
 class DrawListItemSchema(DrawSchema):
     class Meta:
         exclude = ("assignments", "parameters")
+
+
+class CancellationUserSchema(ma.Schema):
+    user = fields.Nested(DrawPersonSchema, allow_none=True)
+    month = fields.Integer(metadata={"description": "本月（北京时间）取消次数"})
+    last_30_days = fields.Integer(metadata={"description": "近 30 天取消次数"})
+    flag_window = fields.Integer(metadata={"description": "策略统计期（flag_window_days 天）内取消次数"})
+    total = fields.Integer(metadata={"description": "累计取消次数"})
+    flagged = fields.Boolean(metadata={"description": "统计期内取消次数超过阈值"})
+
+
+class CancellationMonthSchema(ma.Schema):
+    month = fields.String(metadata={"description": "北京时间月份，如 2026-12"})
+    count = fields.Integer()
+
+
+class CancellationSummarySchema(ma.Schema):
+    users = fields.List(fields.Nested(CancellationUserSchema))
+    months = fields.List(fields.Nested(CancellationMonthSchema), metadata={"description": "最近几个月，新的在前"})
+    this_month = fields.String()
+    total = fields.Integer()
+    flag_window_days = fields.Integer()
+    flag_threshold = fields.Integer()
+    flagged = fields.Integer(metadata={"description": "被标记的用户数"})
 
 
 class VerificationSchema(ma.Schema):
@@ -170,3 +219,5 @@ class VerificationSchema(ma.Schema):
     digests = fields.Dict(keys=fields.String(), values=fields.String())
     assignments_checked = fields.Integer()
     skipped = fields.Integer()
+    registry_changes = fields.List(fields.String(), metadata={
+        "description": "提醒（不算不一致）：抽查后名录中变化且与抽查结果有关的场所、督查人员"})

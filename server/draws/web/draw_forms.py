@@ -1,4 +1,5 @@
-"""The form of the draw pages: scope and window of a new draw (each form carries a CSRF token)."""
+"""The forms of the draw pages: scope and window of a new draw, the reason for cancelling one
+(each form carries a CSRF token)."""
 
 from wtforms import (
     BooleanField,
@@ -6,6 +7,7 @@ from wtforms import (
     IntegerField,
     SelectMultipleField,
     StringField,
+    TextAreaField,
     ValidationError,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
@@ -43,3 +45,13 @@ class DrawForm(ChineseForm):
     def validate_window_end(self, field):
         if self.window_start.data and field.data and field.data <= self.window_start.data:
             raise ValidationError("结束时间应晚于开始时间。")
+
+
+class CancelDrawForm(ChineseForm):
+    """Cancelling a draw: the reason, in words, and an explicit confirmation."""
+
+    reason = TextAreaField("取消理由", validators=[
+        DataRequired(message="请写明取消的理由。"), Length(max=500, message="取消理由不超过 500 个字。"),
+    ])
+    confirm = BooleanField("确认取消：种子将公开，未完成的任务一并取消，取消记录对纪检监察人员可见",
+                           validators=[DataRequired(message="请勾选确认后再提交。")])

@@ -1,6 +1,7 @@
 """Pages for draws and their sealed assignments: the office creates a draw, sees its sealed
-result, dispatches teams (the reveal code is shown once) and follows progress; the auditor
-verifies closed draws."""
+result, dispatches teams (the reveal code is shown once), follows progress, cancels a draw with a
+reason or closes it once its window has ended; the auditor verifies closed draws and sees in the
+list every cancelled draw, what replaced it, and who cancels how often."""
 
 from __future__ import annotations
 
@@ -17,12 +18,13 @@ from ...web.navigation import add_nav_item
 from ...web.query_args import int_arg, listed, sort_arg, sort_links, text_arg
 from .. import assignment_access, assignment_reading, listing
 from .. import assignments as assignment_service
+from ..cancellation import cancel_draw
+from ..closing import close_draw
 from ..creation import create_draw
 from ..listing import draw_summary
 from ..models.draw import Draw
-from ..closing import close_draw
 from ..verification import verify_draw
-from .draw_forms import DrawForm
+from .draw_forms import CancelDrawForm, DrawForm
 
 bp = Blueprint("web_draws", __name__, template_folder="templates")
 
@@ -58,6 +60,7 @@ def list_draws():
                   errors)
     draws = [draw_summary(draw, current_user, with_assignments=False) for draw in page.items] if page else []
     return render_template("draws/list.html", draws=draws, page=page, filters=filters, errors=errors,
+                           cancellations=listing.cancellation_summary(current_user),
                            sort=text_arg("sort") or listing.LIST_DEFAULT_SORT,
                            statuses=listing.STATUS_LABELS, purposes=listing.PURPOSE_LABELS,
                            sort_columns=sort_columns,
@@ -86,21 +89,25 @@ def new_draw():
                 if field is not None:
                     field.errors = list(field.errors) + list(messages)
         else:
-            flash(f"已完成抽查 {draw.id}：抽取 {len(draw.assignments)} 个任务，目标已封存。", "success")
+            flash(f"已创建抽查 {draw.id}：种子和候选名单已锁定，待纪检监察人员录入随机数后生成密封任务。", "success")
             return redirect(url_for("web_draws.show_draw", draw_id=draw.id))
     return render_template("draws/new.html", form=form, problem=problem), 422 if form.errors or problem else 200
 
 
-@bp.get("/draws/<int:draw_id>")
-@web_role_required(*READERS)
-def show_draw(draw_id: int):
-    draw = get_authorized(Draw, draw_id, current_user)
+def _detail(draw: Draw, cancel_form: CancelDrawForm | None = None, problem: Problem | None = None):
     summary = draw_summary(draw, current_user)
     progress: dict[str, int] = {}
     for item in summary["assignments"]:
         progress[item["status_label"]] = progress.get(item["status_label"], 0) + 1
     return render_template("draws/detail.html", draw=summary, progress=progress, confirm=ConfirmForm(),
+                           cancel_form=cancel_form or CancelDrawForm(formdata=None), problem=problem,
                            can_manage=current_user.role in MANAGERS)
+
+
+@bp.get("/draws/<int:draw_id>")
+@web_role_required(*READERS)
+def show_draw(draw_id: int):
+    return _detail(get_authorized(Draw, draw_id, current_user))
 
 
 @bp.post("/draws/<int:draw_id>/close")
@@ -114,6 +121,25 @@ def close(draw_id: int):
     close_draw(draw, current_user, channel="web")
     flash("抽查已关闭，种子已公开，任何人可据此核验。", "success")
     return redirect(url_for("web_draws.verification", draw_id=draw_id))
+
+
+@bp.post("/draws/<int:draw_id>/cancel")
+@web_role_required(*MANAGERS)
+def cancel(draw_id: int):
+    draw = get_authorized(Draw, draw_id, current_user, "manage")
+    form = CancelDrawForm()
+    if not form.validate_on_submit():
+        return _detail(draw, form), 422
+    try:
+        with db.session.begin_nested():
+            cancel_draw(draw, current_user, form.reason.data, "web")
+    except Problem as exc:
+        if not exc.errors:
+            raise
+        form.reason.errors = list(form.reason.errors) + list(exc.errors.get("reason", [exc.detail]))
+        return _detail(draw, form, exc), exc.status
+    flash(f"抽查第 {draw.id} 号已取消，种子已公开；取消理由和替代关系在抽查清单中可见。", "success")
+    return redirect(url_for("web_draws.show_draw", draw_id=draw_id))
 
 
 @bp.get("/draws/<int:draw_id>/verification")

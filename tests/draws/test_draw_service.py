@@ -16,12 +16,12 @@ import sqlalchemy as sa
 from server.accounts.models.user import User
 from server.audit.models.audit import AuditEvent
 from server.columns import as_utc, utcnow
+from server.draws.closing import close_draw
 from server.draws.creation import DrawInfeasible, create_draw
-from server.draws.seeding import contribute
 from server.draws.models.draw import Assignment, AssignmentMember, AssignmentTransition, Draw
+from server.draws.seeding import contribute
 from server.draws.selection import canonical_json, commitment_of, digest
 from server.draws.server_keys import unwrap_secret
-from server.draws.closing import close_draw
 from server.draws.verification import MATCH, MISMATCH, NOT_REVEALED, verify_draw
 from server.errors import Conflict, Forbidden, Invalid
 from server.registry.models.reference import County, Department, VenueCategory
@@ -142,13 +142,16 @@ def test_draw_creates_sealed_assignments_with_teams(db, scope):
 def test_one_audit_event_anchors_the_digests_and_names_no_target(db, scope):
     before = db.session.scalar(sa.select(sa.func.max(AuditEvent.seq)))
     made = draw(scope)
-    events = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.seq > before)).all()
-    assert [e.action for e in events] == ["draw.created"]
-    details = events[0].details
-    for name in ("commitment", "parameters_digest", "venues_digest", "inspectors_digest", "result_digest"):
+    events = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.seq > before)
+                                .where(AuditEvent.object_type == "draw")).all()
+    # The commitment and digests when the office creates it; the share and the result after.
+    assert [e.action for e in events] == ["draw.created", "draw.seeded"]
+    details, seeded = events[0].details, events[1].details
+    for name in ("commitment", "parameters_digest", "venues_digest", "inspectors_digest"):
         assert details[name] == getattr(made, name)
-    assert (details["venues"], details["assignments"], details["skipped"]) == (8, 4, 0)
-    text = json.dumps(details, ensure_ascii=False)
+    assert "result_digest" not in details and seeded["result_digest"] == made.result_digest
+    assert (details["venues"], seeded["assignments"], seeded["skipped"]) == (8, 4, 0)
+    text = json.dumps(details, ensure_ascii=False) + json.dumps(seeded, ensure_ascii=False)
     for venue in scope.venues:
         assert venue.name not in text and venue.address not in text
     assert "venue_id" not in text
@@ -365,8 +368,10 @@ def test_demo_registry_draw_over_two_counties_and_three_categories(db):
 
     seed_demo()
     office = db.session.scalar(sa.select(User).where(User.username == "office"))
+    auditor = db.session.scalar(sa.select(User).where(User.username == "auditor"))
     made = create_draw(office, counties=["yiwu", "dongyang"], categories=["restaurant", "ktv", "hotel"],
                        sample_size=12, **window(days=3))
+    contribute(made, auditor, "演示纪检随机数-0123456789abcdef")
     assert len(made.assignments) == 12
     assert {a.venue.county.code for a in made.assignments} <= {"yiwu", "dongyang"}
     for assignment in made.assignments:

@@ -27,7 +27,7 @@ def test_schedule_prints_what_it_created_and_runs_idempotently(cli, db, rectific
     result = cli.invoke(args=["rectification", "schedule", "--today", day, "--by", office])
     assert result.exit_code == 0, result.output
     assert f"安排复查 1 项" in result.output and f"整改通知 {order.id}" in result.output
-    assert "已封存，待派发" in result.output
+    assert "待纪检监察人员录入随机数后生成密封任务" in result.output
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Draw).where(Draw.purpose == "reinspection")) == 1
 
     again = cli.invoke(args=["rectification", "schedule", "--today", day, "--by", office])

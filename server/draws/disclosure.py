@@ -2,7 +2,8 @@
 
 Office and admin read targets through the audited target read and see everything. Anyone else:
 - no teams while the draw is open — with 回避 a team's make-up tells the venue's county or
-  category (team members see their own team);
+  category (team members see their own team) — nor of a cancelled re-inspection, whose venue
+  the next one visits;
 - of a re-inspection draw (a draw of one named venue: the order it follows names the venue),
   neither the scope's venue list, county and category nor the day while the draw is open or any
   of its assignments is still sealed: the day of a re-inspection is as secret as its venue.
@@ -22,7 +23,10 @@ def sees_everything(reader: User | None) -> bool:
 
 
 def shows_teams(draw: Draw, reader: User | None) -> bool:
-    return sees_everything(reader) or draw.status == "closed"
+    """A cancelled sample draw's teams too: the auditor judges the cancellation by them, and its
+    targets are not drawn again. A cancelled re-inspection's venue is: it stays hidden."""
+    return (sees_everything(reader) or draw.status == "closed"
+            or (draw.status == "cancelled" and draw.purpose == "sample"))
 
 
 def hides_reinspection(draw: Draw, reader: User | None) -> bool:

@@ -324,3 +324,15 @@ def test_summary_counts_beijing_months(db, scope):  # noqa: F811
     assert summary["this_month"] == "2026-12" and summary["months"][0] == {"month": "2026-12", "count": 1}
     [row] = [r for r in summary["users"] if r["user"]["id"] == scope.office.id]
     assert (row["month"], row["last_30_days"], row["flagged"]) == (1, 1, False)
+
+
+def test_the_auditor_sees_the_teams_of_a_cancelled_sample_draw_but_not_of_a_cancelled_reinspection(db):
+    from server.accounts.models.user import User
+    from server.draws.disclosure import shows_teams
+    from server.draws.models.draw import Draw
+
+    auditor = User(role="auditor")
+    sample, reinspection = Draw(status="cancelled", purpose="sample"), Draw(status="cancelled", purpose="reinspection")
+    assert shows_teams(sample, auditor) and not shows_teams(reinspection, auditor)
+    assert not shows_teams(Draw(status="committed", purpose="sample"), auditor)
+    assert shows_teams(reinspection, User(role="office"))

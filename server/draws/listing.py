@@ -27,7 +27,7 @@ from .creation import created_event
 from .disclosure import hides_reinspection, shows_teams
 from .models.draw import Assignment, AssignmentMember, Draw
 from .policy_settings import cancellation_settings
-from .seeding import seeded_event
+from .seeding import contribution_source, seeded_event
 
 # --- reading ---------------------------------------------------------------------------------
 
@@ -127,6 +127,10 @@ def draw_summary(draw: Draw, reader: User | None, *, with_assignments: bool = Tr
         "venues_digest": draw.venues_digest,
         "inspectors_digest": draw.inspectors_digest,
         "result_digest": draw.result_digest,
+        "contribution_source": contribution_source(draw),
+        "contribution": draw.contribution,
+        "contributed_at": as_utc(draw.contributed_at),
+        "contributed_by": _person(db.session.get(User, draw.contributed_by_id) if draw.contributed_by_id else None),
         "closed_at": as_utc(draw.closed_at),
         "closed_by": _person(closed_by),
         "window_ended": as_utc(draw.window_end) <= utcnow(),

@@ -90,6 +90,8 @@ def test_the_auditors_page_takes_the_share_and_the_office_only_waits(client, db,
     url = f"/draws/{body['id']}/contribution"
 
     login(client, world.users["office"])
+    detail = client.get(f"/draws/{body['id']}").get_data(as_text=True)
+    assert "待录入随机数" in detail and "纪检监察人员录入随机数" in detail and url not in detail
     page = client.get(url).get_data(as_text=True)
     assert "等待纪检监察人员录入随机数" in page and 'name="value"' not in page
     # The office cannot post it either: the form is not taken from a role the policy does not name.
@@ -98,6 +100,7 @@ def test_the_auditors_page_takes_the_share_and_the_office_only_waits(client, db,
     assert assignments_of(db, body["id"]) == 0
 
     login(client, world.users["auditor"])
+    assert f'href="{url}"' in client.get(f"/draws/{body['id']}").get_data(as_text=True)
     page = client.get(url).get_data(as_text=True)
     assert 'name="value"' in page and "data-seed-share" in page and "seed_share.js" in page
     too_short = client.post(url, data={"value": "123", "csrf_token": csrf(client, url)})
@@ -109,3 +112,4 @@ def test_the_auditors_page_takes_the_share_and_the_office_only_waits(client, db,
                                                            AuditEvent.object_id == str(body["id"])))
     assert seeded.channel == "web" and seeded.details["contribution"] == SHARE
     assert SHARE in client.get(url).get_data(as_text=True)
+    assert SHARE in client.get(f"/draws/{body['id']}").get_data(as_text=True)

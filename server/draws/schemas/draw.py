@@ -156,12 +156,19 @@ class DrawSchema(ma.Schema):
     may_propose_penalties = fields.Boolean()
     policy_version = fields.String()
     algorithm = fields.String()
-    commitment = fields.String(metadata={"description": "sha256(种子)，十六进制；抽查时即公布"})
-    revealed_seed = fields.String(allow_none=True, metadata={"description": "关闭后公开的种子（十六进制）"})
+    commitment = fields.String(metadata={"description": "sha256(承诺的种子)，十六进制；创建抽查时即公布"})
+    revealed_seed = fields.String(allow_none=True, metadata={"description": "关闭或取消后公开的承诺的种子（十六进制）"})
     parameters_digest = fields.String()
     venues_digest = fields.String()
     inspectors_digest = fields.String()
-    result_digest = fields.String(metadata={"description": "HMAC-SHA256(种子, 规范化结果)；种子公开后可核对"})
+    result_digest = fields.String(allow_none=True, metadata={
+        "description": "HMAC-SHA256(抽取种子, 规范化结果)；录入随机数后才有，种子公开后可核对"})
+    contribution_source = fields.String(allow_none=True, metadata={
+        "description": "随机数来源：auditor（纪检监察人员录入）| public（事先指定的公开数值）；旧抽查为空"})
+    contribution = fields.String(allow_none=True, metadata={
+        "description": "录入的随机数；抽取种子 = HMAC-SHA256(承诺的种子, \"anfang-draw-seed:\" + 随机数)"})
+    contributed_at = fields.DateTime(allow_none=True)
+    contributed_by = fields.Nested(DrawPersonSchema, allow_none=True)
     parameters = fields.Dict(metadata={"description": "规范化的抽查参数（范围、数量、窗口、权重、回避规则）"})
     closed_at = fields.DateTime(allow_none=True)
     closed_by = fields.Nested(DrawPersonSchema, allow_none=True)
@@ -216,7 +223,10 @@ class VerificationSchema(ma.Schema):
     reasons = fields.List(fields.String(), metadata={"description": "不一致之处"})
     commitment = fields.String()
     revealed_seed = fields.String(allow_none=True)
-    digests = fields.Dict(keys=fields.String(), values=fields.String())
+    digests = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True))
+    contribution = fields.String(allow_none=True, metadata={"description": "录入的随机数"})
+    seed = fields.String(allow_none=True, metadata={
+        "description": "抽取种子（十六进制）= HMAC-SHA256(承诺的种子, \"anfang-draw-seed:\" + 随机数)"})
     assignments_checked = fields.Integer()
     skipped = fields.Integer()
     registry_changes = fields.List(fields.String(), metadata={

@@ -23,6 +23,7 @@ from ..closing import close_draw
 from ..creation import create_draw
 from ..listing import draw_summary
 from ..models.draw import Draw
+from ..seeding import may_contribute
 from ..verification import verify_draw
 from .draw_forms import CancelDrawForm, DrawForm
 
@@ -100,6 +101,7 @@ def _detail(draw: Draw, cancel_form: CancelDrawForm | None = None, problem: Prob
     for item in summary["assignments"]:
         progress[item["status_label"]] = progress.get(item["status_label"], 0) + 1
     return render_template("draws/detail.html", draw=summary, progress=progress, confirm=ConfirmForm(),
+                           may_contribute=may_contribute(draw, current_user),
                            cancel_form=cancel_form or CancelDrawForm(formdata=None), problem=problem,
                            can_manage=current_user.role in MANAGERS)
 

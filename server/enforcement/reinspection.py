@@ -92,7 +92,6 @@ def schedule_reinspections(today: date | None = None, *, actor: User, channel: s
     end = start + timedelta(days=config.reinspection_window_days)
     for order in due:
         from_state = order.state
-        replaced = order.reinspection_assignment_id
         venue = db.session.get(Venue, order.venue_id)
         try:
             with db.session.begin_nested():
@@ -107,9 +106,11 @@ def schedule_reinspections(today: date | None = None, *, actor: User, channel: s
                       reinspection_assignment_id=None, reinspection_scheduled_at=utcnow()):
             raise Conflict(f"整改通知 {order.id} 刚被其他操作改动，请重新运行。")
         set_committed_value(order, "reinspection_assignment", None)
+        # Recorded on the draw and naming neither the order nor its earlier re-inspection: the
+        # auditor reads the audit log, and the order names the venue. The order row keeps the link
+        # (reinspection_draw_id); the result event on the order names the assignment once visited.
         record_event("rectification.reinspection_scheduled", actor=actor, channel=channel,
-                     object_type="rectification_order", object_id=order.id,
-                     details={"draw_id": draw.id, "replaces_assignment_id": replaced})
+                     object_type="draw", object_id=draw.id)
         report.scheduled.append((order, draw))
     return report
 

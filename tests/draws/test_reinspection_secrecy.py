@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import sys
+import uuid
 from datetime import timedelta
 from html import unescape
 from pathlib import Path
@@ -29,6 +30,7 @@ from web_session import login
 
 from server.accounts.models.user import User
 from server.draws.models.draw import Assignment, Draw
+from server.draws.seeding import contribute
 from server.enforcement import rectification_issuing as issuing
 from server.enforcement import reinspection
 from server.enforcement.rectification import china_today
@@ -72,8 +74,12 @@ def scenario(db, rectification_world):  # noqa: F811
     ids = {"order_id": order.id, "venue_id": rw.museum.id, "violation_id": rw.violation.id}
 
     def schedule() -> Assignment:
-        [(_, assignment)] = reinspection.schedule_reinspections(china_today(), actor=rw.users["office"]).scheduled
-        ids.update(draw_id=assignment.draw_id, assignment_id=assignment.id)
+        """Drawn by the daily job, its team formed once the auditor's share is in."""
+        [(_, draw)] = reinspection.schedule_reinspections(china_today(), actor=rw.users["office"]).scheduled
+        if draw.status == "awaiting":
+            contribute(draw, rw.users["auditor"], f"纪检随机数-{uuid.uuid4().hex}")
+        assignment = db.session.scalar(sa.select(Assignment).where(Assignment.draw_id == draw.id))
+        ids.update(draw_id=draw.id, assignment_id=assignment.id)
         db.session.commit()
         return assignment
 
@@ -246,3 +252,14 @@ def test_reinspection_audit_events_name_no_venue_day_or_team(db, scenario):
     text = " ".join(str(event.details) for event in events)
     assert str(assignment.visit_date) not in text and rw.museum.name not in text
     assert "venue_id" not in text and not any(m.user.username in text for m in assignment.members)
+    # Nothing leads from the draw to the order (whose page names the venue): not the details, not
+    # the object the scheduling event is recorded on. The order row keeps the link.
+    order_id = scenario["ids"]["order_id"]
+    assert "rectification_order" not in text and "order" not in text
+    assert all(event.object_type == "draw" for event in events), [(e.action, e.object_type) for e in events]
+    assert not db.session.scalars(sa.select(AuditEvent).where(
+        AuditEvent.object_type == "rectification_order", AuditEvent.object_id == str(order_id),
+        AuditEvent.occurred_at >= min(event.occurred_at for event in events))).all()
+    db.session.refresh(scenario["order"])
+    assert scenario["order"].reinspection_draw_id == assignment.draw_id
+    assert scenario["order"].reinspection_assignment_id == assignment.id

@@ -51,7 +51,9 @@ def test_every_demo_draw_verifies_and_exports(cli, db, demo_draws, tmp_path):
         out = tmp_path / str(draw.id)
         for name, digest in (("venues", draw.venues_digest), ("inspectors", draw.inspectors_digest)):
             assert hashlib.sha256((out / f"{name}.json").read_bytes()).hexdigest() == digest
-        assert json.loads((out / "draw.json").read_text("utf-8"))["seed"] == draw.revealed_seed
+        exported = json.loads((out / "draw.json").read_text("utf-8"))
+        assert exported["office_seed"] == draw.revealed_seed and exported["seed"] == report.seed
+        assert exported["contribution"] == draw.contribution and exported["contribution_source"] == "auditor"
     # The week's venues recur (repeated violations for the accountability report).
     week_venues = [a.venue_id for draw in demo_draws if draw.purpose == "reinspection" for a in draw.assignments]
     assert len(week_venues) > len(set(week_venues))

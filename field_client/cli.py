@@ -19,6 +19,7 @@ import click
 from rich.table import Table
 
 from . import fieldwork
+from . import sync as syncing
 from .command_line import Fail, FieldGroup, console, handled, local_text, open_store, server_connection
 from .http import normalise_server_url, request_json
 from .record_commands import amend, finding, note, penalty, photo, record, reveal, sign, submit
@@ -100,7 +101,7 @@ def _checked_rules(answer) -> list[dict]:
     return answer
 
 
-@main.command(help="下载本组的督查任务（含密封信封）和检查规则，供离线使用。")
+@main.command(help="下载本组的督查任务（已派发的含密封信封）和检查规则，供离线使用。")
 @click.pass_context
 @handled
 def pull(ctx):
@@ -111,7 +112,12 @@ def pull(ctx):
         rules = _checked_rules(request_json("GET", f"{server_url}/api/v1/reference/rules", token=token))
         version = hashlib.sha256(canonical_json(rules)).hexdigest()[:16]
         count = fieldwork.store_pull(store, assignments, rules, version)
-    click.echo(f"已下载 {count} 项任务、{len(rules)} 条规则（规则版本 {version}）。")
+        # Then the server's changes, as the phone app does: the statuses since, and the offline
+        # reveal clock tolerance the reveal needs.
+        syncing.pull(store, server_url, token)
+        sealed = sum(1 for data in assignments if data["status"] == "sealed")
+    click.echo(f"已下载 {count} 项任务、{len(rules)} 条规则（规则版本 {version}）。"
+               + (f"其中 {sealed} 项尚未派发，派发后再次下载才有信封。" if sealed else ""))
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -179,7 +185,8 @@ def show(ctx, assignment):
         out.print(f"组员：{names or '无'}")
         target = fieldwork.target_of(row)
         if target is None:
-            out.print("督查对象：未揭封（anfang-field reveal 揭封后显示）")
+            out.print("督查对象：尚未派发（派发后联网运行 anfang-field pull 下载信封）" if row["status"] == "sealed"
+                      else "督查对象：未揭封（anfang-field reveal 揭封后显示）")
             return
         out.print(f"督查对象：{target.get('name')}（{target.get('category')}，{target.get('county')}）")
         out.print(f"地址：{target.get('address')}  核定人数：{target.get('approved_capacity')}")

@@ -7,6 +7,7 @@ Each verb writes its rows and their outbox operations in one transaction. The co
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import json
 import sqlite3
@@ -15,7 +16,7 @@ from pathlib import Path
 import rulecheck
 
 from . import photos as photo_files
-from .store import Store, StoreError, new_uuid, now_utc
+from .store import DROPPED_ENVELOPE_STATUSES, REVEAL_TOLERANCE_KEY, Store, StoreError, new_uuid, now_utc
 
 PENALTY_TYPES = {"warning": "警告", "fine": "罚款", "suspend": "责令停业整顿"}
 NOTE_KINDS = {"positive": "正面典型", "negative": "反面典型"}
@@ -43,6 +44,41 @@ def find_assignment(store: Store, ident: str) -> sqlite3.Row:
     if not rows or not ident:
         raise StoreError(f"本机没有任务 {ident}；请先运行 anfang-field pull，或用 anfang-field list 查看。")
     return rows[0]
+
+
+def server_time(text: str | None) -> dt.datetime | None:
+    """A time the server sent (ISO 8601; UTC when it carries no offset)."""
+    if not text:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def reveal_tolerance(store: Store) -> dt.timedelta:
+    """The clock tolerance the server gave at the last change pull; none until it has given one."""
+    value = store.get_config(REVEAL_TOLERANCE_KEY)
+    return dt.timedelta(seconds=int(value)) if value and value.isdigit() else dt.timedelta(0)
+
+
+def offline_reveal_refusal(store: Store, assignment: sqlite3.Row, now: dt.datetime) -> tuple | None:
+    """Why an offline reveal is not allowed now, by this device's clock: None when it is, else
+    (reason, window start, window end). Reasons: "sealed" (not dispatched yet), "dropped"
+    (cancelled or expired), "before" / "after" the window widened by the server's tolerance."""
+    status = assignment["status"]
+    if status == "sealed":
+        return "sealed", None, None
+    if status in DROPPED_ENVELOPE_STATUSES:
+        return "dropped", None, None
+    start, end = server_time(assignment["window_start"]), server_time(assignment["window_end"])
+    tolerance = reveal_tolerance(store)
+    if start is not None and now < start - tolerance:
+        return "before", start, end
+    if end is not None and now >= end + tolerance:
+        return "after", start, end
+    return None
 
 
 def target_of(assignment: sqlite3.Row) -> dict | None:
@@ -180,6 +216,7 @@ def store_pull(store: Store, assignments: list[dict], rules: list[dict], rules_v
     with store.change() as tx:
         for data in assignments:
             envelope = data.get("envelope")
+            dropped = data["status"] in DROPPED_ENVELOPE_STATUSES
             tx.execute(
                 """INSERT INTO assignments (id, uuid, draw_id, position, status, status_label, visit_date,
                        window_start, window_end, meeting_point, may_propose_penalties, members, envelope, pulled_at)
@@ -189,7 +226,9 @@ def store_pull(store: Store, assignments: list[dict], rules: list[dict], rules_v
                        visit_date = excluded.visit_date, window_start = excluded.window_start,
                        window_end = excluded.window_end, meeting_point = excluded.meeting_point,
                        may_propose_penalties = excluded.may_propose_penalties, members = excluded.members,
-                       envelope = COALESCE(excluded.envelope, assignments.envelope), pulled_at = excluded.pulled_at""",
+                       envelope = CASE WHEN :dropped THEN NULL
+                                       ELSE COALESCE(excluded.envelope, assignments.envelope) END,
+                       pulled_at = excluded.pulled_at""",
                 {"id": data["id"], "uuid": data["uuid"], "draw_id": data.get("draw_id"),
                  "position": data.get("position"), "status": data["status"],
                  "status_label": data.get("status_label"), "visit_date": data.get("visit_date"),
@@ -197,7 +236,7 @@ def store_pull(store: Store, assignments: list[dict], rules: list[dict], rules_v
                  "meeting_point": data.get("meeting_point"),
                  "may_propose_penalties": bool(data.get("may_propose_penalties")),
                  "members": json.dumps(data.get("members") or [], ensure_ascii=False),
-                 "envelope": envelope, "pulled_at": pulled_at},
+                 "envelope": None if dropped else envelope, "dropped": dropped, "pulled_at": pulled_at},
             )
         tx.execute("INSERT INTO rules (id, version, bundle, pulled_at) VALUES (1, ?, ?, ?)"
                    " ON CONFLICT (id) DO UPDATE SET version = excluded.version, bundle = excluded.bundle,"

@@ -5,6 +5,7 @@ work on the local store alone (an online reveal excepted)."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -14,7 +15,7 @@ import rulecheck
 import sealing
 
 from . import fieldwork
-from .command_line import Fail, console, handled, open_store, server_connection
+from .command_line import Fail, console, handled, local_text, open_store, server_connection
 from .http import request_json
 from .photos import inspect_image
 from .store import Store, StoreError
@@ -46,6 +47,8 @@ def reveal(ctx, assignment, code, lat, lon):
         row = fieldwork.find_assignment(store, assignment)
         if fieldwork.inspection_of(store, row) is not None:
             raise Fail(f"任务 {row['id']} 已揭封签到。")
+        if code is not None:
+            _check_offline_reveal(store, row)
         if row["envelope"] is None:
             raise Fail(f"本机没有任务 {row['id']} 的信封；请联网运行 anfang-field pull。")
         if code is not None:
@@ -60,6 +63,22 @@ def reveal(ctx, assignment, code, lat, lon):
             how = "online"
         fieldwork.reveal(store, row, target, how=how, latitude=latitude, longitude=longitude)
     click.echo(f"已揭封并签到。督查对象：{target.get('name')}，地址：{target.get('address')}")
+
+
+def _check_offline_reveal(store: Store, row) -> None:
+    """Refuse an offline reveal the server would flag: before dispatch, after cancellation or
+    expiry, or outside the window (by this device's clock, with the server's tolerance)."""
+    refusal = fieldwork.offline_reveal_refusal(store, row, datetime.now(UTC))
+    if refusal is None:
+        return
+    reason, start, end = refusal
+    if reason == "sealed":
+        raise Fail(f"任务 {row['id']} 尚未派发，不能揭封；派发后请联网运行 anfang-field pull 下载信封。")
+    if reason == "dropped":
+        raise Fail(f"任务 {row['id']} {row['status_label'] or row['status']}，不能揭封。")
+    when = "尚未开始" if reason == "before" else "已结束"
+    raise Fail(f"任务 {row['id']} 的时间窗口{when}，不能离线揭封：时间窗口为 {local_text(start.isoformat())} 至 "
+               f"{local_text(end.isoformat())}（北京时间），本机时间 {local_text(datetime.now(UTC).isoformat())}。")
 
 
 def _record_context(store: Store, assignment: str, *, for_amendment: bool = False):

@@ -22,6 +22,11 @@ DB_NAME = "field.sqlite3"
 TOKEN_NAME = "token"
 PHOTOS_DIR = "photos"
 HOME_ENV = "ANFANG_FIELD_HOME"
+# The server serves no envelope of an assignment that will not be visited; the device drops its
+# copy (and any key) when it hears of either status, by the assignment list or the change pull.
+DROPPED_ENVELOPE_STATUSES = ("cancelled", "expired")
+# The offline reveal clock tolerance (seconds) the server's change pull last gave (config key).
+REVEAL_TOLERANCE_KEY = "reveal_clock_tolerance_s"
 
 # Each entry upgrades the schema from version N to N + 1 (PRAGMA user_version).
 MIGRATIONS = [

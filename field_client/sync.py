@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .chunking import ChunkSizer
 from .http import ServerError, request_json
-from .store import Store, now_utc
+from .store import DROPPED_ENVELOPE_STATUSES, REVEAL_TOLERANCE_KEY, Store, now_utc
 from .tus import TusClient, TusError
 
 PUSH_BATCH = 500
@@ -342,6 +342,8 @@ def _apply_change(tx, change: dict, moment: str) -> None:
         ident = int(entity_id) if entity_id.isdigit() else None
         tx.execute("UPDATE assignments SET status = ?, status_label = COALESCE(?, status_label)"
                    " WHERE uuid = ? OR id = ?", (status, label, entity_id, ident))
+        if status in DROPPED_ENVELOPE_STATUSES:
+            tx.execute("UPDATE assignments SET envelope = NULL WHERE uuid = ? OR id = ?", (entity_id, ident))
 
 
 def pull(store: Store, server_url: str, token: str) -> PullOutcome:
@@ -356,6 +358,10 @@ def pull(store: Store, server_url: str, token: str) -> PullOutcome:
         head = answer.get("head")
         if isinstance(head, int) and not isinstance(head, bool) and next_cursor > head:
             raise ServerError(f"服务器的游标 {next_cursor} 超过其当前的变化序号 {head}，未保存。")
+        tolerance = answer.get("reveal_clock_tolerance_s")
+        if isinstance(tolerance, int) and not isinstance(tolerance, bool) and tolerance >= 0 \
+                and store.get_config(REVEAL_TOLERANCE_KEY) != str(tolerance):
+            store.set_config({REVEAL_TOLERANCE_KEY: str(tolerance)})
         if changes or next_cursor != cursor:
             moment = now_utc()
             with store.change() as tx:

@@ -80,6 +80,9 @@ class Config:
     # The office dashboard lists a team on a revealed or started assignment whose devices have
     # not reached the server for this long: an offline device may hold a finished record.
     QUIET_TEAM_AFTER_HOURS = int(os.environ.get("QUIET_TEAM_AFTER_HOURS", "4"))
+    # Device clock drift allowed to an offline reveal on each side of the assignment's window;
+    # the field pull hands it to the clients (server.field.reveal_checks says why).
+    REVEAL_CLOCK_TOLERANCE_SECONDS = int(os.environ.get("REVEAL_CLOCK_TOLERANCE_SECONDS", "600"))
 
     # Photo uploads (tus). A phone photo is a few MB; 50 MiB leaves room for HEIC bursts and
     # large sensors while bounding what one request can make the server store.

@@ -6,11 +6,13 @@ import exifr from "exifr";
 import { canonicalJson, sha256Hex } from "./digest.js";
 import { EnvelopeError, openWithCode, openWithKey } from "./envelope.js";
 import { evaluateRule } from "./evaluator.js";
-import { checkinRadius, distanceToVenue, hasPosition, outsideWindow } from "./geo.js";
+import { checkinRadius, distanceToVenue, hasPosition, outsideWindow, revealWindowSide } from "./geo.js";
 import {
-  Change, FieldError, allByIndex, database, newUuid, nowUtc, requestJson, unsettledRefusals,
+  Change, DROPPED_ENVELOPE_STATUSES, FieldError, REVEAL_TOLERANCE_KEY, allByIndex, database, getMeta, newUuid, nowUtc,
+  requestJson, unsettledRefusals,
 } from "./store.js";
 import { pullChanges } from "./sync.js";
+import { dateTime } from "./ui.js";
 
 export const PENALTY_TYPES = { warning: "警告", fine: "罚款", suspend: "责令停业整顿" };
 export const NOTE_KINDS = { positive: "正面典型", negative: "反面典型" };
@@ -236,9 +238,11 @@ export async function pull() {
         target: held.target ?? null, revealed_at: held.revealed_at ?? null, revealed_how: held.revealed_how ?? null,
         key: held.key ?? null,
       } : { target: null, revealed_at: null, revealed_how: null, key: null };
+      const dropped = DROPPED_ENVELOPE_STATUSES.includes(data.status);
       await store.put({
         ...data, members: data.members || [], may_propose_penalties: Boolean(data.may_propose_penalties),
-        envelope: data.envelope ?? held?.envelope ?? null, pulled_at: pulledAt, ...local,
+        envelope: dropped ? null : data.envelope ?? held?.envelope ?? null, pulled_at: pulledAt, ...local,
+        ...(dropped ? { key: null } : {}),
       });
     }
     await tx.objectStore("rules").put({ id: 1, version, bundle: rules, pulled_at: pulledAt });
@@ -386,10 +390,30 @@ async function revealable(assignmentId) {
   return assignment;
 }
 
-/** Open the envelope offline with the reveal code given at dispatch. */
-export async function revealWithCode(assignmentId, code) {
+/**
+ * Refuse an offline reveal the server would flag: before dispatch, after cancellation or expiry,
+ * or outside the window by this phone's clock (widened by the tolerance the server gave).
+ */
+async function checkOfflineReveal(assignment, now = new Date()) {
+  if (assignment.status === "sealed") {
+    throw new FieldError("该任务尚未派发，不能揭封；派发后请联网下载任务，再输入揭封码。");
+  }
+  if (DROPPED_ENVELOPE_STATUSES.includes(assignment.status)) {
+    throw new FieldError(`该任务${assignment.status_label || "已取消"}，不能揭封。`);
+  }
+  const side = revealWindowSide(assignment, await getMeta(REVEAL_TOLERANCE_KEY), now);
+  if (side) {
+    throw new FieldError(`时间窗口${side === "before" ? "尚未开始" : "已结束"}，不能离线揭封：时间窗口为 `
+      + `${dateTime(assignment.window_start)} 至 ${dateTime(assignment.window_end)}（北京时间），本机时间 ${dateTime(now)}。`);
+  }
+}
+
+/** Open the envelope offline with the reveal code given at dispatch (inside the window only). */
+export async function revealWithCode(assignmentId, code, { now = new Date() } = {}) {
+  const held = await requireAssignment(assignmentId);
+  if (held.target) return held.target;
+  await checkOfflineReveal(held, now);
   const assignment = await revealable(assignmentId);
-  if (assignment.target) return assignment.target;
   let target;
   try {
     target = await openWithCode(assignment.envelope, code, assignment.uuid);

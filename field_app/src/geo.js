@@ -60,6 +60,20 @@ export function outsideWindow(assignment, now = new Date()) {
 }
 
 /**
+ * Whether an offline reveal now falls outside the assignment's window widened by the server's
+ * clock tolerance (seconds), by this phone's clock: "before", "after", or null (inside, or no
+ * window known — the server checks the reveal when it syncs either way).
+ */
+export function revealWindowSide(assignment, toleranceSeconds = 0, now = new Date()) {
+  const tolerance = Number.isInteger(toleranceSeconds) && toleranceSeconds > 0 ? toleranceSeconds * 1000 : 0;
+  const start = parseServerTime(assignment?.window_start);
+  const end = parseServerTime(assignment?.window_end);
+  if (start && now.getTime() < start.getTime() - tolerance) return "before";
+  if (end && now.getTime() >= end.getTime() + tolerance) return "after";
+  return null;
+}
+
+/**
  * The phone's position now: {latitude, longitude, accuracy} or null (no GPS, refused, or too
  * slow). Never throws: a check-in without a position is still a check-in.
  */

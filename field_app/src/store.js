@@ -216,6 +216,12 @@ export async function setConfig(values) {
   await tx.done;
 }
 
+// The server serves no envelope of an assignment that will not be visited; the phone drops its
+// copy (and any key) when it hears of either status, by the assignment list or the change pull.
+export const DROPPED_ENVELOPE_STATUSES = ["cancelled", "expired"];
+// The offline reveal clock tolerance (seconds) the server's change pull last gave (meta key).
+export const REVEAL_TOLERANCE_KEY = "reveal_clock_tolerance_s";
+
 export async function getMeta(key) {
   const row = await (await database()).get("meta", key);
   return row ? row.value : null;

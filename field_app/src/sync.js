@@ -9,7 +9,8 @@
 // result. The pull cursor moves in the same transaction that stores what it covers, and never
 // beyond the server's head.
 import {
-  FieldError, database, deviceId, deviceTime, getMeta, nowUtc, photosNotUploaded, requestJson, setMeta,
+  DROPPED_ENVELOPE_STATUSES, FieldError, REVEAL_TOLERANCE_KEY, database, deviceId, deviceTime, getMeta, nowUtc,
+  photosNotUploaded, requestJson, setMeta,
   unsettledRefusals,
 } from "./store.js";
 import { ChunkSizer, markReceived, uploadPhoto } from "./uploads.js";
@@ -204,8 +205,10 @@ async function applyChange(tx, change, moment) {
     const store = tx.objectStore("assignments");
     const row = /^\d+$/.test(entityId) ? await store.get(Number(entityId)) : await store.index("uuid").get(entityId);
     if (row) {
+      const dropped = DROPPED_ENVELOPE_STATUSES.includes(data.status);
       await store.put({
         ...row, status: data.status, status_label: typeof data.status_label === "string" ? data.status_label : row.status_label,
+        ...(dropped ? { envelope: null, key: null } : {}),
       });
     }
   }
@@ -222,6 +225,10 @@ export async function pullChanges() {
     if (next < cursor) throw new FieldError(`服务器给出的进度（${next}）小于本机的（${cursor}），未保存。`);
     if (Number.isInteger(answer.head) && next > answer.head) {
       throw new FieldError(`服务器给出的进度（${next}）超过其当前的变化序号（${answer.head}），未保存。`);
+    }
+    const tolerance = answer.reveal_clock_tolerance_s;
+    if (Number.isInteger(tolerance) && tolerance >= 0 && (await getMeta(REVEAL_TOLERANCE_KEY)) !== tolerance) {
+      await setMeta({ [REVEAL_TOLERANCE_KEY]: tolerance });
     }
     if (answer.changes.length || next !== cursor) {
       const moment = nowUtc();

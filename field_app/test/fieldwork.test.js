@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { beforeEach, test } from "node:test";
 import {
-  FieldError, database, payloadSha256, pendingOperations, setServerBase, wipeDatabase,
+  FieldError, REVEAL_TOLERANCE_KEY, database, getMeta, payloadSha256, pendingOperations, setServerBase, wipeDatabase,
 } from "../src/store.js";
 import {
   addFinding, addNote, addPenalty, addPhoto, addSignature, amend, checkIn, getRecord, listAssignments, pull,
@@ -50,10 +50,18 @@ const LEGAL_BASIS = {
   ],
 };
 
+const HOUR_MS = 3_600_000;
+
+// A server time `hours` from now (the offline reveal is allowed only inside the window, by the
+// phone's clock, so the fixture's window is open now).
+function hoursFromNow(hours) {
+  return new Date(Date.now() + hours * HOUR_MS).toISOString().replace(/\.\d+Z$/, "+00:00");
+}
+
 function assignment(overrides = {}) {
   return {
     id: 11, uuid: ASSIGNMENT_UUID, draw_id: 3, position: 1, status: "dispatched", status_label: "已派发",
-    visit_date: "2026-12-03", window_start: "2026-12-03T00:00:00+00:00", window_end: "2026-12-03T09:00:00+00:00",
+    visit_date: "2026-12-03", window_start: hoursFromNow(-1), window_end: hoursFromNow(8),
     meeting_point: "市政府东门", may_propose_penalties: true, members: [], envelope: ENVELOPE.envelope_b64, ...overrides,
   };
 }
@@ -85,12 +93,12 @@ async function loggedIn() {
   await login("zhang", "secret");
 }
 
-async function pulled({ legal = () => [LEGAL_BASIS], assignments = [assignment()] } = {}) {
+async function pulled({ legal = () => [LEGAL_BASIS], assignments = [assignment()], changes = EMPTY_PULL } = {}) {
   const requests = mockServer({
     "GET /api/v1/assignments": () => assignments,
     "GET /api/v1/reference/rules": () => RULES,
     "GET /api/v1/legal-bases": legal,
-    ...EMPTY_PULL,
+    ...changes,
   });
   await pull();
   return requests;
@@ -182,6 +190,57 @@ test("reveal with the code offline, then check in: the CLI's operations", async 
   const [listed] = await listAssignments();
   assert.equal(listed.revealed, true);
   assert.equal(listed.inspection.status, "draft");
+});
+
+test("an offline reveal outside the window is refused on the phone, with the window in Beijing time", async () => {
+  await loggedIn();
+  // The window opens in two hours; the server allows ten minutes of clock drift.
+  const future = assignment({ window_start: "2026-12-05T01:00:00+00:00", window_end: "2026-12-05T04:00:00+00:00" });
+  await pulled({
+    assignments: [future],
+    changes: { "GET /api/v1/sync/pull": () => ({ changes: [], cursor: 0, more: false, head: 0, reveal_clock_tolerance_s: 600 }) },
+  });
+  assert.equal(await getMeta(REVEAL_TOLERANCE_KEY), 600);
+  await assert.rejects(revealWithCode(11, ENVELOPE.code, { now: new Date("2026-12-04T23:00:00Z") }), (error) => {
+    assert.ok(error instanceof FieldError);
+    assert.equal(error.message, "时间窗口尚未开始，不能离线揭封：时间窗口为 2026-12-05 09:00 至 2026-12-05 12:00"
+      + "（北京时间），本机时间 2026-12-05 07:00。");
+    return true;
+  });
+  await assert.rejects(revealWithCode(11, ENVELOPE.code, { now: new Date("2026-12-05T04:10:00Z") }),
+    { message: /^时间窗口已结束，不能离线揭封/ });
+  assert.equal((await operations()).length, 0);
+  assert.equal((await listAssignments())[0].revealed, false);
+  // Within the tolerance before the window opens: a clock a few minutes fast is no reason to refuse.
+  const target = await revealWithCode(11, ENVELOPE.code, { now: new Date("2026-12-05T00:52:00Z") });
+  assert.equal(target.name, ENVELOPE.target.name);
+  assert.equal((await operations("assignment_reveal")).length, 1);
+});
+
+test("a sealed assignment has no envelope and is not revealed; a cancelled one's envelope is dropped", async () => {
+  await loggedIn();
+  await pulled({ assignments: [assignment({ status: "sealed", status_label: "已封存", envelope: undefined })] });
+  await assert.rejects(revealWithCode(11, ENVELOPE.code), { message: /尚未派发/ });
+  // Dispatched: the next pull brings the envelope.
+  await pulled();
+  assert.ok((await (await database()).get("assignments", 11)).envelope);
+  // Cancelled, heard by the change pull: the envelope goes.
+  await pulled({
+    changes: { "GET /api/v1/sync/pull": () => ({
+      changes: [{ seq: 5, entity: "assignment", entity_id: ASSIGNMENT_UUID, data: { status: "cancelled", status_label: "已取消" } }],
+      cursor: 5, more: false, head: 5 }) },
+    assignments: [],
+  });
+  const held = await (await database()).get("assignments", 11);
+  assert.equal(held.status, "cancelled");
+  assert.equal(held.envelope, null);
+  await assert.rejects(revealWithCode(11, ENVELOPE.code), { message: "该任务已取消，不能揭封。" });
+  // Heard by the list alone (another device's cursor): the same.
+  await wipeDatabase();
+  await loggedIn();
+  await pulled();
+  await pulled({ assignments: [assignment({ status: "expired", status_label: "已过期", envelope: undefined })] });
+  assert.equal((await (await database()).get("assignments", 11)).envelope, null);
 });
 
 test("reveal online with the server's key", async () => {

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  DEFAULT_CHECKIN_RADIUS_M, checkinRadius, distanceToVenue, haversineMeters, outsideWindow, parseServerTime,
+  DEFAULT_CHECKIN_RADIUS_M, checkinRadius, distanceToVenue, haversineMeters, outsideWindow, parseServerTime, revealWindowSide,
 } from "../src/geo.js";
 
 test("haversine distances", () => {
@@ -38,4 +38,19 @@ test("the visit window (server times are UTC)", () => {
   assert.equal(outsideWindow(assignment, new Date("2026-12-03T00:59:00Z")), true);
   assert.equal(outsideWindow(assignment, new Date("2026-12-03T05:01:00Z")), true);
   assert.equal(outsideWindow({}, new Date()), false);
+});
+
+test("the offline reveal window: [start, end) widened by the server's tolerance", () => {
+  const assignment = { window_start: "2026-12-03T01:00:00Z", window_end: "2026-12-03T05:00:00+00:00" };
+  assert.equal(revealWindowSide(assignment, 0, new Date("2026-12-03T00:59:59Z")), "before");
+  assert.equal(revealWindowSide(assignment, 0, new Date("2026-12-03T01:00:00Z")), null);
+  assert.equal(revealWindowSide(assignment, 0, new Date("2026-12-03T05:00:00Z")), "after");
+  assert.equal(revealWindowSide(assignment, 600, new Date("2026-12-03T00:50:00Z")), null);
+  assert.equal(revealWindowSide(assignment, 600, new Date("2026-12-03T00:49:59Z")), "before");
+  assert.equal(revealWindowSide(assignment, 600, new Date("2026-12-03T05:09:59Z")), null);
+  assert.equal(revealWindowSide(assignment, 600, new Date("2026-12-03T05:10:00Z")), "after");
+  // No tolerance given yet (null), or a nonsense one: the window itself.
+  assert.equal(revealWindowSide(assignment, null, new Date("2026-12-03T00:59:00Z")), "before");
+  assert.equal(revealWindowSide(assignment, -5, new Date("2026-12-03T00:59:00Z")), "before");
+  assert.equal(revealWindowSide({}, 0, new Date()), null);
 });

@@ -21,8 +21,9 @@ from .disclosure import hides_day_of, shows_team_of
 from .models.draw import Assignment, AssignmentMember
 from .sealing import ensure_envelope, venue_target
 
-# No envelope is handed out for an assignment that will not be visited.
-ENVELOPE_STATUSES = ("sealed", "dispatched", "revealed", "in_progress", "submitted", "closed")
+# No envelope is handed out before dispatch (the offline guessing of reveal codes starts only
+# then), nor for an assignment that will not be visited.
+ENVELOPE_STATUSES = ("dispatched", "revealed", "in_progress", "submitted", "closed")
 TARGET_READ_VIA = ("api", "web", "cli", "export", "pdf")
 
 

@@ -2,9 +2,10 @@
 
 An assignment's key K and reveal code are stored wrapped under the server key
 (`server_keys.wrap_secret`), so a copy of the database alone opens no envelope. The envelope
-itself (`sealing.envelope`) costs one scrypt derivation (~80 ms), so it is built on first need —
-a team member's first pull, or dispatch — and never for assignments nobody asks about: a draw
-of a thousand assignments stays fast.
+itself (`sealing.envelope`) costs one scrypt derivation (~80 ms), so it is built at dispatch —
+the last moment the reveal code is held, and the first a team's device may have the envelope
+(`assignment_reading.ENVELOPE_STATUSES`: before dispatch no one could try reveal codes offline)
+— and never for assignments nobody dispatches: a draw of a thousand assignments stays fast.
 """
 
 from __future__ import annotations

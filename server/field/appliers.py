@@ -33,6 +33,7 @@ from .checkin_checks import check_photo_position, with_checkin_checks
 from .completion import complete_if_all_received, lock_sha256, photo_counts, record_inspection_change
 from .models.evidence import EvidenceFile
 from .models.inspection import ExampleNote, Finding, Inspection, Observation, Penalty, Photo
+from .reveal_checks import check_offline_reveal
 from .signals import inspection_submitted
 from .violations import store_violations
 
@@ -148,14 +149,19 @@ def _insert_once(model, label: str, values: dict, existing=_NOT_LOOKED_UP) -> tu
 # --- appliers, one per entity ----------------------------------------------------------------
 
 
-def apply_assignment_reveal(push: Push, entity_id: str, data: dict) -> None:
-    """The device opened the envelope: with the reveal code (offline) or the server's key (online)."""
+def apply_assignment_reveal(push: Push, entity_id: str, data: dict) -> dict | None:
+    """The device opened the envelope: with the reveal code (offline) or the server's key (online).
+
+    An offline reveal is accepted whenever the device made it, and checked against the window
+    by the device's reveal time (`reveal_checks`): what looks odd is flagged, never refused."""
     _same_id(entity_id, str(data["assignment_uuid"]))
     assignment = _assignment(data["assignment_uuid"], push.user, "reveal")
-    if data["how"] == "code":
-        # The server's clock, not the device's, dates the transition.
-        record_offline_reveal(assignment, push.user, channel="api")
-    # An online reveal was recorded when the server released the key.
+    if data["how"] != "code":
+        # An online reveal was recorded (inside the window) when the server released the key.
+        return None
+    # The server's clock, not the device's, dates the transition.
+    record_offline_reveal(assignment, push.user, channel="api")
+    return {"reveal_flags": check_offline_reveal(push, assignment, data["revealed_at"])}
 
 
 def _start(assignment: Assignment, user: User) -> None:

@@ -12,7 +12,8 @@ odd is recorded with the record and shown to the office as 异常提示 to verif
 
 The radius is data: `checkin.radius_m` of the draw policy (server/reference/draw_policy.yaml),
 read when the record arrives. The results are stored on the inspection and photo rows (the
-list's 签到异常 filter reads `Inspection.checkin_flagged`) and in an audit event.
+list's 签到异常 filter reads `Inspection.checkin_flagged`, set as well when the assignment's
+offline reveal was flagged, `reveal_checks`) and in an audit event.
 
 Services flush and never commit; the request commits.
 """
@@ -31,6 +32,7 @@ from ..extensions import db
 from ..registry.models.reference import DrawPolicy
 from .batch import Push
 from .models.inspection import Inspection, Photo
+from .reveal_checks import has_reveal_flags
 
 # The policy whose `checkin` section applies (the one draws use, server.draws.creation).
 POLICY_CODE = "default"
@@ -90,7 +92,9 @@ def record_checkin_checks(inspection: Inspection, actor=None) -> dict:
     if inspection.checkin_flags is None:
         metres, flags = checkin_flags(inspection, checkin_radius_m())
         inspection.checkin_distance_m, inspection.checkin_flags = metres, flags
-        inspection.checkin_flagged = bool(flags) or inspection.checkin_flagged
+        # A flagged offline reveal of the assignment (reveal_checks) marks its records too.
+        inspection.checkin_flagged = (bool(flags) or inspection.checkin_flagged
+                                      or has_reveal_flags(inspection.assignment_id))
         db.session.flush()
         if flags:
             record_event("inspection.checkin_flagged", actor=actor, channel="api", object_type="inspection",

@@ -34,6 +34,7 @@ from .completion import INSPECTION_STATUS_LABELS
 from .inspection_record import inspection_record
 from .models.evidence import EvidenceFile
 from .models.inspection import INSPECTION_STATUSES, Amendment, Inspection, Photo, Violation
+from .reveal_checks import reveal_anomalies
 
 LABEL = "督查记录"
 
@@ -232,9 +233,11 @@ def _photos(inspection: Inspection, user: User) -> list[dict]:
 
 
 def _anomalies(inspection: Inspection) -> list[str]:
-    """The check-in checks' flags (server.field.checkin_checks) for the office to verify: the
+    """The flags for the office to verify: the assignment's flagged offline reveals
+    (server.field.reveal_checks), then the check-in checks' (server.field.checkin_checks) — the
     check-in's, then each flagged photo's, named by its caption or file name."""
-    flags = list(inspection.checkin_flags or [])
+    flags = [flag for report in reveal_anomalies(inspection.assignment) for flag in report["flags"]]
+    flags += list(inspection.checkin_flags or [])
     for caption, filename, flag in db.session.execute(
             sa.select(Photo.caption, Photo.filename, Photo.position_flag)
             .where(Photo.inspection_id == inspection.id, Photo.position_flag.is_not(None)).order_by(Photo.id)):
@@ -319,4 +322,6 @@ def assignment_overview(assignment: Assignment, user: User) -> dict:
         "inspection": ({"id": inspection.id, "status_label": INSPECTION_STATUS_LABELS[inspection.status]}
                        if inspection is not None and may_read(user, inspection) else None),
         "target_readable": target_readable(assignment, user),
+        # Flagged offline reveals (异常提示), for those who decide on the assignment.
+        "reveal_anomalies": reveal_anomalies(assignment) if user.role in ("office", "admin") else [],
     }

@@ -4,6 +4,20 @@ Changes are numbered by `sync_change.id` (the server's sequence); a device keeps
 stored as its cursor. A cursor beyond the server's head (its highest change, across all teams)
 names changes the server does not have — a database restored from an older backup — and is
 refused with the head, rather than answered with an empty page that would hide the loss.
+
+Envelopes and the offline reveal (DESIGN.md §4.2). A device gets an assignment's sealed envelope
+from the team's assignment list (`GET /api/v1/assignments`, `server.draws.assignment_reading`)
+only once the office has dispatched it, and only while it may still be visited (dispatched,
+revealed, in progress, submitted, closed): the time anyone could try reveal codes offline
+starts at dispatch, not at the draw. A sealed assignment of the team is listed without an
+envelope (the clients show it as not dispatched yet and refuse to reveal it), so that the team
+sees its coming window and meeting point; after dispatch the next pull of the list brings the
+envelope. When an assignment is cancelled or expired, this pull carries the new status, and the
+list no longer has an envelope for it: the clients drop the envelope they hold (and the key of
+an online reveal) on either. Every answer also carries the offline reveal clock tolerance
+(`reveal_clock_tolerance_s`, `server.field.reveal_checks`): the clients refuse an offline reveal
+outside the assignment's window widened by it, by the device's clock, and the server flags a
+reported reveal outside it.
 """
 
 from __future__ import annotations
@@ -15,6 +29,7 @@ from ..draws.models.changes import SyncChange
 from ..draws.models.draw import AssignmentMember
 from ..errors import Conflict
 from ..extensions import db
+from .reveal_checks import reveal_clock_tolerance_seconds
 
 PULL_PAGE_SIZE = 500
 
@@ -36,4 +51,5 @@ def pull_changes(user: User, cursor: int, limit: int | None = None) -> dict:
     rows = rows[:limit]
     return {"changes": [{"seq": row.id, "entity": row.entity, "entity_id": row.entity_id, "data": row.data}
                         for row in rows],
-            "cursor": rows[-1].id if rows else cursor, "more": more, "head": head}
+            "cursor": rows[-1].id if rows else cursor, "more": more, "head": head,
+            "reveal_clock_tolerance_s": reveal_clock_tolerance_seconds()}

@@ -166,14 +166,14 @@ def test_summary_never_carries_the_target(world, make_assignment):
 
 
 def test_envelope_only_for_team_members(world, make_assignment):
-    assignment = make_assignment()
+    assignment = make_assignment("dispatched")
     assert "envelope" in assignment_reading.summary(assignment, world.users["team_member"])
     for role_key in ("office", "admin", "auditor"):
         assert "envelope" not in assignment_reading.summary(assignment, world.users[role_key])
 
 
 def test_envelope_is_built_once_on_first_pull(db, world, make_assignment):
-    assignment = make_assignment()
+    assignment = make_assignment("dispatched")
     assert assignment.envelope is None
     first = assignment_reading.summary(assignment, world.users["team_member"])["envelope"]
     db.session.expire_all()
@@ -181,8 +181,9 @@ def test_envelope_is_built_once_on_first_pull(db, world, make_assignment):
     assert assignment_reading.summary(assignment, world.users["team_leader"])["envelope"] == first
 
 
-def test_no_envelope_for_cancelled_or_expired(world, make_assignment):
-    for status in ("cancelled", "expired"):
+def test_no_envelope_before_dispatch_nor_for_cancelled_or_expired(world, make_assignment):
+    # Before dispatch no device holds an envelope to try reveal codes on.
+    for status in ("sealed", "cancelled", "expired"):
         assert "envelope" not in assignment_reading.summary(make_assignment(status), world.users["team_member"])
 
 
@@ -223,10 +224,10 @@ def test_dispatch_returns_the_code_once_and_erases_it(db, world, make_assignment
         service.dispatch(assignment, office, channel="api")
 
 
-def test_dispatch_keeps_an_envelope_the_team_already_holds(world, make_assignment):
+def test_the_team_pulls_the_envelope_dispatch_built(world, make_assignment):
     assignment = make_assignment()
-    pulled = base64.b64decode(assignment_reading.summary(assignment, world.users["team_member"])["envelope"])
     code = service.dispatch(assignment, world.users["admin"], channel="cli")
+    pulled = base64.b64decode(assignment_reading.summary(assignment, world.users["team_member"])["envelope"])
     assert assignment.envelope == pulled
     assert open_with_code(pulled, code, assignment.uuid)["address"] == world.venue.address
 
@@ -266,8 +267,8 @@ def test_reveal_before_dispatch_is_forbidden(db, world, make_assignment):
 
 def test_reveal_after_dispatch_releases_the_key(db, world, make_assignment):
     assignment = make_assignment()
-    envelope = base64.b64decode(assignment_reading.summary(assignment, world.users["team_member"])["envelope"])
     service.dispatch(assignment, world.users["office"], channel="api")
+    envelope = base64.b64decode(assignment_reading.summary(assignment, world.users["team_member"])["envelope"])
     before = last_seq(db)
     key = service.reveal_online(assignment, world.users["team_member"], channel="api")
     assert open_with_key(envelope, key_from_text(key), assignment.uuid)["name"] == world.venue.name

@@ -18,7 +18,7 @@ from server.accounts.auth import issue_device_token
 from server.accounts.models.user import User
 from server.audit.models.audit import AuditEvent
 from server.columns import utcnow
-from server.draws.assignments import record_created
+from server.draws.assignments import dispatch, record_created
 from server.draws.models.draw import Assignment, AssignmentMember, AssignmentTransition, Draw
 from server.draws.server_keys import wrap_secret
 from server.extensions import db as _db
@@ -138,6 +138,12 @@ def test_list_for_the_team_carries_envelopes_not_targets(client, db, world, make
     assert item["status"] == "sealed" and item["meeting_point"] == "市防指办门口"
     assert [m["user_id"] for m in item["members"]] == [world.users["team_leader"].id, world.users["team_member"].id]
     assert item["members"][0]["is_leader"] is True
+    # Sealed: listed without an envelope; once dispatched, with it.
+    assert "envelope" not in item
+    dispatch(mine, world.users["office"], channel="api")
+    db.session.commit()
+    response = client.get("/api/v1/assignments", headers=headers)
+    item = {item["id"]: item for item in response.get_json()}[mine.id]
     envelope = base64.b64decode(item["envelope"])
     assert json.loads(envelope)["assignment"] == mine.uuid == item["uuid"]
     assert_no_target(response, world)
@@ -228,15 +234,15 @@ def test_online_reveal_after_dispatch_opens_the_listed_envelope(client, db, worl
     assignment = make_assignment()
     member, office = bearer(world.users["team_member"]), bearer(world.users["office"])
     db.session.commit()
-    [item] = [i for i in client.get("/api/v1/assignments", headers=member).get_json() if i["id"] == assignment.id]
-    envelope = base64.b64decode(item["envelope"])
-    # Before dispatch: the team cannot read the target, and the envelope does not open without a key.
+    # Before dispatch: the team cannot read the target, and has no envelope.
     assert_problem(client.get(f"/api/v1/assignments/{assignment.id}/target", headers=member), 403)
 
     dispatched = client.post(f"/api/v1/assignments/{assignment.id}/dispatch", headers=office)
     assert dispatched.status_code == 200
     assert "只显示这一次" in dispatched.get_json()["warning"]
     assert_no_target(dispatched, world)
+    [item] = [i for i in client.get("/api/v1/assignments", headers=member).get_json() if i["id"] == assignment.id]
+    envelope = base64.b64decode(item["envelope"])
 
     revealed = client.post(f"/api/v1/assignments/{assignment.id}/reveal", headers=member)
     assert revealed.status_code == 200
@@ -262,9 +268,9 @@ def test_offline_reveal_with_the_dispatch_code_needs_no_server(client, db, world
     assignment = make_assignment()
     member, office = bearer(world.users["team_leader"]), bearer(world.users["office"])
     db.session.commit()
+    code = client.post(f"/api/v1/assignments/{assignment.id}/dispatch", headers=office).get_json()["reveal_code"]
     [item] = [i for i in client.get("/api/v1/assignments", headers=member).get_json() if i["id"] == assignment.id]
     envelope = base64.b64decode(item["envelope"])
-    code = client.post(f"/api/v1/assignments/{assignment.id}/dispatch", headers=office).get_json()["reveal_code"]
     # On the device, with no network: only the envelope, the uuid and the code read over the phone.
     spoken = code.lower().replace("-", " ").replace("0", "o")
     target = sealing.open_with_code(envelope, spoken, item["uuid"])

@@ -608,7 +608,8 @@ def test_pull_returns_the_teams_changes_after_the_cursor(client, db, world, lead
     assert not any(assignment.venue.name in json.dumps(change, ensure_ascii=False) for change in changes)
 
     rest = client.get(PULL, headers=leader, query_string={"cursor": body["cursor"]}).get_json()
-    assert rest == {"changes": [], "cursor": body["cursor"], "more": False, "head": body["head"]}
+    assert rest == {"changes": [], "cursor": body["cursor"], "more": False, "head": body["head"],
+                    "reveal_clock_tolerance_s": 600}
     assert body["head"] >= body["cursor"]
 
     # A cursor the server never gave (its database restored from an older backup): refused, with the head.

@@ -10,7 +10,7 @@ import sqlite3
 import stat
 import threading
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,7 @@ from werkzeug.serving import make_server
 from field_client.cli import main
 
 DEMO_PASSWORD = "anfang-demo-2021"
+BEIJING = timedelta(hours=8)
 
 
 @dataclass
@@ -38,6 +39,7 @@ class LiveServer:
     """The app served by werkzeug in a thread on 127.0.0.1; `stop()` makes the network go away."""
 
     def __init__(self, app):
+        self.app = app
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -74,9 +76,14 @@ def world(tmp_path_factory):
         load_reference()
         seed_demo()
         office = db.session.scalar(sa.select(User).where(User.username == "office"))
-        start = utcnow() - timedelta(minutes=5)
+        # Open now and inside one Beijing day, so that both assignments' windows are open: the
+        # clients reveal offline only inside the window.
+        now = utcnow()
+        day_start = datetime.combine((now + BEIJING).date(), time(), tzinfo=UTC) - BEIJING
+        start = max(now - timedelta(minutes=30), day_start + timedelta(minutes=1))
+        end = min(now + timedelta(hours=1), day_start + timedelta(days=1) - timedelta(minutes=1))
         draw = create_draw(office, counties=["yiwu", "dongyang", "wucheng"], categories=["museum"], sample_size=2,
-                           window_start=start, window_end=start + timedelta(hours=1))
+                           window_start=start, window_end=end)
         contribute(draw, db.session.scalar(sa.select(User).where(User.username == "auditor")),
                    "5b8e2c1f9a7d4e3b6c0a1f2e3d4c5b6a", channel="cli")
         dispatched = []
@@ -146,6 +153,43 @@ def test_online_reveal_uses_the_server_key(world, tmp_path):
     assert "已揭封并签到" in ok(home, "reveal", assignment.id)
     ((how,),) = rows(home, "SELECT revealed_how FROM assignments WHERE id = ?", (assignment.id,))
     assert how == "online"
+
+
+def test_offline_reveal_before_the_window_is_refused_in_one_line(world, tmp_path):
+    """The issue's attack: an envelope opened offline hours before its window. The CLI refuses it
+    by the device's clock, says the window in Beijing time, and queues nothing."""
+    from server.accounts.models.user import User
+    from server.columns import utcnow
+    from server.draws.assignments import dispatch
+    from server.draws.creation import create_draw
+    from server.draws.seeding import contribute
+    from server.extensions import db
+
+    server, _ = world
+    with server.app.app_context():
+        office = db.session.scalar(sa.select(User).where(User.username == "office"))
+        start = utcnow() + timedelta(hours=2)
+        draw = create_draw(office, counties=["yiwu", "dongyang", "wucheng"], categories=["museum"], sample_size=1,
+                           window_start=start, window_end=start + timedelta(hours=1))
+        contribute(draw, db.session.scalar(sa.select(User).where(User.username == "auditor")),
+                   "0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f", channel="cli")
+        (assignment,) = draw.assignments
+        code = dispatch(assignment, office, channel="api")
+        ident, username = assignment.id, assignment.members[0].user.username
+        db.session.commit()
+        db.session.remove()
+    home = tmp_path / "device"
+    login_and_pull(home, server.url, username)
+    assert rows(home, "SELECT value FROM config WHERE key = 'reveal_clock_tolerance_s'") == [("600",)]
+
+    result = run(home, "reveal", ident, "--code", code)
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith(f"错误：任务 {ident} 的时间窗口尚未开始，不能离线揭封：时间窗口为 ")
+    assert "（北京时间）" in lines[0]
+    assert outbox_entities(home) == []
+    assert rows(home, "SELECT target FROM assignments WHERE id = ?", (ident,)) == [(None,)]
 
 
 def test_wrong_password_and_unreachable_server_are_one_line_errors(world, tmp_path):

@@ -73,7 +73,9 @@ function revealPart(view, record, app) {
   const onlineHint = h("p", { class: "hint", dataset: { onlineOnly: "" } }, "联网揭封：在任务时间窗口内，由服务器发放密钥（留痕）。");
   online.hidden = onlineHint.hidden = !navigator.onLine;
   view.append(h("h2", {}, `揭封任务 ${assignment.id}`),
-    h("p", { class: "muted" }, "督查对象在揭封前保密。到达集合地点后，输入办公室告知的揭封码；无需网络。"),
+    h("p", { class: "muted" }, "督查对象在揭封前保密。到达集合地点后，在时间窗口内输入办公室告知的揭封码；无需网络。"),
+    assignment.status === "sealed"
+      ? h("p", { class: "notice", role: "status" }, "该任务尚未派发，本机还没有信封：派发后请联网下载任务。") : null,
     h("div", { class: "card" }, keypad.element, revealButton,
       h("div", { class: "actions" }, online), onlineHint));
 }

@@ -1,5 +1,6 @@
-"""An assignment's records when two devices of its team recorded it (parallel records): the
-comparison (组内记录不一致) and the office's decision which record stands.
+"""What the field reported of an assignment, for the office: its records when two devices of its
+team recorded it (parallel records) — the comparison (组内记录不一致) and the office's decision
+which record stands — and its flagged offline reveals (server.field.reveal_checks).
 
 The rules are in `server.field.parallel_records`; the views parse, call the service and dump.
 """
@@ -11,10 +12,12 @@ from ...access import api_auth_required
 from ...draws.assignment_access import find_assignment
 from ...errors import NotFound
 from .. import parallel_records as service
+from ..reveal_checks import reveal_anomalies
 from ..schemas.parallel_records import AdoptRequestSchema, ComparisonSchema
+from ..schemas.reveals import RevealAnomaliesSchema
 
 blp = Blueprint("parallel_records", __name__, url_prefix="/api/v1/assignments",
-                description="组内并行记录：同一任务多台设备的记录比对，办公室核定以哪份为准")
+                description="任务的现场记录：同一任务多台设备的记录比对与核定，离线揭封异常提示")
 
 DECIDERS = ("office", "admin")
 
@@ -61,3 +64,19 @@ def adopt(data, assignment_id):
     inspection = service.find_record_of(assignment, data["inspection_id"])
     service.adopt_record(assignment, inspection, reason=data["reason"], actor=user, channel="api")
     return _answer(assignment)
+
+
+@blp.get("/<int:assignment_id>/reveal-anomalies")
+@api_auth_required(*DECIDERS)
+@blp.response(200, RevealAnomaliesSchema)
+@blp.alt_response(404, response="NOT_FOUND", description="任务不存在")
+def reveal_anomalies_of(assignment_id):
+    """The assignment's flagged offline reveals (异常提示), oldest first (office, admin).
+
+    An offline reveal is checked when a device reports it: outside the window by the device's
+    clock (beyond the clock tolerance), dated after the server received it or before dispatch,
+    or outside the window once corrected by the device's clock skew. It is accepted all the same;
+    each flag names the times in Beijing time. Empty when nothing was flagged.
+    """
+    assignment = find_assignment(assignment_id, current_user, "manage")
+    return {"assignment_id": assignment.id, "anomalies": reveal_anomalies(assignment)}

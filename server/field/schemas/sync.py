@@ -72,6 +72,8 @@ class OperationResultSchema(ma.Schema):
     checkin_flags = fields.List(fields.String(), metadata={
         "description": "督查记录操作：签到异常提示（中文，如“签到位置距场所 520 米（超过 300 米）”）；"
                        "只提示办公室核实，记录照常接收"})
+    reveal_flags = fields.List(fields.String(), metadata={
+        "description": "离线揭封操作：揭封异常提示（中文，如揭封时间不在任务时间窗口内）；只提示办公室核实，揭封照常接收"})
     parallel_record = fields.Boolean(metadata={
         "description": "督查记录操作：本任务已有组内另一台设备的记录，本记录已作为并行记录保存（其后各项操作照常接受），"
                        "由办公室核定以哪份为准；未出现时本记录为主记录"})
@@ -103,6 +105,8 @@ class PullResultSchema(ma.Schema):
     cursor = fields.Integer()
     more = fields.Boolean()
     head = fields.Integer(metadata={"description": "服务器当前最大的变化序号；游标不会超过它"})
+    reveal_clock_tolerance_s = fields.Integer(metadata={
+        "description": "离线揭封允许的设备时钟误差（秒）：设备时间在任务时间窗口前后这么多秒内才可离线揭封"})
 
 
 # --- payloads, one schema per entity -----------------------------------------------------------

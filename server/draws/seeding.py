@@ -25,18 +25,16 @@ from ..audit.models.audit import AuditEvent
 from ..columns import utcnow
 from ..errors import Conflict, Forbidden, Invalid
 from ..extensions import db
-from .creation import SEED_PURPOSE, form_assignments
+from .closing import claim_draw_status, revealed_office_seed
+from .creation import form_assignments
 from .models.draw import Draw
 from .selection import (
-    Selection,
-    commitment_of,
     inspectors_from_json,
     result_digest,
     select,
     selection_seed,
     venues_from_json,
 )
-from .server_keys import UnwrapError, unwrap_secret
 from .signals import draw_formed
 
 AUDITOR = "auditor"
@@ -111,26 +109,27 @@ def contribute(draw: Draw, actor: User, value, *, channel: str = "api") -> Draw:
     if draw.status != "awaiting":
         raise Conflict(f"抽查 {draw.id} 已录入随机数，或已取消、关闭；随机数只能录入一次。")
     text = normalised(value, source)
-    try:
-        office_seed = unwrap_secret(draw.sealed_seed, SEED_PURPOSE)
-    except UnwrapError as exc:
-        raise Conflict(f"无法取出抽查种子：{exc}。") from None
-    if commitment_of(office_seed) != draw.commitment:
-        raise Conflict("保存的种子与承诺值不符，拒绝抽取；请核查数据库是否被改动。")
+    office_seed = bytes.fromhex(revealed_office_seed(draw))  # 409 when it cannot be unwrapped or checked
     venues, inspectors = _snapshots(draw)
     seed = selection_seed(office_seed, text)
     selection = select(seed, venues, inspectors, draw.parameters)
 
-    draw.contribution, draw.contribution_source = text, source
-    draw.contributed_at, draw.contributed_by_id = utcnow(), actor.id
+    now = utcnow()
+    entered = {"contribution": text, "contribution_source": source, "contributed_at": now,
+               "contributed_by_id": actor.id}
+    # Conditional on `awaiting`: of two contributions racing, one forms the draw, the other is 409.
     if selection.ok:
-        draw.result_digest = result_digest(seed, selection)
-        draw.status = "committed"
-        db.session.flush()
+        claim_draw_status(draw, "awaiting", "committed", entered | {"result_digest": result_digest(seed, selection)})
         form_assignments(draw, selection, actor)
         db.session.expire(draw, ["assignments"])  # inserted in bulk: loaded afresh on use
     else:
-        _cancel_infeasible(draw, office_seed, selection)
+        # The completed seed cannot staff the scope: cancelled with the reason, the office's seed
+        # revealed, so anyone can re-run it and see the same.
+        report = selection.infeasible
+        claim_draw_status(draw, "awaiting", "cancelled", entered | {
+            "cancel_reason": (f"录入随机数后按公开算法抽取不可行：要求 {report.requested} 个场所，"
+                              f"只能为 {report.staffed} 个组成督查组。"),
+            "cancelled_at": now, "cancelled_by_id": actor.id, "revealed_seed": office_seed.hex()})
     record_event("draw.seeded", actor=actor, channel=channel, object_type="draw", object_id=draw.id,
                  details={"commitment": draw.commitment, "contribution": text, "source": source,
                           "result_digest": draw.result_digest, "feasible": selection.ok,
@@ -138,16 +137,3 @@ def contribute(draw: Draw, actor: User, value, *, channel: str = "api") -> Draw:
     db.session.flush()
     draw_formed.send(draw, actor=actor)
     return draw
-
-
-def _cancel_infeasible(draw: Draw, office_seed: bytes, selection: Selection) -> None:
-    """The completed seed cannot staff the scope: cancel with the reason and reveal the office's
-    seed, so anyone can re-run it and see the same."""
-    report = selection.infeasible
-    draw.status = "cancelled"
-    draw.cancel_reason = (f"录入随机数后按公开算法抽取不可行：要求 {report.requested} 个场所，"
-                          f"只能为 {report.staffed} 个组成督查组。")
-    draw.cancelled_at = draw.contributed_at
-    draw.cancelled_by_id = draw.contributed_by_id
-    draw.revealed_seed = office_seed.hex()
-    db.session.flush()

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 
 from server.audit.models.audit import AuditEvent
 from server.columns import utcnow
@@ -228,3 +229,18 @@ def test_past_violations_weigh_as_the_policy_says(db, scope):
     contribute(made, scope.auditor, SHARE)
     close_draw(made, scope.office)
     assert verify_draw(made).state == MATCH
+
+
+def test_of_two_contributions_racing_only_one_forms_the_draw(db, scope):
+    """The second auditor's request still holds the draw as `awaiting`; the row has moved on."""
+    made = awaiting(scope)
+    stale = made.status
+    contribute(made, scope.auditor, SHARE)
+    formed = made.result_digest
+    set_committed_value(made, "status", stale)  # what the other request read before this one committed
+    with pytest.raises(Conflict, match="刚被其他操作改动"):
+        contribute(made, scope.auditor, "a-different-share-0123456789")
+    assert db.session.scalar(sa.select(Draw.contribution).where(Draw.id == made.id)) == SHARE
+    assert db.session.scalar(sa.select(Draw.result_digest).where(Draw.id == made.id)) == formed
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Assignment)
+                             .where(Assignment.draw_id == made.id)) == 4

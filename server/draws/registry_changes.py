@@ -22,6 +22,7 @@ from ..extensions import db
 from ..registry.models.reference import County, Department, VenueCategory
 from ..registry.models.venue import Venue
 from .models.draw import Assignment, AssignmentMember, Draw
+from .stored_teams import teams_by_assignment
 
 # Beyond this many rows of one kind a count is more use to the reader than a longer list.
 MAX_LISTED = 20
@@ -88,12 +89,7 @@ def _team_findings(draw: Draw, venues_then: dict[int, dict], venues_now: dict[in
     responsible = parameters.get("responsible_departments", {})
     certified_needed = (parameters.get("team", {}).get("require_certified_member")
                         and parameters.get("team", {}).get("may_propose_penalties"))
-    teams: dict[int, list[int]] = {}
-    for assignment_id, user_id in db.session.execute(
-            sa.select(AssignmentMember.assignment_id, AssignmentMember.user_id)
-            .join(Assignment, AssignmentMember.assignment_id == Assignment.id)
-            .where(Assignment.draw_id == draw.id).order_by(AssignmentMember.assignment_id, AssignmentMember.position)):
-        teams.setdefault(assignment_id, []).append(user_id)
+    teams = teams_by_assignment(draw.id)
     findings = []
     for assignment_id, position, venue_id in db.session.execute(
             sa.select(Assignment.id, Assignment.position, Assignment.venue_id)

@@ -19,7 +19,7 @@ from ..audit.chain import canonical_timestamp, event_hash
 from ..audit.models.audit import AuditEvent
 from ..extensions import db
 from .creation import anchor, created_event
-from .models.draw import Assignment, AssignmentMember, Draw
+from .models.draw import Assignment, Draw
 from .registry_changes import registry_changes
 from .seeding import contribution_source, seeded_event
 from .selection import (
@@ -33,6 +33,7 @@ from .selection import (
     selection_seed,
     venues_from_json,
 )
+from .stored_teams import teams_by_assignment
 
 # --- verification ----------------------------------------------------------------------------
 
@@ -87,12 +88,7 @@ def _snapshot(blob: bytes, name: str, stored_digest: str, reasons: list[str]) ->
 
 def _stored_result(draw: Draw) -> list[tuple]:
     """(position, venue id, ISO visit date, member ids by position) of the draw's assignments."""
-    teams: dict[int, list[int]] = {}
-    for assignment_id, user_id in db.session.execute(
-            sa.select(AssignmentMember.assignment_id, AssignmentMember.user_id)
-            .join(Assignment, AssignmentMember.assignment_id == Assignment.id)
-            .where(Assignment.draw_id == draw.id).order_by(AssignmentMember.assignment_id, AssignmentMember.position)):
-        teams.setdefault(assignment_id, []).append(user_id)
+    teams = teams_by_assignment(draw.id)
     rows = db.session.execute(sa.select(Assignment.id, Assignment.position, Assignment.venue_id, Assignment.visit_date)
                               .where(Assignment.draw_id == draw.id).order_by(Assignment.position))
     return [(position, venue_id, visit_date.isoformat(), tuple(teams.get(assignment_id, ())))

@@ -17,6 +17,7 @@ import stat
 
 import pytest
 import sqlalchemy as sa
+from audit_rewind import append_only_triggers_off
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from checkpoint_signer.format import make_head, public_key_text, read_head, sign_head
@@ -50,39 +51,22 @@ def rewrite_history(seq: int, details: dict) -> None:
     events_table, head_table = AuditEvent.__table__, AuditChainHead.__table__
     checkpoint_table = AuditCheckpoint.__table__
     with _db.engine.connect() as connection:
-        postgres = connection.dialect.name == "postgresql"
-        if postgres:
-            for table in ("audit_event", "audit_chain_head"):
-                connection.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER USER")
-            triggers = []
-        else:
-            triggers = connection.execute(sa.text(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
-                "AND tbl_name IN ('audit_event', 'audit_chain_head')")).all()
-            assert triggers, "the migrations should have created the append-only triggers"
-            for name, _sql in triggers:
-                connection.exec_driver_sql(f'DROP TRIGGER "{name}"')
-        rows = connection.execute(sa.select(events_table).where(events_table.c.seq >= seq)
-                                  .order_by(events_table.c.seq)).mappings().all()
-        prev_hash = rows[0]["prev_hash"]
-        for row in rows:
-            fields = {name: row[name] for name in ("seq", "occurred_at", "actor_id", "actor_label", "channel",
-                                                   "action", "object_type", "object_id", "details")}
-            if row["seq"] == seq:
-                fields["details"] = details
-            fields["prev_hash"] = prev_hash
-            new_hash = compute_hash(**fields)
-            connection.execute(sa.update(events_table).where(events_table.c.id == row["id"]).values(
-                details=fields["details"], prev_hash=prev_hash, hash=new_hash))
-            prev_hash = new_hash
-        connection.execute(sa.update(head_table).where(head_table.c.id == 1).values(last_hash=prev_hash))
-        connection.execute(sa.delete(checkpoint_table))
-        if postgres:
-            for table in ("audit_event", "audit_chain_head"):
-                connection.exec_driver_sql(f"ALTER TABLE {table} ENABLE TRIGGER USER")
-        else:
-            for _name, sql in triggers:
-                connection.exec_driver_sql(sql)
+        with append_only_triggers_off(connection):
+            rows = connection.execute(sa.select(events_table).where(events_table.c.seq >= seq)
+                                      .order_by(events_table.c.seq)).mappings().all()
+            prev_hash = rows[0]["prev_hash"]
+            for row in rows:
+                fields = {name: row[name] for name in ("seq", "occurred_at", "actor_id", "actor_label", "channel",
+                                                       "action", "object_type", "object_id", "details")}
+                if row["seq"] == seq:
+                    fields["details"] = details
+                fields["prev_hash"] = prev_hash
+                new_hash = compute_hash(**fields)
+                connection.execute(sa.update(events_table).where(events_table.c.id == row["id"]).values(
+                    details=fields["details"], prev_hash=prev_hash, hash=new_hash))
+                prev_hash = new_hash
+            connection.execute(sa.update(head_table).where(head_table.c.id == 1).values(last_hash=prev_hash))
+            connection.execute(sa.delete(checkpoint_table))
         connection.commit()
 
 

@@ -4,6 +4,8 @@ the administrator reads the page (the anchor guards the log against the database
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Response, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf.file import FileField, FileRequired
@@ -42,6 +44,8 @@ def _page(key_form=None, upload_form=None, status: int = 200):
     keys = service.list_keys()
     return render_template(
         "audit/checkpoints.html", head=head, head_text=service.head_file_bytes(head).decode("utf-8"),
+        # The file says UTC (what is signed); people read Beijing time.
+        head_moment=datetime.fromisoformat(head.time.replace("Z", "+00:00")),
         keys=keys, key_of={key.public_key: key for key in keys}, checkpoints=checkpoints, standing=service.stored_checkpoint_standing(checkpoints),
         may_sign=current_user.role in SIGNERS,
         key_form=key_form or RegisterKeyForm(formdata=None), upload_form=upload_form or UploadCheckpointForm(formdata=None),

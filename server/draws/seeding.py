@@ -68,6 +68,12 @@ def may_contribute(draw: Draw, user: User | None) -> bool:
             and user.role in CONTRIBUTORS[source])
 
 
+def awaiting_contribution(user: User) -> list[Draw]:
+    """Draws waiting for a contribution `user` may enter, oldest first (the auditor's to-do list)."""
+    waiting = db.session.scalars(sa.select(Draw).where(Draw.status == "awaiting").order_by(Draw.id)).all()
+    return [draw for draw in waiting if may_contribute(draw, user)]
+
+
 def normalised(value, source: str) -> str:
     """The contribution as it enters the seed: NFC, surrounding white space dropped; Invalid with
     a Chinese reason otherwise (field `value`)."""

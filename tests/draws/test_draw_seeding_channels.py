@@ -116,3 +116,14 @@ def test_the_auditors_page_takes_the_share_and_the_office_only_waits(client, db,
     assert seeded.channel == "web" and seeded.details["contribution"] == SHARE
     assert SHARE in client.get(url).get_data(as_text=True)
     assert SHARE in client.get(f"/draws/{body['id']}").get_data(as_text=True)
+
+
+def test_the_auditors_home_lists_the_draws_waiting_for_a_share(client, db, world):
+    world.users["auditor"].password_hash = PASSWORD_HASH
+    waiting = api_create(client, world).get_json()["id"]
+    done = api_create(client, world).get_json()["id"]
+    client.post(f"/api/v1/draws/{done}/contribution", json={"value": SHARE}, headers=bearer(world.users["auditor"]))
+    login(client, world.users["auditor"])
+    home = client.get("/").get_data(as_text=True)
+    assert "待录入随机数的抽查" in home
+    assert f'href="/draws/{waiting}/contribution"' in home and f'href="/draws/{done}/contribution"' not in home

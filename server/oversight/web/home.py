@@ -7,6 +7,7 @@ from flask_login import current_user
 from ...access import web_role_required
 from ...draws import assignment_reading
 from ...draws import assignments as assignment_service
+from ...draws.seeding import awaiting_contribution
 from ...enforcement.documents import today_in_china
 from ...roles import ROLES
 from ...web.navigation import add_nav_item
@@ -35,6 +36,8 @@ def index():
                  "categories": [c.name for c in viewer_service.categories_of(user.department_id)]}
     elif user.role == "office":
         extra = dashboard_context(user)
+    elif user.role == "auditor":
+        extra = {"awaiting": awaiting_contribution(user)}
     elif user.role == "inspector":
         extra = {"assignments": assignment_reading.open_team_assignments(user),
                  "status_labels": assignment_service.STATUS_LABELS}

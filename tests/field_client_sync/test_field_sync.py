@@ -745,7 +745,7 @@ def test_real_server_inspection_with_three_photos_through_a_cut_line(tmp_path):
 
     from server import create_app
     from server.accounts.models.user import User
-    from server.columns import utcnow
+    from server.columns import CHINA_STANDARD_TIME, utcnow
     from server.demo.registry import seed_demo
     from server.draws.assignments import dispatch
     from server.draws.creation import create_draw
@@ -762,7 +762,9 @@ def test_real_server_inspection_with_three_photos_through_a_cut_line(tmp_path):
         load_reference()
         seed_demo()
         office = db.session.scalar(sa.select(User).where(User.username == "office"))
-        start = utcnow() - timedelta(minutes=5)
+        # Never on the Beijing day before: just after midnight that day's part of the window is over.
+        midnight = utcnow().astimezone(CHINA_STANDARD_TIME).replace(hour=0, minute=0, second=0, microsecond=0)
+        start = max(utcnow() - timedelta(minutes=5), midnight)
         draw = create_draw(office, counties=["yiwu", "dongyang", "wucheng"], categories=["museum"], sample_size=1,
                            window_start=start, window_end=start + timedelta(hours=1))
         contribute(draw, db.session.scalar(sa.select(User).where(User.username == "auditor")),

@@ -30,7 +30,7 @@ SOFTWARE = {
     "an internal case number": re.compile(r"案件编号"),
     "a red-header 版记": re.compile(r"印发"),
 }
-FOOT = re.compile(r"核验码|扫码或访问|核验本文书真伪|第\d+页|共\d+页")
+FOOT = re.compile(r"签发时审计链：第\d+条，哈希[0-9a-f]+…|核验码|扫码或访问|核验本文书真伪|第\d+页|共\d+页")
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,6 @@ Each verb writes its rows and their outbox operations in one transaction. The co
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import json
 import sqlite3
@@ -16,7 +15,7 @@ from pathlib import Path
 import rulecheck
 
 from . import photos as photo_files
-from .store import DROPPED_ENVELOPE_STATUSES, REVEAL_TOLERANCE_KEY, Store, StoreError, new_uuid, now_utc
+from .store import DROPPED_ENVELOPE_STATUSES, Store, StoreError, new_uuid, now_utc
 
 PENALTY_TYPES = {"warning": "警告", "fine": "罚款", "suspend": "责令停业整顿"}
 NOTE_KINDS = {"positive": "正面典型", "negative": "反面典型"}
@@ -44,41 +43,6 @@ def find_assignment(store: Store, ident: str) -> sqlite3.Row:
     if not rows or not ident:
         raise StoreError(f"本机没有任务 {ident}；请先运行 anfang-field pull，或用 anfang-field list 查看。")
     return rows[0]
-
-
-def server_time(text: str | None) -> dt.datetime | None:
-    """A time the server sent (ISO 8601; UTC when it carries no offset)."""
-    if not text:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
-
-
-def reveal_tolerance(store: Store) -> dt.timedelta:
-    """The clock tolerance the server gave at the last change pull; none until it has given one."""
-    value = store.get_config(REVEAL_TOLERANCE_KEY)
-    return dt.timedelta(seconds=int(value)) if value and value.isdigit() else dt.timedelta(0)
-
-
-def offline_reveal_refusal(store: Store, assignment: sqlite3.Row, now: dt.datetime) -> tuple | None:
-    """Why an offline reveal is not allowed now, by this device's clock: None when it is, else
-    (reason, window start, window end). Reasons: "sealed" (not dispatched yet), "dropped"
-    (cancelled or expired), "before" / "after" the window widened by the server's tolerance."""
-    status = assignment["status"]
-    if status == "sealed":
-        return "sealed", None, None
-    if status in DROPPED_ENVELOPE_STATUSES:
-        return "dropped", None, None
-    start, end = server_time(assignment["window_start"]), server_time(assignment["window_end"])
-    tolerance = reveal_tolerance(store)
-    if start is not None and now < start - tolerance:
-        return "before", start, end
-    if end is not None and now >= end + tolerance:
-        return "after", start, end
-    return None
 
 
 def target_of(assignment: sqlite3.Row) -> dict | None:

@@ -14,7 +14,7 @@ from rich.table import Table
 import rulecheck
 import sealing
 
-from . import fieldwork
+from . import fieldwork, reveal_window
 from .command_line import Fail, console, handled, local_text, open_store, server_connection
 from .http import request_json
 from .photos import inspect_image
@@ -68,7 +68,7 @@ def reveal(ctx, assignment, code, lat, lon):
 def _check_offline_reveal(store: Store, row) -> None:
     """Refuse an offline reveal the server would flag: before dispatch, after cancellation or
     expiry, or outside the window (by this device's clock, with the server's tolerance)."""
-    refusal = fieldwork.offline_reveal_refusal(store, row, datetime.now(UTC))
+    refusal = reveal_window.offline_reveal_refusal(store, row, datetime.now(UTC))
     if refusal is None:
         return
     reason, start, end = refusal

@@ -133,11 +133,12 @@ def list_assignments(ctx):
     if not rows:
         click.echo("本机没有任务；请先运行 anfang-field pull。")
         return
-    table = Table("编号", "任务号", "状态", "日期", "时间窗口", "集合地点", "本机记录")
+    table = Table("编号", "任务号", "状态", "日期", "时间窗口（北京时间）", "集合地点", "本机记录")
     for row in rows:
         local = {"draft": "已签到，记录中", "submitted": "已提交"}.get(row["inspection_status"], "未揭封")
+        window = f"{local_text(row['window_start'])} – {local_text(row['window_end'])}"
         table.add_row(str(row["id"]), row["uuid"][:8], row["status_label"] or row["status"], row["visit_date"] or "",
-                      f"{local_text(row['window_start'])} – {local_text(row['window_end'])}", row["meeting_point"] or "", local)
+                      window, row["meeting_point"] or "", local)
     console().print(table)
 
 
@@ -200,7 +201,7 @@ def show(ctx, assignment):
             # Complete on the server means complete without what it refused: not complete.
             server_status = (f"{'已收齐其接受的部分' if inspection['server_status'] == 'complete' else server_status}，"
                              f"另有 {refused} 项操作被拒绝、尚未解决（见 anfang-field status）")
-        out.print(f"签到：{inspection['checked_in_at']}  记录状态：{status}"
+        out.print(f"签到：{local_text(inspection['checked_in_at'])}（北京时间）  记录状态：{status}"
                   + (f"  服务器：{server_status}" if server_status else ""))
         # The record as it stands corrected: amendments laid over what was recorded.
         for name, item in fieldwork.corrected_observations(store, inspection).items():

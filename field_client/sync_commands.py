@@ -18,7 +18,7 @@ from rich.table import Table
 from . import fieldwork
 from . import sync as syncing
 from .chunking import ChunkSizer
-from .command_line import Fail, console, handled, open_store, server_connection
+from .command_line import Fail, console, handled, local_text, open_store, server_connection
 from .http import ServerError
 from .tus import TusClient
 
@@ -94,7 +94,8 @@ def sync(ctx, chunk_size):
         out.print(f"下载变化：{pulled.changes} 项。")
     if pushed.skew_flagged:
         minutes = abs(pushed.skew_seconds or 0) / 60
-        out.print(f"警告：本机时钟与服务器相差约 {minutes:.0f} 分钟（服务器时间 {pushed.server_time or '未知'}），"
+        server = f"服务器时间 {local_text(pushed.server_time)}，北京时间" if pushed.server_time else "服务器时间未知"
+        out.print(f"警告：本机时钟与服务器相差约 {minutes:.0f} 分钟（{server}），"
                   "请校正设备时间；记录的先后以服务器的顺序为准。", style="bold yellow", markup=False)
 
     left = []

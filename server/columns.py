@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import DateTime
 from sqlalchemy.orm import Mapped, mapped_column
@@ -31,6 +31,34 @@ def local_text(moment: datetime | None, missing: str = "—") -> str:
     if moment is None:
         return missing
     return as_utc(moment).astimezone(CHINA_STANDARD_TIME).strftime("%Y-%m-%d %H:%M")
+
+
+# Days people choose and read are Beijing days. Queries filter stored UTC times with UTC bounds
+# computed here: SQLite keeps a datetime's own digits and drops its offset, so a bound given in
+# UTC+8 would be compared as if it were UTC there (PostgreSQL would convert it). Buckets are made
+# in Python with `china_date`, the same on both databases.
+
+
+def china_today(now: datetime | None = None) -> date:
+    """Today in 金华 (Beijing time)."""
+    return as_utc(now or utcnow()).astimezone(CHINA_STANDARD_TIME).date()
+
+
+def china_date(moment: datetime | None) -> date | None:
+    """The Beijing day a stored (UTC) time falls on: 16:30 UTC is 00:30 the next day there."""
+    if moment is None:
+        return None
+    return as_utc(moment).astimezone(CHINA_STANDARD_TIME).date()
+
+
+def china_day_start(day: date) -> datetime:
+    """00:00 Beijing time on `day`, in UTC (16:00 UTC the day before)."""
+    return datetime.combine(day, time(0), CHINA_STANDARD_TIME).astimezone(timezone.utc)
+
+
+def china_days_utc(date_from: date, date_to: date | None = None) -> tuple[datetime, datetime]:
+    """[start, end) in UTC of the Beijing days `date_from` to `date_to` inclusive (one day if no end)."""
+    return china_day_start(date_from), china_day_start((date_to or date_from) + timedelta(days=1))
 
 
 class TimestampMixin:

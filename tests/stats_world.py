@@ -35,7 +35,7 @@ class StatsWorld:
     venues: dict[str, Venue]
     users: dict[str, User]
     leaders: dict[str, RosterMember]
-    inspect: callable  # inspect(venue, day, checks, hour=10) -> list[Violation]
+    inspect: callable  # inspect(venue, day, checks, hour=10, minute=0) -> list[Violation], day and time in China time
 
 
 @pytest.fixture
@@ -75,8 +75,10 @@ def stats_world(db, make_venue) -> StatsWorld:
              "leader": user("lead", "inspector")}
     db.session.flush()
 
-    def inspect(venue: Venue, day: date, checks: list[tuple[str, str]], hour: int = 10) -> list[Violation]:
-        checked_in = datetime(day.year, day.month, day.day, hour, 0, tzinfo=CST)
+    def inspect(venue: Venue, day: date, checks: list[tuple[str, str]], hour: int = 10,
+                minute: int = 0) -> list[Violation]:
+        # Stored in UTC as the application stores it (SQLite would keep UTC+8 digits as given).
+        checked_in = datetime(day.year, day.month, day.day, hour, minute, tzinfo=CST).astimezone(timezone.utc)
         start = utcnow() - timedelta(hours=1)
         draw = _placeholder_draw(users["office"], start, start + timedelta(hours=6))
         db.session.add(draw)

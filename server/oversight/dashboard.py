@@ -11,7 +11,7 @@ Reading only; nothing here writes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 from flask import current_app
@@ -19,7 +19,7 @@ from sqlalchemy.orm import selectinload
 
 from ..access import authorize
 from ..accounts.models.user import DeviceToken, User
-from ..columns import CHINA_STANDARD_TIME, as_utc, utcnow
+from ..columns import as_utc, china_days_utc, china_today, utcnow
 from ..draws.assignments import STATUS_LABELS
 from ..draws.models.draw import Assignment, AssignmentMember, Draw
 from ..enforcement import rectification
@@ -50,12 +50,6 @@ def _bucket(assignment_status: str, inspection_status: str | None) -> str:
     return assignment_status
 
 
-def _china_day(day: date) -> tuple[datetime, datetime]:
-    """[start, end) of a calendar day in 金华, in UTC (SQLite compares the stored UTC digits)."""
-    start = datetime.combine(day, time(0), CHINA_STANDARD_TIME).astimezone(timezone.utc)
-    return start, start + timedelta(days=1)
-
-
 def _teams(assignment_ids: set[int]) -> dict[int, list[str]]:
     """Display names of each assignment's team, leader first."""
     if not assignment_ids:
@@ -77,7 +71,7 @@ def _teams(assignment_ids: set[int]) -> dict[int, list[str]]:
 def todays_dispatches(now: datetime | None = None) -> list[dict]:
     """Assignments dispatched today (China time), grouped by draw, latest draw first."""
     now = now or utcnow()
-    start, end = _china_day(now.astimezone(CHINA_STANDARD_TIME).date())
+    start, end = china_days_utc(china_today(now))
     assignments = db.session.scalars(
         sa.select(Assignment).where(Assignment.dispatched_at >= start, Assignment.dispatched_at < end)
         .order_by(Assignment.draw_id.desc(), Assignment.position)).all()
@@ -212,7 +206,7 @@ def office_dashboard(user: User, now: datetime | None = None) -> dict:
     authorize(user, "manage", Assignment)
     now = now or utcnow()
     return {
-        "today": now.astimezone(CHINA_STANDARD_TIME).date(),
+        "today": china_today(now),
         "dispatches": todays_dispatches(now),
         "progress": draw_progress(),
         "buckets": PROGRESS_BUCKETS,

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
 from ..accounts.models.user import User
-from ..columns import CHINA_STANDARD_TIME, as_utc
+from ..columns import china_date, china_days_utc
 from ..errors import Forbidden, Invalid
 from ..extensions import db
 from ..field.models.inspection import Inspection, Violation
@@ -65,13 +65,6 @@ class Fact:
     day: date
 
 
-def day_bounds(date_from: date, date_to: date) -> tuple[datetime, datetime]:
-    """[start, end) of the period in UTC: from 00:00 China time on `date_from` to 00:00 after `date_to`."""
-    start = datetime.combine(date_from, time(0), CHINA_STANDARD_TIME)
-    end = datetime.combine(date_to + timedelta(days=1), time(0), CHINA_STANDARD_TIME)
-    return start, end
-
-
 def check_period(date_from, date_to) -> None:
     if not isinstance(date_from, date) or not isinstance(date_to, date):
         raise Invalid("统计期间须为日期。", errors={"from": ["须为 YYYY-MM-DD 格式的日期。"]})
@@ -94,7 +87,7 @@ def violation_facts(*, date_from: date, date_to: date, county_id: int | None = N
     """The live violations of the period under the filters, within the user's scope."""
     check_reader(user)
     check_period(date_from, date_to)
-    start, end = day_bounds(date_from, date_to)
+    start, end = china_days_utc(date_from, date_to)
     query = (
         sa.select(Violation.id, Violation.inspection_id, Violation.venue_id, Violation.county_id,
                   Venue.category_id, Violation.rule_code, Violation.check_code, Violation.department_ids,
@@ -125,7 +118,7 @@ def violation_facts(*, date_from: date, date_to: date, county_id: int | None = N
             continue
         if department_id is not None and department_id not in departments:
             continue
-        day = as_utc(row.checked_in_at).astimezone(CHINA_STANDARD_TIME).date()
+        day = china_date(row.checked_in_at)
         facts.append(Fact(row.id, row.inspection_id, row.venue_id, row.county_id, row.category_id, row.rule_code,
                           row.check_code, departments, day))
     return facts

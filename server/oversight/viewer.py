@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from ..access import require_role
 from ..accounts.models.user import User
-from ..columns import CHINA_STANDARD_TIME, as_utc
+from ..columns import china_date
 from ..enforcement import rectification
 from ..enforcement.models.case import CaseViolation, ViolationDecline
 from ..enforcement.models.rectification import RectificationOrder, RectificationOrderViolation
@@ -165,7 +165,7 @@ def violation_detail(violation: Violation, user: User) -> dict:
         "id": violation.id, "rule_code": violation.rule_code, "rule_title": rule.title if rule else "",
         "description": violation.description, "venue": venue.name, "address": venue.address,
         "county": venue.county.name, "category": venue.category.name, "departments": departments,
-        "day": as_utc(inspection.checked_in_at).astimezone(CHINA_STANDARD_TIME).date(),
+        "day": china_date(inspection.checked_in_at),
         "handling_label": HANDLING_LABELS[_handling([violation.id])[violation.id]],
         "orders": [{"id": order.id, "deadline": order.deadline,
                     "state_label": rectification.shown_state(order, user)[1],

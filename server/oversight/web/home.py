@@ -5,10 +5,10 @@ from flask import redirect, render_template, url_for
 from flask_login import current_user
 
 from ...access import web_role_required
+from ...columns import china_today
 from ...draws import assignment_reading
 from ...draws import assignments as assignment_service
 from ...draws.seeding import awaiting_contribution
-from ...enforcement.documents import today_in_china
 from ...roles import ROLES
 from ...web.navigation import add_nav_item
 from ...web.signed_in import signed_in_user
@@ -58,7 +58,7 @@ def dashboard():
 def _viewer_overview(user) -> dict:
     """A department's or county's landing page: the last days' summary (counted by the statistics
     module), the newest findings and the rectification orders to follow up."""
-    today = today_in_china()
+    today = china_today()
     date_from, date_to = viewer_service.default_period(today)
     return {
         "days": viewer_service.DEFAULT_DAYS, "date_from": date_from, "date_to": date_to,

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from flask import Blueprint, abort, render_template, request
 
 from ...access import web_role_required
-from ...enforcement.documents import today_in_china
+from ...columns import china_today
 from ...errors import Invalid
 from ...extensions import db
 from ...pdf.charts import bar_chart, day_chart
@@ -26,10 +26,11 @@ FILTERS = ("county", "department", "category", "rule")
 
 
 def _period() -> tuple[date, date]:
-    yesterday = today_in_china() - timedelta(days=1)
+    yesterday = china_today() - timedelta(days=1)
     try:
         date_to = date.fromisoformat(request.args["to"]) if request.args.get("to") else yesterday
-        date_from = date.fromisoformat(request.args["from"]) if request.args.get("from") else date_to - timedelta(days=6)
+        date_from = (date.fromisoformat(request.args["from"]) if request.args.get("from")
+                     else date_to - timedelta(days=6))
     except ValueError:
         abort(400)
     return date_from, date_to

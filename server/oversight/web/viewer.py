@@ -10,7 +10,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from ...access import web_role_required
-from ...enforcement.documents import today_in_china
+from ...columns import china_today
 from ...pagination import signed_sort
 from ...web.chinese_form import ChineseForm
 from ...web.forms import check_period
@@ -67,7 +67,7 @@ def filter_form(user) -> FindingsFilterForm:
 def list_findings():
     user = signed_in_user()
     form = filter_form(user)
-    default_from, default_to = service.default_period(today_in_china())
+    default_from, default_to = service.default_period(china_today())
     page = None
     sort, descending = signed_sort(form.sort.data, service.SORTS, "-date", {})
     if form.validate():

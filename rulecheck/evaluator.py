@@ -50,12 +50,12 @@ MAX_STRING_LENGTH = 256
 MAX_NUMBER_DIGITS = 30
 
 # The facts a check may name. `obs` is the rule's own checklist items (the loader checks that each
-# `obs.X` is an item of the same rule); `venue` comes from the venue record; `tracking` carries
-# follow-up statistics for the data-workflow rule (K9).
+# `obs.X` is an item of the same rule); `venue` comes from the venue record. Every rule is about
+# what is seen at a venue: a task with nothing to observe there is in no checklist (rules.yaml
+# `off_checklist_reason`) rather than checked over facts of another kind.
 FACT_NAMESPACES: dict[str, frozenset[str] | None] = {
     "venue": frozenset({"category", "county", "approved_capacity"}),
     "obs": None,
-    "tracking": frozenset({"overdue_open_findings"}),
 }
 
 _NUMBER_LIMIT = 10**MAX_NUMBER_DIGITS
@@ -495,7 +495,7 @@ def evaluate_rule(rule: Mapping, *, venue: Mapping | None = None, observations: 
     """Evaluate every check of a rule bundle ({code, items, checks}) and give its verdict.
 
     The facts are `venue.*` (the venue record), `obs.*` (the inspector's observations, keyed by
-    checklist item code) and any further namespaces in `extra_facts` (e.g. `tracking`).
+    checklist item code) and any further namespaces in `extra_facts`.
     """
     context = {"venue": venue or {}, "obs": observations or {}}
     context.update(extra_facts or {})

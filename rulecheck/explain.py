@@ -18,7 +18,7 @@ Rules of the text:
 * the relation shown is the one that holds between the numbers (<, =, > for ordering checks;
   = or ≠ for equality checks), whatever the check required;
 * a side that is `{"var": name}` shows its value and unit; facts that are not the inspector's own
-  observations (venue.*, tracking.*) are named by `FACT_LABELS`;
+  observations (venue.*) are named by `FACT_LABELS`;
 * a side that is one variable times number literals shows the product, then in brackets the
   variable's label and value and the factor as a percentage;
 * a unit comes from the checklist item's prompt ending in a bracketed unit such as "（人）", or
@@ -39,7 +39,6 @@ from .evaluator import _NUMBER_TEXT, ExpressionError, MissingValue, _to_fraction
 # Facts that are not checklist items: how to name them and their unit.
 FACT_LABELS: dict[str, tuple[str, str]] = {
     "venue.approved_capacity": ("核定人数", "人"),
-    "tracking.overdue_open_findings": ("逾期未整改问题", "个"),
 }
 
 _ORDERING = frozenset({"<", "<=", ">", ">="})

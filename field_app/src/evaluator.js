@@ -616,7 +616,7 @@ const VERDICT_ORDER = [VIOLATION, INCOMPLETE, COMPLIANT];
  * Evaluate every check of a rule bundle ({code, items, checks}) and give its verdict:
  * {code, verdict, checks: [{code, outcome, description, missing, shown}]}, where `shown` is the
  * compared numbers as text (explainCheck) or null. The facts are venue.*, obs.* and any further
- * namespaces in `extraFacts` (e.g. tracking for K9).
+ * namespaces in `extraFacts`.
  */
 export function evaluateRule(rule, { venue = null, observations = null, extraFacts = null } = {}) {
   // A null-prototype context: a fact namespace named "__proto__" stays an ordinary key.
@@ -640,7 +640,6 @@ export function evaluateRule(rule, { venue = null, observations = null, extraFac
 /** Facts that are not checklist items: how to name them and their unit. */
 export const FACT_LABELS = Object.freeze({
   "venue.approved_capacity": Object.freeze(["核定人数", "人"]),
-  "tracking.overdue_open_findings": Object.freeze(["逾期未整改问题", "个"]),
 });
 
 const ORDERING = new Set(["<", "<=", ">", ">="]);

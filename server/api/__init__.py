@@ -24,11 +24,12 @@ def register_api(app) -> None:
     from ..oversight.api.statistics import blp as statistics_blp
     from ..publicity.api.materials import blp as materials_blp
     from ..registry.api.reference import blp as reference_blp
+    from ..registry.api.venues import blp as venues_blp
 
     api = api_of(app)
     for blueprint in (auth_blp, reference_blp, assignments_blp, draws_blp, uploads_blp, evidence_blp, sync_blp,
                       legal_bases_blp, cases_blp, documents_blp, rectification_blp, statistics_blp,
-                      accountability_blp, materials_blp, parallel_records_blp):
+                      accountability_blp, materials_blp, parallel_records_blp, venues_blp):
         api.register_blueprint(blueprint)
         # The API authenticates with bearer tokens, not cookies, so CSRF does not apply.
         csrf.exempt(blueprint)

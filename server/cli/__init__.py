@@ -6,6 +6,7 @@ from flask.cli import FlaskGroup
 
 
 def register_cli(app) -> None:
+    from ..accounts.cli import registry_imports  # noqa: F401  (the import commands of the registry group)
     from ..accounts.cli.users import token_cli, user_cli
     from ..audit.cli.audit import audit_cli
     from ..demo.cli.demo import demo_cli
@@ -18,9 +19,10 @@ def register_cli(app) -> None:
     from ..oversight.cli.report import report_cli
     from ..publicity.cli.bulletins import bulletin_cli
     from ..registry.cli.reference import reference_cli
+    from ..registry.cli.registry import registry_cli
 
     for group in (assignment_cli, audit_cli, bulletin_cli, demo_cli, document_cli, draw_cli, evidence_cli,
-                  rectification_cli, reference_cli, report_cli, token_cli, user_cli):
+                  rectification_cli, reference_cli, registry_cli, report_cli, token_cli, user_cli):
         app.cli.add_command(group)
 
 

@@ -116,7 +116,7 @@ def build_parameters(*, counties: list[County], categories: list[VenueCategory],
 
 
 def snapshot_venues(county_ids: list[int], category_ids: list[int], violations_since: datetime) -> list[VenueCandidate]:
-    in_scope = sa.and_(Venue.county_id.in_(county_ids), Venue.category_id.in_(category_ids))
+    in_scope = sa.and_(Venue.county_id.in_(county_ids), Venue.category_id.in_(category_ids), Venue.closed_at.is_(None))
     history = venue_history(sa.select(Venue.id).where(in_scope), violations_since)
     # Codes by id rather than two joins on the venue rows (county and category are NOT NULL
     # foreign keys, so the joins dropped nothing); sorted here rather than by the database.

@@ -280,6 +280,7 @@ class ResponsibleDepartmentSchema(Strict):
     code = line_field()
     name = line_field()
     leader = line_field()
+    basis = line_field(False)  # the item of 四 (四.N) that makes the party responsible
 
 
 def _count(**kwargs) -> fields.Integer:
@@ -299,9 +300,7 @@ class DepartmentFindingSchema(ResponsibleDepartmentSchema, _Failures):
     repeated_units = _count()
 
 
-class CountyFindingSchema(_Failures):
-    code = line_field()
-    name = line_field()
+class CountyFindingSchema(ResponsibleDepartmentSchema, _Failures):
     repeated_units = _count()
 
 
@@ -310,8 +309,40 @@ class UnitFindingSchema(_Failures):
     operator = line_field()
     category = line_field()
     county = line_field()
+    locality = fields.Nested(ResponsibleDepartmentSchema, required=False)
     departments = items(ResponsibleDepartmentSchema, required=False)
     inspections = _count()
+
+
+class PersonFindingSchema(_Failures):
+    """个人: a venue's responsible person."""
+
+    name = line_field()
+    venue = line_field()
+    county = line_field()
+    inspections = _count()
+
+
+class ClauseSchema(Strict):
+    section = line_field()
+    text = line_field()
+
+
+class SourceDocumentSchema(Strict):
+    """The document the report applies, as server/reference/responsibility.yaml quotes it."""
+
+    number = line_field()
+    issuer = line_field()
+    date = line_field()
+    kind = line_field()
+    leading_group = line_field()
+    command = line_field()
+    accountability_clause = fields.Nested(ClauseSchema, required=True)
+    four_parties_clause = fields.Nested(ClauseSchema, required=True)
+    penalty_clause = fields.Nested(ClauseSchema, required=True)
+    exposure_clause = fields.Nested(ClauseSchema, required=True)
+    locality_clause = fields.Nested(ClauseSchema, required=True)
+    copies_to = fields.List(fields.String(), required=True)
 
 
 class TotalsSchema(Strict):
@@ -330,6 +361,7 @@ class AccountabilityReportSchema(DocumentSchema):
     period_to = fields.Date(required=True, error_messages=_MESSAGES)
     county = line_field(False)
     thresholds_version = line_field()
+    source = fields.Nested(SourceDocumentSchema, required=True, error_messages=_MESSAGES)
     totals = fields.Nested(TotalsSchema, required=True, error_messages=_MESSAGES)
     by_county = items(CountRowSchema, required=False)
     by_department = items(CountRowSchema, required=False)
@@ -339,6 +371,7 @@ class AccountabilityReportSchema(DocumentSchema):
     counties = items(CountyFindingSchema, required=False)
     units = items(UnitFindingSchema, required=False, max_items=5000)
     unit_count = _count()
+    persons = items(PersonFindingSchema, required=False, max_items=5000)
 
 
 SCHEMAS: dict[str, type[Schema]] = {

@@ -1,11 +1,17 @@
 """Accountability (倒查责任, 五(四)): trace a period's failures along the four-party responsibility
-(四方责任) and suggest measures from the thresholds in server/reference/accountability_thresholds.yaml.
+(四方责任, 五(一)) and suggest measures from the thresholds in server/reference/accountability_thresholds.yaml.
 
-Failures: live violations (counted by server/oversight/statistics.py, the same facts as the
-statistics page), venues with repeated violations, venues found operating while they must be
-closed, and enforcement cases overdue at the end of the period. Each is traced to its unit
-(venue and operator), the departments responsible for its category with each department's
-responsible leader from the roster (二), and its county (属地).
+Failures: live violations (counted by server/oversight/statistics.py, the same facts and the same
+Beijing days as the statistics page), venues with repeated violations, venues found operating
+while they must be closed, and enforcement cases overdue at the end of the period. Each is traced
+to the four parties: 属地 — its county's government, first responsible party (四.18), with the
+leader server/reference/responsibility.yaml names; 部门 — the departments 四 names for its category
+(categories.yaml, none where 四 names none), each with its responsible leader from the roster (二);
+单位 — the venue; 个人 — the venue's responsible person.
+
+问责 is for party and government bodies and officials: 属地 and 部门 (and their leaders) can get
+问责, 约谈 or 通报; a venue and a private person get 处罚 (五(三)), 约谈, 通报 or 曝光 (五(五)),
+never 问责 (PARTY_MEASURES, enforced on the thresholds file and again when suggesting).
 
 Cases: draft → reviewed (the office) → issued (the report PDF numbered through
 documents.issue_document); each transition audited; a transition out of order is a Conflict.
@@ -34,19 +40,29 @@ from ..enforcement.models.case import EnforcementCase
 from ..errors import Conflict, Invalid, Problem
 from ..extensions import db
 from ..pagination import Page, paginate
-from ..registry.models.reference import County, Department, RosterMember
+from ..registry.models.reference import County, Department, Duty, RosterMember
 from ..registry.models.venue import Venue
 from . import statistics
 from .models.accountability import AccountabilityCase
 
 THRESHOLDS_FILE = "accountability_thresholds.yaml"
-PARTIES = ("unit", "department", "county")
+RESPONSIBILITY_FILE = "responsibility.yaml"
+PARTIES = ("county", "department", "unit", "person")
 FAILURES = ("violations", "repeated", "overdue", "operating_while_closed")
-MEASURES = ("interview", "criticism", "accountability")
-MEASURE_LABELS = {"interview": "约谈", "criticism": "通报批评", "accountability": "问责"}
+# Least to most severe: suggestions are listed most severe first.
+MEASURES = ("criticism", "interview", "exposure", "penalty", "accountability")
+MEASURE_LABELS = {"criticism": "通报", "interview": "约谈", "exposure": "曝光", "penalty": "依法处罚",
+                  "accountability": "问责"}
+# What each party can get: 问责 only for the bodies and officials of 属地 and 部门.
+PARTY_MEASURES = {"county": ("accountability", "interview", "criticism"),
+                  "department": ("accountability", "interview", "criticism"),
+                  "unit": ("penalty", "interview", "criticism", "exposure"),
+                  "person": ("penalty", "interview", "criticism", "exposure")}
 FAILURE_LABELS = {"violations": "违规问题", "repeated": "重复违规", "overdue": "逾期未整改（未履行）",
                   "operating_while_closed": "应关停仍营业"}
-PARTY_LABELS = {"unit": "单位", "department": "部门", "county": "属地"}
+PARTY_LABELS = {"county": "属地", "department": "部门", "unit": "单位", "person": "个人"}
+LOCALITY_DUTY = 18
+NO_LEADER = "（名单中无责任领导）"
 STATE_LABELS = {"draft": "草稿", "reviewed": "已审核", "issued": "已印发"}
 REPORT_KIND = "accountability_report"
 
@@ -80,6 +96,13 @@ class ThresholdSchema(Schema):
     def _period(self, data, **_kwargs):
         if data.get("valid_to") and data["valid_to"] < data["valid_from"]:
             raise ValidationError("结束日期早于开始日期。", "valid_to")
+
+    @validates_schema
+    def _measure_fits_party(self, data, **_kwargs):
+        party, measure = data.get("party"), data.get("measure")
+        if party in PARTY_MEASURES and measure in MEASURES and measure not in PARTY_MEASURES[party]:
+            allowed = "、".join(MEASURE_LABELS[m] for m in PARTY_MEASURES[party])
+            raise ValidationError(f"{PARTY_LABELS[party]}只能采取{allowed}，不能{MEASURE_LABELS[measure]}。", "measure")
 
 
 class ThresholdsFileSchema(Schema):
@@ -148,12 +171,105 @@ def load_thresholds(directory: str | Path | None = None) -> ThresholdSet:
 
 
 def suggest(party: str, counts: dict[str, int], thresholds: list[Threshold]) -> list[dict]:
-    """The measures whose threshold the party's counts reach, most severe first."""
-    matched = [t for t in thresholds if t.party == party and counts.get(t.failure, 0) >= t.min_count]
+    """The measures whose threshold the party's counts reach, most severe first; only measures the
+    party can get (PARTY_MEASURES), whatever a threshold says."""
+    matched = [t for t in thresholds if t.party == party and t.measure in PARTY_MEASURES[party]
+               and counts.get(t.failure, 0) >= t.min_count]
     matched.sort(key=lambda t: (-MEASURES.index(t.measure), t.code))
     return [{"code": t.code, "measure": t.measure, "measure_label": MEASURE_LABELS[t.measure],
              "reason": f"{FAILURE_LABELS[t.failure]} {counts.get(t.failure, 0)}（阈值 {t.min_count}）"}
             for t in matched]
+
+
+# --- the source and the 属地 leaders ----------------------------------------------------------
+
+
+class ResponsibilityInvalid(Problem):
+    status = 500
+    slug = "responsibility-reference-invalid"
+    default_title = "责任参考数据有误"
+
+
+def _line(max_length: int = 200) -> fields.String:
+    return fields.String(required=True, validate=validate.Length(min=1, max=max_length))
+
+
+class ClauseSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    section = _line(40)
+    text = _line()
+
+
+class SourceSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    number = _line(40)
+    issuer = _line(60)
+    date = fields.Date(required=True)
+    kind = _line(10)
+    leading_group = _line(60)
+    command = _line(60)
+    accountability_clause = fields.Nested(ClauseSchema, required=True)
+    four_parties_clause = fields.Nested(ClauseSchema, required=True)
+    penalty_clause = fields.Nested(ClauseSchema, required=True)
+    exposure_clause = fields.Nested(ClauseSchema, required=True)
+    locality_clause = fields.Nested(ClauseSchema, required=True)
+    copies_to = fields.List(_line(60), required=True)
+
+
+class LocalityLeaderSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    county = _line(64)
+    name = _line(32)
+    title = _line(128)
+
+
+class ResponsibilityFileSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    version = fields.String(required=True)
+    source = fields.Nested(SourceSchema, required=True)
+    locality_leaders = fields.List(fields.Nested(LocalityLeaderSchema), required=True)
+
+    @validates_schema
+    def _one_leader_per_county(self, data, **_kwargs):
+        counties = [leader["county"] for leader in data.get("locality_leaders", [])]
+        if len(set(counties)) != len(counties):
+            raise ValidationError("同一县（市、区）只能有一名属地责任领导。", "locality_leaders")
+
+
+_responsibility_cache: dict[tuple, dict] = {}
+
+
+def load_responsibility(directory: str | Path | None = None) -> dict:
+    """The validated responsibility file (cached per modification time): `source` as JSON-ready
+    values and `leaders` by county code; a bad file is a clear 500."""
+    path = Path(directory or current_app.config["REFERENCE_DIR"]) / RESPONSIBILITY_FILE
+    try:
+        key = (str(path), path.stat().st_mtime_ns)
+    except OSError:
+        raise ResponsibilityInvalid(f"责任参考文件 {path.name} 不存在。") from None
+    if key in _responsibility_cache:
+        return _responsibility_cache[key]
+    try:
+        raw = yaml.safe_load(path.read_text("utf-8"))
+        data = ResponsibilityFileSchema().load(raw if isinstance(raw, dict) else {})
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ResponsibilityInvalid(f"责任参考文件 {path.name} 无法读取：{exc}") from None
+    except ValidationError as exc:
+        raise ResponsibilityInvalid(f"责任参考文件 {path.name} 校验未通过：{exc.messages}",
+                                    errors=exc.messages) from None
+    source = {**data["source"], "date": data["source"]["date"].isoformat()}
+    loaded = {"version": data["version"], "source": source,
+              "leaders": {leader["county"]: leader for leader in data["locality_leaders"]}}
+    _responsibility_cache[key] = loaded
+    return loaded
 
 
 # --- tracing ---------------------------------------------------------------------------------
@@ -162,6 +278,12 @@ def suggest(party: str, counts: dict[str, int], thresholds: list[Threshold]) -> 
 def _leaders() -> dict[int, RosterMember]:
     rows = db.session.scalars(sa.select(RosterMember).where(RosterMember.is_responsible_leader))
     return {row.department_id: row for row in rows}
+
+
+def _duty_items() -> dict[int, int]:
+    """Per department, the item of 四 that gives its duty (seq)."""
+    rows = db.session.execute(sa.select(Duty.department_id, Duty.seq).where(Duty.department_id.is_not(None)))
+    return {department_id: seq for department_id, seq in rows}
 
 
 def _overdue_cases(date_from: date, date_to: date, county_id: int | None, user: User | None) -> list[EnforcementCase]:
@@ -177,12 +299,19 @@ def _overdue_cases(date_from: date, date_to: date, county_id: int | None, user: 
     return cases
 
 
+def _leader_text(name: str, title: str) -> str:
+    return f"{name}（{title}）"
+
+
 def trace(*, date_from: date, date_to: date, county_id: int | None = None, user: User | None) -> dict:
-    """The period's failures traced to units, departments (with roster leaders) and counties, the
+    """The period's failures traced to the four parties — counties (属地, with their leaders),
+    departments (部门, with roster leaders), units (单位) and their responsible persons (个人) — the
     statistics of the same period, and the measures the thresholds suggest. JSON-ready."""
     facts = statistics.violation_facts(date_from=date_from, date_to=date_to, county_id=county_id, user=user)
-    thresholds = load_thresholds().in_force(date_to)
-    closed_checks = load_thresholds().closed_checks
+    threshold_set = load_thresholds()
+    thresholds = threshold_set.in_force(date_to)
+    closed_checks = threshold_set.closed_checks
+    responsibility = load_responsibility()
     overdue = _overdue_cases(date_from, date_to, county_id, user)
 
     by_venue: dict[int, dict[str, int]] = defaultdict(Counter)
@@ -200,14 +329,24 @@ def trace(*, date_from: date, date_to: date, county_id: int | None = None, user:
     venues = {v.id: v for v in db.session.scalars(sa.select(Venue).where(Venue.id.in_(list(by_venue))))} \
         if by_venue else {}
     leaders = _leaders()
+    duty_items = _duty_items()
     departments = {d.id: d for d in db.session.scalars(sa.select(Department))}
     counties = {c.id: c for c in db.session.scalars(sa.select(County))}
 
     def department_entry(department_id: int) -> dict:
         department = departments[department_id]
         leader = leaders.get(department_id)
+        seq = duty_items.get(department_id)
         return {"code": department.code, "name": department.name,
-                "leader": f"{leader.name}（{leader.title}）" if leader else "（名单中无责任领导）"}
+                "leader": _leader_text(leader.name, leader.title) if leader else NO_LEADER,
+                "basis": f"四.{seq}" if seq else "四.17"}
+
+    def county_entry(ident: int) -> dict:
+        county = counties[ident]
+        leader = responsibility["leaders"].get(county.code)
+        return {"code": county.code, "name": county.name,
+                "leader": _leader_text(leader["name"], leader["title"]) if leader else NO_LEADER,
+                "basis": f"四.{LOCALITY_DUTY}"}
 
     # Departments and counties: their venues' counts added up; "repeated" = venues repeated.
     department_counts: dict[int, Counter] = defaultdict(Counter)
@@ -228,22 +367,30 @@ def trace(*, date_from: date, date_to: date, county_id: int | None = None, user:
             department_counts[department_id]["overdue"] += 1
         county_counts[case.county_id]["overdue"] += 1
 
-    units = []
+    units, persons = [], []
     for venue_id, counts in by_venue.items():
         venue = venues[venue_id]
         if counts["repeated"] >= 2:
             for department_id in venue_departments.get(venue_id, ()):
                 department_counts[department_id]["repeated"] += 1
             county_counts[venue.county_id]["repeated"] += 1
+        failures = {"violations": counts["violations"], "inspections": counts["repeated"],
+                    "overdue": counts["overdue"], "operating_while_closed": counts["operating_while_closed"]}
         measures = suggest("unit", counts, thresholds)
         units.append({
             "venue": venue.name, "operator": venue.operator_name or "—", "category": venue.category.name,
-            "county": venue.county.name,
+            "county": venue.county.name, "locality": county_entry(venue.county_id),
             "departments": [department_entry(d) for d in venue_departments.get(venue_id, ()) if d in departments],
-            "violations": counts["violations"], "inspections": counts["repeated"], "overdue": counts["overdue"],
-            "operating_while_closed": counts["operating_while_closed"], "measures": measures,
+            **failures, "measures": measures,
             "_sort": (-len(measures), -counts["violations"], venue.name)})
-    units.sort(key=lambda u: u.pop("_sort"))
+        # 个人: the venue's responsible person, where the registry names one.
+        person_measures = suggest("person", counts, thresholds) if venue.operator_name else []
+        if person_measures:
+            persons.append({"name": venue.operator_name, "venue": venue.name, "county": venue.county.name,
+                            **failures, "measures": person_measures,
+                            "_sort": (-len(person_measures), -counts["violations"], venue.name)})
+    for rows in (units, persons):
+        rows.sort(key=lambda row: row.pop("_sort"))
 
     department_rows = []
     for department_id in sorted(department_counts, key=lambda d: (departments[d].sort_order, departments[d].code)):
@@ -255,7 +402,7 @@ def trace(*, date_from: date, date_to: date, county_id: int | None = None, user:
     county_rows = []
     for ident in sorted(county_counts, key=lambda c: (counties[c].sort_order, counties[c].code)):
         counts = county_counts[ident]
-        county_rows.append({"code": counties[ident].code, "name": counties[ident].name,
+        county_rows.append({**county_entry(ident),
                             "violations": counts["violations"], "repeated_units": counts["repeated"],
                             "overdue": counts["overdue"], "operating_while_closed": counts["operating_while_closed"],
                             "measures": suggest("county", counts, thresholds)})
@@ -268,17 +415,19 @@ def trace(*, date_from: date, date_to: date, county_id: int | None = None, user:
     return {
         "period_from": date_from.isoformat(), "period_to": date_to.isoformat(),
         "county": counties[county_id].name if county_id is not None else None,
-        "thresholds_version": load_thresholds().version,
+        "thresholds_version": threshold_set.version,
+        "source": responsibility["source"],
         "totals": {"violations": total.violations, "inspections": total.inspections, "venues": total.venues,
                    "overdue": len(overdue),
                    "operating_while_closed": sum(1 for f in facts if f.check_code in closed_checks),
                    "repeated_units": sum(1 for u in units if u["inspections"] >= 2)},
         "by_county": rows("county"), "by_department": rows("department"), "by_rule": rows("rule"),
         "by_day": rows("day"),
-        "departments": department_rows, "counties": county_rows,
-        # Units with a suggested measure are listed by name; the rest only count in the tables.
+        "counties": county_rows, "departments": department_rows,
+        # Units and persons with a suggested measure are listed by name; the rest only count in the tables.
         "units": [u for u in units if u["measures"]],
         "unit_count": len(units),
+        "persons": persons,
     }
 
 
@@ -288,10 +437,11 @@ def trace(*, date_from: date, date_to: date, county_id: int | None = None, user:
 def report_context(findings: dict, issued_on: date | None = None) -> dict:
     """The document context of an accountability report from traced findings."""
     info = document_kind(REPORT_KIND)
+    # Findings stored before the source was part of them are reported with today's reference data.
+    source = findings.get("source") or load_responsibility()["source"]
     return {"authority": info.authority, "date": (issued_on or today_in_china()).isoformat(),
-            "copies": {"cc": ["市纪委市监委", "各县（市、区）疫情防控工作领导小组办公室", "领导小组各成员单位"],
-                       "printed_by": info.authority},
-            **findings}
+            "copies": {"cc": list(source["copies_to"]), "printed_by": info.authority},
+            **findings, "source": source, "persons": findings.get("persons", [])}
 
 
 def draft_report_pdf(*, date_from: date, date_to: date, county_id: int | None, user: User | None) -> bytes:
@@ -335,7 +485,8 @@ def find_case(ident, user: User, action: str = "read") -> AccountabilityCase:
 
 def _expect(case: AccountabilityCase, state: str, verb: str) -> None:
     if case.state != state:
-        raise Conflict(f"该报告当前为“{STATE_LABELS[case.state]}”状态，只有“{STATE_LABELS[state]}”状态的报告才能{verb}。")
+        raise Conflict(f"该报告当前为“{STATE_LABELS[case.state]}”状态，"
+                       f"只有“{STATE_LABELS[state]}”状态的报告才能{verb}。")
 
 
 def review_case(case: AccountabilityCase, actor: User, *, note: str | None = None,

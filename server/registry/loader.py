@@ -178,7 +178,8 @@ def load_reference(directory: str | Path | None = None, *, force: bool = False) 
         dataset_report = DatasetReport(dataset, document["version"], digests[dataset])
         report.datasets[dataset] = dataset_report
         previous = loaded.get(dataset)
-        if not force and previous is not None and (previous.version, previous.sha256) == (
+        changed_inputs = any(report.datasets[source].changes for source in _RECOMPUTED_AFTER.get(dataset, ()))
+        if not force and not changed_inputs and previous is not None and (previous.version, previous.sha256) == (
                 document["version"], digests[dataset]):
             dataset_report.skipped = True
             dataset_report.unchanged = len(document["records"])
@@ -196,6 +197,12 @@ def load_reference(directory: str | Path | None = None, *, force: bool = False) 
                               for name, r in report.datasets.items() if r.changes})
     db.session.flush()
     return report
+
+
+# A rule applies to whole groups of categories (rules.yaml category_groups): a category added to
+# a group in categories.yaml changes what the unchanged rules.yaml means, so the rules are compared
+# again whenever categories changed.
+_RECOMPUTED_AFTER = {"rules": ("categories",)}
 
 
 def _flush(dataset: str) -> None:
@@ -338,7 +345,7 @@ def _load_rules(records: list[dict], report: DatasetReport) -> None:
         rule, changed = _upsert(Rule, existing, "code", record["code"], {
             "section": record["section"], "title": record["title"], "source_text": record["source_text"],
             "sort_order": _order(record, position),
-            "categories": [categories[code] for code in record["categories"]]})
+            "categories": _rule_categories(record, categories)})
         for child_position, item in enumerate(record["items"]):
             listed_children.add(item["code"])
             _, item_changed = _upsert(ChecklistItem, items, "code", item["code"], {
@@ -356,6 +363,15 @@ def _load_rules(records: list[dict], report: DatasetReport) -> None:
     _note_absent(report, existing, listed)
     report.absent += sorted(f"{row.rule.code}/{code}" for code, row in {**items, **checks}.items()
                             if code not in listed_children)
+
+
+def _rule_categories(record: dict, categories: dict[str, VenueCategory]) -> list[VenueCategory]:
+    """The categories a rule names, then every category of the groups it names (in category order)."""
+    named = [categories[code] for code in record["categories"]]
+    grouped = sorted((category for category in categories.values()
+                      if category.group in record["category_groups"] and category not in named),
+                     key=lambda category: (category.sort_order, category.code))
+    return grouped + named
 
 
 def _load_legal_bases(records: list[dict], report: DatasetReport) -> None:

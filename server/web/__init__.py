@@ -7,6 +7,7 @@ from ..columns import local_text
 def register_web(app) -> None:
     # Authentication is wired here because every app registers its pages; the API's bearer
     # loader lives in the same place so both channels are decided side by side.
+    from ..accounts import inspector_import  # noqa: F401  (the inspectors' kind of the import page)
     from ..accounts.auth_setup import init_auth
     from ..accounts.web.admin import bp as admin_bp
     from ..accounts.web.auth import bp as auth_bp
@@ -25,6 +26,7 @@ def register_web(app) -> None:
     from ..oversight.web.statistics import bp as statistics_bp
     from ..oversight.web.viewer import bp as viewer_bp
     from ..publicity.web.materials import bp as materials_bp
+    from ..registry.web.venues import bp as venues_bp
     from .navigation import inject_navigation
     from .security_headers import init_security_headers
     from .site import bp
@@ -47,4 +49,5 @@ def register_web(app) -> None:
     app.register_blueprint(audit_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(viewer_bp)
+    app.register_blueprint(venues_bp)
     app.add_template_filter(local_text, "local_time")

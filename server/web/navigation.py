@@ -32,6 +32,7 @@ NAV_ORDER = (
     "web_materials.list_materials",
     "web_materials.list_bulletins",
     "web_audit.list_events",
+    "web_venues.list_venues",
     "web_admin.list_users",
     "web_admin.list_tokens",
 )

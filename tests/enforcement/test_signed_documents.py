@@ -17,6 +17,7 @@ from server.audit.models.audit import AuditEvent
 from server.enforcement import case_opening as opening
 from server.enforcement import documents as service
 from server.enforcement.document_catalogue import document_kind
+from server.enforcement.organs import seal_of
 from server.extensions import db as _db
 from server.pdf.local_ca import ensure_local_ca
 from server.pdf.signing import TRUST_ROOTS_FILE
@@ -47,13 +48,15 @@ def test_every_kind_is_signed_by_its_organ_before_its_hash_is_recorded(db, make_
     assert hashlib.sha256(data).hexdigest() == document.pdf_sha256 and len(data) == document.pdf_size
     organ = document_kind(kind).authority
     report = pdfsig(service.document_path(document))
-    assert f"Signer Certificate Common Name: {organ}" in report
+    # An organ signs with its seal: its own name, or the short form its numbers use when the name
+    # does not fit an X.509 name (the leading office).
+    assert f"Signer Certificate Common Name: {seal_of(organ)}" in report
     assert "Signature Validation: Signature is Valid." in report and "Total document signed" in report
     result = service.verify_pdf(data)
-    assert result.genuine and result.signature.valid and result.signature.signer == organ
+    assert result.genuine and result.signature.valid and result.signature.signer == seal_of(organ)
     event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "document.issued",
                                                           AuditEvent.object_id == document.id))
-    assert event.details["signed_by"] == organ and event.details["pdf_sha256"] == document.pdf_sha256
+    assert event.details["signed_by"] == seal_of(organ) and event.details["pdf_sha256"] == document.pdf_sha256
     assert service.document_signature(document)["signed"] is True
 
 

@@ -108,22 +108,55 @@ def test_k1_closure_depends_on_category(rules, category, operating, check_code, 
     assert result.verdict == expected
 
 
-@pytest.mark.parametrize(("handling", "expected"), [
-    ("nat_report_verified", COMPLIANT),
-    ("commitment_signed", COMPLIANT),
-    ("admitted_unchecked", VIOLATION),
-    ("none_observed", COMPLIANT),
+STARRED_GREEN_GUEST = {"k8_codes_checked": True, "k8_starred_person_present": True, "k8_starred_health_code": "green",
+                       "k8_starred_admitted": True, "k8_starred_risk_history": False}
+
+
+@pytest.mark.parametrize(("report", "commitment", "violated"), [
+    (True, True, set()),
+    (False, True, {"k8_nat_report_verified_before_entry"}),  # a commitment does not replace the report
+    (True, False, {"k8_commitment_signed_before_entry"}),  # nor a report the commitment
+    (False, False, {"k8_nat_report_verified_before_entry", "k8_commitment_signed_before_entry"}),
 ])
-def test_k8_starred_persons(rules, handling, expected):
-    result = evaluate_rule(rules["K8"], venue={"category": "station"},
-                           observations={"k8_codes_checked": True, "k8_starred_person_handling": handling})
-    assert result.verdict == expected
+def test_k8_needs_the_report_and_the_commitment(rules, report, commitment, violated):
+    result = evaluate_rule(rules["K8"], venue={"category": "hotel"}, observations={
+        **STARRED_GREEN_GUEST, "k8_nat_report_verified": report, "k8_commitment_signed": commitment})
+    assert {check.code for check in result.checks if check.outcome == VIOLATION} == violated
+    assert result.verdict == (VIOLATION if violated else COMPLIANT)
 
 
-@pytest.mark.parametrize(("overdue", "expected"), [(0, COMPLIANT), (1, VIOLATION)])
-def test_k9_closure_tracking(rules, overdue, expected):
-    result = evaluate_rule(rules["K9"], extra_facts={"tracking": {"overdue_open_findings": overdue}})
-    assert result.verdict == expected
+@pytest.mark.parametrize(("changes", "violated"), [
+    ({"k8_starred_health_code": "yellow"}, "k8_starred_green_code_only"),
+    ({"k8_starred_health_code": "red"}, "k8_starred_green_code_only"),
+    ({"k8_starred_risk_history": True}, "k8_no_risk_history_for_entry"),
+])
+def test_k8_a_person_with_no_way_in_admitted_is_a_violation(rules, changes, violated):
+    observations = {**STARRED_GREEN_GUEST, "k8_nat_report_verified": True, "k8_commitment_signed": True, **changes}
+    result = evaluate_rule(rules["K8"], venue={"category": "station"}, observations=observations)
+    assert [check.code for check in result.checks if check.outcome == VIOLATION] == [violated]
+    refused = evaluate_rule(rules["K8"], venue={"category": "station"},
+                            observations={**observations, "k8_starred_admitted": False})
+    assert refused.verdict == COMPLIANT
+
+
+def test_k8_without_a_starred_person_only_the_entrance_check_applies(rules):
+    result = evaluate_rule(rules["K8"], venue={"category": "airport"},
+                           observations={"k8_codes_checked": True, "k8_starred_person_present": False})
+    assert [check.outcome for check in result.checks] == [COMPLIANT] + [NOT_APPLICABLE] * 4
+
+
+def test_k8_an_admitted_guest_without_the_facts_is_incomplete(rules):
+    result = evaluate_rule(rules["K8"], venue={"category": "hotel"}, observations={
+        "k8_codes_checked": True, "k8_starred_person_present": True, "k8_starred_admitted": True})
+    assert result.verdict == INCOMPLETE
+    assert "obs.k8_starred_health_code" in result.checks[1].missing
+
+
+def test_k9_has_nothing_to_check_at_a_venue(rules):
+    k9 = rules["K9"]
+    assert (k9["categories"], k9["items"], k9["checks"]) == ([], [], [])
+    assert "数据研判组" in k9["off_checklist_reason"]
+    assert evaluate_rule(k9).verdict == NOT_APPLICABLE
 
 
 @pytest.mark.parametrize(("sampled", "unchecked", "expected"), [

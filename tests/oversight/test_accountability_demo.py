@@ -60,6 +60,13 @@ def test_week_is_deterministic_idempotent_and_the_office_reports_one_county_with
     assert "各县（市、区）违规问题数" in flat and "每日违规问题数" in flat  # chart titles, drawn as SVG
     departments = case.findings["departments"]
     assert departments
+    # 四 makes the police responsible for no kind of venue: the leading group's own leader is not
+    # traced; the county (属地, 四.18) is, and no business or person is suggested 问责.
+    assert "psb" not in {d["code"] for d in departments} and "金盛" not in flat
+    assert [c["basis"] for c in case.findings["counties"]] == ["四.18"]
+    assert case.findings["units"] and case.findings["persons"]
+    for row in case.findings["units"] + case.findings["persons"]:
+        assert "accountability" not in {m["measure"] for m in row["measures"]}, row
     for entry in departments:
         department = db.session.scalar(sa.select(Department).where(Department.code == entry["code"]))
         leader = db.session.scalar(sa.select(RosterMember).where(RosterMember.department_id == department.id,

@@ -36,13 +36,15 @@ def _layout_text(path) -> str:
 
 def test_every_threshold_of_the_file_suggests_its_measure_at_n_but_not_at_n_minus_1(app, db):
     thresholds = accountability.load_thresholds().in_force(DAY3)
-    assert {t.party for t in thresholds} == {"unit", "department", "county"}
+    assert {t.party for t in thresholds} == {"unit", "person", "department", "county"}
     for threshold in thresholds:
         below = accountability.suggest(threshold.party, {threshold.failure: threshold.min_count - 1}, [threshold])
         at = accountability.suggest(threshold.party, {threshold.failure: threshold.min_count}, [threshold])
         assert below == [], threshold
         assert [m["measure"] for m in at] == [threshold.measure], threshold
-        assert at[0]["measure_label"] in ("约谈", "通报批评", "问责")
+        assert at[0]["measure_label"] in ("约谈", "通报", "问责", "依法处罚", "曝光")
+        if threshold.party in ("unit", "person"):
+            assert threshold.measure != "accountability", threshold
 
 
 def test_thresholds_apply_only_within_their_validity_period(app, db):
@@ -75,8 +77,12 @@ def test_trace_names_units_departments_with_roster_leaders_and_counties_with_mea
     assert departments[f"甲局{w.tag}"]["leader"] == f"{w.leaders['a'].name}（{w.leaders['a'].title}）"
     assert departments[f"甲局{w.tag}"]["violations"] == 7 and departments[f"乙局{w.tag}"]["violations"] == 4
     units = {u["venue"]: u for u in findings["units"]}
-    # a_north: two inspections with violations and found open while it must be closed.
-    assert [m["measure"] for m in units[f"甲北场所{w.tag}"]["measures"]] == ["accountability", "criticism"]
+    # a_north: two inspections with violations and found open while it must be closed: a business
+    # is penalised and named, never 问责.
+    assert [m["measure"] for m in units[f"甲北场所{w.tag}"]["measures"]] == ["penalty", "criticism"]
+    persons = {p["name"]: p for p in findings["persons"]}
+    assert [m["measure"] for m in persons[f"甲经营者{w.tag}"]["measures"]] == ["interview"]
+    assert persons[f"甲经营者{w.tag}"]["venue"] == f"甲北场所{w.tag}"
     assert units[f"甲北场所{w.tag}"]["operator"] == f"甲经营者{w.tag}"
     assert [m["measure"] for m in units[f"共南场所{w.tag}"]["measures"]] == ["criticism"]
     assert {d["name"] for d in units[f"共南场所{w.tag}"]["departments"]} == {f"甲局{w.tag}", f"乙局{w.tag}"}
@@ -189,7 +195,9 @@ def test_report_pdf_is_valid_names_departments_and_leaders_and_its_numbers_equal
     for leader in w.leaders.values():
         assert leader.name in flat
     assert f"甲局{w.tag}" in flat and f"乙局{w.tag}" in flat
-    assert "通报批评" in flat and "问责" in flat
+    assert "依法处罚" in flat and "通报" in flat and "约谈" in flat
+    units_and_persons = flat.split("（三）单位责任", 1)[1].split("四、处理建议", 1)[0]
+    assert "问责" not in units_and_persons
     assert "甲经营者" in flat  # the unit's operator (its narrow column wraps the tag)
     assert "<svg" not in text  # charts are drawn, not printed as markup
 

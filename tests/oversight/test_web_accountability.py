@@ -42,9 +42,12 @@ def test_office_sees_traced_failures_measures_and_charts(db, client, world):
     findings = accountability.trace(date_from=DAY1, date_to=DAY3, user=world.users["office"])
     assert f"违规问题 <strong>{findings['totals']['violations']}</strong> 起" in page
     assert page.count("<svg") == 3 and "各县（市、区）违规问题数" in page and "每日违规问题数" in page
-    # The venue found open while it must be closed: 问责; the venue with two failed inspections: 通报批评.
+    # The venue found open while it must be closed: 依法处罚 (a business is never 问责) and its
+    # responsible person 约谈; the venue with two failed inspections: 通报.
     assert world.venues["a_north"].name in page and world.venues["ab_south"].name in page
-    assert 'class="measure measure--accountability">问责' in page and ">通报批评</span>" in page
+    assert 'class="measure measure--penalty">依法处罚' in page and 'class="measure measure--criticism">通报<' in page
+    assert 'class="measure measure--interview">约谈' in page and "measure--accountability" not in page
+    assert "个人（场所负责人）" in page and world.venues["a_north"].operator_name in page
     for leader in world.leaders.values():
         assert leader.name in page
     assert 'href="/accountability/report.pdf?' in page

@@ -17,6 +17,7 @@ def test_counties(client):
     counties = get_json(client, "/counties")
     assert [c["name"] for c in counties] == ["婺城区", "金东区", "兰溪市", "东阳市", "义乌市", "永康市",
                                              "浦江县", "武义县", "磐安县", "金华开发区"]
+    assert isinstance(counties[0].pop("id"), int)
     assert counties[0] == {"code": "wucheng", "name": "婺城区", "kind": "district", "division_code": "330702"}
     assert counties[-1]["division_code"] is None
 
@@ -71,8 +72,8 @@ def test_rules_with_items_and_checks(client):
 
 def test_one_rule(client):
     rule = get_json(client, "/rules/K8")
-    choices = rule["items"][1]["choices"]
-    assert {"value": "none_observed", "label": "检查期间未遇到此类人员"} in choices
+    choices = rule["items"][2]["choices"]
+    assert {"value": "green", "label": "绿码"} in choices
     assert rule["checks"][0]["applies_when"] is None
 
 

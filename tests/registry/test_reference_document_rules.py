@@ -202,7 +202,8 @@ def test_rule_quotes_its_task(db, code):
     rule = _one(db, Rule, code=code)
     assert rule.section == f"三.{code[1:]}"
     assert rule.source_text.startswith(RULE_OPENINGS[code])
-    assert rule.checks, "every rule has at least one check"
+    # K9 is a data workflow with nothing to observe at a venue: no checks (rules.yaml says why).
+    assert bool(rule.checks) == (code != "K9"), "every venue rule has at least one check"
 
 
 def test_exactly_k1_to_k11(db):
@@ -267,11 +268,12 @@ def test_category_named_in_duties_has_that_department(db, code, department):
     assert category.responsibility_source == "document"
 
 
-# Gaps of 四 filled as data (DESIGN §2): K1 kinds not named → 属地 + 公安局; 餐饮 → 商务局.
+# Kinds 四 names no department for: the 属地 government alone (四.18); 四.1 gives 公安 only a
+# supporting role, and 四.9 names 商务局 for 大型商场超市, not 餐饮.
 DEFAULTS = [
-    ("chess_card_room", ["市公安局"]), ("mahjong_parlor", ["市公安局"]), ("board_game_room", ["市公安局"]),
-    ("escape_room", ["市公安局"]), ("spa", ["市公安局"]), ("moxibustion", ["市公安局"]),
-    ("bathhouse", ["市公安局"]), ("foot_bath", ["市公安局"]), ("restaurant", ["市商务局"]),
+    ("chess_card_room", []), ("mahjong_parlor", []), ("board_game_room", []),
+    ("escape_room", []), ("spa", []), ("moxibustion", []),
+    ("bathhouse", []), ("foot_bath", []), ("restaurant", []),
 ]
 
 

@@ -294,7 +294,7 @@ def test_cli_load_reports_in_chinese(cli):
     result = cli.invoke(args=["reference", "load", "--force"])
     assert result.exit_code == 0, result.output
     assert "参考数据已加载：共新增或更新 0 条。" in result.output
-    assert "rules.yaml（版本 2021-12-14.1）：新增 0，更新 0，未变 11" in result.output
+    assert "rules.yaml（版本 2021-12-14.2）：新增 0，更新 0，未变 11" in result.output
 
 
 def test_cli_load_applies_and_commits(cli, db, reference_copy):

@@ -32,4 +32,4 @@ class AccountabilityCaseSchema(StrictSchema):
     date_to = fields.String(data_key="to")
     county = fields.String(allow_none=True)
     document = fields.Nested(AccountabilityDocumentSchema, allow_none=True)
-    findings = fields.Dict(metadata={"description": "倒查结果：各维度统计、部门（含责任领导）、属地、单位及建议措施"})
+    findings = fields.Dict(metadata={"description": "倒查结果：各维度统计，属地（含责任领导）、部门（含责任领导）、单位、个人及建议措施（单位和个人不建议问责）"})

@@ -65,9 +65,26 @@ class RuleRecord(StrictSchema):
     title = _text(128)
     source_text = _text()
     categories = _code_list()
+    # Whole groups of categories.yaml: where the document's list of venue kinds is open ("……等"),
+    # a kind added to the group later falls under the rule with no change here.
+    category_groups = fields.List(_text(64), load_default=list, error_messages=_errors(invalid="应为列表。"))
+    # A task with nothing to observe at a venue says why it is in no checklist, instead of being
+    # turned into a check it does not contain.
+    off_checklist_reason = _text(500, required=False)
     items = _records(ItemRecord)
     checks = _records(CheckRecord)
     sort_order = _integer(required=False)
+
+    @validates_schema
+    def _on_a_checklist_or_said_why(self, data, **kwargs):
+        applies = data.get("categories") or data.get("category_groups")
+        if data.get("off_checklist_reason"):
+            for name in ("categories", "category_groups", "items", "checks"):
+                if data.get(name):
+                    raise ValidationError("写明不列入场所检查表的原因的规则不能再有场所类别、检查项或检查条件。", name)
+        elif not applies or not data.get("checks"):
+            raise ValidationError("规则应适用于场所类别并有检查条件，否则须写明不列入场所检查表的原因"
+                                  "（off_checklist_reason）。", "off_checklist_reason")
 
     @validates_schema
     def _checks_name_known_facts(self, data, **kwargs):

@@ -8,7 +8,7 @@ the record behind the violation:
 - `{observed}` and `{limit}` (numeric checks): the two compared sides of the check's comparison;
 - `{ratio}` (numeric checks whose limit is a fact times a number, e.g. 核定人数 × 1/2): that number
   as a percentage (50%), so the sentence follows the rule data if the share ever changes;
-- `{obs.<item>}`, `{venue.approved_capacity}`, `{tracking.<fact>}`: a value the check itself reads,
+- `{obs.<item>}`, `{venue.approved_capacity}`: a value the check itself reads,
   which is therefore known whenever the check was violated.
 
 The kind of a check is read from its expression: a comparison with true/false is `yes_no`, a

@@ -70,6 +70,10 @@ class CategoryRecord(StrictSchema):
     group = _text(64)
     departments = _code_list()
     responsibility_source = _choice(RESPONSIBILITY_SOURCES)
+    # "四.N <party>：<words of 四.N>": the item of 四 the mapping rests on (checked against duties).
+    basis = fields.String(required=True, validate=validate.Regexp(
+        r"^四\.\d{1,2} [^：]+：.+$", error="应为“四.N 责任方：原文”，引用四、职责分工中的一项。"),
+        error_messages=_errors(required="缺少依据（basis）。", invalid="应为字符串。"))
     locality_responsible = _flag(True)
     sort_order = _integer(required=False)
 

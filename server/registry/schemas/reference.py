@@ -191,8 +191,13 @@ def _cross_check(documents: dict[str, dict]) -> list[Issue]:
         unknown("duties", index, duty, "department", duty["department"], department_codes, "部门")
     for index, category in enumerate(records["categories"]):
         unknown("categories", index, category, "departments", category["departments"], department_codes, "部门")
+    category_groups = {c["group"] for c in records["categories"]}
     for index, rule in enumerate(records["rules"]):
         unknown("rules", index, rule, "categories", rule["categories"], category_codes, "场所类别")
+        for group in rule["category_groups"]:
+            if group not in category_groups:
+                issues.append(Issue(file_name("rules"), _path("rules", index, rule, "category_groups"),
+                                    f"categories.yaml 中没有分组为“{group}”的场所类别。"))
 
     rule_codes = {r["code"] for r in records["rules"]}
     for index, policy in enumerate(records["draw_policy"]):
@@ -204,6 +209,7 @@ def _cross_check(documents: dict[str, dict]) -> list[Issue]:
         issues.append(Issue(file_name("draw_policy"), "policies", "缺少代码为 default 的抽查策略（抽查时使用）。"))
 
     issues.extend(_check_roster(records["roster"]))
+    issues.extend(_check_category_basis(records["categories"], records["duties"]))
     issues.extend(_check_global_codes("rules", records["rules"], ("items", "checks")))
     issues.extend(_check_global_codes("legal_bases", records["legal_bases"], ("benchmarks",)))
     issues.extend(_check_legal_rules(records["legal_bases"], records["hearing_thresholds"]))
@@ -273,6 +279,38 @@ def _check_roster(members: list[dict]) -> list[Issue]:
     directors = [(i, m) for i, m in enumerate(members) if m["office_role"] == "办公室主任"]
     for index, member in directors[1:]:
         issues.append(Issue("roster.yaml", _path("members", index, member, "office_role"), "办公室主任只能有一名。"))
+    return issues
+
+
+def _check_category_basis(categories: list[dict], duties: list[dict]) -> list[Issue]:
+    """Responsibility follows 四: a category's basis quotes the item of 四 it rests on; a department
+    is responsible only where its own item names the kind (document), and where 四 names none
+    (default) the 属地 government alone answers for it, on 四.18."""
+    by_seq = {duty["seq"]: duty for duty in duties}
+    issues: list[Issue] = []
+    for index, category in enumerate(categories):
+        def issue(message: str, field: str = "basis", index=index, category=category) -> None:
+            issues.append(Issue("categories.yaml", _path("categories", index, category, field), message))
+
+        reference, _, quote = category["basis"].partition(" ")
+        party, _, words = quote.partition("：")
+        duty = by_seq.get(int(reference.removeprefix("四.")))
+        if duty is None:
+            issue(f"四、职责分工中没有第 {reference.removeprefix('四.')} 项。")
+            continue
+        head, _, text = duty["text"].partition("：")
+        if party != head or words not in text:
+            issue(f"所引文字不见于{reference}（{head}）原文。")
+        if category["responsibility_source"] == "document":
+            if duty["party"] != "department":
+                issue("责任来源为文件时应引用点名该类场所的部门职责。")
+            elif category["departments"] != [duty["department"]]:
+                issue(f"{reference}点名的责任部门是 {duty['department']}，与所填部门不一致。", "departments")
+        else:
+            if duty["party"] != "locality":
+                issue("四、职责分工未点名的场所类别由属地政府负责，应引用四.18。")
+            if category["departments"]:
+                issue("四、职责分工未点名的场所类别不应填写责任部门。", "departments")
     return issues
 
 

@@ -11,6 +11,7 @@ class CodeNameSchema(Schema):
 
 
 class CountySchema(Schema):
+    id = fields.Integer(metadata={"description": "编号，即其他接口中 county_id / county_ids 所指"})
     code = fields.String(metadata={"description": "稳定代码，如 wucheng"})
     name = fields.String(metadata={"description": "名称，如 婺城区"})
     kind = fields.String(metadata={"description": "district | city | county | zone"})
@@ -18,6 +19,7 @@ class CountySchema(Schema):
 
 
 class DepartmentSchema(Schema):
+    id = fields.Integer(metadata={"description": "编号，即其他接口中 department_id / department_ids 所指"})
     code = fields.String()
     name = fields.String()
     short_name = fields.String(allow_none=True)
@@ -41,6 +43,7 @@ class DutySchema(Schema):
 
 
 class CategorySchema(Schema):
+    id = fields.Integer(metadata={"description": "编号，即其他接口中 category_id / category_ids 所指"})
     code = fields.String()
     name = fields.String()
     group = fields.String(allow_none=True)

@@ -1,0 +1,1 @@
+"""Pages of the registry domain: the venue register and its imports."""

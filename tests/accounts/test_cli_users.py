@@ -237,3 +237,23 @@ def test_revoke_by_id_and_by_prefix(cli, client, db, inspector):
 
 def test_revoke_unknown_token(cli):
     assert_one_line_error(cli.invoke(args=["token", "revoke", "zzzz-none"]), "zzzz-none")
+
+
+def test_times_are_printed_in_beijing_time(cli, db):
+    """A token issued at 16:30 UTC was issued at 00:30 the next day in Beijing; that is what is printed."""
+    from datetime import datetime, timezone
+
+    from server.accounts.auth import issue_device_token
+    from server.accounts.models.user import User
+
+    user = User(username="beijing-time", display_name="北京时间", role="inspector")
+    db.session.add(user)
+    db.session.flush()
+    _raw, token = issue_device_token(user, "测试设备", channel="cli")
+    token.issued_at = datetime(2026, 3, 10, 16, 30, tzinfo=timezone.utc)
+    db.session.commit()
+    result = cli.invoke(args=["token", "list"])
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.output.splitlines() if "beijing-time" in line)
+    assert "2026-03-11 00:30" in line and "2026-03-10 16:30" not in line
+    assert "北京时间" in result.output

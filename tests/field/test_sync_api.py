@@ -722,3 +722,21 @@ def test_twenty_concurrent_pushes_of_one_batch_store_one_copy(separate_app):
         actions = session.scalars(sa.select(AuditEvent.action).where(AuditEvent.action.like("inspection.%"))).all()
         assert sorted(actions) == ["inspection.checked_in", "inspection.completed", "inspection.submitted"]
         session.remove()
+
+
+def test_a_device_time_written_in_beijing_time_is_stored_as_the_same_moment(client, db, leader, dispatched):
+    """A phone that writes +08:00 gets its check-in stored in UTC, so it is read back (and counted
+    on its Beijing day) as the moment it was, on SQLite as on PostgreSQL."""
+    from server.columns import CHINA_STANDARD_TIME, as_utc
+
+    assignment, recording = dispatched
+    moment = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=3)
+    written = moment.astimezone(CHINA_STANDARD_TIME).isoformat()
+    assert written.endswith("+08:00")
+    inspection = operation("inspection", recording.inspection_uuid, {
+        "uuid": recording.inspection_uuid, "assignment_uuid": recording.assignment_uuid, "checked_in_at": written,
+        "latitude": 29.08, "longitude": 119.65, "device_time": written, "status": "draft"})
+    assert statuses(pushed(client, leader, [recording.reveal(), inspection])) == [200, 200]
+    db.session.expire_all()
+    stored = db.session.scalar(sa.select(Inspection.checked_in_at).where(Inspection.uuid == recording.inspection_uuid))
+    assert as_utc(stored) == moment

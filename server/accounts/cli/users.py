@@ -12,7 +12,7 @@ import click
 from flask.cli import AppGroup
 
 from ...cli.common import committing, fail
-from ...columns import as_utc, utcnow
+from ...columns import as_utc, local_text, utcnow
 from ...errors import Problem
 from ...extensions import db
 from ...roles import ROLE_LABELS
@@ -22,7 +22,6 @@ from ..models.user import User
 user_cli = AppGroup("user", help="用户：创建、列出、解除登录锁定。")
 token_cli = AppGroup("token", help="设备访问令牌：签发、列出、吊销。")
 
-TIME_FORMAT = "%Y-%m-%d %H:%M"
 # Another administrator created the same username or certificate at the same moment.
 USER_CONFLICT = "与已有数据冲突（用户名或执法证号重复），未做任何更改。"
 
@@ -39,7 +38,8 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def _when(moment) -> str:
-    return moment.strftime(TIME_FORMAT) if moment else "-"
+    """A stored time as people read it: Beijing time."""
+    return local_text(moment, "-")
 
 
 @user_cli.command("create")
@@ -75,7 +75,7 @@ def list_users_command():
     if not users:
         click.echo("还没有用户。")
         return
-    click.echo("编号\t用户名\t姓名\t角色\t部门\t县市区\t状态\t最近登录")
+    click.echo("编号\t用户名\t姓名\t角色\t部门\t县市区\t状态\t最近登录（北京时间）")
     for user in users:
         click.echo("\t".join((
             str(user.id), user.username, user.display_name, user.role_label,
@@ -110,7 +110,7 @@ def issue_token_command(username, label):
         user = find_user(username)
         raw, token = issue_device_token(user, label, channel="cli")
         message = (f"已为 {user.username} 签发令牌 {token.id}（前缀 {token.prefix}，设备“{token.label}”，"
-                   f"有效期至 {_when(token.expires_at)} UTC）。令牌只显示这一次：")
+                   f"有效期至 {_when(token.expires_at)}，北京时间）。令牌只显示这一次：")
     click.echo(message, err=True)
     # The token alone on stdout, so that scripts can capture it.
     click.echo(raw)
@@ -131,7 +131,7 @@ def list_tokens_command(username):
         click.echo("没有令牌。")
         return
     now = utcnow()
-    click.echo("编号\t前缀\t用户\t设备\t签发\t到期\t最近使用\t状态")
+    click.echo("编号\t前缀\t用户\t设备\t签发（北京时间）\t到期\t最近使用\t状态")
     for token in tokens:
         if token.revoked_at is not None:
             state = "已吊销"

@@ -27,10 +27,18 @@ def _uuid(**options) -> fields.UUID:
     return fields.UUID(required=True, error_messages={**REQUIRED, "invalid_uuid": "须为 UUID。"}, **options)
 
 
-def _time(**options) -> fields.AwareDateTime:
+class UtcDateTime(fields.AwareDateTime):
+    """A device's time in UTC, whatever offset it was written with: SQLite keeps a time's clock
+    digits and drops the offset, so a +08:00 time stored as given would read 8 hours off."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
+
+
+def _time(**options) -> UtcDateTime:
     # The field client writes ISO 8601 with an offset; a time without one is taken as UTC.
-    return fields.AwareDateTime(required=True, default_timezone=UTC,
-                                error_messages={**REQUIRED, "invalid": "须为 ISO 8601 时间。"}, **options)
+    return UtcDateTime(required=True, default_timezone=UTC,
+                       error_messages={**REQUIRED, "invalid": "须为 ISO 8601 时间。"}, **options)
 
 
 def _text(max_length: int, *, required: bool = True, **options) -> fields.String:

@@ -40,12 +40,11 @@ from rulecheck.evaluator import ExpressionError, MissingValue, evaluate
 
 from ..accounts.models.user import User
 from ..audit.chain import record_event
-from ..columns import CHINA_STANDARD_TIME, as_utc
+from ..columns import CHINA_STANDARD_TIME, as_utc, china_today
 from ..draws.creation import DrawInfeasible, create_draw, create_reinspection_draw
 from ..draws.closing import close_draw
 from ..draws.models.draw import Draw
 from ..draws.seeding import contribute
-from ..enforcement.documents import today_in_china
 from ..extensions import db
 from ..field.evidence_store import VARIANTS, evidence_root, original_path, variant_path, write_durably
 from ..field.models.evidence import EvidenceFile
@@ -172,7 +171,7 @@ def seed_week_inspections(days: int = 7, *, end: date | None = None, per_day: in
         raise LookupError("演示登记数据尚未生成，请先运行 anfang demo seed")
     problem_venues = random.Random(DEMO_SEED).sample(venues, min(PROBLEM_VENUES, len(venues)))
     bundles: dict[int, list[dict]] = {}
-    end = end or today_in_china() - timedelta(days=1)
+    end = end or china_today() - timedelta(days=1)
     existing = set(db.session.scalars(sa.select(Inspection.uuid).where(Inspection.device_id == DEVICE_ID)))
     county_codes = sorted(db.session.scalars(sa.select(County.code).where(County.id.in_({v.county_id for v in venues}))))
     category_codes = [c.code for c in categories]

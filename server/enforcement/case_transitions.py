@@ -36,7 +36,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from ..access import authorize
 from ..accounts.models.user import User
 from ..audit.chain import record_event
-from ..columns import utcnow
+from ..columns import china_today, utcnow
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..pdf.fonts import cjk_font_families
@@ -51,7 +51,6 @@ from .cases import (
     PENALTY_SEVERITY,
     STATE_LABELS,
     periods,
-    today,
 )
 from .models.case import (
     CASE_STATES,
@@ -387,7 +386,7 @@ def transition(case: EnforcementCase, to_state: str, *, actor: User, version: in
         # The documents already issued name the party; it is completed before the notice only.
         raise Invalid("当事人信息只能在调查取证或告知时补充。", errors={"party": ["告知后不能更改当事人信息。"]})
     from_state = case.state
-    values, details = TRANSITION_DATA[to_state](case, data, on or today())
+    values, details = TRANSITION_DATA[to_state](case, data, on or china_today())
     kind = case_documents.ISSUED_ON_ENTRY.get(to_state)
     if kind is not None:
         # Refuse before the case moves: a missing item (422 naming it) or no Chinese font (503).

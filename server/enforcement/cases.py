@@ -37,7 +37,7 @@ from sqlalchemy.orm import selectinload
 
 from ..access import authorize, get_or_404, grant, register_policy
 from ..accounts.models.user import User
-from ..columns import CHINA_STANDARD_TIME, as_utc, utcnow
+from ..columns import as_utc, china_today
 from ..extensions import db
 from ..field.models.inspection import Finding, Penalty, Photo, Violation
 from ..pagination import PER_PAGE, Page, paginate
@@ -156,11 +156,6 @@ def periods() -> CasePeriods:
     return _load_periods(str(Path(current_app.config["REFERENCE_DIR"]) / "case_periods.yaml"))
 
 
-def today() -> date:
-    """Today in 金华 (China Standard Time): deadlines are calendar days there."""
-    return utcnow().astimezone(CHINA_STANDARD_TIME).date()
-
-
 
 # --- reading ------------------------------------------------------------------------------------
 
@@ -176,7 +171,7 @@ def find_case(ident, user: User, action: str = "read") -> EnforcementCase:
 def overdue_condition(on: date | None = None):
     """SQL: the case waits too long — a notice whose periods have run out without a decision, or
     a served fine not executed `payment_days_after_service` days after service."""
-    on = on or today()
+    on = on or china_today()
     payment_due = on - timedelta(days=periods().payment_days_after_service)
     return sa.or_(
         sa.and_(EnforcementCase.state == "notified", EnforcementCase.statement_deadline < on,
@@ -188,7 +183,7 @@ def overdue_condition(on: date | None = None):
 
 
 def is_overdue(case: EnforcementCase, on: date | None = None) -> bool:
-    on = on or today()
+    on = on or china_today()
     if case.state == "notified" and case.statement_deadline is not None:
         return case.statement_deadline < on and (case.hearing_request_deadline is None
                                                  or case.hearing_request_deadline < on)

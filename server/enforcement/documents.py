@@ -37,7 +37,7 @@ from sealing.envelope import CODE_ALPHABET
 from ..access import grant, register_policy
 from ..accounts.models.user import User
 from ..audit.chain import current_head, record_event
-from ..columns import CHINA_STANDARD_TIME, utcnow
+from ..columns import china_today, utcnow
 from ..errors import Conflict, Invalid, NotFound, Problem
 from ..extensions import db
 from ..field.evidence_store import evidence_resolver, write_durably
@@ -84,17 +84,13 @@ def content_sha256(kind: str, number: str, context: dict) -> str:
 # --- contexts --------------------------------------------------------------------------------
 
 
-def today_in_china() -> date:
-    return utcnow().astimezone(CHINA_STANDARD_TIME).date()
-
-
 def _dated(context: dict, issued_on: date | None) -> tuple[dict, date]:
     """The context with its date: the given one, else `issued_on`, else today (China time)."""
     if not isinstance(context, dict):
         raise Invalid("文书内容须为 JSON 对象。")
     given = context.get("date")
     if given in (None, ""):
-        issued_on = issued_on or today_in_china()
+        issued_on = issued_on or china_today()
         return {**context, "date": issued_on.isoformat()}, issued_on
     if isinstance(given, date):
         printed, context = given, {**context, "date": given.isoformat()}
@@ -252,7 +248,7 @@ def issue_document(kind: str, context: dict, *, actor: User, subject_type: str, 
     """
     info = document_kind(kind)
     prepared, printed = prepare_context(kind, context, issued_on)
-    today = today_in_china()
+    today = china_today()
     if printed > today:
         # The serial comes from the series of the printed date's year: a document dated ahead
         # would use up a number of a year (or a place in this year's order) not yet reached.
@@ -430,7 +426,7 @@ def verify_hash(document: Document, sha256: str) -> str | None:
 
 def inspection_record_context(inspection: Inspection, issued_on: date | None = None) -> dict:
     """The 检查记录's context: the issuing authority and date around the inspection's record."""
-    issued_on = issued_on or today_in_china()
+    issued_on = issued_on or china_today()
     return {"authority": document_kind("inspection_record").authority, "date": issued_on.isoformat(),
             **inspection_record(inspection), "copies": {"cc": [], "printed_by": None}}
 

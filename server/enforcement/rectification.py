@@ -28,7 +28,7 @@ Services flush and never commit; the request or CLI command commits.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -43,7 +43,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ..access import Scope, authorize, get_or_404, grant, register_policy
 from ..accounts.models.user import User
-from ..columns import CHINA_STANDARD_TIME, as_utc, local_text, utcnow
+from ..columns import as_utc, china_day_start, china_today, local_text, utcnow
 from ..draws import assignments as assignment_service
 from ..draws.models.draw import Assignment
 from ..errors import Conflict, NotFound, Problem
@@ -131,15 +131,6 @@ def settings() -> RectificationSettings:
     return _load_settings(str(Path(current_app.config["REFERENCE_DIR"]) / "rectification.yaml"))
 
 
-def china_today() -> date:
-    """Today in 金华 (China Standard Time): deadlines are calendar days there."""
-    return utcnow().astimezone(CHINA_STANDARD_TIME).date()
-
-
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time(0), CHINA_STANDARD_TIME).astimezone(timezone.utc)
-
-
 # --- state changes -------------------------------------------------------------------------------
 
 
@@ -179,7 +170,7 @@ def overdue_condition(on: date | None = None):
     re-inspection was not submitted by the end of its window."""
     on = on or china_today()
     unfinished = sa.select(Assignment.id).where(Assignment.status.not_in(DONE_STATUSES),
-                                                Assignment.window_end <= _day_start(on))
+                                                Assignment.window_end <= china_day_start(on))
     return sa.or_(
         sa.and_(RectificationOrder.state == "open", RectificationOrder.deadline < on),
         sa.and_(RectificationOrder.state == "reinspection_scheduled",
@@ -193,7 +184,7 @@ def is_overdue(order: RectificationOrder, on: date | None = None) -> bool:
         return order.deadline < on
     if order.state == "reinspection_scheduled" and order.reinspection_assignment is not None:
         assignment = order.reinspection_assignment
-        return assignment.status not in DONE_STATUSES and as_utc(assignment.window_end) <= _day_start(on)
+        return assignment.status not in DONE_STATUSES and as_utc(assignment.window_end) <= china_day_start(on)
     return False
 
 

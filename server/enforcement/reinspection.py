@@ -36,7 +36,7 @@ import rulecheck
 from ..access import authorize
 from ..accounts.models.user import User
 from ..audit.chain import record_event
-from ..columns import utcnow
+from ..columns import china_day_start, china_today, utcnow
 from ..draws.models.draw import Assignment, Draw
 from ..draws.signals import draw_formed
 from ..errors import Conflict, Problem
@@ -48,7 +48,7 @@ from ..registry.loader import rules_bundle_for_category, venue_facts
 from ..registry.models.venue import Venue
 from .models.case import EnforcementCase
 from .models.rectification import RectificationOrder, RectificationOrderViolation
-from .rectification import DEAD_STATUSES, _claim, _close_links, _day_start, china_today, settings
+from .rectification import DEAD_STATUSES, _claim, _close_links, settings
 
 # --- scheduling -------------------------------------------------------------------------------------
 
@@ -88,7 +88,7 @@ def schedule_reinspections(today: date | None = None, *, actor: User, channel: s
     report = ScheduleReport(on=on)
     due = db.session.scalars(sa.select(RectificationOrder).where(due_for_reinspection(on))
                              .order_by(RectificationOrder.deadline, RectificationOrder.id)).all()
-    start = _day_start(on)
+    start = china_day_start(on)
     end = start + timedelta(days=config.reinspection_window_days)
     for order in due:
         from_state = order.state

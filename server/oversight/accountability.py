@@ -32,10 +32,10 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from ..access import authorize, get_or_404, grant, register_policy
 from ..accounts.models.user import User
 from ..audit.chain import record_event
-from ..columns import utcnow
+from ..columns import china_today, utcnow
 from ..enforcement.cases import overdue_condition
 from ..enforcement.document_catalogue import document_kind
-from ..enforcement.documents import issue_document, preview_document, today_in_china
+from ..enforcement.documents import issue_document, preview_document
 from ..enforcement.models.case import EnforcementCase
 from ..errors import Conflict, Invalid, Problem
 from ..extensions import db
@@ -439,7 +439,7 @@ def report_context(findings: dict, issued_on: date | None = None) -> dict:
     info = document_kind(REPORT_KIND)
     # Findings stored before the source was part of them are reported with today's reference data.
     source = findings.get("source") or load_responsibility()["source"]
-    return {"authority": info.authority, "date": (issued_on or today_in_china()).isoformat(),
+    return {"authority": info.authority, "date": (issued_on or china_today()).isoformat(),
             "copies": {"cc": list(source["copies_to"]), "printed_by": info.authority},
             **findings, "source": source, "persons": findings.get("persons", [])}
 

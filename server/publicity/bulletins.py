@@ -36,13 +36,12 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from ..access import EVERYTHING, Scope, authorize, get_visible, grant, register_policy
 from ..accounts.models.user import User
 from ..audit.chain import current_head, record_event
-from ..columns import CHINA_STANDARD_TIME, utcnow
+from ..columns import CHINA_STANDARD_TIME, china_today, utcnow
 from ..enforcement.document_catalogue import DocumentCatalogueError
-from ..enforcement.documents import allocate_serial, take_write_lock, today_in_china
+from ..enforcement.documents import allocate_serial, take_write_lock
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..field.evidence_store import write_durably
-from ..field.models.inspection import Inspection, Violation
 from ..oversight import statistics
 from ..pagination import PER_PAGE, Page, paginate
 from ..pdf.fetcher import material_url
@@ -415,7 +414,7 @@ def build_context(bulletin: Bulletin, issued_on: date | None = None) -> dict:
     rows = violation_counts_by_county(bulletin.period_start, bulletin.period_end)
     return {
         "reference_version": reference.version, "mark": reference.mark, "authority": reference.authority,
-        "title": mask_text(bulletin.title), "date": (issued_on or today_in_china()).isoformat(),
+        "title": mask_text(bulletin.title), "date": (issued_on or china_today()).isoformat(),
         "period": {"start": bulletin.period_start.isoformat(), "end": bulletin.period_end.isoformat()},
         # Typed by propaganda, but published: ID, mobile and plate numbers are masked here too.
         "editorial": _paragraphs(mask_text(bulletin.editorial)),
@@ -454,7 +453,7 @@ def publish_bulletin(bulletin: Bulletin, *, actor: User, issued_on: date | None 
     if bulletin.state != "approved":
         raise Conflict("简报须经领导小组办公室审核通过后才能发布。")
     _ready(bulletin)
-    printed = issued_on or today_in_china()
+    printed = issued_on or china_today()
     prepare_redacted([photo for entry in bulletin.entries for photo in entry.item.photos])
     context = build_context(bulletin, printed)
     reference = bulletin_reference()

@@ -16,7 +16,7 @@ from web_session import login
 
 from server.audit.chain import REASONS, record_event
 from server.audit.models.audit import AuditChainHead, AuditEvent
-from server.enforcement.documents import today_in_china
+from server.columns import china_today
 from server.registry.models.reference import County, Department
 
 SEQ_CELL = re.compile(r'<td><a href="/audit/(\d+)">')
@@ -82,7 +82,7 @@ def test_auditor_filters_sorts_and_pages_events(db, client, auditor, make_user):
     by_actor = client.get("/audit", query_string={"actor": other.username}).get_data(as_text=True)
     assert "共 2 条事件" in by_actor and "test.web_audit.other" in by_actor
 
-    day = today_in_china().isoformat()  # the filter's dates are China time, like its users
+    day = china_today().isoformat()  # the filter's dates are China time, like its users
     in_range = client.get("/audit", query_string={"action": "test.web_audit.other", "object_type": "venue",
                                                   "date_from": day, "date_to": day}).get_data(as_text=True)
     assert "共 2 条事件" in in_range

@@ -18,7 +18,7 @@ from server.accounts.models.user import User
 from server.columns import as_utc
 from server.demo.registry import seed_demo
 from server.demo.week import seed_week_inspections
-from server.enforcement.documents import today_in_china
+from server.columns import china_today
 from server.field.evidence_store import evidence_root, original_path, variant_path
 from server.field.models.evidence import EvidenceFile
 from server.field.models.inspection import ExampleNote, Inspection, Photo
@@ -106,7 +106,7 @@ def test_the_bulletin_story_on_the_demo_week(db, cli, tmp_path):
     assert result.exit_code == 0, result.output
     assert "典型记录 14 条" in result.output
     office, propaganda = _user(db, "office"), _user(db, "propaganda")
-    yesterday = today_in_china() - timedelta(days=1)
+    yesterday = china_today() - timedelta(days=1)
 
     # The office opens the library: every demo note is a candidate with its inspection's photos.
     materials.collect_note_candidates(office)

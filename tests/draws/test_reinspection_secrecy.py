@@ -33,7 +33,7 @@ from server.draws.models.draw import Assignment, Draw
 from server.draws.seeding import contribute
 from server.enforcement import rectification_issuing as issuing
 from server.enforcement import reinspection
-from server.enforcement.rectification import china_today
+from server.columns import china_today
 
 ROLES = ("auditor", "county", "department", "enforcement", "propaganda", "inspector")
 PARAMETER = re.compile(r"\{(\w+)\}")

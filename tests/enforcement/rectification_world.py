@@ -24,7 +24,7 @@ from server.accounts.auth import issue_device_token
 from server.accounts.models.user import User
 from server.columns import utcnow
 from server.draws.models.draw import Assignment
-from server.enforcement.rectification import china_today
+from server.columns import china_today
 from server.extensions import db as _db
 from server.field.models.inspection import Violation
 from server.registry.models.reference import County, VenueCategory

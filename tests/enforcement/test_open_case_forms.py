@@ -15,7 +15,7 @@ from web_session import CSRF, login
 from server.enforcement import documents as document_service
 from server.enforcement import rectification_issuing as issuing
 from server.enforcement.models.case import EnforcementCase
-from server.enforcement.rectification import china_today
+from server.columns import china_today
 from server.extensions import db as _db
 from server.field.models.inspection import Inspection
 from server.registry.credit_code import CHECK_MESSAGE, FORMAT_MESSAGE

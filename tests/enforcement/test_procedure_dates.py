@@ -22,7 +22,7 @@ from server.columns import utcnow
 from server.enforcement import case_opening as opening
 from server.enforcement import case_transitions
 from server.enforcement import documents as document_service
-from server.enforcement.cases import today
+from server.columns import china_today as today
 from server.enforcement.models.case import EnforcementCase
 from server.enforcement.models.document import Document, DocumentCounter
 from server.errors import Invalid

@@ -9,7 +9,7 @@ import re
 from stats_world import DAY1, DAY3, build_counts, stats_world  # noqa: F401  (fixture)
 from web_session import login
 
-from server.enforcement.documents import today_in_china
+from server.columns import china_today
 from server.extensions import db as _db
 from server.field.models.inspection import Violation
 
@@ -106,7 +106,7 @@ def test_pagination(client, stats_world):
 
 
 def test_landing_pages_are_live_and_scoped(client, stats_world):
-    today = today_in_china()
+    today = china_today()
     stats_world.inspect(stats_world.venues["a_north"], today, [("K3", "k3_visitors_within_half_capacity")])
     stats_world.inspect(stats_world.venues["ab_south"], today, [("K10", "k10_health_code")])
     login(client, stats_world.users["north"])
@@ -145,7 +145,7 @@ def test_rectification_orders_on_the_landing_page(client, stats_world):
 
     from server.enforcement import rectification_issuing as issuing
 
-    today = today_in_china()
+    today = china_today()
     [north_violation] = stats_world.inspect(stats_world.venues["a_north"], today, [("K10", "k10_health_code")])
     [south_violation] = stats_world.inspect(stats_world.venues["ab_south"], today, [("K10", "k10_temperature")])
     enforcement = stats_world.users["enforcement"]

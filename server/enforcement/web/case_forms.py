@@ -15,9 +15,10 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
+from ...columns import china_today
 from ...web.chinese_form import ChineseForm
 from ..case_transitions import day_text
-from ..cases import OUTCOME_LABELS, SERVICE_METHOD_LABELS, today
+from ..cases import OUTCOME_LABELS, SERVICE_METHOD_LABELS
 from ..discretion import PRINT_ORDER, describe_benchmark, describe_combination
 from ..legal_bases import legal_bases_in_force
 from ..models.case import EnforcementCase
@@ -83,9 +84,9 @@ def fill_penalty_choices(form: ChineseForm, to_state: str, case: EnforcementCase
 
 def not_after_today(form, field) -> None:
     """A procedure date is entered when the step is taken: never a day after today (金华)."""
-    if field.data is not None and field.data > today():
+    if field.data is not None and field.data > china_today():
         raise ValidationError(f"{field.label.text.split('（')[0]}{day_text(field.data)}晚于今天"
-                              f"（{day_text(today())}）；不能填写将来的日期。")
+                              f"（{day_text(china_today())}）；不能填写将来的日期。")
 
 
 def _day(label: str, *, required: str | None = None) -> DateField:

@@ -15,7 +15,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
 from ...access import authorize, policy_for, web_role_required
-from ...enforcement.documents import Document, today_in_china
+from ...columns import china_today
+from ...enforcement.documents import Document
 from ...errors import Problem
 from ...extensions import db
 from ...pdf.charts import bar_chart, day_chart
@@ -74,7 +75,7 @@ def _county_id(code: str | None) -> int | None:
 def _period_filter() -> PeriodFilterForm:
     """The period of the query string; by default the seven days up to yesterday, as on the
     statistics page."""
-    yesterday = today_in_china() - timedelta(days=1)
+    yesterday = china_today() - timedelta(days=1)
     defaults = MultiDict({"date_from": (yesterday - timedelta(days=6)).isoformat(),
                           "date_to": yesterday.isoformat(), "county": ""})
     given = any(name in request.args for name in defaults)

@@ -26,15 +26,17 @@ SIGNERS = ("auditor",)
 
 
 class RegisterKeyForm(ChineseForm):
-    public_key = StringField("公钥（base64）", validators=[DataRequired(message="请粘贴 anfang-checkpoint keygen 显示的公钥。"),
-                                                     Length(max=200, message="公钥过长。")],
+    public_key = StringField("公钥（base64）",
+                             validators=[DataRequired(message="请粘贴 anfang-checkpoint keygen 显示的公钥。"),
+                                         Length(max=200, message="公钥过长。")],
                              render_kw={"autocomplete": "off", "spellcheck": "false"})
     label = StringField("标签（持有人或用途）", validators=[DataRequired(message="请填写标签。"),
                                                      Length(max=service.LABEL_MAX, message="不超过 64 个字符。")])
 
 
 class UploadCheckpointForm(ChineseForm):
-    file = FileField("已签名的检查点文件", validators=[FileRequired(message="请选择 anfang-checkpoint sign 生成的检查点文件。")],
+    file = FileField("已签名的检查点文件",
+                     validators=[FileRequired(message="请选择 anfang-checkpoint sign 生成的检查点文件。")],
                      render_kw={"accept": "application/json,.json"})
 
 
@@ -46,9 +48,10 @@ def _page(key_form=None, upload_form=None, status: int = 200):
         "audit/checkpoints.html", head=head, head_text=service.head_file_bytes(head).decode("utf-8"),
         # The file says UTC (what is signed); people read Beijing time.
         head_moment=datetime.fromisoformat(head.time.replace("Z", "+00:00")),
-        keys=keys, key_of={key.public_key: key for key in keys}, checkpoints=checkpoints, standing=service.stored_checkpoint_standing(checkpoints),
-        may_sign=current_user.role in SIGNERS,
-        key_form=key_form or RegisterKeyForm(formdata=None), upload_form=upload_form or UploadCheckpointForm(formdata=None),
+        keys=keys, key_of={key.public_key: key for key in keys}, checkpoints=checkpoints,
+        standing=service.stored_checkpoint_standing(checkpoints), may_sign=current_user.role in SIGNERS,
+        key_form=key_form or RegisterKeyForm(formdata=None),
+        upload_form=upload_form or UploadCheckpointForm(formdata=None),
     ), status
 
 

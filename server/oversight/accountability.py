@@ -148,26 +148,33 @@ class ThresholdSet:
 _cache: dict[tuple, ThresholdSet] = {}
 
 
-def load_thresholds(directory: str | Path | None = None) -> ThresholdSet:
-    """The validated thresholds file (cached per modification time); a bad file is a clear 500."""
-    path = Path(directory or current_app.config["REFERENCE_DIR"]) / THRESHOLDS_FILE
+def _validated_file(name: str, label: str, schema, error, cache: dict, build, directory):
+    """A reference file of `directory` (default: the app's REFERENCE_DIR) loaded with `schema` and
+    turned into its value by `build`, cached per modification time; `error` (a clear 500) when it
+    is missing, unreadable or invalid."""
+    path = Path(directory or current_app.config["REFERENCE_DIR"]) / name
     try:
         key = (str(path), path.stat().st_mtime_ns)
     except OSError:
-        raise ThresholdsInvalid(f"问责阈值文件 {path.name} 不存在。") from None
-    if key in _cache:
-        return _cache[key]
+        raise error(f"{label} {path.name} 不存在。") from None
+    if key in cache:
+        return cache[key]
     try:
         raw = yaml.safe_load(path.read_text("utf-8"))
-        data = ThresholdsFileSchema().load(raw if isinstance(raw, dict) else {})
+        data = schema().load(raw if isinstance(raw, dict) else {})
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ThresholdsInvalid(f"问责阈值文件 {path.name} 无法读取：{exc}") from None
+        raise error(f"{label} {path.name} 无法读取：{exc}") from None
     except ValidationError as exc:
-        raise ThresholdsInvalid(f"问责阈值文件 {path.name} 校验未通过：{exc.messages}", errors=exc.messages) from None
-    loaded = ThresholdSet(data["version"], frozenset(data["operating_while_closed_checks"]),
-                          tuple(Threshold(**t) for t in data["thresholds"]))
-    _cache[key] = loaded
+        raise error(f"{label} {path.name} 校验未通过：{exc.messages}", errors=exc.messages) from None
+    cache[key] = loaded = build(data)
     return loaded
+
+
+def load_thresholds(directory: str | Path | None = None) -> ThresholdSet:
+    """The validated thresholds file (cached per modification time); a bad file is a clear 500."""
+    return _validated_file(THRESHOLDS_FILE, "问责阈值文件", ThresholdsFileSchema, ThresholdsInvalid, _cache,
+                           lambda data: ThresholdSet(data["version"], frozenset(data["operating_while_closed_checks"]),
+                                                     tuple(Threshold(**t) for t in data["thresholds"])), directory)
 
 
 def suggest(party: str, counts: dict[str, int], thresholds: list[Threshold]) -> list[dict]:
@@ -250,26 +257,13 @@ _responsibility_cache: dict[tuple, dict] = {}
 def load_responsibility(directory: str | Path | None = None) -> dict:
     """The validated responsibility file (cached per modification time): `source` as JSON-ready
     values and `leaders` by county code; a bad file is a clear 500."""
-    path = Path(directory or current_app.config["REFERENCE_DIR"]) / RESPONSIBILITY_FILE
-    try:
-        key = (str(path), path.stat().st_mtime_ns)
-    except OSError:
-        raise ResponsibilityInvalid(f"责任参考文件 {path.name} 不存在。") from None
-    if key in _responsibility_cache:
-        return _responsibility_cache[key]
-    try:
-        raw = yaml.safe_load(path.read_text("utf-8"))
-        data = ResponsibilityFileSchema().load(raw if isinstance(raw, dict) else {})
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ResponsibilityInvalid(f"责任参考文件 {path.name} 无法读取：{exc}") from None
-    except ValidationError as exc:
-        raise ResponsibilityInvalid(f"责任参考文件 {path.name} 校验未通过：{exc.messages}",
-                                    errors=exc.messages) from None
-    source = {**data["source"], "date": data["source"]["date"].isoformat()}
-    loaded = {"version": data["version"], "source": source,
-              "leaders": {leader["county"]: leader for leader in data["locality_leaders"]}}
-    _responsibility_cache[key] = loaded
-    return loaded
+    def build(data: dict) -> dict:
+        source = {**data["source"], "date": data["source"]["date"].isoformat()}
+        return {"version": data["version"], "source": source,
+                "leaders": {leader["county"]: leader for leader in data["locality_leaders"]}}
+
+    return _validated_file(RESPONSIBILITY_FILE, "责任参考文件", ResponsibilityFileSchema, ResponsibilityInvalid,
+                           _responsibility_cache, build, directory)
 
 
 # --- tracing ---------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ violation shared by two departments counts for each, the total counts it once.
 
 Scope follows the reader (DESIGN.md §6): a department viewer counts only violations its
 department answers for, a county viewer only its territory; the office, the enforcement bureau,
-auditors and administrators the whole city; other roles are refused. `user=None` is the
+auditors and administrators the whole city; other roles are refused. A filter outside a scoped
+reader's scope is refused by name (`check_scope`), not answered with 0. `user=None` is the
 operator at the command line (whole city).
 """
 
@@ -29,7 +30,7 @@ from ..columns import china_date, china_days_utc
 from ..errors import Forbidden, Invalid
 from ..extensions import db
 from ..field.models.inspection import Inspection, Violation
-from ..registry.models.reference import County, Department, Rule, VenueCategory
+from ..registry.models.reference import County, Department, Rule, VenueCategory, category_departments
 from ..registry.models.venue import Venue
 from ..roles import ROLE_LABELS
 
@@ -81,12 +82,56 @@ def check_reader(user: User | None) -> None:
         raise Forbidden(f"{ROLE_LABELS.get(user.role, user.role)}账号无权查看违规统计。")
 
 
+def _department_categories(department_id: int | None) -> set[int]:
+    if department_id is None:
+        return set()
+    return set(db.session.scalars(sa.select(category_departments.c.category_id)
+                                  .where(category_departments.c.department_id == department_id)))
+
+
+def check_scope(user: User | None, *, county_id: int | None = None, department_id: int | None = None,
+                category_id: int | None = None) -> None:
+    """Invalid, naming the field, when a scoped reader filters by a county, department or category
+    outside its scope: such a filter would only ever count 0, which reads as "no problems there"."""
+    if user is None or user.role not in SCOPED_ROLES:
+        return
+    errors: dict[str, list[str]] = {}
+    if user.role == "county" and county_id is not None and county_id != user.county_id:
+        own = user.county.name if user.county else "未指定"
+        errors["county"] = [f"属地政府账号只能统计本辖区（{own}）。"]
+    if user.role == "department":
+        own = user.department.name if user.department else "未指定"
+        if department_id is not None and department_id != user.department_id:
+            errors["department"] = [f"行业部门账号只能统计本部门（{own}）。"]
+        if category_id is not None and category_id not in _department_categories(user.department_id):
+            errors["category"] = [f"该场所类别不由本部门（{own}）负责。"]
+    if errors:
+        raise Invalid("统计筛选条件超出您的职责范围：" + "；".join(m[0] for m in errors.values()), errors=errors)
+
+
+def filter_choices(user: User | None) -> dict:
+    """What the statistics filters offer `user`: only counties, departments and categories within
+    its scope (a county reader its own county, a department reader itself and its categories)."""
+    def rows(model, *conditions):
+        return list(db.session.scalars(sa.select(model).where(*conditions).order_by(model.sort_order, model.code)))
+
+    counties, departments, categories = [], [], []
+    if user is not None and user.role == "county":
+        counties.append(County.id == (user.county_id or 0))
+    if user is not None and user.role == "department":
+        departments.append(Department.id == (user.department_id or 0))
+        categories.append(VenueCategory.id.in_(_department_categories(user.department_id) or {0}))
+    return {"counties": rows(County, *counties), "departments": rows(Department, *departments),
+            "categories": rows(VenueCategory, *categories), "rules": rows(Rule)}
+
+
 def violation_facts(*, date_from: date, date_to: date, county_id: int | None = None,
                     department_id: int | None = None, category_id: int | None = None,
                     rule_code: str | None = None, user: User | None) -> list[Fact]:
     """The live violations of the period under the filters, within the user's scope."""
     check_reader(user)
     check_period(date_from, date_to)
+    check_scope(user, county_id=county_id, department_id=department_id, category_id=category_id)
     start, end = china_days_utc(date_from, date_to)
     query = (
         sa.select(Violation.id, Violation.inspection_id, Violation.venue_id, Violation.county_id,

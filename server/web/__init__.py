@@ -15,6 +15,7 @@ def register_web(app) -> None:
     from ..draws.web import seed_contribution  # noqa: F401  (the contribution page, routes of the draws blueprint)
     from ..draws.web.draws import bp as draws_bp
     from ..enforcement.web.cases import bp as cases_bp
+    from ..enforcement.web.document_verification import bp as document_verification_bp
     from ..enforcement.web.public_verification import bp as public_verification_bp
     from ..enforcement.web.rectification import bp as rectification_bp
     from ..enforcement.web.rectification import rectification_for_case
@@ -25,6 +26,7 @@ def register_web(app) -> None:
     from ..oversight.web.accountability import bp as accountability_bp
     from ..oversight.web.statistics import bp as statistics_bp
     from ..oversight.web.viewer import bp as viewer_bp
+    from ..publicity import headlines  # noqa: F401  (the propaganda landing page's numbers, registered)
     from ..publicity.web.materials import bp as materials_bp
     from ..registry.web.venues import bp as venues_bp
     from .navigation import inject_navigation
@@ -42,6 +44,7 @@ def register_web(app) -> None:
     app.register_blueprint(cases_bp)
     app.register_blueprint(rectification_bp)
     app.register_blueprint(public_verification_bp)
+    app.register_blueprint(document_verification_bp)
     app.add_template_global(rectification_for_case, "rectification_for_case")
     app.register_blueprint(statistics_bp)
     app.register_blueprint(accountability_bp)

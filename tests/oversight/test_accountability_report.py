@@ -117,20 +117,20 @@ def _actions(case_id) -> list[str]:
 def test_workflow_draft_reviewed_issued_audited_and_out_of_order_is_a_conflict(db, stats_world):
     w = stats_world
     build_counts(w)
-    office = w.users["office"]
+    office, reviewer = w.users["office"], w.users["admin"]
     case = accountability.create_case(office, date_from=DAY1, date_to=DAY3, county_code=w.counties["north"].code)
     assert case.state == "draft"
     with pytest.raises(Conflict):
-        accountability.issue_case(case, office, issued_on=ISSUED_ON)
-    accountability.review_case(case, office, note="已核对")
+        accountability.issue_case(case, reviewer, issued_on=ISSUED_ON)
+    accountability.review_case(case, reviewer, note="已核对")
     with pytest.raises(Conflict):
-        accountability.review_case(case, office)
-    accountability.issue_case(case, office, issued_on=ISSUED_ON)
+        accountability.review_case(case, reviewer)
+    accountability.issue_case(case, reviewer, issued_on=ISSUED_ON)
     assert case.state == "issued" and case.document.kind == "accountability_report"
     assert case.document.number == f"金市疫情防指办问〔2026〕{case.document.serial}号"
     assert case.findings["totals"]["violations"] == 4
     with pytest.raises(Conflict):
-        accountability.issue_case(case, office, issued_on=ISSUED_ON)
+        accountability.issue_case(case, reviewer, issued_on=ISSUED_ON)
     assert _actions(case.id) == ["accountability.created", "accountability.reviewed", "accountability.issued"]
 
 
@@ -144,18 +144,19 @@ def test_api_workflow_with_409_on_wrong_order(db, client, stats_world):
     w = stats_world
     build_counts(w)
     headers = bearer(w.users["office"])
+    reviewer = bearer(w.users["admin"])  # four eyes: not the drafter
     created = client.post("/api/v1/accountability/cases", json={"from": DAY1.isoformat(), "to": DAY3.isoformat()},
                           headers=headers)
     assert created.status_code == 201, created.json
     case_id = created.json["id"]
     assert created.json["state"] == "draft" and created.json["findings"]["totals"]["violations"] == 7
-    assert client.post(f"/api/v1/accountability/cases/{case_id}/issue", headers=headers).status_code == 409
-    reviewed = client.post(f"/api/v1/accountability/cases/{case_id}/review", json={"note": "同意"}, headers=headers)
+    assert client.post(f"/api/v1/accountability/cases/{case_id}/issue", headers=reviewer).status_code == 409
+    reviewed = client.post(f"/api/v1/accountability/cases/{case_id}/review", json={"note": "同意"}, headers=reviewer)
     assert reviewed.status_code == 200 and reviewed.json["state"] == "reviewed"
-    issued = client.post(f"/api/v1/accountability/cases/{case_id}/issue", headers=headers)
+    issued = client.post(f"/api/v1/accountability/cases/{case_id}/issue", headers=reviewer)
     assert issued.status_code == 200, issued.json
     assert issued.json["state"] == "issued" and issued.json["document"]["number"].startswith("金市疫情防指办问〔")
-    assert client.post(f"/api/v1/accountability/cases/{case_id}/review", json={}, headers=headers).status_code == 409
+    assert client.post(f"/api/v1/accountability/cases/{case_id}/review", json={}, headers=reviewer).status_code == 409
     refused = client.post("/api/v1/accountability/cases", json={"from": DAY1.isoformat(), "to": DAY3.isoformat()},
                           headers=bearer(w.users["dep_a"]))
     assert refused.status_code == 403
@@ -177,8 +178,8 @@ def test_report_pdf_is_valid_names_departments_and_leaders_and_its_numbers_equal
     build_counts(w)
     office = w.users["office"]
     case = accountability.create_case(office, date_from=DAY1, date_to=DAY3)
-    accountability.review_case(case, office)
-    accountability.issue_case(case, office, issued_on=ISSUED_ON)
+    accountability.review_case(case, w.users["admin"])
+    accountability.issue_case(case, w.users["admin"], issued_on=ISSUED_ON)
     path = document_path(db.session.get(Document, case.document_id))
 
     fonts = _run("pdffonts", str(path))
@@ -211,10 +212,11 @@ def test_report_pdf_is_valid_names_departments_and_leaders_and_its_numbers_equal
         printed = [(int(n), label, int(count)) for n, label, count in
                    re.findall(r"^\s*(\d+)\s+(\S+)\s+(\d+)\s*$", table, re.M)]
         assert printed == [(i, r.label, r.count) for i, r in enumerate(expected, start=1)], by
-    # Rules: the chart labels each bar with the rule code and its count.
+    # Rules: the chart labels each bar with the rule code and its count, largest first.
     rules = statistics.violation_counts(by="rule", user=office, date_from=DAY1, date_to=DAY3)
     chart = _section(text, "各规则违规问题数", "（四）按日期")
-    assert re.findall(r"^\s*(K\d+)\s+(\d+)\s*$", chart, re.M) == [(r.key, str(r.count)) for r in rules]
+    largest_first = sorted(rules, key=lambda r: -r.count)
+    assert re.findall(r"^\s*(K\d+)\s+(\d+)\s*$", chart, re.M) == [(r.key, str(r.count)) for r in largest_first]
 
 
 def test_issued_findings_stay_as_issued_when_a_violation_is_withdrawn_later(db, stats_world):
@@ -222,8 +224,8 @@ def test_issued_findings_stay_as_issued_when_a_violation_is_withdrawn_later(db, 
     build_counts(w)
     office = w.users["office"]
     case = accountability.create_case(office, date_from=DAY1, date_to=DAY3)
-    accountability.review_case(case, office)
-    accountability.issue_case(case, office, issued_on=ISSUED_ON)
+    accountability.review_case(case, w.users["admin"])
+    accountability.issue_case(case, w.users["admin"], issued_on=ISSUED_ON)
     from server.columns import utcnow
     from server.field.models.inspection import Violation
 

@@ -63,10 +63,12 @@ def test_a_department_sees_only_its_sectors_and_a_county_only_its_territory(db, 
     build_counts(stats_world)
     got = counts(stats_world, "county", user_key)
     assert got == {f"{name}{stats_world.tag}": n for name, n in expected.items()}
-    # A filter cannot widen the scope.
+    # A filter cannot widen the scope, and is refused by name rather than answered with nothing.
     other = stats_world.counties["south"].id if user_key == "north" else None
     if other:
-        assert counts(stats_world, "county", user_key, county_id=other) == {}
+        with pytest.raises(Invalid) as refused:
+            counts(stats_world, "county", user_key, county_id=other)
+        assert list(refused.value.errors) == ["county"] and "本辖区" in refused.value.errors["county"][0]
 
 
 @pytest.mark.parametrize("user_key", ["propaganda", "inspector"])

@@ -1,5 +1,6 @@
-"""The landing page of each role, and the office's dashboard of dispatches, progress, overdue
-orders and teams out of touch (the office lands on it; admins reach it from the bar)."""
+"""The landing page of each role — its headline numbers with their last seven days first — and the
+office's dashboard of dispatches, progress, overdue orders and teams out of touch (the office lands
+on it; admins reach it from the bar)."""
 
 from flask import redirect, render_template, url_for
 from flask_login import current_user
@@ -9,11 +10,13 @@ from ...columns import china_today
 from ...draws import assignment_reading
 from ...draws import assignments as assignment_service
 from ...draws.seeding import awaiting_contribution
+from ...pdf.charts import trend_strip
 from ...roles import ROLES
 from ...web.navigation import add_nav_item
 from ...web.signed_in import signed_in_user
 from ...web.site import bp
 from .. import dashboard as dashboard_service
+from .. import headlines as headline_service
 from .. import statistics
 from .. import viewer as viewer_service
 
@@ -41,7 +44,14 @@ def index():
     elif user.role == "inspector":
         extra = {"assignments": assignment_reading.open_team_assignments(user),
                  "status_labels": assignment_service.STATUS_LABELS}
-    return render_template(HOME_TEMPLATES[user.role], user=user, **extra)
+    return render_template(HOME_TEMPLATES[user.role], user=user, headlines=headline_service.headlines(user),
+                           headline_days=headline_service.TREND_DAYS, **extra)
+
+
+@bp.app_template_filter("trend_strip")
+def trend_strip_filter(days, unit: str = ""):
+    """A headline's last days as the small bar strip (server.pdf.charts, as the reports draw)."""
+    return trend_strip(days, unit=unit)
 
 
 def dashboard_context(user) -> dict:

@@ -11,9 +11,7 @@ from flask import Blueprint, abort, render_template, request
 from ...access import web_role_required
 from ...columns import china_today
 from ...errors import Invalid
-from ...extensions import db
 from ...pdf.charts import bar_chart, day_chart
-from ...registry.models.reference import County, Department, Rule, VenueCategory
 from ...web.navigation import add_nav_item
 from ...web.signed_in import signed_in_user
 from .. import statistics as service
@@ -36,40 +34,32 @@ def _period() -> tuple[date, date]:
     return date_from, date_to
 
 
-def _choices() -> dict:
-    def rows(model, order):
-        return list(db.session.scalars(db.select(model).order_by(*order)))
-
-    return {"counties": rows(County, (County.sort_order, County.code)),
-            "departments": rows(Department, (Department.sort_order, Department.code)),
-            "categories": rows(VenueCategory, (VenueCategory.sort_order, VenueCategory.code)),
-            "rules": rows(Rule, (Rule.sort_order, Rule.code))}
-
-
 @bp.get("/statistics")
 @web_role_required(*service.READER_ROLES)
 def page():
     date_from, date_to = _period()
+    user = signed_in_user()
     selected = {name: request.args.get(name, "").strip() or None for name in FILTERS}
     error = None
+    field_errors: dict = {}
     summary = None
     try:
         filters = service.resolve_filters(**selected)
-        summary = service.summary(date_from=date_from, date_to=date_to, user=signed_in_user(),
-                                  **filters)
+        summary = service.summary(date_from=date_from, date_to=date_to, user=user, **filters)
     except Invalid as exc:
         error = exc.detail
+        field_errors = exc.errors or {}
     charts = {}
     if summary is not None:
         for by in service.DIMENSIONS:
-            title = f"按{service.DIMENSION_LABELS[by]}"
-            charts[by] = day_chart(summary[by], title) if by == "day" else \
-                bar_chart(summary[by], title, label="key" if by == "rule" else "label")
+            title = f"违规问题数（按{service.DIMENSION_LABELS[by]}，{'日期顺序' if by == 'day' else '从多到少'}）"
+            charts[by] = day_chart(summary[by], title) if by == "day" else bar_chart(summary[by], title)
     query = {"from": date_from.isoformat(), "to": date_to.isoformat(),
              **{name: value for name, value in selected.items() if value}}
     return render_template("statistics/page.html", date_from=date_from, date_to=date_to, selected=selected,
-                           summary=summary, charts=charts, error=error, labels=service.DIMENSION_LABELS,
-                           dimensions=service.DIMENSIONS, query=query, **_choices())
+                           summary=summary, charts=charts, error=error, field_errors=field_errors,
+                           labels=service.DIMENSION_LABELS, dimensions=service.DIMENSIONS, query=query,
+                           **service.filter_choices(user))
 
 
 @bp.get("/statistics/export.<any(csv, xlsx):fmt>")

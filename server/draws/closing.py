@@ -8,6 +8,11 @@ still out, and abandoning a draw early is a cancellation with a reason
 
 `close-due` (a daily job) closes every open draw whose window has ended, and cancels one still
 waiting for its seed contribution: it never formed assignments, so there is nothing to close.
+
+A person closing a draw by hand (page, API, CLI) is first shown the assignments not yet
+finished — sealed, dispatched, revealed or under way — by number, status, window and team size
+(never a target: revealing the seed is what makes the targets computable), and closes only after
+confirming (`close_draw(confirmed=False)` refuses with that list, `unfinished_assignments`).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from ..columns import as_utc, local_text, utcnow
 from ..errors import Conflict
 from ..extensions import db
 from .creation import SEED_PURPOSE
+from .assignments import STATUS_LABELS as ASSIGNMENT_STATUS_LABELS
 from .models.draw import Draw
 from .selection import commitment_of
 from .server_keys import UnwrapError, unwrap_secret
@@ -31,6 +37,40 @@ from .server_keys import UnwrapError, unwrap_secret
 # The reason close-due gives a draw whose window ended before its contribution was entered.
 NO_CONTRIBUTION_REASON = "窗口结束时仍未录入随机数"
 EARLY_CLOSE = "窗口结束前只能取消（须说明理由）"
+# Assignments a team has not finished: closing reveals the seed, and with it their targets.
+UNFINISHED_STATUSES = ("sealed", "dispatched", "revealed", "in_progress")
+
+
+class CloseNotConfirmed(Conflict):
+    slug = "draw-close-unconfirmed"
+    default_title = "关闭前请确认未完成的任务"
+
+
+def unfinished_assignments(draw: Draw) -> list[dict]:
+    """The draw's assignments not yet finished, by number: status, window (Beijing time) and team
+    size. No venue, no day of a target beyond the assignment's own window: the office sees these
+    anyway, and nothing here names a target."""
+    rows = []
+    for assignment in sorted(draw.assignments, key=lambda a: a.position):
+        if assignment.status not in UNFINISHED_STATUSES:
+            continue
+        start, end = as_utc(assignment.window_start), as_utc(assignment.window_end)
+        rows.append({"position": assignment.position, "status_label": ASSIGNMENT_STATUS_LABELS[assignment.status],
+                     "window_start": start.isoformat(), "window_end": end.isoformat(),
+                     "window": f"{local_text(start)} — {local_text(end)}",
+                     "team_size": len(assignment.members)})
+    return rows
+
+
+def unfinished_text(rows: list[dict]) -> str:
+    """The unfinished assignments in one Chinese sentence: counts per status, then each by number."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["status_label"]] = counts.get(row["status_label"], 0) + 1
+    per_status = "、".join(f"{label} {count} 项" for label, count in counts.items())
+    items = "；".join(f"第 {row['position']} 组（{row['status_label']}，{row['window']}，{row['team_size']} 人）"
+                     for row in rows)
+    return f"还有 {len(rows)} 项任务未完成（{per_status}）：{items}"
 
 
 def revealed_office_seed(draw: Draw) -> str:
@@ -59,8 +99,12 @@ def claim_draw_status(draw: Draw, from_status: str, to_status: str, values: dict
         set_committed_value(draw, name, value)
 
 
-def close_draw(draw: Draw, actor: User, *, channel: str = "api", now: datetime | None = None) -> Draw:
-    """Reveal the seed of an open draw whose window has ended (office or admin)."""
+def close_draw(draw: Draw, actor: User, *, channel: str = "api", now: datetime | None = None,
+               confirmed: bool = True) -> Draw:
+    """Reveal the seed of an open draw whose window has ended (office or admin).
+
+    `confirmed=False` (a person who has not yet seen what is unfinished) refuses with the list of
+    unfinished assignments while there are any (409, `unfinished_assignments` in the answer)."""
     authorize(actor, "manage", draw)
     now = now or utcnow()
     if draw.status == "closed":
@@ -73,6 +117,13 @@ def close_draw(draw: Draw, actor: User, *, channel: str = "api", now: datetime |
                        draw_status=draw.status, reason="before_window_end")
     if draw.status != "committed":
         raise Conflict("该抽查尚未录入随机数、没有任务，不能关闭；请取消并说明理由。", draw_status=draw.status)
+    if not confirmed:
+        unfinished = unfinished_assignments(draw)
+        if unfinished:
+            raise CloseNotConfirmed(
+                f"抽查第 {draw.id} 号{unfinished_text(unfinished)}。"
+                "关闭后种子公开，任何人都能据此复算出这些任务的目标；请核对后确认关闭。",
+                draw_status=draw.status, unfinished_assignments=unfinished)
     seed = revealed_office_seed(draw)
     claim_draw_status(draw, "committed", "closed", {"revealed_seed": seed, "closed_at": now,
                                                     "closed_by_id": actor.id})

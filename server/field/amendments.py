@@ -33,7 +33,7 @@ from ..errors import Conflict, Invalid
 from ..extensions import db
 from ..registry.loader import rules_bundle_for_category
 from .batch import Push
-from .models.inspection import Amendment, ExampleNote, Finding, Inspection, Penalty
+from .models.inspection import Amendment, ExampleNote, Finding, Inspection, Penalty, Violation
 from .schemas import sync as schemas
 from .violations import store_violations
 
@@ -97,12 +97,18 @@ def apply_amendment(push: Push, entity_id: str, data: dict) -> None:
         # A concurrent push took one of the new rows' device UUIDs after the check: this
         # operation's savepoint is rolled back and the device may send it again.
         raise Conflict("更正中新增记录的编号已被服务器上的另一条记录使用，请换用新的编号后重新更正。") from None
+    live_before = set(db.session.scalars(sa.select(Violation.id).where(Violation.inspection_id == inspection.id,
+                                                                       Violation.withdrawn_at.is_(None))))
     added, withdrawn = store_violations(inspection, amendment=amendment)
     record_event("inspection.amended", actor=push.user, channel="api", object_type="inspection",
                  object_id=inspection.uuid,
                  details={"amendment": values["uuid"], "reason": data["reason"],
                           "observations": plan.observations, **changes,
+                          # The live violations after the amendment (named "added" before the
+                          # next key existed), and those of them this amendment found.
                           "violations_added": [f"{v.rule_code}/{v.check_code}" for v in added],
+                          "violations_found": [f"{v.rule_code}/{v.check_code}" for v in added
+                                               if v.id not in live_before],
                           "violations_withdrawn": [f"{v.rule_code}/{v.check_code}" for v in withdrawn]})
 
 

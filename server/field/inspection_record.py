@@ -1,13 +1,18 @@
 """An inspection as it stands on record: venue, team, observations, findings, violations,
-proposed penalties, notes, amendments, every photo and the signatures made on site, in the words the 检查记录 prints and the
-record's page shows (one reading of the record for both). Amendments are shown laid over the
+proposed penalties, notes, amendments, every photo and the signatures made on site, in the words
+the 检查记录 prints and the record's page shows (one reading of the record for both). Amendments are shown laid over the
 record (corrected values, added and withdrawn rows marked with the amendment's number), with
 each amendment's reason and what it changed."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
 
+import rulecheck
+
+from ..audit.models.audit import AuditEvent
 from ..columns import local_text
 from ..draws.models.draw import Assignment
 from ..extensions import db
@@ -53,48 +58,107 @@ def _observation_rows(observations: list[Observation], amendments: list[Amendmen
     return rows
 
 
-def _amendment_changes(amendments: list[Amendment], numbers: dict[int, int], prompts: dict,
-                       observations: list[Observation], findings: list, finding_refs: dict, penalties: list,
-                       notes: list) -> dict[int, list[str]]:
-    """What each amendment changed, in words, by its number: a corrected checklist item with the
-    value it replaced (as recorded on site, or as an earlier amendment left it) and its new one."""
-    changes: dict[int, list[str]] = {number: [] for number in numbers.values()}
+NOTHING = "（无）"
+WITHDRAWN = "已撤回"
+
+
+def _amendment_rows(amendments: list[Amendment], numbers: dict[int, int], prompts: dict,
+                    observations: list[Observation], findings: list, finding_refs: dict, penalties: list,
+                    notes: list, violations: list, checks: list[dict]) -> dict[int, list[dict]]:
+    """What each amendment changed, by its number: rows of what, old value, new value, and the
+    same in the words the 检查记录 prints (`text`).
+
+    An amendment stores only the new values: the old value of a corrected checklist item is the
+    one standing before it — as recorded on site, or as an earlier amendment left it (the chain
+    read in the server's order). Added rows were nothing before; withdrawn rows keep their text
+    and become withdrawn; violations found or withdrawn when the rules were evaluated again with
+    the amendment are listed with it."""
+    rows: dict[int, list[dict]] = {number: [] for number in numbers.values()}
+    amendment_uuids = {amendment.id: amendment.uuid for amendment in amendments}
+
+    def add(amendment_id, what: str, old: str, new: str, text: str):
+        if amendment_id in numbers:
+            rows[numbers[amendment_id]].append({"what": what, "old": old, "new": new, "text": text})
+
     standing = {row.item_code: row.value for row in observations}
     for amendment in amendments:
         for code, value in ((amendment.payload or {}).get("observations") or {}).items():
+            what = f"检查项“{prompts.get(code, code)}”"
             before = _value_text(standing[code]) if code in standing else "未记录"
-            changes[numbers[amendment.id]].append(
-                f"检查项“{prompts.get(code, code)}”由 {before} 更正为 {_value_text(value)}")
+            add(amendment.id, what, before, _value_text(value), f"{what}由 {before} 更正为 {_value_text(value)}")
             standing[code] = value
-
-    def note(amendment_id, text):
-        if amendment_id in numbers:
-            changes[numbers[amendment_id]].append(text)
-
     for finding in findings:
-        note(finding.amendment_id, f"补充问题 {finding.uuid[:8]}：{finding.description}")
-        note(finding.withdrawn_by_amendment_id, f"撤回问题 {finding.uuid[:8]}：{finding.description}")
+        what = f"问题 {finding.uuid[:8]}"
+        add(finding.amendment_id, what, NOTHING, finding.description, f"补充{what}：{finding.description}")
+        add(finding.withdrawn_by_amendment_id, what, finding.description, WITHDRAWN,
+            f"撤回{what}：{finding.description}")
     for penalty in penalties:
-        ref = finding_refs.get(penalty.finding_id, "—")
-        note(penalty.amendment_id, f"补充处罚建议：{_penalty_text(penalty)}（问题 {ref}）")
-        note(penalty.withdrawn_by_amendment_id, f"撤回处罚建议：{_penalty_text(penalty)}（问题 {ref}）")
+        ref, text = finding_refs.get(penalty.finding_id, "—"), _penalty_text(penalty)
+        add(penalty.amendment_id, f"处罚建议（问题 {ref}）", NOTHING, text, f"补充处罚建议：{text}（问题 {ref}）")
+        add(penalty.withdrawn_by_amendment_id, f"处罚建议（问题 {ref}）", text, WITHDRAWN,
+            f"撤回处罚建议：{text}（问题 {ref}）")
     for row in notes:
         kind = NOTE_LABELS.get(row.kind, row.kind)
-        note(row.amendment_id, f"补充{kind}：{row.text}")
-        note(row.withdrawn_by_amendment_id, f"撤回{kind}：{row.text}")
-    return changes
+        add(row.amendment_id, kind, NOTHING, row.text, f"补充{kind}：{row.text}")
+        add(row.withdrawn_by_amendment_id, kind, row.text, WITHDRAWN, f"撤回{kind}：{row.text}")
+    # Violations found or withdrawn as the rules were evaluated again: a violation row keeps only
+    # its latest change (one withdrawn by an amendment and found again by a later one is the same
+    # row), so each amendment's own list is read from its audit event; amendments without one
+    # (none are written so by the server) fall back to the rows' links.
+    described = {v.check_code: v.description for v in violations}
+    described.update({check["code"]: check["description"] for check in checks})
+    events = _amended_events(amendments)
+    for amendment in amendments:
+        event = events.get(amendment.uuid)
+        if event is None:
+            continue
+        for key, old, new, verb in (("violations_found", NOTHING, "判定违规", "更正后判定"),
+                                    ("violations_withdrawn", "违规", WITHDRAWN, "随之撤回")):
+            for code in event.get(key) or []:
+                what = f"违规问题“{described.get(code.split('/', 1)[-1], code)}”"
+                add(amendment.id, what, old, new, f"{verb}{what}")
+    for violation in violations:
+        what = f"违规问题“{violation.description}”"
+        found_event = events.get(amendment_uuids.get(violation.amendment_id), {})
+        if violation.amendment_id in numbers and "violations_found" not in found_event:
+            add(violation.amendment_id, what, NOTHING, "判定违规", f"更正后判定{what}")
+        if violation.withdrawn_by_amendment_id in numbers \
+                and amendment_uuids[violation.withdrawn_by_amendment_id] not in events:
+            add(violation.withdrawn_by_amendment_id, what, "违规", WITHDRAWN, f"随之撤回{what}")
+    return rows
 
 
-def inspection_record(inspection: Inspection) -> dict:
-    """The record's facts from the stored inspection (every photo's print variant embedded
-    through the restricted fetcher). Codes (rule, check, legal basis) and each photo's SHA-256 are
-    kept for the record and the record's page; the printed 检查记录 leaves them out. Times are
-    Beijing time."""
-    assignment: Assignment = inspection.assignment
-    venue = assignment.venue
-    prompts = {item["code"]: item["prompt"] for rule in rules_bundle_for_category(venue.category)
-               for item in rule["items"]}
+def _amended_events(amendments: list[Amendment]) -> dict[str, dict]:
+    """Each amendment's `inspection.amended` audit details, by the amendment's UUID."""
+    if not amendments:
+        return {}
+    inspection_uuid = db.session.scalar(sa.select(Inspection.uuid).where(Inspection.id == amendments[0].inspection_id))
+    details = db.session.scalars(sa.select(AuditEvent.details).where(
+        AuditEvent.action == "inspection.amended", AuditEvent.object_type == "inspection",
+        AuditEvent.object_id == inspection_uuid).order_by(AuditEvent.seq))
+    return {row["amendment"]: row for row in details if isinstance(row, dict) and row.get("amendment")}
+
+
+@dataclass
+class _Rows:
+    """The record's stored rows, read once for the 检查记录 and for the page's amendment history."""
+
+    prompts: dict
+    observations: list
+    findings: list
+    finding_refs: dict
+    violations: list
+    penalties: list
+    notes: list
+    amendments: list
+    numbers: dict
+    changes: dict
+
+
+def _rows(inspection: Inspection) -> _Rows:
     session = db.session
+    bundle = rules_bundle_for_category(inspection.assignment.venue.category)
+    prompts = {item["code"]: item["prompt"] for rule in bundle for item in rule["items"]}
     observations = session.scalars(sa.select(Observation).where(Observation.inspection_id == inspection.id)
                                    .order_by(Observation.item_code)).all()
     findings = session.scalars(sa.select(Finding).where(Finding.inspection_id == inspection.id)
@@ -109,8 +173,60 @@ def inspection_record(inspection: Inspection) -> dict:
     amendments = session.scalars(sa.select(Amendment).where(Amendment.inspection_id == inspection.id)
                                  .order_by(Amendment.id)).all()
     numbers = {amendment.id: number for number, amendment in enumerate(amendments, start=1)}
-    changes = _amendment_changes(amendments, numbers, prompts, observations, findings, finding_refs, penalties,
-                                 notes)
+    changes = _amendment_rows(amendments, numbers, prompts, observations, findings, finding_refs, penalties,
+                              notes, violations, [check for rule in bundle for check in rule["checks"]])
+    return _Rows(prompts, observations, findings, finding_refs, violations, penalties, notes, amendments, numbers,
+                 changes)
+
+
+def amendment_history(inspection: Inspection) -> list[dict]:
+    """Each amendment of the record, in order, with its reason, when it was made (device clock)
+    and received (server clock), both Beijing time, and what it changed as old value → new value."""
+    rows = _rows(inspection)
+    return [{"number": rows.numbers[a.id], "reason": a.reason, "created_at": local_text(a.created_at),
+             "received_at": local_text(a.received_at), "changes": rows.changes[rows.numbers[a.id]]}
+            for a in rows.amendments]
+
+
+def unrecorded_checks(inspection: Inspection) -> list[dict]:
+    """The checklist items behind the record's live violations that hold no reading (on site or
+    corrected): a violation recorded without its reading (e.g. entered as a judgement only, as
+    the demo's generated week does) is shown with the items it judged, not beside "no items".
+    Each: the items' prompts (or, if the rule no longer names the check, the violation's own
+    words) and the violation it stands for. Nothing is invented: no value is shown."""
+    rows = _rows(inspection)
+    read = {row.item_code for row in rows.observations} | {
+        code for amendment in rows.amendments for code in ((amendment.payload or {}).get("observations") or {})}
+    checks = {check["code"]: check for rule in rules_bundle_for_category(inspection.assignment.venue.category)
+              for check in rule["checks"]}
+    out, seen = [], set()
+    for violation in rows.violations:
+        if violation.withdrawn_at is not None or violation.check_code in seen:
+            continue
+        seen.add(violation.check_code)
+        check = checks.get(violation.check_code)
+        items = sorted(name[len("obs."):] for name in rulecheck.variables_of(check["expression"])
+                       if name.startswith("obs.")) if check else []
+        missing = [code for code in items if code not in read]
+        if items and not missing:
+            continue  # its readings are in the observations table
+        out.append({"items": "、".join(rows.prompts.get(code, code) for code in missing)
+                    or f"规则 {violation.rule_code} 所列检查项",
+                    "violation": violation.description, "rule_code": violation.rule_code})
+    return out
+
+
+def inspection_record(inspection: Inspection) -> dict:
+    """The record's facts from the stored inspection (every photo's print variant embedded
+    through the restricted fetcher). Codes (rule, check, legal basis) and each photo's SHA-256 are
+    kept for the record and the record's page; the printed 检查记录 leaves them out. Times are
+    Beijing time."""
+    assignment: Assignment = inspection.assignment
+    venue = assignment.venue
+    loaded = _rows(inspection)
+    prompts, observations, findings = loaded.prompts, loaded.observations, loaded.findings
+    finding_refs, violations, penalties, notes = loaded.finding_refs, loaded.violations, loaded.penalties, loaded.notes
+    amendments, numbers, changes = loaded.amendments, loaded.numbers, loaded.changes
     photos = []
     for photo in inspection.photos:
         evidence = photo.evidence_file
@@ -149,7 +265,7 @@ def inspection_record(inspection: Inspection) -> dict:
                    "withdrawn_by": numbers.get(note.withdrawn_by_amendment_id)} for note in notes],
         "photos": photos,
         "amendments": [{"number": numbers[a.id], "reason": a.reason, "received_at": local_text(a.received_at),
-                        "changes": changes[numbers[a.id]]} for a in amendments],
+                        "changes": [row["text"] for row in changes[numbers[a.id]]]} for a in amendments],
         "signatures": [_signature(signature) for signature in _signatures(inspection)],
     }
 

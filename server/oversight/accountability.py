@@ -15,6 +15,10 @@ never 问责 (PARTY_MEASURES, enforced on the thresholds file and again when sug
 
 Cases: draft → reviewed (the office) → issued (the report PDF numbered through
 documents.issue_document); each transition audited; a transition out of order is a Conflict.
+Four eyes: whoever drafted a case may neither review nor issue it (403, `NotYourOwn`). The
+reviewer may issue: review is the second pair of eyes on the drafter's findings, and issuing is
+the reviewer acting on the findings they approved — a third person would add no check on the
+drafter but leave a two-person office unable to issue at all.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from ..enforcement.cases import overdue_condition
 from ..enforcement.document_catalogue import document_kind
 from ..enforcement.documents import issue_document, preview_document
 from ..enforcement.models.case import EnforcementCase
-from ..errors import Conflict, Invalid, Problem
+from ..errors import Conflict, Forbidden, Invalid, Problem
 from ..extensions import db
 from ..pagination import Page, paginate
 from ..registry.models.reference import County, Department, Duty, RosterMember
@@ -477,6 +481,30 @@ def find_case(ident, user: User, action: str = "read") -> AccountabilityCase:
     return case
 
 
+class NotYourOwn(Forbidden):
+    slug = "accountability-four-eyes"
+    default_title = "须由起草人以外的人办理"
+
+
+# Step → what the drafter is told; the page shows the same words beside the hidden button.
+FOUR_EYES_REFUSALS = {
+    "review": "本报告由您起草，按“四眼原则”须由另一名办公室人员（或系统管理员）审核，起草人不能审核自己的报告。",
+    "issue": "本报告由您起草，按“四眼原则”须由审核人或另一名办公室人员（或系统管理员）印发，起草人不能印发自己的报告。",
+}
+
+
+def four_eyes_refusal(case: AccountabilityCase, actor: User, step: str) -> str | None:
+    """Why `actor` may not take `step` ("review" or "issue") on `case`, or None: the drafter
+    may do neither (the reviewer may issue, see the module docstring)."""
+    return FOUR_EYES_REFUSALS[step] if actor.id == case.created_by_id else None
+
+
+def _check_four_eyes(case: AccountabilityCase, actor: User, step: str) -> None:
+    refusal = four_eyes_refusal(case, actor, step)
+    if refusal:
+        raise NotYourOwn(refusal)
+
+
 def _expect(case: AccountabilityCase, state: str, verb: str) -> None:
     if case.state != state:
         raise Conflict(f"该报告当前为“{STATE_LABELS[case.state]}”状态，"
@@ -488,6 +516,7 @@ def review_case(case: AccountabilityCase, actor: User, *, note: str | None = Non
     """The office has checked the traced findings (draft → reviewed)."""
     _check_manager(actor)
     _expect(case, "draft", "审核")
+    _check_four_eyes(case, actor, "review")
     case.state, case.reviewed_by_id, case.reviewed_at, case.review_note = "reviewed", actor.id, utcnow(), note
     case.version += 1
     db.session.flush()
@@ -501,6 +530,7 @@ def issue_case(case: AccountabilityCase, actor: User, *, issued_on: date | None 
     """Trace the period now, store the findings and issue the numbered report PDF (reviewed → issued)."""
     _check_manager(actor)
     _expect(case, "reviewed", "印发")
+    _check_four_eyes(case, actor, "issue")
     findings = trace(date_from=case.date_from, date_to=case.date_to, county_id=case.county_id, user=actor)
     document = issue_document(REPORT_KIND, report_context(findings, issued_on), actor=actor,
                               subject_type="accountability_case", subject_id=str(case.id), issued_on=issued_on,

@@ -151,7 +151,13 @@ def test_verify_close_verify_and_tamper(cli, db, world, monkeypatch):
     db.session.refresh(draw)
     assert draw.status == "committed" and draw.revealed_seed is None
     after_window(monkeypatch, draw)
-    closed = cli.invoke(args=["draw", "close", str(draw.id), "--by", world["office"].username])
+    # Its three assignments are still sealed: listed in one line, and nothing closes without --yes.
+    unconfirmed = cli.invoke(args=["draw", "close", str(draw.id), "--by", world["office"].username])
+    assert_one_line_error(unconfirmed, "还有 3 项任务未完成（已封存 3 项）", "第 1 组（已封存", "--yes")
+    assert_no_target(unconfirmed, world)
+    db.session.refresh(draw)
+    assert draw.status == "committed"
+    closed = cli.invoke(args=["draw", "close", str(draw.id), "--by", world["office"].username, "--yes"])
     assert closed.exit_code == 0, closed.output
     db.session.refresh(draw)
     assert draw.revealed_seed in closed.output
@@ -193,7 +199,7 @@ def test_export_writes_what_an_independent_check_needs(cli, db, world, tmp_path,
     draw = opened(cli, db, world, latest_draw(db))
     assert_one_line_error(cli.invoke(args=["draw", "export", str(draw.id), str(tmp_path)]), "尚未关闭")
     after_window(monkeypatch, draw)
-    assert cli.invoke(args=["draw", "close", str(draw.id), "--by", world["office"].username]).exit_code == 0
+    assert cli.invoke(args=["draw", "close", str(draw.id), "--by", world["office"].username, "--yes"]).exit_code == 0
     result = cli.invoke(args=["draw", "export", str(draw.id), str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     exported = json.loads((tmp_path / "out" / "draw.json").read_text("utf-8"))

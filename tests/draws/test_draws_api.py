@@ -241,7 +241,13 @@ def test_close_then_verify(client, db, world, monkeypatch):
     assert client.get(f"/api/v1/draws/{created['id']}", headers=auditor).get_json()["revealed_seed"] is None
 
     after_window(monkeypatch, db, created)
-    closed = client.post(f"/api/v1/draws/{created['id']}/close", headers=bearer(world.users["office"]))
+    # Three sealed assignments: listed in a 409 until the close is confirmed.
+    unconfirmed = assert_problem(client.post(f"/api/v1/draws/{created['id']}/close",
+                                              headers=bearer(world.users["office"])), 409)
+    assert [row["position"] for row in unconfirmed["unfinished_assignments"]] == [1, 2, 3]
+    assert "还有 3 项任务未完成" in unconfirmed["detail"]
+    closed = client.post(f"/api/v1/draws/{created['id']}/close", json={"confirm": True},
+                         headers=bearer(world.users["office"]))
     assert closed.status_code == 200
     seed = closed.get_json()["revealed_seed"]
     assert len(seed) == 64 and closed.get_json()["status"] == "closed"
@@ -263,7 +269,8 @@ def test_close_then_verify(client, db, world, monkeypatch):
 def test_verification_reports_a_tampered_assignment(client, db, world, monkeypatch):
     created = opened(client, world, create(client, world).get_json())
     after_window(monkeypatch, db, created)
-    assert client.post(f"/api/v1/draws/{created['id']}/close", headers=bearer(world.users["office"])).status_code == 200
+    assert client.post(f"/api/v1/draws/{created['id']}/close", json={"confirm": True},
+                       headers=bearer(world.users["office"])).status_code == 200
     assignment = db.session.get(Assignment, created["assignments"][0]["id"])
     unused = next(v for v in world.venues if v.id not in {a.venue_id for a in assignment.draw.assignments})
     db.session.execute(sa.update(Assignment).where(Assignment.id == assignment.id).values(venue_id=unused.id))

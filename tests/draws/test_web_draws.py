@@ -163,8 +163,10 @@ def test_close_then_auditor_verifies(client, db, demo, app, monkeypatch):
     assert draw.status == "committed" and draw.revealed_seed is None
 
     after_window(monkeypatch, draw)
-    assert f'action="{close_url}"' in client.get(f"/draws/{draw.id}").get_data(as_text=True)
-    response = client.post(close_url, data={"csrf_token": csrf(client, f"/draws/{draw.id}"), "confirm": "y"})
+    # The draw page leads to the confirmation step, which holds the close form.
+    assert f'href="{close_url}"' in client.get(f"/draws/{draw.id}").get_data(as_text=True)
+    assert f'action="{close_url}"' in client.get(close_url).get_data(as_text=True)
+    response = client.post(close_url, data={"csrf_token": csrf(client, close_url), "confirm": "y"})
     assert response.status_code == 302
     client.post("/logout", data={"csrf_token": csrf(client, "/")})
 

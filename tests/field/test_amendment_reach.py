@@ -143,7 +143,8 @@ def test_the_page_shows_the_corrected_record_with_its_history(app, client, db, w
     office = app.test_client()
     login(office, world.users["office"])
     html = office.get(f"/inspections/{inspection_row(db, recording).id}").get_data(as_text=True)
-    assert "罚款建议撤回" in html and "撤回处罚建议：罚款 2000 元" in html
+    assert "罚款建议撤回" in html
+    assert "<td>罚款 2000 元</td><td>已撤回</td>" in html  # old value → new value
     assert "测温扫码到位（第 1 次更正补充）" in html
     assert "已撤回" in html
 

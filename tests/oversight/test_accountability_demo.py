@@ -50,8 +50,10 @@ def test_week_is_deterministic_idempotent_and_the_office_reports_one_county_with
     assert len(per_county) >= 5  # spread over several counties
     county_code = max(per_county, key=lambda row: row.count).key
     case = accountability.create_case(office, date_from=END - timedelta(days=6), date_to=END, county_code=county_code)
-    accountability.review_case(case, office)
-    accountability.issue_case(case, office, issued_on=END + timedelta(days=1))
+    # Four eyes: the demo's second office user reviews and issues what `office` drafted.
+    reviewer = db.session.scalar(sa.select(User).where(User.username == "office2"))
+    accountability.review_case(case, reviewer)
+    accountability.issue_case(case, reviewer, issued_on=END + timedelta(days=1))
     path = document_path(db.session.get(Document, case.document_id))
     text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True).stdout
     flat = "".join(text.decode("utf-8").split())

@@ -83,15 +83,26 @@ def test_report_preview_is_an_inline_draft_pdf(db, client, world):
     assert world.counties["north"].name in flat and "样稿" in flat
 
 
-def test_office_opens_reviews_and_issues_a_case_with_confirmation(db, client, world):
-    login(client, world.users["office"])
-    created = _create(client, world.counties["north"].code)
+def test_office_opens_reviews_and_issues_a_case_with_confirmation(app, db, client, world):
+    drafter = app.test_client()
+    login(drafter, world.users["office"])
+    created = _create(drafter, world.counties["north"].code)
     assert created.status_code == 302, created.get_data(as_text=True)[:2000]
     case = db.session.scalar(sa.select(AccountabilityCase).order_by(AccountabilityCase.id.desc()))
     assert case.state == "draft" and case.county_id == world.counties["north"].id
     [event] = _events(db, "accountability.created", case.id)
     assert event.channel == "web" and event.actor_id == world.users["office"].id
     url = f"/accountability/cases/{case.id}"
+    # Four eyes: the drafter is told why there is nothing to approve, and a forged post is refused.
+    page = drafter.get(url).get_data(as_text=True)
+    assert "草稿" in page and "审核通过" not in page and "起草人不能审核自己的报告" in page
+    refused = drafter.post(f"{url}/review", data={"csrf_token": csrf(drafter, url), "note": "自己审核"})
+    assert refused.status_code == 403 and "起草人不能审核自己的报告" in refused.get_data(as_text=True)
+    db.session.refresh(case)
+    assert case.state == "draft"
+
+    # Another manager (here the administrator) reviews and issues.
+    login(client, world.users["admin"])
     page = client.get(url).get_data(as_text=True)
     assert "草稿" in page and world.venues["a_north"].name in page and "审核通过" in page
 
@@ -99,6 +110,13 @@ def test_office_opens_reviews_and_issues_a_case_with_confirmation(db, client, wo
     db.session.refresh(case)
     assert case.state == "reviewed" and case.review_note == "已核对"
     assert _events(db, "accountability.reviewed", case.id)
+    # Nor may the drafter issue what another reviewed.
+    page = drafter.get(url).get_data(as_text=True)
+    assert "印发报告" not in page and "起草人不能印发自己的报告" in page
+    refused = drafter.post(f"{url}/issue", data={"csrf_token": csrf(drafter, url), "confirm": "y"})
+    assert refused.status_code == 403 and "起草人不能印发自己的报告" in refused.get_data(as_text=True)
+    db.session.refresh(case)
+    assert case.state == "reviewed"
 
     # Issuing cannot be undone: without the confirmation box nothing happens.
     assert client.post(f"{url}/issue", data={"csrf_token": csrf(client, url)}).status_code == 302

@@ -19,6 +19,7 @@ from ..models.draw import Draw
 from ..schemas.draw import (
     CancellationSummarySchema,
     DrawCancelRequestSchema,
+    DrawCloseRequestSchema,
     DrawListItemSchema,
     DrawRequestSchema,
     DrawSchema,
@@ -84,17 +85,22 @@ def get_draw(draw_id: int):
 
 @blp.post("/<int:draw_id>/close")
 @api_auth_required(*MANAGERS)
+@blp.arguments(DrawCloseRequestSchema, required=False)
 @blp.response(200, DrawSchema)
 @blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT", description="窗口尚未结束（窗口结束前只能取消），或已关闭、已取消")
-def close(draw_id: int):
+@blp.alt_response(409, response="CONFLICT", description="窗口尚未结束（窗口结束前只能取消），或已关闭、已取消；"
+                  "或尚有未完成的任务而未确认（unfinished_assignments 列出各项）")
+def close(data, draw_id: int):
     """Close a draw whose window has ended and reveal its seed.
 
     From then on anyone with access can verify the draw. Before the window ends a draw can only
-    be cancelled, with a reason.
+    be cancelled, with a reason. While assignments are unfinished (sealed, dispatched, revealed,
+    under way) the close needs `{"confirm": true}`; without it the answer is 409 listing them by
+    number, status, window and team size.
     """
     draw = get_authorized(Draw, draw_id, _user(), "manage")
-    return draw_summary(close_draw(draw, _user(), channel="api"), _user())
+    confirmed = bool((data or {}).get("confirm"))
+    return draw_summary(close_draw(draw, _user(), channel="api", confirmed=confirmed), _user())
 
 
 @blp.post("/<int:draw_id>/cancel")

@@ -114,16 +114,22 @@ def create_command(counties, categories, sample, rate, window_from, window_to, t
 @draw_cli.command("close")
 @click.argument("draw_id")
 @click.option("--by", "username", help="操作人用户名（领导小组办公室或系统管理员）。")
-def close_command(draw_id, username):
-    """关闭窗口已结束的抽查并公开种子（此后任何有权限的人都可核验）；窗口结束前只能取消。"""
-    from ..closing import close_draw
+@click.option("--yes", "confirmed", is_flag=True, help="已核对未完成的任务，确认关闭（有未完成的任务时必须加）。")
+def close_command(draw_id, username, confirmed):
+    """关闭窗口已结束的抽查并公开种子（此后任何有权限的人都可核验）；窗口结束前只能取消。
+
+    仍有未完成（已封存、已派发、已揭封、督查中）的任务时，先列出这些任务，加 --yes 确认后才关闭。
+    """
+    from ..closing import CloseNotConfirmed, close_draw
 
     if not username:
         fail("必须用 --by 指定操作人。")
     draw = _draw(draw_id)
     try:
-        close_draw(draw, find_user(username), channel="cli")
+        close_draw(draw, find_user(username), channel="cli", confirmed=confirmed)
         db.session.commit()
+    except CloseNotConfirmed as exc:
+        fail(f"{exc.detail}如确认关闭，请加 --yes 重新运行。")
     except Problem as exc:
         fail(problem_line(exc))
     click.echo(f"已关闭抽查 {draw.id}，公开种子：{draw.revealed_seed}")

@@ -84,6 +84,12 @@ class DrawCancelRequestSchema(StrictSchema):
                            metadata={"description": "取消的理由（中文，至少 4 个汉字）；抽查清单向纪检监察人员显示"})
 
 
+class DrawCloseRequestSchema(StrictSchema):
+    confirm = fields.Boolean(
+        load_default=False, error_messages={"invalid": "须为 true 或 false。"},
+        metadata={"description": "已核对未完成的任务，确认关闭；缺省时如有未完成的任务，答 409 并列出"})
+
+
 class DrawPersonSchema(ma.Schema):
     id = fields.Integer()
     username = fields.String()

@@ -19,7 +19,7 @@ from ...web.query_args import int_arg, listed, sort_arg, sort_links, text_arg
 from .. import assignment_access, assignment_reading, listing
 from .. import assignments as assignment_service
 from ..cancellation import cancel_draw
-from ..closing import close_draw
+from ..closing import close_draw, unfinished_assignments
 from ..creation import create_draw
 from ..listing import draw_summary
 from ..models.draw import Draw
@@ -112,15 +112,26 @@ def show_draw(draw_id: int):
     return _detail(get_authorized(Draw, draw_id, current_user))
 
 
+@bp.get("/draws/<int:draw_id>/close")
+@web_role_required(*MANAGERS)
+def confirm_close(draw_id: int):
+    """The step before closing: what is still unfinished (sealed, dispatched, under way) — by
+    number, status, window and team size, never a target — and the box that confirms the close."""
+    draw = get_authorized(Draw, draw_id, current_user, "manage")
+    return render_template("draws/close.html", draw=draw_summary(draw, current_user, with_assignments=False),
+                           unfinished=unfinished_assignments(draw), confirm=ConfirmForm(formdata=None))
+
+
 @bp.post("/draws/<int:draw_id>/close")
 @web_role_required(*MANAGERS)
 def close(draw_id: int):
     draw = get_authorized(Draw, draw_id, current_user, "manage")
     form = ConfirmForm()
     if not form.validate_on_submit():
-        flash("关闭抽查需要勾选确认。", "error")
-        return redirect(url_for("web_draws.show_draw", draw_id=draw_id))
-    close_draw(draw, current_user, channel="web")
+        flash("关闭抽查需要先核对未完成的任务，并勾选确认。", "error")
+        return redirect(url_for("web_draws.confirm_close", draw_id=draw_id))
+    # The box is only on the confirmation page, under the list of unfinished assignments.
+    close_draw(draw, current_user, channel="web", confirmed=True)
     flash("抽查已关闭，种子已公开，任何人可据此核验。", "success")
     return redirect(url_for("web_draws.verification", draw_id=draw_id))
 

@@ -11,6 +11,7 @@ from ...web.query_args import int_arg, listed, sort_arg, sort_links, text_arg
 from ...web.signed_in import signed_in_user
 from .. import inspections as service
 from ..completion import INSPECTION_STATUS_LABELS
+from ..inspection_record import amendment_history, unrecorded_checks
 from .parallel_records import parallel_section
 from ..signature_images import find_signature_png
 from ..models.inspection import INSPECTION_STATUSES
@@ -53,6 +54,7 @@ def show_inspection(inspection_id: int):
     user = signed_in_user()
     inspection = service.find_inspection(inspection_id, user)
     return render_template("inspections/detail.html", record=service.detail(inspection, user),
+                           amendments=amendment_history(inspection), unrecorded=unrecorded_checks(inspection),
                            target_link=service.target_readable(inspection.assignment, user),
                            can_open_assignment=_may_open_assignments(user),
                            parallel=parallel_section(inspection.assignment, user))

@@ -47,9 +47,10 @@ def get(case_id):
 @api_auth_required()
 @blp.arguments(AccountabilityReviewSchema)
 @blp.response(200, AccountabilityCaseSchema)
+@blp.alt_response(403, response="FORBIDDEN", description="起草人不能审核自己的报告")
 @blp.alt_response(409, response="CONFLICT", description="只有草稿才能审核")
 def review(data, case_id):
-    """The office has checked the findings (draft → reviewed)."""
+    """The office has checked the findings (draft → reviewed); not by the one who drafted it."""
     case = service.find_case(case_id, _user(), "manage")
     return _dump(service.review_case(case, _user(), note=data.get("note"), channel="api"))
 
@@ -57,9 +58,13 @@ def review(data, case_id):
 @blp.post("/cases/<int:case_id>/issue")
 @api_auth_required()
 @blp.response(200, AccountabilityCaseSchema)
+@blp.alt_response(403, response="FORBIDDEN", description="起草人不能印发自己的报告")
 @blp.alt_response(409, response="CONFLICT", description="只有已审核的报告才能印发")
 def issue(case_id):
-    """Issue the numbered report PDF (reviewed → issued); download it from /api/v1/documents/{id}/pdf."""
+    """Issue the numbered report PDF (reviewed → issued); download it from /api/v1/documents/{id}/pdf.
+
+    Not by the one who drafted the case; the reviewer may issue it.
+    """
     user = _user()
     service.find_case(case_id, user, "manage")
     if db.session.get_bind().dialect.name == "sqlite":

@@ -167,9 +167,13 @@ def _render_case(case: AccountabilityCase, *, review=None, problem=None, status=
         can_download = False
     query = {"date_from": case.date_from.isoformat(), "date_to": case.date_to.isoformat(),
              **({"county": case.county.code} if case.county else {})}
+    # Four eyes: the drafter is shown why the review or issue form is not offered, instead of it.
+    step = {"draft": "review", "reviewed": "issue"}.get(case.state)
+    refusal = service.four_eyes_refusal(case, signed_in_user(), step) if can_manage and step else None
     return render_template(
         "accountability/case.html", case=case, summary=summary, findings=summary["findings"],
         charts=_charts(summary["findings"]), query=query, can_manage=can_manage, can_download=can_download,
+        four_eyes_refusal=refusal,
         review=review or ReviewForm(formdata=None), confirm=ConfirmForm(formdata=None), problem=problem,
         labels=service), status
 

@@ -13,6 +13,10 @@ State machine::
     open → reinspection_scheduled → passed | failed
     open | reinspection_scheduled → withdrawn
 
+While an order is open the county or department answerable for the venue may report it put
+right; once the office confirms such a report the order is due for its re-inspection without
+waiting for the deadline (server.enforcement.rectification_reports).
+
 A violation is under at most one open order (the database's unique (violation_id, open) pair).
 Overdue for the office: an open order whose deadline has passed (no re-inspection yet), or a
 scheduled re-inspection not submitted by the end of its window. Everyone else may not learn when a
@@ -46,7 +50,7 @@ from ..accounts.models.user import User
 from ..columns import as_utc, china_day_start, china_today, local_text, utcnow
 from ..draws import assignments as assignment_service
 from ..draws.models.draw import Assignment
-from ..errors import Conflict, NotFound, Problem
+from ..errors import Conflict, Invalid, NotFound, Problem
 from ..extensions import db
 from ..field.models.inspection import Inspection
 from ..races import is_sqlite_busy
@@ -66,7 +70,8 @@ STATE_LABELS = {
 }
 OPEN_STATES = ("open", "reinspection_scheduled")
 # What readers who may not know of the re-inspection (all but the office) see of an open order:
-# "整改中" until the deadline, "待复查" after it until the re-inspection is submitted — the same
+# "整改中" until the deadline (or the office's confirmation of a report that it is put right),
+# "待复查" after it until the re-inspection is submitted — the same
 # whether it has been drawn or not, so that nothing changes the moment it is drawn.
 AWAITING_REINSPECTION_LABEL = "待复查"
 # A re-inspection in these statuses has been done (or is being reported); in these, it will not be.
@@ -93,6 +98,11 @@ grant(RectificationOrder, "read", "county", _venue_scope(VENUE_IN_COUNTY))
 grant(RectificationOrder, "act", ISSUERS)
 # Who sees when the re-inspection is and who goes: the office, as for any assignment.
 grant(RectificationOrder, "read_reinspection", ("office", "admin"))
+# The county (属地) and the department (部门) answerable for the venue report it put right; the
+# office confirms or sends the report back (server.enforcement.rectification_reports).
+grant(RectificationOrder, "report", "department", _venue_scope(VENUE_OF_DEPARTMENT))
+grant(RectificationOrder, "report", "county", _venue_scope(VENUE_IN_COUNTY))
+grant(RectificationOrder, "review_report", "office")
 
 
 # --- reference settings ------------------------------------------------------------------------
@@ -209,7 +219,9 @@ def shown_state(order: RectificationOrder, user: User | None, on: date | None = 
     if order.state not in OPEN_STATES or may_read_reinspection(user):
         return order.state, STATE_LABELS[order.state]
     on = on or china_today()
-    return "open", AWAITING_REINSPECTION_LABEL if order.deadline < on else STATE_LABELS["open"]
+    # A confirmed report of rectification makes the order due for its re-inspection at once.
+    awaiting = order.deadline < on or order.rectification_confirmed_at is not None
+    return "open", AWAITING_REINSPECTION_LABEL if awaiting else STATE_LABELS["open"]
 
 
 def shown_overdue(order: RectificationOrder, user: User | None, on: date | None = None) -> bool:
@@ -254,6 +266,10 @@ def list_orders(user: User, *, state: str | None = None, overdue: bool | None = 
     if overdue is not None:
         condition = _overdue_condition_for(user, on)
         query = query.where(condition if overdue else sa.not_(condition))
+    if county and user.role == "county" and user.county is not None and county not in (user.county.code,
+                                                                                       user.county.name):
+        # A county reads only its own orders: another county is a mistake to name, not an empty list.
+        raise Invalid("筛选条件有误。", errors={"county": [f"只能查询本辖区（{user.county.name}）的整改通知。"]})
     if county:
         query = query.where(RectificationOrder.county_id.in_(
             sa.select(County.id).where(sa.or_(County.code == county, County.name == county))))

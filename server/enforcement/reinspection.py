@@ -61,11 +61,14 @@ class ScheduleReport:
 
 
 def due_for_reinspection(on: date):
-    """SQL: open orders whose deadline has passed, and scheduled ones whose re-inspection was
+    """SQL: open orders whose deadline has passed or whose report of rectification the office
+    confirmed (server.enforcement.rectification_reports), and scheduled ones whose re-inspection was
     cancelled or expired before anyone went, or whose draw was cancelled before it had one."""
     dead = sa.select(Assignment.id).where(Assignment.status.in_(DEAD_STATUSES))
     cancelled = sa.select(Draw.id).where(Draw.status == "cancelled")
-    return sa.or_(sa.and_(RectificationOrder.state == "open", RectificationOrder.deadline < on),
+    return sa.or_(sa.and_(RectificationOrder.state == "open",
+                          sa.or_(RectificationOrder.deadline < on,
+                                 RectificationOrder.rectification_confirmed_at.is_not(None))),
                   sa.and_(RectificationOrder.state == "reinspection_scheduled",
                           sa.or_(RectificationOrder.reinspection_assignment_id.in_(dead),
                                  sa.and_(RectificationOrder.reinspection_assignment_id.is_(None),

@@ -1,5 +1,6 @@
-"""What a department or county viewer sees: the violations of its sector or territory, their
-handling, and the rectification orders that concern it.
+"""What a department or county viewer sees: the violations of its sector or territory (with the
+photos taken of them, as re-encoded variants only), their handling, and the rectification orders
+that concern it.
 
 The set of violations is the statistics module's (`statistics.violation_facts` with the viewer
 as `user`), so the list, the summary on the same page and the statistics page always agree on
@@ -22,9 +23,11 @@ from ..columns import china_date
 from ..enforcement import rectification
 from ..enforcement.models.case import CaseViolation, ViolationDecline
 from ..enforcement.models.rectification import RectificationOrder, RectificationOrderViolation
-from ..errors import NotFound
+from ..errors import Invalid, NotFound
 from ..extensions import db
-from ..field.models.inspection import Inspection, Violation
+from ..field.evidence_store import variant_file
+from ..field.models.evidence import EvidenceFile
+from ..field.models.inspection import Inspection, Photo, Violation
 from ..pagination import PER_PAGE, Page, page_of
 from ..registry.models.reference import County, Department, Rule, VenueCategory, category_departments
 from ..registry.models.venue import Venue
@@ -35,6 +38,12 @@ HANDLING_LABELS = {"pending": "待执法部门处理", "case": "已立案", "dec
 SORTS = {"date": "日期", "venue": "场所", "county": "属地", "category": "场所类别", "rule": "规则"}
 DEFAULT_DAYS = 30
 MISSING = "该督查发现不存在或不在您的职责范围内。"
+# What a viewer may fetch of a photo: re-encoded JPEGs without EXIF or GPS (DESIGN.md §6: the
+# original, with where and when it was taken, is evidence for the office and the bureau).
+PHOTO_VARIANTS = ("thumbnail", "public")
+# The order filter's states as a viewer may tell them apart (shown_state: both open states are one).
+ORDER_STATE_FILTERS = {"open": "整改中或待复查", "passed": "复查合格", "failed": "复查不合格（已移交执法）",
+                       "withdrawn": "已撤回"}
 
 
 @dataclass
@@ -148,6 +157,29 @@ def find_violation(ident, user: User) -> Violation:
     return violation
 
 
+def finding_photos(violation: Violation) -> list[Photo]:
+    """The photos of the violation's record that have arrived: those taken for its finding and
+    those of the inspection not tied to any finding (the same venue, the same visit); a photo
+    taken for another finding stays with that finding."""
+    query = sa.select(Photo).where(Photo.inspection_id == violation.inspection_id,
+                                   Photo.evidence_file_id.is_not(None))
+    if violation.finding_id is not None:
+        query = query.where(sa.or_(Photo.finding_id == violation.finding_id, Photo.finding_id.is_(None)))
+    else:
+        query = query.where(Photo.finding_id.is_(None))
+    return list(db.session.scalars(query.order_by(Photo.taken_at, Photo.id)))
+
+
+def finding_photo_file(violation: Violation, photo_id, variant: str) -> tuple[EvidenceFile, object]:
+    """A variant of one of the violation's photos (`finding_photos`); anything else is a 404. The
+    caller has found the violation in the viewer's scope (`find_violation`)."""
+    photo = next((p for p in finding_photos(violation) if str(p.id) == str(photo_id)), None)
+    if photo is None or variant not in PHOTO_VARIANTS:
+        raise NotFound("照片不存在或不在您的职责范围内。")
+    evidence = db.session.get(EvidenceFile, photo.evidence_file_id)
+    return evidence, variant_file(evidence, variant)
+
+
 def violation_detail(violation: Violation, user: User) -> dict:
     """What a viewer reads of one violation: where, when, which rule, how it is being handled and
     the rectification orders covering it (the re-inspection's date stays with the office)."""
@@ -167,6 +199,7 @@ def violation_detail(violation: Violation, user: User) -> dict:
         "county": venue.county.name, "category": venue.category.name, "departments": departments,
         "day": china_date(inspection.checked_in_at),
         "handling_label": HANDLING_LABELS[_handling([violation.id])[violation.id]],
+        "photos": [{"id": photo.id, "caption": photo.caption} for photo in finding_photos(violation)],
         "orders": [{"id": order.id, "deadline": order.deadline,
                     "state_label": rectification.shown_state(order, user)[1],
                     "overdue": rectification.shown_overdue(order, user)} for order in orders],
@@ -182,3 +215,30 @@ def rectification_overview(user: User, today: date) -> dict:
                if order.state in rectification.OPEN_STATES and order.id not in overdue_ids]
     labels = {order.id: rectification.shown_state(order, user, today)[1] for order in [*overdue, *pending]}
     return {"overdue": overdue, "pending": pending, "labels": labels}
+
+
+def check_filter_scope(user: User, *, county_id: int | None, category_id: int | None) -> None:
+    """A county or category outside what the viewer may filter by is the caller's mistake, named
+    on its field, rather than an empty list that reads as "nothing found"."""
+    choices = filter_choices(user)
+    errors = {}
+    if county_id is not None and county_id not in {county.id for county in choices["counties"]}:
+        errors["county_id"] = ["不在您的职责范围内，请从列表中选择。"]
+    if category_id is not None and category_id not in {category.id for category in choices["categories"]}:
+        errors["category_id"] = ["不在您的职责范围内，请从列表中选择。"]
+    if errors:
+        raise Invalid("筛选条件有误。", errors=errors)
+
+
+def list_orders(user: User, *, county_id: int | None = None, category_id: int | None = None,
+                state: str | None = None, today: date) -> list[RectificationOrder]:
+    """The rectification orders that concern the viewer, earliest deadline first, filtered within
+    its scope (`check_filter_scope`)."""
+    require_role(user, *VIEWER_ROLES)
+    check_filter_scope(user, county_id=county_id, category_id=category_id)
+    orders = rectification.list_orders(user, state=state or None, on=today)
+    if county_id is not None:
+        orders = [order for order in orders if order.county_id == county_id]
+    if category_id is not None:
+        orders = [order for order in orders if order.venue.category_id == category_id]
+    return orders

@@ -5,16 +5,48 @@ call the services and dump.
 """
 
 import marshmallow as ma
+from flask import send_file, url_for
 from flask_login import current_user
 from flask_smorest import Blueprint
+from webargs.flaskparser import FlaskParser
+from webargs.multidictproxy import MultiDictProxy
+from werkzeug.datastructures import CombinedMultiDict
 
 from ...access import api_auth_required, authorize
 from .. import rectification as service
 from .. import rectification_issuing as issuing
+from .. import rectification_reports as reports
 from .. import reinspection  # noqa: F401  (connects the receiver that decides orders on their re-inspection)
-from ..schemas.rectification import OrderCreateSchema, OrderListArgsSchema, OrderSchema, WithdrawRequestSchema
+from ..schemas.rectification import (
+    OrderCreateSchema,
+    OrderListArgsSchema,
+    OrderSchema,
+    ReportFormSchema,
+    ReportReturnSchema,
+    ReportSchema,
+    WithdrawRequestSchema,
+)
 
-blp = Blueprint("rectification", __name__, url_prefix="/api/v1", description="责令限期整改与复查")
+
+
+class _MultipartParser(FlaskParser):
+    """webargs with a `multipart` location: the form's fields and its files read as one body, so
+    that a report's note and photos are one schema and one documented request body (flask-smorest
+    documents one body per operation)."""
+
+    __location_map__ = dict(multipart="load_multipart", **FlaskParser.__location_map__)
+
+    def load_multipart(self, req, schema):
+        return MultiDictProxy(CombinedMultiDict([req.form, req.files]), schema)
+
+
+class _Blueprint(Blueprint):
+    ARGUMENTS_PARSER = _MultipartParser()
+    DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {**Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
+                                             "multipart": "multipart/form-data"}
+
+
+blp = _Blueprint("rectification", __name__, url_prefix="/api/v1", description="责令限期整改与复查")
 
 
 def _user():
@@ -71,3 +103,80 @@ def withdraw(data, order_id):
     order = issuing.withdraw_order(service.find_order(order_id, user, "act"), reason=data["reason"], actor=user,
                                    channel="api")
     return service.detail(order, user)
+
+
+# --- reports that the rectification is done ----------------------------------------------------------
+
+
+def _photo_url(report, position, variant):
+    return url_for("rectification.report_photo", order_id=report.order_id, report_id=report.id, position=position,
+                   variant=variant)
+
+
+def _report(report):
+    return reports.report_summary(report, _photo_url)
+
+
+@blp.get("/rectification-orders/<int:order_id>/reports")
+@api_auth_required()
+@blp.response(200, ReportSchema(many=True))
+@blp.alt_response(404, response="NOT_FOUND", description="整改通知不存在")
+def list_reports(order_id):
+    """The order's reports that it is put right (整改完成报告), oldest first."""
+    order = service.find_order(order_id, _user())
+    return [_report(report) for report in reports.reports_of(order)]
+
+
+@blp.post("/rectification-orders/<int:order_id>/reports")
+@api_auth_required()
+@blp.arguments(ReportFormSchema, location="multipart")
+@blp.response(201, ReportSchema)
+@blp.alt_response(404, response="NOT_FOUND", description="整改通知不存在")
+@blp.alt_response(409, response="CONFLICT", description="已有待确认的报告、已确认，或整改通知已有结果")
+def submit_report(form, order_id):
+    """Report the order put right, with a note and 1–6 photos (the venue's county or responsible department).
+
+    multipart/form-data: `note`, and `photos` once per file.
+    """
+    user = _user()
+    order = service.find_order(order_id, user, "report")
+    photos = [reports.PhotoUpload(upload.filename, upload.read(reports.MAX_PHOTO_BYTES + 1))
+              for upload in form["photos"]]
+    return _report(reports.submit_report(order, note=form["note"], photos=photos, actor=user, channel="api"))
+
+
+@blp.post("/rectification-orders/<int:order_id>/reports/<int:report_id>/confirm")
+@api_auth_required()
+@blp.response(200, ReportSchema)
+@blp.alt_response(404, response="NOT_FOUND", description="整改通知或报告不存在")
+@blp.alt_response(409, response="CONFLICT", description="报告已处理过，或整改通知已有结果")
+def confirm_report(order_id, report_id):
+    """Confirm a report: the order is due for its re-inspection from now (office)."""
+    user = _user()
+    order = service.find_order(order_id, user, "review_report")
+    return _report(reports.confirm_report(reports.find_report(order, report_id), actor=user, channel="api"))
+
+
+@blp.post("/rectification-orders/<int:order_id>/reports/<int:report_id>/return")
+@api_auth_required()
+@blp.arguments(ReportReturnSchema)
+@blp.response(200, ReportSchema)
+@blp.alt_response(404, response="NOT_FOUND", description="整改通知或报告不存在")
+@blp.alt_response(409, response="CONFLICT", description="报告已处理过")
+def return_report(data, order_id, report_id):
+    """Send a report back with a reason; the county or department may report again (office)."""
+    user = _user()
+    order = service.find_order(order_id, user, "review_report")
+    return _report(reports.return_report(reports.find_report(order, report_id), reason=data["reason"], actor=user,
+                                         channel="api"))
+
+
+@blp.get("/rectification-orders/<int:order_id>/reports/<int:report_id>/photos/<int:position>/<variant>")
+@api_auth_required()
+@blp.alt_response(404, response="NOT_FOUND", description="照片不存在")
+def report_photo(order_id, report_id, position, variant):
+    """A report's photo as a re-encoded JPEG without EXIF or GPS: `thumbnail` or `public`."""
+    order = service.find_order(order_id, _user())
+    evidence, path = reports.report_photo_file(reports.find_report(order, report_id), position, variant)
+    return send_file(path, mimetype="image/jpeg", etag=f"{evidence.sha256}-{variant}", conditional=True,
+                     download_name=f"{evidence.sha256}-{variant}.jpg")

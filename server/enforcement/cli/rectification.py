@@ -1,4 +1,5 @@
-"""`anfang rectification` commands: schedule the re-inspections that are due, list overdue orders.
+"""`anfang rectification` commands: schedule the re-inspections that are due, list overdue orders,
+and list, confirm or send back the reports that an order is put right (整改完成报告).
 
 `schedule` is meant for a daily cron job: it prints in Chinese what it created and exits 0; if
 some order's re-inspection could not be staffed (the draw is infeasible), it still commits the
@@ -19,7 +20,7 @@ from ...columns import local_text
 from ...errors import Problem
 from ...extensions import db
 
-rectification_cli = AppGroup("rectification", help="责令限期整改：安排到期复查、列出逾期整改。")
+rectification_cli = AppGroup("rectification", help="责令限期整改：安排到期复查、列出逾期整改、处理整改完成报告。")
 
 EXIT_SOME_FAILED = 1
 
@@ -84,3 +85,73 @@ def overdue_command(today_text):
         click.echo(f"{order.id}\t{order.venue.name}\t{order.county.name}\t{order.deadline.isoformat()}\t"
                    f"{STATE_LABELS[order.state]}\t{reinspection}")
     click.echo(f"共 {len(orders)} 项。")
+
+
+def _report_of(order_id: int, report_id: int, username: str | None, action: str):
+    from ..rectification import find_order
+    from ..rectification_reports import find_report
+
+    if not username:
+        fail("必须用 --by 指定操作人（领导小组办公室）。")
+    actor = find_user(username)
+    return find_report(find_order(order_id, actor, action), report_id), actor
+
+
+@rectification_cli.command("reports")
+@click.option("--by", "username", help="操作人用户名（领导小组办公室）。")
+def reports_command(username):
+    """列出待确认的整改完成报告（属地或部门报告整改完成，等待领导小组办公室确认或退回）。"""
+    from ..rectification_reports import REPORTED_AS_LABELS, waiting_reports
+
+    if not username:
+        fail("必须用 --by 指定操作人（领导小组办公室）。")
+    try:
+        waiting = waiting_reports(find_user(username))
+    except Problem as exc:
+        fail(problem_line(exc))
+    if not waiting:
+        click.echo("没有待确认的整改完成报告。")
+        return
+    click.echo("整改通知\t报告\t场所\t报告方\t报告时间\t照片\t整改情况")
+    for report in waiting:
+        click.echo(f"{report.order_id}\t{report.id}\t{report.order.venue.name}\t"
+                   f"{REPORTED_AS_LABELS.get(report.reported_as, '')}\t{local_text(report.reported_at)}\t"
+                   f"{len(report.photos)} 张\t{report.note}")
+    click.echo(f"共 {len(waiting)} 项。")
+
+
+@rectification_cli.command("confirm")
+@click.argument("order_id", type=int)
+@click.argument("report_id", type=int)
+@click.option("--by", "username", help="操作人用户名（领导小组办公室）。")
+def confirm_command(order_id, report_id, username):
+    """确认整改完成报告：该整改通知随即到期复查，下一次安排复查时抽取复查督查组。"""
+    from ..rectification_reports import confirm_report
+
+    try:
+        report, actor = _report_of(order_id, report_id, username, "review_report")
+        confirm_report(report, actor=actor, channel="cli")
+        db.session.commit()
+    except Problem as exc:
+        fail(problem_line(exc))
+    click.echo(f"已确认整改通知 {order_id} 的整改完成报告 {report_id}；运行 anfang rectification schedule 安排复查。")
+
+
+@rectification_cli.command("return")
+@click.argument("order_id", type=int)
+@click.argument("report_id", type=int)
+@click.option("--reason", help="退回原因（必填）。")
+@click.option("--by", "username", help="操作人用户名（领导小组办公室）。")
+def return_command(order_id, report_id, reason, username):
+    """退回整改完成报告并说明原因；属地或部门可补充整改后重新报告。"""
+    from ..rectification_reports import return_report
+
+    if not reason or not reason.strip():
+        fail("必须用 --reason 写明退回原因。")
+    try:
+        report, actor = _report_of(order_id, report_id, username, "review_report")
+        return_report(report, reason=reason, actor=actor, channel="cli")
+        db.session.commit()
+    except Problem as exc:
+        fail(problem_line(exc))
+    click.echo(f"已退回整改通知 {order_id} 的整改完成报告 {report_id}。")

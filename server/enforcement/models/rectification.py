@@ -19,6 +19,7 @@ from ...accounts.models.user import User
 from ...columns import TimestampMixin, utcnow
 from ...draws.models.draw import Assignment
 from ...extensions import db
+from ...field.models.evidence import EvidenceFile
 from ...field.models.inspection import Inspection, Violation
 from ...registry.models.reference import County
 from ...registry.models.venue import Venue
@@ -28,6 +29,9 @@ ORDER_STATES = ("open", "reinspection_scheduled", "passed", "failed", "withdrawn
 # Links: the violations the order covers, and the re-inspection's violations that show a
 # covered check still broken (the escalation's evidence).
 LINK_KINDS = ("covered", "found_again")
+# A report that the venue is put right: waiting for the office, confirmed, or sent back.
+REPORT_STATES = ("submitted", "confirmed", "returned")
+REPORTED_AS = ("county", "department")
 
 
 class RectificationOrder(TimestampMixin, db.Model):
@@ -58,6 +62,10 @@ class RectificationOrder(TimestampMixin, db.Model):
     reinspection_assignment_id: Mapped[int | None] = mapped_column(ForeignKey("assignment.id"), index=True)
     reinspection_scheduled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reinspection_inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspection.id"))
+
+    # The office confirmed a report that the venue is put right (server.enforcement.rectification_reports):
+    # the re-inspection is due from then, without waiting for the deadline.
+    rectification_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     # The result: when it was decided, and what the re-inspection showed, in words.
     result_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -97,3 +105,48 @@ class RectificationOrderViolation(db.Model):
 
     order: Mapped[RectificationOrder] = relationship(back_populates="links")
     violation: Mapped[Violation] = relationship()
+
+
+class RectificationReport(db.Model):
+    """The county (属地) or the department (部门) reports that an order is put right, with a note
+    and photos; the office confirms it or sends it back with a reason. submitted → confirmed |
+    returned; a returned report is kept and a new one may follow.
+
+    `pending` is True while the report waits for the office and NULL otherwise: with the unique
+    (order_id, pending) pair an order has at most one report waiting, enforced by the database.
+    """
+
+    __tablename__ = "rectification_report"
+    __table_args__ = (UniqueConstraint("order_id", "pending"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("rectification_order.id", ondelete="CASCADE"), index=True)
+    state: Mapped[str] = mapped_column(String(16), default="submitted", index=True)
+    pending: Mapped[bool | None] = mapped_column(Boolean, default=True)
+    reported_as: Mapped[str] = mapped_column(String(16))  # county | department: the reporter's role then
+    note: Mapped[str] = mapped_column(Text)
+    reported_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    return_reason: Mapped[str | None] = mapped_column(Text)
+
+    order: Mapped[RectificationOrder] = relationship()
+    reported_by: Mapped[User] = relationship(foreign_keys=[reported_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    photos: Mapped[list[RectificationReportPhoto]] = relationship(
+        back_populates="report", order_by="RectificationReportPhoto.position", cascade="all, delete-orphan")
+
+
+class RectificationReportPhoto(db.Model):
+    """One photo of a report: a file of the evidence store (by SHA-256), in the order given."""
+
+    __tablename__ = "rectification_report_photo"
+    __table_args__ = (UniqueConstraint("report_id", "evidence_file_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("rectification_report.id", ondelete="CASCADE"), index=True)
+    evidence_file_id: Mapped[int] = mapped_column(ForeignKey("evidence_file.id"), index=True)
+    position: Mapped[int] = mapped_column()
+    filename: Mapped[str | None] = mapped_column(String(255))  # as the reporter's device named it; shown only
+
+    report: Mapped[RectificationReport] = relationship(back_populates="photos")
+    evidence_file: Mapped[EvidenceFile] = relationship()

@@ -1,6 +1,7 @@
 """Schemas for /api/v1/rectification-orders."""
 
 import marshmallow as ma
+from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
 from ...accounts.schemas.auth import StrictSchema
@@ -113,3 +114,46 @@ class OrderSchema(ma.Schema):
     escalated_case_id = fields.Integer(allow_none=True)
     withdrawn_reason = fields.String(allow_none=True)
     notice = fields.Nested(_Notice, allow_none=True, metadata={"description": "责令（限期）整改通知书"})
+
+
+# --- reports that a rectification is done (整改完成报告) ---------------------------------------------
+
+
+NO_PHOTO = "请至少上传一张整改后的照片。"
+
+
+class ReportFormSchema(StrictSchema):
+    """multipart/form-data: the note and the photos (the field `photos` once per file)."""
+
+    note = fields.String(required=True, error_messages={**REQUIRED, "invalid": "须为文字。"},
+                         metadata={"description": "整改情况说明（必填，不超过 2000 字）"})
+    photos = fields.List(Upload(error_messages={"invalid": "须为上传的文件。"}), required=True,
+                         error_messages={"required": NO_PHOTO, "null": NO_PHOTO, "invalid": "须为上传的文件。"},
+                         metadata={"description": "整改后的照片，1 至 6 张，JPEG 或 PNG，每张不超过 10 MB"})
+
+
+class ReportReturnSchema(StrictSchema):
+    reason = fields.String(required=True, error_messages={**REQUIRED, "invalid": "须为文字。"},
+                           metadata={"description": "退回原因（必填，不超过 2000 字）"})
+
+
+class ReportPhotoSchema(ma.Schema):
+    position = fields.Integer()
+    sha256 = fields.String()
+    thumbnail_url = fields.String(metadata={"description": "缩略图（不含 EXIF、GPS）"})
+    public_url = fields.String(metadata={"description": "较大的公开派生图（不含 EXIF、GPS）"})
+
+
+class ReportSchema(ma.Schema):
+    id = fields.Integer()
+    state = fields.String(metadata={"description": "submitted 待确认，confirmed 已确认，returned 已退回"})
+    state_label = fields.String()
+    reported_as = fields.String(metadata={"description": "county 属地，department 部门"})
+    reported_as_label = fields.String()
+    note = fields.String()
+    reported_at = fields.DateTime()
+    reported_by = fields.String()
+    decided_at = fields.DateTime(allow_none=True)
+    decided_by = fields.String(allow_none=True)
+    return_reason = fields.String(allow_none=True)
+    photos = fields.List(fields.Nested(ReportPhotoSchema))

@@ -1,16 +1,19 @@
 """Pages for department and county viewers: the violations of their sector or territory (with
-filters, sorting and pages) and one violation's page. What is in scope is decided by
-server/oversight/viewer.py, which takes it from the statistics module."""
+filters, sorting and pages), one violation's page with its photos (re-encoded variants only), and
+the rectification orders that concern them (整改跟踪), each linking to the order's page where
+they report it put right. What is in scope is decided by server/oversight/viewer.py, which takes
+it from the statistics module; the filters offer only what is in scope."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template, request, send_file
 from wtforms import DateField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from ...access import web_role_required
 from ...columns import china_today
+from ...errors import Problem
 from ...pagination import signed_sort
 from ...web.chinese_form import ChineseForm
 from ...web.forms import check_period
@@ -54,8 +57,19 @@ class FindingsFilterForm(ChineseForm):
         check_period(self.date_from.data, field.data, MAX_PERIOD_DAYS)
 
 
-def filter_form(user) -> FindingsFilterForm:
-    form = FindingsFilterForm(request.args)
+class OrdersFilterForm(ChineseForm):
+    class Meta:
+        csrf = False
+
+    county_id = SelectField("属地", coerce=_int_or_none, validators=[Optional()])
+    category_id = SelectField("场所类别", coerce=_int_or_none, validators=[Optional()])
+    state = SelectField("状态", choices=_choices({"": "全部", **service.ORDER_STATE_FILTERS}), validators=[Optional()])
+
+
+def filter_form(user, form_class=None):
+    """The filter form with only the counties and categories within the viewer's scope: a value
+    outside them (typed into the address) is "不是可选的值" next to its field."""
+    form = (form_class or FindingsFilterForm)(request.args)
     choices = service.filter_choices(user)
     form.county_id.choices = _choices({None: "全部", **{c.id: c.name for c in choices["counties"]}})
     form.category_id.choices = _choices({None: "全部", **{c.id: c.name for c in choices["categories"]}})
@@ -88,3 +102,34 @@ def show_finding(violation_id):
     violation = service.find_violation(violation_id, user)
     return render_template("viewer/finding.html", finding=service.violation_detail(violation, user),
                            scope=service.scope_label(user))
+
+
+@bp.get("/findings/<int:violation_id>/photos/<int:photo_id>/<variant>")
+@web_role_required(*service.VIEWER_ROLES)
+def finding_photo(violation_id, photo_id, variant):
+    """A photo of a finding in the viewer's scope, re-encoded without EXIF or GPS."""
+    violation = service.find_violation(violation_id, signed_in_user())
+    evidence, path = service.finding_photo_file(violation, photo_id, variant)
+    return send_file(path, mimetype="image/jpeg", etag=f"{evidence.sha256}-{variant}", conditional=True,
+                     download_name=f"{evidence.sha256}-{variant}.jpg")
+
+
+@bp.get("/rectification-tracking")
+@web_role_required(*service.VIEWER_ROLES)
+def list_orders():
+    """The rectification orders that concern the viewer, filtered within its scope."""
+    user = signed_in_user()
+    form = filter_form(user, OrdersFilterForm)
+    today = china_today()
+    orders = None
+    if form.validate():
+        try:
+            orders = service.list_orders(user, county_id=form.county_id.data, category_id=form.category_id.data,
+                                         state=form.state.data or None, today=today)
+        except Problem as exc:  # a value outside the scope: next to its field
+            for name, messages in (exc.errors or {}).items():
+                getattr(form, name).errors = [*getattr(form, name).errors, *messages]
+    labels = {order.id: service.rectification.shown_state(order, user, today)[1] for order in orders or []}
+    overdue = {order.id for order in orders or [] if service.rectification.shown_overdue(order, user, today)}
+    return render_template("viewer/orders.html", form=form, orders=orders, labels=labels, overdue=overdue,
+                           scope=service.scope_label(user)), 200 if orders is not None else 422

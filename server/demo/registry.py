@@ -226,6 +226,9 @@ def _users(rng: random.Random, departments: list[Department], counties: list[Cou
     yiwu = next((c for c in counties if c.name == "义乌市"), counties[0])
     users = [
         dict(username="office", display_name="办公室值班员", role="office", department_id=police.id),
+        # A second office user: an accountability report is reviewed and issued by someone other
+        # than its drafter (four eyes), so the demo's office story needs two people.
+        dict(username="office2", display_name="办公室审核员", role="office", department_id=police.id),
         dict(username="enforcement", display_name="治安支队执法员", role="enforcement", department_id=police.id,
              enforcement_certificate_no="浙执金00001"),
         dict(username="enforcement2", display_name="治安支队执法员二", role="enforcement", department_id=police.id,
@@ -291,8 +294,8 @@ def seed_demo() -> DemoReport:
                      details={"seed": DEMO_SEED, "venues": report.venues_created, "users": report.users_created})
     db.session.flush()
 
-    for username in ("office", "inspector01", "inspector04", "enforcement", "propaganda", "department", "county",
-                     "auditor", "admin"):
+    for username in ("office", "office2", "inspector01", "inspector04", "enforcement", "propaganda", "department",
+                     "county", "auditor", "admin"):
         user = db.session.scalar(sa.select(User).where(User.username == username))
         if user is not None:
             scope = user.department.name if user.department else (user.county.name if user.county else "全市")

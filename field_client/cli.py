@@ -213,11 +213,11 @@ def show(ctx, assignment):
         findings = store.query("SELECT * FROM findings WHERE inspection_uuid = ? AND withdrawn_at IS NULL"
                                " ORDER BY created_at", (inspection["uuid"],))
         if findings:
-            table = Table("问题编号", "规则", "检查", "描述", "来源", title="发现的问题")
+            table = Table("问题编号", "规则", "描述", "来源", title="发现的问题")
             for finding in findings:
                 source = "自动判定" if finding["source"] == "evaluator" else "手工"
-                table.add_row(finding["uuid"][:8], finding["rule_code"], finding["check_code"] or "",
-                              finding["description"], source + ("（更正补充）" if finding["amendment_uuid"] else ""))
+                table.add_row(finding["uuid"][:8], finding["rule_code"], finding["description"],
+                              source + ("（更正补充）" if finding["amendment_uuid"] else ""))
             out.print(table)
         _print_penalties_and_notes(out, store, inspection)
         counts = {name: store.query_one(f"SELECT COUNT(*) FROM {table_name} WHERE {column} = ?",

@@ -128,15 +128,16 @@ def _values_interactively(rules: list[dict], recorded: dict) -> dict:
 
 
 def _print_results(results) -> None:
-    table = Table("规则", "检查", "结果", "说明", title="规则判定")
+    # The check's description says what was checked; its code is internal.
+    table = Table("规则", "检查项", "结果", title="规则判定")
     for rule, result in results:
         for check in result.checks:
             note = check.description
             if check.missing:
                 note += "（缺：" + "、".join(name.removeprefix("obs.") for name in check.missing) + "）"
             style = OUTCOME_STYLES.get(check.outcome, "")
-            table.add_row(rule["code"], check.code, f"[{style}]{OUTCOME_LABELS[check.outcome]}[/]" if style
-                          else OUTCOME_LABELS[check.outcome], note)
+            table.add_row(rule["code"], note, f"[{style}]{OUTCOME_LABELS[check.outcome]}[/]" if style
+                          else OUTCOME_LABELS[check.outcome])
     console().print(table)
     violated = [rule["code"] for rule, result in results if result.verdict == rulecheck.VIOLATION]
     click.echo(f"违反规则：{'、'.join(violated)}" if violated else "未发现违规。")

@@ -23,6 +23,14 @@ from .http import ServerError
 from .tus import TusClient
 
 # What to do about a refused operation: it stays outstanding until one of these is accepted.
+# What each kind of outbox operation is, in the server's words (server/field/push.py ENTITY_LABELS;
+# the field client never imports the server).
+ENTITY_LABELS = {
+    "assignment_reveal": "揭封记录", "inspection": "督查记录", "observation": "检查项记录", "finding": "问题",
+    "finding_withdrawal": "问题撤回", "photo": "照片", "penalty": "处罚建议", "note": "典型材料",
+    "inspection_submission": "提交", "amendment": "更正", "signature": "签字",
+}
+
 HOW_TO_SETTLE = ("被拒绝的操作须更正后重新发送（提交前用 record 重新记录该项），"
                  "或提交后用 amend --settles <操作编号> 追加更正说明。")
 
@@ -133,12 +141,13 @@ def status(ctx, clean):
             counts[operation["entity"]] = counts.get(operation["entity"], 0) + 1
         table = Table("类型", "数量", title="待同步")
         for entity, count in counts.items():
-            table.add_row(entity, str(count))
+            table.add_row(ENTITY_LABELS.get(entity, "其他操作"), str(count))
         out.print(table)
     if failed:
         table = Table("操作", "类型", "原因", title="同步失败")
         for operation in failed:
-            table.add_row(operation["op_id"][:8], operation["entity"], escape(operation["last_error"] or ""))
+            table.add_row(operation["op_id"][:8], ENTITY_LABELS.get(operation["entity"], "其他操作"),
+                          escape(operation["last_error"] or ""))
         out.print(table)
         out.print(HOW_TO_SETTLE, markup=False)
     if waiting:

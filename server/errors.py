@@ -12,7 +12,13 @@ from flask import jsonify, render_template, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from .api.messages import translate, translate_all, use_chinese_messages
+
 log = logging.getLogger(__name__)
+
+# Before any schema class exists (server/__init__.py imports this module first): fields copy their
+# messages when they are created, so switching later would leave them English.
+use_chinese_messages()
 
 # Plain HTTP errors use "about:blank" (RFC 9457 §4.2.1); domain problems name their kind.
 PROBLEM_TYPE_BASE = "urn:anfang:problem:"
@@ -103,11 +109,12 @@ def problem_response(status: int, *, detail: str, title: str | None = None, slug
         "type": PROBLEM_TYPE_BASE + slug if slug else "about:blank",
         "title": title or TITLES.get(status, "错误"),
         "status": status,
-        "detail": detail,
+        "detail": translate(detail),
         "instance": request.path,
     }
     if errors:
-        body["errors"] = errors
+        # webargs words its own messages ("Invalid JSON body."), past marshmallow's defaults.
+        body["errors"] = translate_all(errors)
     body.update(extra)
     response = jsonify(body)
     response.status_code = status

@@ -93,6 +93,17 @@ def test_non_json_body_is_422_not_500(probe_app):
     assert response.mimetype == "application/problem+json"
 
 
+def test_validation_messages_are_chinese_with_their_numbers(probe_app):
+    client = probe_app.test_client()
+    body = assert_problem(client.post("/api/v1/probe/body", json={"count": -1, "extra": 1}), 422)
+    assert body["errors"] == {"count": ["须不小于 0。"], "extra": ["未知字段。"]}
+    assert assert_problem(client.post("/api/v1/probe/body", json={}), 422)["errors"] == {"count": ["缺少必填字段。"]}
+    wrong_type = assert_problem(client.post("/api/v1/probe/body", json={"count": "三"}), 422)
+    assert wrong_type["errors"] == {"count": ["须为整数。"]}
+    not_json = client.post("/api/v1/probe/body", data="{not json", content_type="application/json").json
+    assert not_json["errors"] == {"_schema": ["请求体不是有效的 JSON。"]}
+
+
 def test_domain_not_found_is_404_problem(probe_app):
     body = assert_problem(probe_app.test_client().get("/api/v1/probe/missing"), 404)
     assert body["detail"] == "场所 42 不存在。"

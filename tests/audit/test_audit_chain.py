@@ -409,17 +409,20 @@ def test_cli_verify_names_the_first_broken_event_and_fails(cli, db):
     result = cli.invoke(args=["audit", "verify"])
 
     assert result.exit_code == 1
-    assert f"第一个异常事件 seq={target.seq}（id={target.id}，操作 {target.action}）" in result.stderr
+    assert f"第一个异常事件为第 {target.seq} 条（编号 {target.id}，操作：其他操作）" in result.stderr
     assert REASONS["hash_mismatch"] in result.stderr
     assert result.stdout == ""
 
 
 def test_cli_tail_lists_the_latest_events(cli, db):
     events = _record(3, prefix="test.tail")
+    login = record_event("auth.login", object_type="user", object_id=7)
 
     result = cli.invoke(args=["audit", "tail", "-n", "2"])
 
     assert result.exit_code == 0, result.output
-    assert events[2].action in result.output and events[1].action in result.output
-    assert events[0].action not in result.output
-    assert str(events[2].seq) in result.output
+    # The codes read in Chinese, and times in Beijing time.
+    assert "登录" in result.output and "用户 7" in result.output and "系统" in result.output
+    assert "其他操作" in result.output and "北京时间" in result.output
+    assert "auth.login" not in result.output and events[2].action not in result.output
+    assert str(login.seq) in result.output and str(events[2].seq) in result.output

@@ -72,7 +72,7 @@ def test_auditor_filters_sorts_and_pages_events(db, client, auditor, make_user):
     assert "共 55 条事件，第 1 / 2 页" in page
     # Newest first by default; 50 on a page; the hash prefix is shown.
     assert _seqs(page) == [e.seq for e in reversed(mine)][:50]
-    assert f"{mine[-1].hash[:12]}…" in page and "venue:55" in page
+    assert f"{mine[-1].hash[:12]}…" in page and "场所 55" in page
     second = client.get("/audit", query_string={"action": "test.web_audit.listed", "page": 2}).get_data(as_text=True)
     assert _seqs(second) == [e.seq for e in reversed(mine)][50:]
 
@@ -88,6 +88,22 @@ def test_auditor_filters_sorts_and_pages_events(db, client, auditor, make_user):
     assert "共 2 条事件" in in_range
     before = client.get("/audit", query_string={"action": "test.web_audit.other", "date_to": "2021-12-31"})
     assert "没有符合条件的审计事件" in before.get_data(as_text=True)
+
+
+def test_actions_objects_and_the_system_read_in_chinese(db, client, auditor):
+    login_event = record_event("auth.login", object_type="user", object_id=7)
+    unlabelled = record_event("case.some_future_step", object_type="some_future_table", object_id=3)
+    db.session.commit()
+
+    page = client.get("/audit", query_string={"actor": "系统"}).get_data(as_text=True)
+    cells = re.sub(r"<option[^>]*>", "", page)  # the filter's option values are the codes, by design
+    assert "<td>登录</td>" in page and "<td>用户 7</td>" in page and "<td>系统</td>" in page
+    assert "<td>案件相关操作</td>" in page and "<td>对象 3</td>" in page
+    assert "auth.login" not in cells and "user:7" not in cells and "some_future" not in cells
+    assert "操作者（用户名或“系统”）" in page and '<option value="auth.login">登录</option>' in page
+    detail = client.get(f"/audit/{login_event.seq}").get_data(as_text=True)
+    assert "<dd>登录（代码 <code>auth.login</code>）</dd>" in detail and "<dd>用户 7</dd>" in detail
+    assert client.get(f"/audit/{unlabelled.seq}").status_code == 200
 
 
 def test_bad_filters_are_explained_in_chinese_next_to_the_field(db, client, auditor):

@@ -20,6 +20,7 @@ def verify_command(checkpoint_dir, public_keys) -> None:
     """校验审计哈希链；完整时退出码为 0，否则指出第一个异常事件并以 1 退出。"""
     from ..chain import verify_chain
     from ..checkpoints import check_directory
+    from ..labels import action_label
 
     report = verify_chain()
     failed = False
@@ -30,8 +31,8 @@ def verify_command(checkpoint_dir, public_keys) -> None:
         broken = report.first_broken
         seq = broken.seq if broken.seq is not None else "?"
         event_id = broken.event_id if broken.event_id is not None else "无"
-        action = broken.action or "无"
-        click.echo(f"审计链已损坏：第一个异常事件 seq={seq}（id={event_id}，操作 {action}）", err=True)
+        action = action_label(broken.action) if broken.action else "无"
+        click.echo(f"审计链已损坏：第一个异常事件为第 {seq} 条（编号 {event_id}，操作：{action}）", err=True)
         click.echo(f"原因：{broken.reason_label}；{broken.detail}", err=True)
         click.echo(f"此前 {report.count} 条事件校验通过。", err=True)
     if checkpoint_dir is not None:
@@ -58,8 +59,10 @@ def tail_command(limit: int) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from ...columns import local_text
     from ...extensions import db
-    from ..chain import canonical_timestamp
+    from ..chain import CHANNEL_LABELS
+    from ..labels import action_label, actor_label, object_label
     from ..models.audit import AuditEvent
 
     events = db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)).all()
@@ -67,12 +70,12 @@ def tail_command(limit: int) -> None:
         click.echo("审计日志中还没有事件。")
         return
     table = Table("序号")
-    for header in ("时间（UTC）", "操作者", "渠道", "操作", "对象", "哈希"):
+    for header in ("时间（北京时间）", "操作者", "渠道", "操作", "对象", "哈希"):
         table.add_column(header, no_wrap=True)
     for event in events:
-        target = f"{event.object_type}:{event.object_id}" if event.object_type else (event.object_id or "")
-        table.add_row(str(event.seq), canonical_timestamp(event.occurred_at)[:19].replace("T", " "),
-                      event.actor_label, event.channel, event.action, target, event.hash[:12])
+        table.add_row(str(event.seq), local_text(event.occurred_at), actor_label(event.actor_label),
+                      CHANNEL_LABELS.get(event.channel, event.channel), action_label(event.action),
+                      object_label(event.object_type, event.object_id), event.hash[:12])
     console = Console()
     if not console.is_terminal:
         # Piped into a file or another program: full rows rather than cells cut to 80 columns.

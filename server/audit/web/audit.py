@@ -15,6 +15,7 @@ from ...web.forms import check_period
 from ...web.navigation import add_nav_item
 from ...web.query_args import page_number
 from .. import chain as service
+from .. import labels
 from ..models.audit import AuditEvent
 
 bp = Blueprint("web_audit", __name__, url_prefix="/audit", template_folder="templates")
@@ -29,6 +30,13 @@ ALL = SelectChoice("", "全部")
 add_nav_item("审计日志", "web_audit.list_events", READERS)
 
 
+@bp.context_processor
+def audit_labels() -> dict:
+    """The Chinese for the log's codes, for every page of this blueprint (checkpoints too)."""
+    return {"action_label": labels.action_label, "object_label": labels.object_label,
+            "actor_label": labels.actor_label}
+
+
 class EventFilterForm(ChineseForm):
     """The list's filters, read from the query string (a GET form: no CSRF token)."""
 
@@ -36,7 +44,8 @@ class EventFilterForm(ChineseForm):
         csrf = False
 
     action = SelectField("操作", validate_choice=False)
-    actor = StringField("操作者（用户名或 system）", validators=[Optional(), Length(max=64, message="不超过 64 个字符。")])
+    actor = StringField("操作者（用户名或“系统”）",
+                        validators=[Optional(), Length(max=64, message="不超过 64 个字符。")])
     object_type = SelectField("对象类型", validate_choice=False)
     date_from = DateField("开始日期", validators=[Optional()])
     date_to = DateField("结束日期", validators=[Optional()])
@@ -52,12 +61,14 @@ class EventFilterForm(ChineseForm):
 def list_events():
     form = EventFilterForm(request.args)
     choices = service.event_filter_choices()
-    form.action.choices = [ALL] + [SelectChoice(action, action) for action in choices["actions"]]
-    form.object_type.choices = [ALL] + [SelectChoice(kind, kind) for kind in choices["object_types"]]
+    # In code order, which keeps each domain's actions together.
+    form.action.choices = [ALL] + [SelectChoice(action, labels.action_label(action)) for action in choices["actions"]]
+    form.object_type.choices = [ALL] + [SelectChoice(kind, labels.object_type_label(kind))
+                                        for kind in choices["object_types"]]
     page = None
     if form.validate():
         page = service.list_events(current_user, action=form.action.data or None,
-                                   actor=(form.actor.data or "").strip() or None,
+                                   actor=labels.actor_filter_value(form.actor.data),
                                    object_type=form.object_type.data or None, date_from=form.date_from.data,
                                    date_to=form.date_to.data, sort=form.sort.data, page=page_number())
     return render_template("audit/list.html", form=form, page=page,

@@ -27,7 +27,7 @@ SIGNERS = ("auditor",)
 
 class RegisterKeyForm(ChineseForm):
     public_key = StringField("公钥（base64）",
-                             validators=[DataRequired(message="请粘贴 anfang-checkpoint keygen 显示的公钥。"),
+                             validators=[DataRequired(message="请粘贴在本人电脑上生成密钥时显示的公钥。"),
                                          Length(max=200, message="公钥过长。")],
                              render_kw={"autocomplete": "off", "spellcheck": "false"})
     label = StringField("标签（持有人或用途）", validators=[DataRequired(message="请填写标签。"),
@@ -36,7 +36,7 @@ class RegisterKeyForm(ChineseForm):
 
 class UploadCheckpointForm(ChineseForm):
     file = FileField("已签名的检查点文件",
-                     validators=[FileRequired(message="请选择 anfang-checkpoint sign 生成的检查点文件。")],
+                     validators=[FileRequired(message="请选择在本人电脑上签名生成的检查点文件。")],
                      render_kw={"accept": "application/json,.json"})
 
 

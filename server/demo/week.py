@@ -18,7 +18,8 @@ the bulletin PDF have something to do. Photos are stored as an accepted upload s
 original content-addressed under EVIDENCE_DIR, an `EvidenceFile` with the facts `inspect_image`
 reads, and received manifest `Photo` rows, so the inspections stay `complete`. Notes and photos
 have UUIDs derived from their inspection's, so days generated before this material existed get
-it on the next run, and a run after that adds nothing.
+it on the next run, and a run after that adds nothing. On Mondays the positive example's first
+photo shows a real face (FACE_PHOTO at the door), so the library's face detector has one to box.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from io import BytesIO
+from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
@@ -72,6 +74,11 @@ PHOTO_SIZE = (1280, 960)
 PHOTO_QUALITY = 85
 MEETING_POINT = "市公安局北门"
 FALLBACK_POSITION = (29.08, 119.65)  # 金华 city centre, for a venue without coordinates
+# Astronaut Eileen Collins, NASA (Great Images in NASA), public domain — "No known copyright
+# restrictions, released into the public domain" — as shipped in scikit-image 0.26.0's sample data
+# (skimage/data/astronaut.png), re-encoded as a 512×512 JPEG (quality 80).
+FACE_PHOTO = Path(__file__).with_name("face_photo.jpg")
+FACE_WEEKDAY = 0  # Monday: one positive example a week
 
 # {venue}, {operator}, {mobile}, {plate} are filled per note; masking turns the operator into 某,
 # the mobile into 138****1234 and the plate into 浙G·***45, and hides a negative venue's name.
@@ -267,7 +274,8 @@ def _seed_day_material(day: date, per_day: int, report: WeekReport) -> None:
         for n in range(1, photo_count + 1):
             taken = checked_in + timedelta(minutes=5 * n)
             caption = captions[(n - 1) % len(captions)].format(operator=operator)
-            if _add_photo(inspection, n, kind, taken, caption, venue):
+            face = kind == "positive" and n == 1 and day.weekday() == FACE_WEEKDAY
+            if _add_photo(inspection, n, kind, taken, caption, venue, face=face):
                 report.photos += 1
         db.session.add(ExampleNote(uuid=note_uuid, inspection_id=inspection.id, kind=kind, text=text,
                                    created_at=noted_at))
@@ -275,7 +283,8 @@ def _seed_day_material(day: date, per_day: int, report: WeekReport) -> None:
     db.session.flush()
 
 
-def _add_photo(inspection: Inspection, n: int, kind: str, taken: datetime, caption: str, venue: Venue) -> bool:
+def _add_photo(inspection: Inspection, n: int, kind: str, taken: datetime, caption: str, venue: Venue, *,
+               face: bool = False) -> bool:
     """A site photo of `inspection`, stored as a completed upload stores it, and its received
     manifest entry; False if the entry exists already."""
     photo_uuid = _derived_uuid(inspection, f"photo/{n}")
@@ -284,7 +293,7 @@ def _add_photo(inspection: Inspection, n: int, kind: str, taken: datetime, capti
     latitude = float(venue.latitude) if venue.latitude is not None else FALLBACK_POSITION[0]
     longitude = float(venue.longitude) if venue.longitude is not None else FALLBACK_POSITION[1]
     local = taken.astimezone(CHINA_STANDARD_TIME)
-    data = scene_jpeg(f"{inspection.uuid}/{n}", kind, local, latitude, longitude)
+    data = scene_jpeg(f"{inspection.uuid}/{n}", kind, local, latitude, longitude, face=face)
     sha256 = hashlib.sha256(data).hexdigest()
     evidence = db.session.scalar(sa.select(EvidenceFile).where(EvidenceFile.sha256 == sha256))
     stored = evidence_root() / original_path(sha256)
@@ -318,9 +327,11 @@ def _dms(value: float) -> tuple[float, float, float]:
     return float(degrees), float(minutes), seconds
 
 
-def scene_jpeg(seed: str, kind: str, taken: datetime, latitude: float, longitude: float) -> bytes:
-    """A 1280×960 street scene of shapes (a shop front, people, a car for negative examples),
-    the same for the same seed, with the EXIF a phone writes: capture time (China time) and GPS."""
+def scene_jpeg(seed: str, kind: str, taken: datetime, latitude: float, longitude: float, *,
+               face: bool = False) -> bytes:
+    """A 1280×960 street scene of shapes (a shop front, people, a car for negative examples; with
+    `face`, a real person's portrait by the door), the same for the same seed, with the EXIF a
+    phone writes: capture time (China time) and GPS."""
     rng = random.Random(seed)
     width, height = PHOTO_SIZE
     top = tuple(rng.randrange(90, 160) for _ in range(3))
@@ -354,6 +365,9 @@ def scene_jpeg(seed: str, kind: str, taken: datetime, latitude: float, longitude
         draw.ellipse((x, ground - 200, x + 50, ground - 150), fill=(230, 190, 160))
         draw.rectangle((x - 5, ground - 150, x + 55, ground - 40), fill=colour)
         draw.rectangle((x + 2, ground - 40, x + 48, ground + 20), fill=(40, 40, 60))
+    if face:
+        with Image.open(FACE_PHOTO) as portrait:
+            sky.paste(portrait.convert("RGB").resize((400, 400)), (max(0, door[0] - 440), ground - 400))
 
     stamp = taken.strftime("%Y:%m:%d %H:%M:%S")
     exif = Image.Exif()

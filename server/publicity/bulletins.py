@@ -11,7 +11,11 @@ back, and concurrent publishers queue on the counter row — the published issue
 第1期, 第2期, … without gaps.
 
 The PDF (report_templates/bulletin/) is rendered from a context built here: masked texts,
-redacted images (`anfang-material:` URLs, never evidence hashes) and the statistics block. At
+redacted images (`anfang-material:` URLs, never evidence hashes) and the statistics block.
+What an issue prints carries no telephone number at all, masked or not
+(`masking.strip_phone_numbers`), an item's text does not open with the sentence its heading
+already says, and figures are numbered 图 1, 图 2, … through the whole issue in print order
+(positive examples first), as the editor's thumbnails show them. At
 publication the context is frozen into the row and the PDF stored; downloads send that file.
 The same context gives the same PDF bytes apart from the metadata dates.
 
@@ -22,6 +26,8 @@ county, from `server.oversight.statistics` like every other number.
 from __future__ import annotations
 
 import hashlib
+import itertools
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -47,9 +53,10 @@ from ..pagination import PER_PAGE, Page, paginate
 from ..pdf.fetcher import material_url
 from ..pdf.rendering import render_pdf
 from ..registry.models.reference import County
-from .masking import mask_text
+from .masking import mask_text, strip_phone_numbers
 from .materials import (
     _caption,
+    _title,
     boxes_digest,
     mask_for_item,
     masked_text,
@@ -295,12 +302,58 @@ def set_item_wording(bulletin: Bulletin, item_id: int, *, heading: str | None, t
                     details={"item": item_id, "heading": heading, "text": text})
 
 
+SENTENCE_END = re.compile(r"\s*[。！？；!?;\n]")
+
+
+def without_heading(title: str, text: str) -> str:
+    """`text` less its opening sentence when that sentence is `title` (a library title is the
+    note's first sentence): a printed item does not say its heading twice, and a one-sentence
+    note prints as its heading alone. A title cut short (…) leaves the text as it is."""
+    heading = (title or "").strip().rstrip("。！？；!?;")
+    body = (text or "").lstrip()
+    if not heading or heading.endswith("…") or not body.startswith(heading):
+        return text
+    rest = body[len(heading):]
+    if not rest.strip():
+        return ""
+    end = SENTENCE_END.match(rest)
+    if end is None:
+        return text  # the heading is only the start of a longer sentence
+    return rest[end.end():].lstrip()
+
+
 def entry_wording(entry: BulletinItem) -> dict:
-    """What the issue prints for an entry (masked), and whether it is the issue's own wording."""
+    """What the issue prints for an entry (masked, no telephone numbers, the heading not repeated
+    in the text), and whether it is the issue's own wording."""
     item = entry.item
-    return {"title": mask_for_item(item, entry.heading) if entry.heading else masked_title(item),
-            "text": mask_for_item(item, entry.text) if entry.text else masked_text(item),
+    text = strip_phone_numbers(mask_for_item(item, entry.text) if entry.text else masked_text(item))
+    if entry.heading:
+        title = strip_phone_numbers(mask_for_item(item, entry.heading))
+    elif item.title == _title(item.text, item.kind):
+        # The library's title is the note's first sentence: taken again from the text as printed,
+        # so that a number cut from the text does not leave "联系电话…" in the heading.
+        title = _title(strip_phone_numbers(masked_text(item)), item.kind)
+    else:
+        title = strip_phone_numbers(masked_title(item))
+    return {"title": title, "text": without_heading(title, text),
             "own_heading": entry.heading is not None, "own_text": entry.text is not None}
+
+
+def in_print_order(entries: list[BulletinItem]) -> list[BulletinItem]:
+    """Positive examples, then negative ones (the issue's two sections), each in the chosen order."""
+    return ([entry for entry in entries if entry.item.kind == "positive"]
+            + [entry for entry in entries if entry.item.kind == "negative"])
+
+
+def figures(bulletin: Bulletin) -> dict[int, list[dict]]:
+    """Per material item id, its photos as the issue prints them: the figure number, continuous
+    through the whole issue, the caption (masked, without telephone numbers) and the boxes
+    digest naming the redacted image."""
+    numbers = itertools.count(1)
+    return {entry.material_item_id: [
+        {"position": photo.position, "figure": next(numbers), "digest": boxes_digest(photo.boxes),
+         "caption": strip_phone_numbers(_caption(entry.item, photo))} for photo in entry.item.photos]
+        for entry in in_print_order(list(bulletin.entries))}
 
 
 def update_bulletin(bulletin: Bulletin, *, actor: User, version: int | None = None, channel: str = "api",
@@ -396,14 +449,14 @@ def _paragraphs(text: str) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
-def _item_context(entry: BulletinItem) -> dict:
+def _item_context(entry: BulletinItem, photos: list[dict]) -> dict:
     item = entry.item
     wording = entry_wording(entry)
     return {
         "id": item.id, "kind": item.kind, "title": wording["title"], "paragraphs": _paragraphs(wording["text"]),
         "venue": venue_label(item), "county": item.inspection.assignment.venue.county.name,
-        "photos": [{"src": material_url(item.id, photo.position, boxes_digest(photo.boxes)),
-                    "caption": _caption(item, photo)} for photo in item.photos],
+        "photos": [{"src": material_url(item.id, photo["position"], photo["digest"]), "figure": photo["figure"],
+                    "caption": photo["caption"]} for photo in photos],
     }
 
 
@@ -411,16 +464,19 @@ def build_context(bulletin: Bulletin, issued_on: date | None = None) -> dict:
     """Everything the PDF prints, as plain JSON: what a published issue stores."""
     reference = bulletin_reference()
     entries = list(bulletin.entries)
+    printed = figures(bulletin)
     rows = violation_counts_by_county(bulletin.period_start, bulletin.period_end)
     return {
         "reference_version": reference.version, "mark": reference.mark, "authority": reference.authority,
-        "title": mask_text(bulletin.title), "date": (issued_on or china_today()).isoformat(),
+        "title": strip_phone_numbers(mask_text(bulletin.title)), "date": (issued_on or china_today()).isoformat(),
         "period": {"start": bulletin.period_start.isoformat(), "end": bulletin.period_end.isoformat()},
-        # Typed by propaganda, but published: ID, mobile and plate numbers are masked here too.
-        "editorial": _paragraphs(mask_text(bulletin.editorial)),
+        # Typed by propaganda, but published: ID and plate numbers are masked, phone numbers go.
+        "editorial": _paragraphs(strip_phone_numbers(mask_text(bulletin.editorial))),
         "statistics": {"rows": rows, "total": sum(row["violations"] for row in rows)},
-        "positive": [_item_context(entry) for entry in entries if entry.item.kind == "positive"],
-        "negative": [_item_context(entry) for entry in entries if entry.item.kind == "negative"],
+        "positive": [_item_context(entry, printed[entry.material_item_id])
+                     for entry in entries if entry.item.kind == "positive"],
+        "negative": [_item_context(entry, printed[entry.material_item_id])
+                     for entry in entries if entry.item.kind == "negative"],
         "copies": {"cc": list(reference.cc), "printed_by": reference.printed_by},
     }
 

@@ -74,6 +74,48 @@ def mask_text(text: str, *, person_names: Iterable[str] = (), literals: Iterable
 
 PHONE_LIKE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 
+# Bulletins print no telephone number at all, masked or not (decision): a published issue speaks
+# for the office, and 138****5678 still invites calls to guess the rest and pins the example on
+# one person; readers need no number to learn from it. What is removed, after masking: mobile
+# numbers whole or masked (138****5678, +86 138 1234 5678), landlines with an area code
+# (0579-82345678), and runs of stars a person-field value was masked to (*******78).
+PHONE_NUMBER = re.compile(
+    r"(?<![0-9A-Za-z*])(?:"
+    r"(?:(?:\+|00)?86[\s-]?)?1[3-9]\d[\s-]?[\d*]{4}[\s-]?\d{4}"
+    r"|0\d{2,3}[\s-]?\d{7,8}"
+    r"|(?<![A-Z][·•．.\-\s])\*{3,}[0-9A-Za-z]{2}"  # not a masked plate: 浙G·***45 stays
+    r")(?![0-9A-Za-z*])")
+PHONE_WORDS = r"(?:联系|公示的|防疫|值班|举报|办公)*(?:电话|手机号码|手机号|手机|联系方式)"
+# "（手机138****5678）", "(电话：0579-82345678)": the aside goes, the sentence stays whole.
+PHONE_ASIDE = re.compile(rf"[（(]\s*(?:{PHONE_WORDS})?\s*[:：为是]?\s*{PHONE_NUMBER.pattern}\s*[）)]")
+CLAUSE_END = re.compile(r"([，,；;。！？!?\n])")
+SENTENCE_ENDS = "。！？!?\n"
+
+
+def strip_phone_numbers(text: str) -> str:
+    """`text` with every telephone number removed, with the words that carried it.
+
+    An aside in brackets is dropped; otherwise the clause (between commas or semicolons) that
+    holds a number is dropped, and a sentence keeps its full stop: "登记台账完整，联系电话
+    138****5678。" → "登记台账完整。" A clause cannot be mended word by word ("电话为" would be
+    left hanging); the clauses that carry a number in these notes say nothing else.
+    """
+    if not text:
+        return text or ""
+    text = PHONE_ASIDE.sub("", text)
+    if not PHONE_NUMBER.search(text):
+        return text
+    parts = CLAUSE_END.split(text)
+    kept = ""
+    for clause, end in zip(parts[0::2], parts[1::2] + [""], strict=True):
+        if not PHONE_NUMBER.search(clause):
+            kept += clause + end
+        elif end and end in SENTENCE_ENDS and kept and kept[-1] in "，,；;":
+            kept = kept[:-1] + end  # the sentence ended with the dropped clause
+        elif end in SENTENCE_ENDS and end == "\n":
+            kept += end
+    return kept
+
 
 def contains_mobile_number(text: str) -> bool:
     """Whether an unmasked mainland mobile number is left in `text` (used by tests and checks)."""

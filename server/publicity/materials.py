@@ -14,6 +14,16 @@ EXIF, GPS or ICC data. It is stored under EVIDENCE_DIR/redacted/ named by the or
 and the digest of the boxes: changing the boxes makes a new file, and a published bulletin keeps
 the one it embedded. It is reached through the item and the photo's position, never by the
 original's SHA-256.
+
+Suggested face boxes (decision): when a photo is attached to an item, a face detector
+(server/publicity/faces.py) proposes a box for every face it finds, stored among the photo's
+boxes as {"x", "y", "w", "h", "suggested": true}. Suggested boxes count as masked from the start
+— they are burned into the redacted image like any other — and the editor removes those that
+cover no face, moves or resizes the others; saving the photo's boxes confirms what remains. A
+propaganda office expects a photo to leave the building with faces covered unless someone
+decided to show one: a forgotten confirmation must not publish a face, while a needless box
+costs only a black patch someone can delete. A failing detector never stops an item: it is
+logged and the photo simply has no suggestions. Plates are not detected.
 """
 
 from __future__ import annotations
@@ -47,6 +57,7 @@ from ..field.photo_checks import MEDIA_TYPES
 from ..pagination import PER_PAGE, Page, paginate
 from ..pdf.fetcher import MATERIAL_SCHEME, RefusedURL, Resolver
 from ..registry.models.venue import Venue
+from .faces import DETECT_EDGE, DetectorUnavailable, detect_faces
 from .masking import mask_text
 from .models.material import MaterialItem, MaterialPhoto
 
@@ -120,6 +131,10 @@ def collect_note_candidates(actor: User | None = None) -> int:
                Inspection.is_primary.is_(True),
                ExampleNote.withdrawn_at.is_(None))  # a note an amendment withdrew is no material
         .order_by(ExampleNote.id)).all()
+    chosen = {note.id: [p for p in db.session.get(Inspection, note.inspection_id).photos
+                        if p.evidence_file_id is not None][:MAX_PHOTOS] for note in notes}
+    # Detected before anything is written: on SQLite the write lock is then held only briefly.
+    suggestions = suggest_face_boxes([photo for photos in chosen.values() for photo in photos])
     for note in notes:
         inspection = db.session.get(Inspection, note.inspection_id)
         item = MaterialItem(source="note", inspection_id=note.inspection_id, example_note_id=note.id,
@@ -129,11 +144,12 @@ def collect_note_candidates(actor: User | None = None) -> int:
                             state="candidate", flagged_by_id=inspection.inspector_id)
         db.session.add(item)
         db.session.flush()
-        _attach_photos(item, [p.id for p in inspection.photos if p.evidence_file_id is not None][:MAX_PHOTOS])
+        _attach_photos(item, [p.id for p in chosen[note.id]], suggestions)
     if notes:
         db.session.flush()
         record_event("material.collected", actor=actor, channel="system", object_type="material_item",
-                     details={"notes": [note.id for note in notes]})
+                     details={"notes": [note.id for note in notes],
+                              "suggested_faces": sum(len(boxes) for boxes in suggestions.values())})
     return len(notes)
 
 
@@ -148,7 +164,9 @@ def collect_note_candidates_if_possible(actor: User) -> None:
         log.warning("collecting material candidates deferred: %s", exc.orig)
 
 
-def _attach_photos(item: MaterialItem, photo_ids: list[int]) -> None:
+def _attach_photos(item: MaterialItem, photo_ids: list[int], suggestions: dict[int, list] | None = None) -> None:
+    """Attach the photos in order, each with the face boxes suggested for it (detected here unless
+    `suggestions` has them already)."""
     if len(photo_ids) > MAX_PHOTOS:
         raise Invalid(f"每条典型材料至多选用 {MAX_PHOTOS} 张照片。", errors={"photo_ids": ["照片过多。"]})
     if len(set(photo_ids)) != len(photo_ids):
@@ -160,7 +178,12 @@ def _attach_photos(item: MaterialItem, photo_ids: list[int]) -> None:
             raise Invalid("所选照片不属于该督查记录。", errors={"photo_ids": [f"照片 {photo_id} 不属于该督查记录。"]})
         if photo.evidence_file_id is None:
             raise Conflict(f"照片 {photo_id} 尚未上传完成，不能选用。")
-        item.photos.append(MaterialPhoto(position=position, photo_id=photo_id, boxes=[], boxes_version=0))
+    if suggestions is None:
+        suggestions = suggest_face_boxes([photos[photo_id] for photo_id in photo_ids])
+    for position, photo_id in enumerate(photo_ids, start=1):
+        boxes = [{"x": x, "y": y, "w": w, "h": h, "suggested": True}
+                 for x, y, w, h in suggestions.get(photo_id, [])]
+        item.photos.append(MaterialPhoto(position=position, photo_id=photo_id, boxes=boxes, boxes_version=0))
     db.session.flush()
 
 
@@ -198,7 +221,8 @@ def flag_material(*, actor: User, kind: str, inspection_id: int | None = None, f
     _attach_photos(item, photo_ids or [])
     record_event("material.flagged", actor=actor, channel=channel, object_type="material_item", object_id=item.id,
                  details={"kind": kind, "source": item.source, "inspection_id": inspection.id,
-                          "finding_id": item.finding_id, "photos": len(item.photos)})
+                          "finding_id": item.finding_id, "photos": len(item.photos),
+                          "suggested_faces": sum(len(suggested_boxes(entry.boxes)) for entry in item.photos)})
     return item
 
 
@@ -265,8 +289,19 @@ def normalise_boxes(boxes) -> list[list[float]]:
     return clean
 
 
+def rectangles(boxes: list) -> list[list[float]]:
+    """Every stored box as [x, y, w, h], suggested or confirmed alike: all of them are masked."""
+    return [[box["x"], box["y"], box["w"], box["h"]] if isinstance(box, dict) else list(box) for box in boxes]
+
+
+def suggested_boxes(boxes: list) -> list[list[float]]:
+    """The boxes the face detector proposed that nobody has confirmed yet."""
+    return [[box["x"], box["y"], box["w"], box["h"]] for box in boxes if isinstance(box, dict) and box.get("suggested")]
+
+
 def boxes_digest(boxes: list) -> str:
-    return hashlib.sha256(json.dumps(boxes, separators=(",", ":")).encode()).hexdigest()[:16]
+    """Names the redacted file by what is burned in: confirming a suggestion unchanged keeps the file."""
+    return hashlib.sha256(json.dumps(rectangles(boxes), separators=(",", ":")).encode()).hexdigest()[:16]
 
 
 def find_material_photo(item: MaterialItem, position) -> MaterialPhoto:
@@ -301,29 +336,35 @@ def redacted_relative(sha256: str, digest: str) -> str:
     return f"{REDACTED_DIR}/{sha256[:2]}/{sha256}/{digest}.jpg"
 
 
-def redact_image(original: Path, boxes: list) -> bytes:
-    """The public image with `boxes` filled solid: oriented, ≤ 1280 px, JPEG without metadata.
+def _oriented(original: Path, edge: int) -> Image.Image:
+    """The original decoded, EXIF orientation applied, flattened to RGB, at least `edge` px on its
+    longer side where the original is that large.
 
-    JPEG originals are decoded at the smallest DCT scale that still gives the public size (a 12
-    MP photo decodes at half size, four times less work)."""
+    JPEG originals are decoded at the smallest DCT scale that still gives `edge` (a 12 MP photo
+    decodes at half size for the public size, four times less work)."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            with Image.open(original, formats=list(MEDIA_TYPES)) as image:
-                if image.format == "JPEG":
-                    scale = REDACTED_EDGE / max(image.size)
-                    if scale < 1:
-                        image.draft("RGB", (math.ceil(image.width * scale), math.ceil(image.height * scale)))
-                image.load()
-                # exif_transpose copies the whole image even when there is nothing to turn.
-                turned = image.getexif().get(ORIENTATION, 1) not in (None, 1)
-                flat = _flattened(ImageOps.exif_transpose(image) if turned else image)
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:
-            raise Invalid(f"原图无法解码，不能生成遮挡图：{exc}") from None
+        with Image.open(original, formats=list(MEDIA_TYPES)) as image:
+            if image.format == "JPEG":
+                scale = edge / max(image.size)
+                if scale < 1:
+                    image.draft("RGB", (math.ceil(image.width * scale), math.ceil(image.height * scale)))
+            image.load()
+            # exif_transpose copies the whole image even when there is nothing to turn.
+            turned = image.getexif().get(ORIENTATION, 1) not in (None, 1)
+            return _flattened(ImageOps.exif_transpose(image) if turned else image)
+
+
+def redact_image(original: Path, boxes: list) -> bytes:
+    """The public image with `boxes` filled solid: oriented, ≤ 1280 px, JPEG without metadata."""
+    try:
+        flat = _oriented(original, REDACTED_EDGE)
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise Invalid(f"原图无法解码，不能生成遮挡图：{exc}") from None
     flat.thumbnail((REDACTED_EDGE, REDACTED_EDGE), Image.Resampling.BILINEAR, reducing_gap=2.0)
     draw = ImageDraw.Draw(flat)
     width, height = flat.size
-    for x, y, w, h in boxes:
+    for x, y, w, h in rectangles(boxes):
         # Outwards to whole pixels: a box never leaves a sliver of what it covers.
         left, top = math.floor(x * width), math.floor(y * height)
         right, bottom = math.ceil((x + w) * width) - 1, math.ceil((y + h) * height) - 1
@@ -332,6 +373,32 @@ def redact_image(original: Path, boxes: list) -> bytes:
     buffer = BytesIO()
     flat.save(buffer, "JPEG", quality=REDACTED_QUALITY, exif=b"")
     return buffer.getvalue()
+
+
+def _faces_in(original: Path) -> list[list[float]]:
+    try:
+        return normalise_boxes(detect_faces(_oriented(original, DETECT_EDGE)))
+    except DetectorUnavailable as exc:
+        log.warning("face detection unavailable: %s", exc)
+    except Exception:  # a suggestion must never stop an item from being made
+        log.exception("face detection failed on %s", original.name)
+    return []
+
+
+def suggest_face_boxes(photos: list[Photo]) -> dict[int, list[list[float]]]:
+    """Face boxes [x, y, w, h] (0–1 of the oriented image) per photo id; none where detection fails.
+
+    Several photos at once: OpenCV and Pillow's decoder run without the GIL. The database is read
+    here, never in the worker threads."""
+    work = [(photo.id, evidence_root() / photo.evidence_file.stored_path)
+            for photo in photos if photo.evidence_file is not None]
+    if not work:
+        return {}
+    if len(work) == 1:
+        return {work[0][0]: _faces_in(work[0][1])}
+    with ThreadPoolExecutor(max_workers=min(len(work), os.cpu_count() or 1, 4)) as pool:
+        found = list(pool.map(lambda job: _faces_in(job[1]), work))
+    return {photo_id: boxes for (photo_id, _), boxes in zip(work, found, strict=True)}
 
 
 def prepare_redacted(entries: list[MaterialPhoto]) -> None:
@@ -446,7 +513,8 @@ def item_view(item: MaterialItem, user: User) -> dict:
         "title": masked_title(item), "masked_text": masked_text(item), "venue": venue_label(item),
         "venue_display": item.venue_display, "county": venue.county.name, "category": venue.category.name,
         "created_at": item.created_at,
-        "photos": [{"position": entry.position, "boxes": entry.boxes, "boxes_version": entry.boxes_version,
+        "photos": [{"position": entry.position, "boxes": rectangles(entry.boxes),
+                    "suggested": suggested_boxes(entry.boxes), "boxes_version": entry.boxes_version,
                     "caption": _caption(item, entry)} for entry in item.photos],
     }
     try:

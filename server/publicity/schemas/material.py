@@ -26,6 +26,8 @@ class MaterialListArgsSchema(StrictSchema):
 class MaterialPhotoSchema(ma.Schema):
     position = fields.Integer()
     boxes = fields.List(fields.List(fields.Float()))
+    suggested = fields.List(fields.List(fields.Float()), metadata={
+        "description": "boxes 中由人脸识别自动建议、尚未经人确认的框（已计入遮挡）；保存遮挡框即确认"})
     boxes_version = fields.Integer()
     caption = fields.String()
     image_url = fields.String()

@@ -50,7 +50,7 @@ def _errors(form) -> str:
     return "；".join(message for messages in form.errors.values() for message in messages)
 
 
-def _attempt(action, success: str) -> bool:
+def _attempt(action, success: str | None) -> bool:
     """Run a service call in a savepoint: a refusal is flashed and leaves nothing half-stored."""
     try:
         with db.session.begin_nested():
@@ -59,7 +59,8 @@ def _attempt(action, success: str) -> bool:
         flash(exc.detail if not exc.errors else f"{exc.detail}（{'；'.join(m for ms in exc.errors.values() for m in ms)}）",
               "error")
         return False
-    flash(success, "success")
+    if success:
+        flash(success, "success")
     return True
 
 
@@ -106,6 +107,7 @@ def _render_material(item, *, status: int = 200, failed_boxes: dict | None = Non
     view = service.item_view(item, signed_in_user())
     boxes_forms = dict(failed_boxes or {})
     for photo in view["photos"]:
+        photo["suggested_lines"] = [n for n, box in enumerate(photo["boxes"], start=1) if box in photo["suggested"]]
         if photo["position"] not in boxes_forms:
             form = BoxesForm(formdata=None, prefix=f"p{photo['position']}")
             form.boxes.data = "\n".join(", ".join(f"{v:g}" for v in box) for box in photo["boxes"])
@@ -237,6 +239,7 @@ def _render_bulletin(bulletin, *, status: int = 200, text_form=None, add_form=No
     role = current_user.role
     editable = role in EDITORS and bulletin.state == "draft"
     chosen = [entry.material_item_id for entry in bulletin.entries]
+    figures = bulletin_service.figures(bulletin)
     entries = []
     wording_forms = wording_forms or {}
     for entry in bulletin.entries:
@@ -246,7 +249,7 @@ def _render_bulletin(bulletin, *, status: int = 200, text_form=None, add_form=No
                 formdata=None, prefix=f"e{entry.material_item_id}",
                 data={"heading": entry.heading or "", "text": entry.text or "", "version": str(bulletin.version)})
         entries.append({"item": service.item_view(entry.item, signed_in_user()), "wording": bulletin_service.entry_wording(entry),
-                        "form": form})
+                        "photos": figures[entry.material_item_id], "form": form})
     if editable:
         text_form = text_form or BulletinTextForm(formdata=None, obj=bulletin, data={"version": str(bulletin.version)})
         add_form = add_form or AddItemForm(formdata=None, data={"version": str(bulletin.version)})
@@ -340,6 +343,14 @@ def item_wording(bulletin_id, item_id):
     return _render_bulletin(bulletin, status=422, wording_forms={item_id: form})
 
 
+# What happened and what comes next, for the one who acted.
+TRANSITION_MESSAGES = {
+    "submit": "简报已提交审核，等待领导小组办公室审核；审核期间不能修改，如需修改请联系办公室退回。",
+    "approve": "简报已审核通过，可以发布；发布时分配期号并生成 PDF，发布后不可更改。",
+    "return": "简报已退回草稿，撰写人修改后可重新提交审核。",
+}
+
+
 @bp.post("/bulletins/<int:bulletin_id>/transition")
 @web_role_required(*EDITORS)
 def bulletin_transition(bulletin_id):
@@ -349,7 +360,7 @@ def bulletin_transition(bulletin_id):
         flash("未执行：" + _errors(form), "error")
     else:
         _attempt(lambda: bulletin_service.transition(bulletin, form.action.data, actor=signed_in_user(), channel="web"),
-                 "简报状态已更新。")
+                 TRANSITION_MESSAGES[form.action.data])
     return _back(bulletin_id)
 
 
@@ -361,8 +372,11 @@ def publish(bulletin_id):
     if not form.validate_on_submit():
         flash("未发布：" + _errors(form), "error")
     else:
-        if _attempt(lambda: bulletin_service.publish_bulletin(bulletin, actor=signed_in_user(), channel="web"), "简报已发布。"):
-            flash(f"期号：{bulletin_service.bulletin_number(bulletin)}。", "success")
+        published = _attempt(lambda: bulletin_service.publish_bulletin(bulletin, actor=signed_in_user(), channel="web"),
+                             None)
+        if published:
+            flash(f"简报已发布，期号 {bulletin_service.bulletin_number(bulletin)}；PDF 已生成，可在本页下载、印发。",
+                  "success")
     return redirect(url_for("web_materials.show_bulletin", bulletin_id=bulletin_id))
 
 

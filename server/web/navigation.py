@@ -27,6 +27,7 @@ NAV_ORDER = (
     "web_viewer.list_findings",
     "web_rectification.list_orders",
     "web_cases.list_cases",
+    "web_document_verification.page",
     "web_statistics.page",
     "web_accountability.findings",
     "web_materials.list_materials",

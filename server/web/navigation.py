@@ -25,6 +25,7 @@ NAV_ORDER = (
     "web_draws.list_draws",
     "web_inspections.list_inspections",
     "web_viewer.list_findings",
+    "web_viewer.list_orders",
     "web_rectification.list_orders",
     "web_cases.list_cases",
     "web_document_verification.page",

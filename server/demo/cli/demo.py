@@ -18,6 +18,7 @@ from ...registry.loader import load_reference
 from ..cases import seed_demo_inspections
 from ..registry import DEMO_PASSWORD, seed_demo
 from ..signing import ensure_demo_signing_keys
+from ..rectification import seed_demo_rectification
 from ..week import seed_week_inspections
 
 DEMO_WEEK_DAYS = 7
@@ -56,6 +57,16 @@ def _prepare() -> None:
         db.session.commit()
         if week.inspections:
             console.print(_week_line(week))
+    try:
+        order = seed_demo_rectification()
+    except Problem as exc:
+        db.session.rollback()
+        console.print(f"未能生成演示整改通知：{exc.detail}")
+    else:
+        db.session.commit()
+        if order is not None:
+            console.print(f"演示整改通知：已向{order.venue.name}下达责令整改通知，限 {order.deadline} 前整改"
+                          "（义乌市联络员可报告整改完成，领导小组办公室确认）。")
     table = Table(title=f"演示账号（密码均为 {DEMO_PASSWORD}）")
     for column in ("角色", "用户名", "范围"):
         table.add_column(column)

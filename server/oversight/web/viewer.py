@@ -26,6 +26,7 @@ from ..statistics import MAX_PERIOD_DAYS
 bp = Blueprint("web_viewer", __name__, template_folder="templates")
 
 add_nav_item("督查发现", "web_viewer.list_findings", service.VIEWER_ROLES)
+add_nav_item("整改跟踪", "web_viewer.list_orders", service.VIEWER_ROLES)
 
 
 def _int_or_none(value):

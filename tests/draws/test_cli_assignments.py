@@ -3,7 +3,7 @@ are audited, one Chinese line and exit 1 on bad input."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -164,3 +164,17 @@ def test_expire(cli, db, world, committed):
     db.session.refresh(current)
     assert overdue.status == "expired" and current.status == "sealed"
     assert run(cli, "expire").output.strip() == "没有需要标为过期的督查任务。"
+
+
+def test_list_window_names_the_end_day_when_the_window_crosses_midnight():
+    from types import SimpleNamespace
+
+    from server.draws.cli.assignments import _window
+
+    same_day = SimpleNamespace(window_start=datetime(2026, 3, 10, 1, 0, tzinfo=timezone.utc),
+                               window_end=datetime(2026, 3, 10, 9, 0, tzinfo=timezone.utc))
+    overnight = SimpleNamespace(window_start=datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc),
+                                window_end=datetime(2026, 3, 10, 16, 0, tzinfo=timezone.utc))
+    # Beijing time: 09:00–17:00 on one day; 20:00 until 00:00 of the next day.
+    assert _window(same_day) == "2026-03-10 09:00–17:00"
+    assert _window(overnight) == "2026-03-10 20:00–2026-03-11 00:00"

@@ -255,10 +255,10 @@ def test_audit_log_date_filter_takes_beijing_days(db, client, world, monkeypatch
 
     page = shown("2030-06-01", "2030-06-01")
     assert "共 3 条事件" in page
-    assert "venue:midnight" in page and "venue:night" in page and "venue:evening" in page
-    assert "venue:evening_before" not in page and "venue:next_midnight" not in page
+    assert "场所 midnight" in page and "场所 night" in page and "场所 evening" in page
+    assert "场所 evening_before" not in page and "场所 next_midnight" not in page
     assert "2030-06-01 00:30" in page  # the list shows Beijing time too
-    assert "共 1 条事件" in shown("2030-05-31", "2030-05-31") and "venue:evening_before" in shown("2030-05-31",
+    assert "共 1 条事件" in shown("2030-05-31", "2030-05-31") and "场所 evening_before" in shown("2030-05-31",
                                                                                                "2030-05-31")
     assert "共 1 条事件" in shown("2030-06-02", "2030-06-02")
 

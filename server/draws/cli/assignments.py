@@ -32,6 +32,12 @@ def _when(moment) -> str:
     return local_text(moment, "-")
 
 
+def _window(assignment) -> str:
+    """The window, its end without the date when it ends on the day it starts (Beijing time)."""
+    start, end = _when(assignment.window_start), _when(assignment.window_end)
+    return f"{start}–{end[-5:] if end[:10] == start[:10] else end}"
+
+
 def _actor(username: str | None, purpose: str):
     if not username:
         fail(f"{purpose}须用 --by 指定操作人的用户名（记入审计日志）。")
@@ -85,7 +91,7 @@ def list_command(draw_id, status):
         click.echo("\t".join((
             str(assignment.id), str(assignment.draw_id), str(assignment.position),
             service.STATUS_LABELS[assignment.status], assignment.visit_date.isoformat(),
-            f"{_when(assignment.window_start)}–{_when(assignment.window_end)[-5:]}", _leader(assignment),
+            _window(assignment), _leader(assignment),
             str(len(assignment.members)),
         )))
 

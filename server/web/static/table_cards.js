@@ -1,6 +1,7 @@
 // Tables become cards on a phone: each cell is labelled with its column's heading (data-label),
 // which the stylesheet shows before the value below 600 px. One script for every table, so no
-// template needs to know. Matrices of figures (.table--numbers) stay tables and scroll sideways.
+// template needs to know. Matrices of figures (.table--numbers) stay tables and scroll sideways;
+// a table of two columns (a name and its figure) already fits a phone and stays a table.
 (() => {
   const headingsOf = (table) => {
     const rows = table.tHead ? table.tHead.rows : [];
@@ -18,7 +19,7 @@
   };
   for (const table of document.querySelectorAll("table.table:not(.table--numbers)")) {
     const labels = headingsOf(table);
-    if (!labels) continue;
+    if (!labels || labels.length <= 2) continue;
     for (const body of table.tBodies) {
       for (const row of body.rows) {
         let column = 0;

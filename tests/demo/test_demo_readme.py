@@ -16,6 +16,7 @@ from server.columns import as_utc
 from server.demo.cases import seed_demo_inspections
 from server.demo.cli.demo import DEMO_WEEK_DAYS, _week_line
 from server.demo.registry import DEMO_PASSWORD, seed_demo
+from server.demo.rectification import seed_demo_rectification
 from server.demo.week import INSPECTIONS_PER_DAY, seed_week_inspections
 from server.draws.closing import close_draw
 from server.draws.models.draw import Draw
@@ -47,8 +48,15 @@ def demo(db):
     seed_demo()
     made = seed_demo_inspections()
     week = seed_week_inspections(DEMO_WEEK_DAYS)
+    seed_demo_rectification()
     db.session.commit()
     return made, week
+
+
+def _login(client, username: str) -> None:
+    token = CSRF.search(client.get("/login").get_data(as_text=True)).group(1)
+    response = client.post("/login", data={"username": username, "password": DEMO_PASSWORD, "csrf_token": token})
+    assert response.status_code == 302
 
 
 def _user(db, username: str) -> User | None:
@@ -141,10 +149,23 @@ def test_every_demo_draw_verifies_and_the_auditor_sees_it(client, db, demo):
 
     # Story 6: the auditor opens a closed draw and its verification.
     draw = db.session.scalar(sa.select(Draw).where(Draw.status == "closed").order_by(Draw.id.desc()).limit(1))
-    token = CSRF.search(client.get("/login").get_data(as_text=True)).group(1)
-    response = client.post("/login", data={"username": "auditor", "password": DEMO_PASSWORD, "csrf_token": token})
-    assert response.status_code == 302
+    _login(client, "auditor")
     page = client.get(f"/draws/{draw.id}").get_data(as_text=True)
     assert "None" not in page and "核验本次抽查" in page
     html = client.get(f"/draws/{draw.id}/verification").get_data(as_text=True)
     assert "核验通过" in html and "None" not in html
+
+
+def test_the_readme_rectification_story_has_its_order_in_the_county_users_territory(client, db, demo):
+    from server.enforcement.models.rectification import RectificationOrder
+
+    assert "The demo has one open rectification order in 义乌市" in README
+    orders = db.session.scalars(sa.select(RectificationOrder)).all()
+    county = _user(db, "county")
+    assert len(orders) == 1 and orders[0].state == "open" and orders[0].county_id == county.county_id
+    assert seed_demo_rectification() is None  # seeding again adds nothing
+    _login(client, "county")
+    tracking = client.get("/rectification-tracking").get_data(as_text=True)
+    assert f"第 {orders[0].id} 号" in tracking
+    page = client.get(f"/rectification/{orders[0].id}").get_data(as_text=True)
+    assert "报告整改完成" in page and "整改后的照片" in page

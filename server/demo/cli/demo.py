@@ -26,6 +26,19 @@ DEMO_WEEK_DAYS = 7
 demo_cli = click.Group("demo", help="演示环境：建库、导入参考数据、生成演示登记数据并启动服务。")
 
 
+def _optional_step(console: Console, seed, what: str):
+    """Run one seeding step and commit it; on failure roll it back, say so and go on: the demo runs
+    without it, and what earlier steps committed (registry, users) stays."""
+    try:
+        result = seed()
+    except (Problem, LookupError) as exc:
+        db.session.rollback()
+        console.print(f"未能生成{what}：{getattr(exc, 'detail', exc)}")
+        return None
+    db.session.commit()
+    return result
+
+
 def _prepare() -> None:
     upgrade(directory=current_app.config["MIGRATIONS_DIR"])
     load_reference()
@@ -37,36 +50,17 @@ def _prepare() -> None:
     if organs:
         console.print(f"电子签章：已在 {signing_dir} 生成演示根证书及{'、'.join(organs)}的签章证书（仅供演示）。")
     console.print(f"演示数据：新增场所 {report.venues_created} 个，新增用户 {report.users_created} 个。")
-    try:
-        inspections = seed_demo_inspections()
-    except Problem as exc:
-        # The demo runs without them; the registry and users are already committed.
-        db.session.rollback()
-        console.print(f"未能生成演示检查记录：{exc.detail}")
-    else:
-        db.session.commit()
-        if inspections:
-            console.print(f"演示检查记录：新增 {inspections} 份已提交的检查及其违规问题（执法人员可在“执法办案”中立案）。")
+    inspections = _optional_step(console, seed_demo_inspections, "演示检查记录")
+    if inspections:
+        console.print(f"演示检查记录：新增 {inspections} 份已提交的检查及其违规问题（执法人员可在“执法办案”中立案）。")
     # A week of records gives every role something to do by hand: statistics, material, bulletins.
-    try:
-        week = seed_week_inspections(DEMO_WEEK_DAYS)
-    except (Problem, LookupError) as exc:
-        db.session.rollback()
-        console.print(f"未能生成最近一周的演示检查：{getattr(exc, 'detail', exc)}")
-    else:
-        db.session.commit()
-        if week.inspections:
-            console.print(_week_line(week))
-    try:
-        order = seed_demo_rectification()
-    except Problem as exc:
-        db.session.rollback()
-        console.print(f"未能生成演示整改通知：{exc.detail}")
-    else:
-        db.session.commit()
-        if order is not None:
-            console.print(f"演示整改通知：已向{order.venue.name}下达责令整改通知，限 {order.deadline} 前整改"
-                          "（义乌市联络员可报告整改完成，领导小组办公室确认）。")
+    week = _optional_step(console, lambda: seed_week_inspections(DEMO_WEEK_DAYS), "最近一周的演示检查")
+    if week is not None and week.inspections:
+        console.print(_week_line(week))
+    order = _optional_step(console, seed_demo_rectification, "演示整改通知")
+    if order is not None:
+        console.print(f"演示整改通知：已向{order.venue.name}下达责令整改通知，限 {order.deadline} 前整改"
+                      "（义乌市联络员可报告整改完成，领导小组办公室确认）。")
     table = Table(title=f"演示账号（密码均为 {DEMO_PASSWORD}）")
     for column in ("角色", "用户名", "范围"):
         table.add_column(column)

@@ -215,7 +215,7 @@ def test_two_phones_of_one_team_record_the_same_assignment(story, phone_app):
     # The audit: the decision, who made it, on which records and why.
     auditor = story.login("auditor")
     auditor.goto("/audit?action=inspection.record_adopted")
-    event = auditor.get_by_role("row").filter(has_text=re.compile(fr"assignment:{assignment_id}\b"))
+    event = auditor.get_by_role("row").filter(has_text=re.compile(fr"督查任务 {assignment_id}(?!\d)"))
     expect(event).to_contain_text("office")
     event.get_by_role("link").first.click()
     canonical = auditor.locator("pre.canonical")

@@ -42,6 +42,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from PIL import Image, ImageDraw, ImageOps
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import selectinload
 
 from ..access import EVERYTHING, Scope, authorize, get_visible, grant, register_policy
 from ..accounts.models.user import User
@@ -486,11 +487,12 @@ def venue_label(item: MaterialItem) -> str:
     return venue.name if item.venue_display == "show" else f"某{venue.category.name}"
 
 
-def mask_for_item(item: MaterialItem, text: str) -> str:
+def mask_for_item(item: MaterialItem, text: str, people: tuple[list[str], list[str]] | None = None) -> str:
     """`text` about `item` as it may leave the office: the people of its record, their numbers and,
-    unless shown, the venue's name masked (also for wording typed for a bulletin)."""
+    unless shown, the venue's name masked (also for wording typed for a bulletin). `people`: the
+    record's person_names when the caller masks several texts of one item."""
     venue = item.inspection.assignment.venue
-    names, literals = person_names(item.inspection)
+    names, literals = people or person_names(item.inspection)
     label = None if item.venue_display == "show" else venue_label(item)
     return mask_text(text or "", person_names=names, literals=literals, venue_name=venue.name, venue_label=label)
 
@@ -507,15 +509,17 @@ def item_view(item: MaterialItem, user: User) -> dict:
     """What `user` may see of an item: the masked view always, the text as written only for
     the office and admins."""
     venue = item.inspection.assignment.venue
+    people = person_names(item.inspection)  # one lookup for the title, the text and every caption
     view = {
         "id": item.id, "kind": item.kind, "kind_label": KIND_LABELS[item.kind], "state": item.state,
         "state_label": STATE_LABELS[item.state], "source": item.source, "source_label": SOURCE_LABELS[item.source],
-        "title": masked_title(item), "masked_text": masked_text(item), "venue": venue_label(item),
+        "title": mask_for_item(item, item.title, people), "masked_text": mask_for_item(item, item.text, people),
+        "venue": venue_label(item),
         "venue_display": item.venue_display, "county": venue.county.name, "category": venue.category.name,
         "created_at": item.created_at,
         "photos": [{"position": entry.position, "boxes": rectangles(entry.boxes),
                     "suggested": suggested_boxes(entry.boxes), "boxes_version": entry.boxes_version,
-                    "caption": _caption(item, entry)} for entry in item.photos],
+                    "caption": mask_for_item(item, entry.photo.caption or "", people)} for entry in item.photos],
     }
     try:
         authorize(user, "read_internal", item)
@@ -559,4 +563,8 @@ def page_items(user: User, *, kind: str | None = None, state: str | None = None,
                "title": MaterialItem.title}
     column = columns.get(sort, MaterialItem.id)
     order = (column.desc(), MaterialItem.id.desc()) if descending else (column.asc(), MaterialItem.id.asc())
-    return paginate(_items_query(user, kind, state, county_id).order_by(*order), page, per_page)
+    # What item_view reads of each item, loaded with the page rather than one query per attribute.
+    venue = selectinload(MaterialItem.inspection).selectinload(Inspection.assignment).selectinload(Assignment.venue)
+    loads = (venue.selectinload(Venue.county), venue.selectinload(Venue.category),
+             selectinload(MaterialItem.photos).selectinload(MaterialPhoto.photo))
+    return paginate(_items_query(user, kind, state, county_id).options(*loads).order_by(*order), page, per_page)

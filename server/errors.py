@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .api.messages import translate, translate_all, use_chinese_messages
+from .observability.request_id import current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,8 @@ def problem_response(status: int, *, detail: str, title: str | None = None, slug
         "status": status,
         "detail": translate(detail),
         "instance": request.path,
+        # Quoted by the person who got this answer, it finds every log line of the request.
+        "request_id": current_request_id(),
     }
     if errors:
         # webargs words its own messages ("Invalid JSON body."), past marshmallow's defaults.

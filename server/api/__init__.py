@@ -1,7 +1,5 @@
 """REST API blueprints (flask-smorest). The OpenAPI document is served at /api/openapi.json."""
 
-from flask import jsonify
-from sqlalchemy import text
 
 
 def register_api(app) -> None:
@@ -15,7 +13,7 @@ def register_api(app) -> None:
     from ..enforcement.api.documents import blp as documents_blp
     from ..enforcement.api.legal_bases import blp as legal_bases_blp
     from ..enforcement.api.rectification import blp as rectification_blp
-    from ..extensions import api_of, csrf, db
+    from ..extensions import api_of, csrf
     from ..field.api.evidence import blp as evidence_blp
     from ..field.api.records import blp as parallel_records_blp
     from ..field.api.sync import blp as sync_blp
@@ -35,8 +33,3 @@ def register_api(app) -> None:
         csrf.exempt(blueprint)
 
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-
-    @app.get("/healthz")
-    def healthz():
-        db.session.execute(text("SELECT 1"))
-        return jsonify(status="ok")

@@ -29,6 +29,7 @@ from ..draws.models.changes import SyncChange
 from ..draws.models.draw import AssignmentMember
 from ..errors import Conflict
 from ..extensions import db
+from ..observability import metrics
 from .reveal_checks import reveal_clock_tolerance_seconds
 
 PULL_PAGE_SIZE = 500
@@ -49,6 +50,7 @@ def pull_changes(user: User, cursor: int, limit: int | None = None) -> dict:
                               .order_by(SyncChange.id).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
+    metrics.sync_pulled()
     return {"changes": [{"seq": row.id, "entity": row.entity, "entity_id": row.entity_id, "data": row.data}
                         for row in rows],
             "cursor": rows[-1].id if rows else cursor, "more": more, "head": head,

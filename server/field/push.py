@@ -40,6 +40,7 @@ from ..accounts.models.user import User
 from ..columns import utcnow
 from ..errors import Invalid, Problem
 from ..extensions import db
+from ..observability import metrics
 from .appliers import APPLIERS, PLANNERS, READS_PLANNED
 from .batch import Batch, Push, RetryCarefully, RowPlan, current_batch, settle_with_held
 from .models.inspection import Photo, SyncOperation
@@ -91,6 +92,7 @@ def apply_push(user: User, device_id: str, device_time: datetime, operations: li
                                          .execution_options(populate_existing=True)):
             batch.stored[stored.op_id] = (stored.payload_sha256, stored.result)
     _prefetch_absent(batch, operations)
+    stored_before = set(batch.stored)  # what a 200 answer replays rather than applies (metrics)
     token = current_batch.set(batch)
     try:
         results = [_apply_operation(push, operation) for operation in operations]
@@ -99,6 +101,7 @@ def apply_push(user: User, device_id: str, device_time: datetime, operations: li
     finally:
         current_batch.reset(token)
     results = [dict(result.answer) if isinstance(result, _Planned) else result for result in results]
+    metrics.sync_pushed(results, stored_before)
     if push.skew_flagged:
         log.warning("device %s of %s pushed with a clock %.0f s off", push.device_id, user.username,
                     push.skew_seconds)

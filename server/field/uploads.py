@@ -48,6 +48,7 @@ from ..audit.chain import record_event
 from ..columns import as_utc, utcnow
 from ..errors import BadRequest, Conflict, Invalid, NotFound, PayloadTooLarge, UnsupportedMediaType
 from ..extensions import db
+from ..observability import metrics
 from . import upload_digest
 from .completion import mark_photos_received
 from .evidence_store import SHA256_HEX, VARIANTS, _fsync_directory, evidence_root, original_path, variant_path
@@ -137,6 +138,7 @@ def create_upload(user: User, *, length_header: str | None, metadata_header: str
                     filename=filename, declared_type=declared_type, temp_path=temp_path)
     db.session.add(upload)
     db.session.flush()
+    metrics.upload_created()
     return upload
 
 
@@ -334,6 +336,7 @@ def receive_chunk(upload: Upload, handle, *, offset_header: str | None, content_
 
     handle.flush()
     new_offset = offset + received
+    metrics.upload_bytes_received(received)
     if running is not None:
         upload_digest.chunk_kept(upload.id, running, handle.fileno())
     if received and hasattr(os, "posix_fadvise"):
@@ -430,6 +433,7 @@ def _complete(upload: Upload, running_sha256: str | None) -> None:
     upload.evidence_id = evidence.id
     upload.completed_at = utcnow()
     db.session.flush()
+    metrics.upload_completed()
     if created:
         record_event("evidence.stored", channel="api", object_type="evidence_file", object_id=evidence.id,
                      details={"sha256": actual, "size": evidence.size, "media_type": evidence.media_type,

@@ -39,8 +39,10 @@ from server.oversight import accountability  # noqa: E402
 from server.registry.loader import load_reference  # noqa: E402
 
 END = date(2026, 11, 27)
-CHUNK_DAYS = 10
-PER_DAY = 120
+CHUNK_DAYS = 20
+# The week's draws are real draws: 64 demo inspectors, at most 2 tasks a day each, teams of 2,
+# staff at most 64 visits a day.
+PER_DAY = 60
 
 
 def build(target: int) -> tuple[int, date]:

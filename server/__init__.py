@@ -10,6 +10,7 @@ from flask import Flask, has_request_context, request
 from .config import config_from_name
 from .errors import register_error_handlers
 from .extensions import ProblemApi, csrf, db, limiter, login_manager, migrate
+from .observability import init_app as init_observability
 
 # The domains that own tables (README, Layout): each one's models package maps them all.
 DOMAINS_WITH_MODELS = ("accounts", "audit", "registry", "draws", "field", "enforcement", "oversight", "publicity")
@@ -28,6 +29,12 @@ def create_app(config=None, **overrides) -> Flask:
     app.config.update(overrides)
     config_class.check(app.config)
     app.json.ensure_ascii = False
+    if app.config["PROXY_HOPS"]:
+        # Behind that many reverse proxies: the client's address, scheme and host as they sent them.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     _ensure_sqlite_directory(app.config["SQLALCHEMY_DATABASE_URI"])
 
     db.init_app(app)
@@ -38,6 +45,9 @@ def create_app(config=None, **overrides) -> Flask:
     login_manager.init_app(app)
     limiter.init_app(app)
     app.extensions["anfang_api"] = ProblemApi(app)
+    # Request ids, logs, /healthz, /metrics: inside ProxyFix (client addresses are the real ones),
+    # and before the API so that its /healthz is this one.
+    init_observability(app)
 
     for domain in DOMAINS_WITH_MODELS:
         import_module(f".{domain}.models", __name__)  # complete the metadata

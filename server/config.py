@@ -66,8 +66,10 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = 8 * 3600
 
-    # Rate limiting (memory for one process; Redis for several).
+    # Rate limiting (memory for one process; Redis for several, e.g. redis://127.0.0.1:6379/0).
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # Keys in a shared Redis are prefixed, so two deployments (or test runs) on one Redis keep apart.
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "anfang")
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
     # Per-account lockout beside the per-address limit: this many failed passwords within the
@@ -95,6 +97,31 @@ class Config:
     # refused before it is decoded.
     MAX_IMAGE_PIXELS = int(os.environ.get("MAX_IMAGE_PIXELS", str(80_000_000)))
 
+    # Observability (server/observability): log lines as readable text or as JSON lines for a log
+    # collector; /healthz fails when the evidence store has less free space than this (a full disk
+    # refuses photos mid-upload); /metrics answers only these networks (comma-separated CIDRs),
+    # because endpoint names and counts describe the service to whoever can read them.
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    HEALTH_MIN_FREE_BYTES = int(os.environ.get("HEALTH_MIN_FREE_BYTES", str(1024 ** 3)))
+    # Each /healthz probe of a network service gives up after this long (the check stays cheap).
+    HEALTH_CHECK_TIMEOUT_SECONDS = float(os.environ.get("HEALTH_CHECK_TIMEOUT_SECONDS", "2"))
+    METRICS_ALLOWED_NETWORKS = os.environ.get("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128")
+    # Several worker processes (gunicorn) share their metrics through files in this directory:
+    # prometheus_client reads the same environment variable when it is imported, so set it in the
+    # environment (not only here) and empty the directory before the server starts.
+    PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+    # Behind a reverse proxy: how many proxies in front of the server set X-Forwarded-For, -Proto and
+    # -Host (werkzeug's ProxyFix trusts that many). 0 ignores the headers: without a proxy a client
+    # could forge its address (rate limits, audit) and the scheme of the tus upload URLs.
+    PROXY_HOPS = int(os.environ.get("PROXY_HOPS", "0"))
+    # How many server processes share this configuration (`anfang serve` sets it to its workers):
+    # what lives in one process's memory, such as the memory rate-limit store, is refused above one.
+    SERVER_PROCESSES = 1
+    # Production on SQLite: only one process may write the file, and only when said so.
+    ALLOW_SQLITE_SINGLE_PROCESS = os.environ.get("ALLOW_SQLITE_SINGLE_PROCESS", "").lower() in ("1", "true", "yes")
+
     @classmethod
     def check(cls, settings) -> None:
         """Refuse settings that cannot run; overridden where stricter."""
@@ -119,6 +146,7 @@ class TestingConfig(Config):
 
 
 class ProductionConfig(Config):
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")
@@ -127,9 +155,20 @@ class ProductionConfig(Config):
     def check(cls, settings) -> None:
         secret = settings.get("SECRET_KEY")
         if not secret or secret == DEFAULT_SECRET_KEY or len(secret) < 32:
-            raise ConfigError("production needs SECRET_KEY: a random value of at least 32 characters")
-        if not settings.get("SQLALCHEMY_DATABASE_URI"):
-            raise ConfigError("production needs DATABASE_URL (PostgreSQL)")
+            raise ConfigError("生产环境须设置 SECRET_KEY：至少 32 个字符的随机值")
+        database = settings.get("SQLALCHEMY_DATABASE_URI")
+        if not database:
+            raise ConfigError("生产环境须设置 DATABASE_URL（PostgreSQL 数据库地址）")
+        processes = settings.get("SERVER_PROCESSES", 1)
+        if str(database).startswith("sqlite"):
+            if not settings.get("ALLOW_SQLITE_SINGLE_PROCESS"):
+                raise ConfigError("生产环境不能使用 SQLite：请将 DATABASE_URL 设为 PostgreSQL；"
+                                  "确为单进程部署时可设置 ALLOW_SQLITE_SINGLE_PROCESS=1")
+            if processes > 1:
+                raise ConfigError(f"SQLite 只能由一个服务进程使用，当前为 {processes} 个：请使用 PostgreSQL")
+        if processes > 1 and str(settings.get("RATELIMIT_STORAGE_URI", "")).startswith("memory://"):
+            raise ConfigError(f"{processes} 个服务进程不能各自在内存中计数限流：请将 RATELIMIT_STORAGE_URI "
+                              "设为 Redis（例如 redis://127.0.0.1:6379/0）")
 
 
 CONFIGS = {

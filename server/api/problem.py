@@ -4,6 +4,11 @@ import marshmallow as ma
 
 
 class ProblemSchema(ma.Schema):
+    class Meta:
+        # RFC 9457 §3.2 extension members: a conflict names the state it met (`head`, `upload_offset`,
+        # `constraint`...), and every answer may carry its request id; the document must allow them.
+        unknown = ma.INCLUDE
+
     type = ma.fields.String(metadata={"description": "URI identifying the problem type"})
     title = ma.fields.String(metadata={"description": "Short summary (zh-CN)"})
     status = ma.fields.Integer(metadata={"description": "HTTP status code"})

@@ -9,9 +9,10 @@ def register_cli(app) -> None:
     from ..accounts.cli import registry_imports  # noqa: F401  (the import commands of the registry group)
     from ..accounts.cli.users import token_cli, user_cli
     from ..audit.cli.audit import audit_cli
+    from ..backup.cli.backup import backup_cli
     from ..demo.cli.demo import demo_cli
-    from ..draws.cli.assignments import assignment_cli
     from ..draws.cli import seed_contribution  # noqa: F401  (a command of the draw group)
+    from ..draws.cli.assignments import assignment_cli
     from ..draws.cli.draws import draw_cli
     from ..enforcement.cli.documents import document_cli
     from ..enforcement.cli.rectification import rectification_cli
@@ -21,7 +22,7 @@ def register_cli(app) -> None:
     from ..registry.cli.reference import reference_cli
     from ..registry.cli.registry import registry_cli
 
-    for group in (assignment_cli, audit_cli, bulletin_cli, demo_cli, document_cli, draw_cli, evidence_cli,
+    for group in (assignment_cli, audit_cli, backup_cli, bulletin_cli, demo_cli, document_cli, draw_cli, evidence_cli,
                   rectification_cli, reference_cli, registry_cli, report_cli, token_cli, user_cli):
         app.cli.add_command(group)
 
@@ -39,3 +40,7 @@ main = FlaskGroup(
     load_dotenv=False,
     set_debug_flag=False,
 )
+
+from .serve import serve_command  # noqa: E402  (it builds and checks the app itself, before the workers do)
+
+main.add_command(serve_command)

@@ -37,6 +37,12 @@ def items(schema, *, required: bool = True, min_items: int = 1, max_items: int =
                                                 error="至少 {min} 项，至多 {max} 项。"), **kwargs)
 
 
+def optional_part(schema: type[Schema]) -> fields.Nested:
+    """A nested part the body may leave out: it is then loaded from {} so that its own defaults
+    apply; a bare `dict` default skips them and the template's strict undefined fails on a key."""
+    return fields.Nested(schema, load_default=lambda: schema().load({}))
+
+
 class Strict(Schema):
     class Meta:
         unknown = RAISE
@@ -108,7 +114,7 @@ class CopySchema(Strict):
 class DocumentSchema(Strict):
     authority = line_field()
     date = fields.Date(required=True, error_messages=_MESSAGES)
-    copies = fields.Nested(CopySchema, load_default=dict)
+    copies = optional_part(CopySchema)
 
 
 class PenaltyNoticeSchema(DocumentSchema):
@@ -119,7 +125,7 @@ class PenaltyNoticeSchema(DocumentSchema):
     legal_basis = items(LegalBasisSchema)
     penalty = fields.Nested(PenaltySchema, required=True, error_messages=_MESSAGES)
     hearing_eligible = fields.Boolean(load_default=True)
-    contact = fields.Nested(ContactSchema, load_default=dict)
+    contact = optional_part(ContactSchema)
 
 
 class PenaltyDecisionSchema(DocumentSchema):

@@ -17,10 +17,10 @@ import pytest
 SERVER = Path(__file__).resolve().parents[2] / "server"
 
 # From the bottom up: each domain may import those before it, never those after.
-DOMAINS = ("audit", "registry", "accounts", "draws", "field", "enforcement", "oversight", "publicity", "demo")
+DOMAINS = ("audit", "registry", "accounts", "draws", "field", "enforcement", "oversight", "publicity", "demo", "backup")
 # What every domain may use and that itself imports no domain.
-SHARED = ("access", "api", "cli", "columns", "config", "errors", "extensions", "pagination", "pdf", "races", "roles",
-          "web")
+SHARED = ("access", "api", "cli", "columns", "config", "errors", "extensions", "observability", "pagination", "pdf",
+          "races", "roles", "web")
 # The composition roots: they register every domain's blueprints and commands.
 ROOTS = ("server", "server.api", "server.cli", "server.web")
 

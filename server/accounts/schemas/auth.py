@@ -3,6 +3,8 @@
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from ...api.fields import StoredDateTime
+
 
 class StrictSchema(ma.Schema):
     """Unknown fields are refused rather than ignored, so a client's typo is an error, not a no-op."""
@@ -53,9 +55,9 @@ class TokenInfoSchema(ma.Schema):
     id = fields.Integer()
     prefix = fields.String(metadata={"description": "令牌前几位，用于辨认，不能用于认证"})
     label = fields.String()
-    issued_at = fields.DateTime()
-    expires_at = fields.DateTime()
-    last_used_at = fields.DateTime(allow_none=True)
+    issued_at = StoredDateTime()
+    expires_at = StoredDateTime()
+    last_used_at = StoredDateTime(allow_none=True)
 
 
 class IssuedTokenSchema(ma.Schema):

@@ -36,6 +36,7 @@ def _user():
 # webargs ignores unknown query parameters unless told otherwise; a typo must not widen a list.
 @blp.arguments(AssignmentListArgsSchema, location="query", unknown=ma.RAISE)
 @blp.response(200, AssignmentSchema(many=True))
+@blp.alt_response(403, response="FORBIDDEN", description="当前角色无权执行此操作")
 def list_assignments(args):
     """List the assignments visible to the caller, never with their targets.
 
@@ -51,6 +52,7 @@ def list_assignments(args):
 @blp.get("/<int:assignment_id>")
 @api_auth_required()
 @blp.response(200, AssignmentSchema)
+@blp.alt_response(403, response="FORBIDDEN", description="当前角色无权执行此操作")
 @blp.alt_response(404, response="NOT_FOUND", description="任务不存在或不在您的范围内")
 def get_assignment(assignment_id):
     """Get one assignment (without its target)."""
@@ -61,6 +63,7 @@ def get_assignment(assignment_id):
 @blp.get("/<int:assignment_id>/target")
 @api_auth_required()
 @blp.response(200, TargetSchema)
+@blp.alt_response(403, response="FORBIDDEN", description="当前角色无权执行此操作")
 @blp.alt_response(404, response="NOT_FOUND", description="任务不存在或不在您的范围内")
 def get_target(assignment_id):
     """Read an assignment's target; every read is written to the audit log.
@@ -76,6 +79,7 @@ def get_target(assignment_id):
 @blp.post("/<int:assignment_id>/dispatch")
 @api_auth_required()
 @blp.response(200, DispatchResultSchema)
+@blp.alt_response(403, response="FORBIDDEN", description="当前角色无权执行此操作")
 @blp.alt_response(404, response="NOT_FOUND", description="任务不存在")
 @blp.alt_response(409, response="CONFLICT", description="任务已派发、已取消或已过期，或正被同时派发")
 def dispatch_assignment(assignment_id):
@@ -95,6 +99,7 @@ def dispatch_assignment(assignment_id):
 @blp.post("/<int:assignment_id>/reveal")
 @api_auth_required()
 @blp.response(200, RevealResultSchema)
+@blp.alt_response(403, response="FORBIDDEN", description="当前角色无权执行此操作")
 @blp.alt_response(404, response="NOT_FOUND", description="任务不存在或不在您的范围内")
 @blp.alt_response(409, response="CONFLICT", description="任务已取消、已过期或已办结")
 def reveal_assignment(assignment_id):
@@ -113,6 +118,7 @@ def reveal_assignment(assignment_id):
 @api_auth_required()
 @blp.arguments(CancelRequestSchema)
 @blp.response(200, AssignmentSchema)
+@blp.alt_response(403, response="FORBIDDEN", description="当前角色无权执行此操作")
 @blp.alt_response(404, response="NOT_FOUND", description="任务不存在")
 @blp.alt_response(409, response="CONFLICT", description="任务已提交、已办结、已取消或已过期")
 def cancel_assignment(data, assignment_id):

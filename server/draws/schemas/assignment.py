@@ -8,6 +8,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from ...accounts.schemas.auth import StrictSchema
+from ...api.fields import StoredDateTime
 from ..models.draw import ASSIGNMENT_STATUSES
 
 
@@ -44,13 +45,13 @@ class AssignmentSchema(ma.Schema):
     status_label = fields.String()
     visit_date = fields.Date(allow_none=True, metadata={
         "description": "督查日期（北京时间）；整改复查揭封前，对组外不能查看目标的读者为空"})
-    window_start = fields.DateTime(allow_none=True)
-    window_end = fields.DateTime(allow_none=True)
+    window_start = StoredDateTime(allow_none=True)
+    window_end = StoredDateTime(allow_none=True)
     meeting_point = fields.String(allow_none=True, metadata={"description": "集合地点（不是督查目标）"})
     may_propose_penalties = fields.Boolean()
-    dispatched_at = fields.DateTime(allow_none=True)
-    revealed_at = fields.DateTime(allow_none=True)
-    submitted_at = fields.DateTime(allow_none=True)
+    dispatched_at = StoredDateTime(allow_none=True)
+    revealed_at = StoredDateTime(allow_none=True)
+    submitted_at = StoredDateTime(allow_none=True)
     members = fields.List(fields.Nested(AssignmentMemberSchema), metadata={
         "description": "督查组；组外不能查看目标的读者在抽查关闭后才能看到"})
     envelope = fields.String(metadata={

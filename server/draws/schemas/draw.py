@@ -12,6 +12,7 @@ import marshmallow as ma
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from ...accounts.schemas.auth import StrictSchema
+from ...api.fields import StoredDateTime
 from ...columns import CHINA_STANDARD_TIME
 from ...registry.schemas.reference_fields import StrictBoolean
 
@@ -103,7 +104,7 @@ class ReplacedDrawSchema(ma.Schema):
     status = fields.String()
     status_label = fields.String()
     cancel_reason = fields.String(allow_none=True)
-    cancelled_at = fields.DateTime(allow_none=True)
+    cancelled_at = StoredDateTime(allow_none=True)
     cancelled_by = fields.Nested(DrawPersonSchema, allow_none=True)
 
 
@@ -124,8 +125,8 @@ class DrawAssignmentSchema(ma.Schema):
     status = fields.String()
     status_label = fields.String()
     visit_date = fields.Date(allow_none=True, metadata={"description": "督查日期（北京时间）；整改复查揭封前对不能查看目标的读者为空"})
-    window_start = fields.DateTime(allow_none=True)
-    window_end = fields.DateTime(allow_none=True)
+    window_start = StoredDateTime(allow_none=True)
+    window_end = StoredDateTime(allow_none=True)
     meeting_point = fields.String(allow_none=True)
     may_propose_penalties = fields.Boolean()
     members = fields.List(fields.Nested(DrawMemberSchema),
@@ -151,10 +152,10 @@ class DrawSchema(ma.Schema):
                                                     "| closed（已关闭，种子公开）| cancelled（已取消，种子公开）"})
     status_label = fields.String()
     purpose = fields.String(metadata={"description": "sample（抽查）| reinspection（整改复查，范围为单个场所）"})
-    created_at = fields.DateTime()
+    created_at = StoredDateTime()
     created_by = fields.Nested(DrawPersonSchema)
-    window_start = fields.DateTime()
-    window_end = fields.DateTime()
+    window_start = StoredDateTime()
+    window_end = StoredDateTime()
     counties = fields.List(fields.Nested(DrawScopeItemSchema))
     categories = fields.List(fields.Nested(DrawScopeItemSchema))
     sample_size = fields.Integer()
@@ -173,14 +174,14 @@ class DrawSchema(ma.Schema):
         "description": "随机数来源：auditor（纪检监察人员录入）| public（事先指定的公开数值）；旧抽查为空"})
     contribution = fields.String(allow_none=True, metadata={
         "description": "录入的随机数；抽取种子 = HMAC-SHA256(承诺的种子, \"anfang-draw-seed:\" + 随机数)"})
-    contributed_at = fields.DateTime(allow_none=True)
+    contributed_at = StoredDateTime(allow_none=True)
     contributed_by = fields.Nested(DrawPersonSchema, allow_none=True)
     parameters = fields.Dict(metadata={"description": "规范化的抽查参数（范围、数量、窗口、权重、回避规则）"})
-    closed_at = fields.DateTime(allow_none=True)
+    closed_at = StoredDateTime(allow_none=True)
     closed_by = fields.Nested(DrawPersonSchema, allow_none=True)
     window_ended = fields.Boolean(metadata={"description": "窗口是否已结束；此后才能关闭，之前只能取消"})
     cancel_reason = fields.String(allow_none=True, metadata={"description": "取消的理由"})
-    cancelled_at = fields.DateTime(allow_none=True)
+    cancelled_at = StoredDateTime(allow_none=True)
     cancelled_by = fields.Nested(DrawPersonSchema, allow_none=True)
     replaces = fields.Nested(ReplacedDrawSchema, allow_none=True, metadata={
         "description": "本抽查替代的、范围重叠且近期取消的抽查"})

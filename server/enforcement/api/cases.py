@@ -36,6 +36,7 @@ def _user():
 @api_auth_required()
 @blp.arguments(ViolationListArgsSchema, location="query", unknown=ma.RAISE)
 @blp.response(200, ViolationSchema(many=True))
+@blp.alt_response(403, response="FORBIDDEN", description="当前角色无权执行此操作")
 def list_violations(args):
     """List violations not yet in a case and not declined (enforcement, office, admin)."""
     violations = opening.open_violations(_user(), county_id=args.get("county_id"),
@@ -47,6 +48,7 @@ def list_violations(args):
 @api_auth_required()
 @blp.arguments(DeclineRequestSchema)
 @blp.response(200, DeclineResultSchema)
+@blp.alt_response(403, response="FORBIDDEN", description="当前角色无权执行此操作")
 @blp.alt_response(409, response="CONFLICT", description="违规问题已立案或已决定不予立案")
 def decline(data):
     """Decline violations (不予立案) with a reason; they leave the queue (enforcement)."""
@@ -58,6 +60,7 @@ def decline(data):
 @api_auth_required()
 @blp.arguments(CaseListArgsSchema, location="query", unknown=ma.RAISE)
 @blp.response(200, CasePageSchema)
+@blp.alt_response(403, response="FORBIDDEN", description="当前角色无权执行此操作")
 def list_cases(args):
     """List cases, newest first, filtered by state, county, department or overdue; paginated."""
     page = service.list_cases(_user(), state=args.get("state"), county_id=args.get("county_id"),
@@ -79,6 +82,7 @@ def _summary(case):
 @api_auth_required()
 @blp.arguments(CaseCreateSchema)
 @blp.response(201, CaseSchema)
+@blp.alt_response(403, response="FORBIDDEN", description="当前角色无权执行此操作")
 @blp.alt_response(409, response="CONFLICT", description="违规问题已在办理中的案件里，或已决定不予立案")
 def open_case(data):
     """Open a case (立案) from violations of one venue, with two certified enforcement officers."""
@@ -91,6 +95,7 @@ def open_case(data):
 @blp.get("/cases/<int:case_id>")
 @api_auth_required()
 @blp.response(200, CaseSchema)
+@blp.alt_response(403, response="FORBIDDEN", description="当前角色无权执行此操作")
 @blp.alt_response(404, response="NOT_FOUND", description="案件不存在")
 def get_case(case_id):
     """One case with its violations, evidence photos (SHA-256), history and allowed next states."""
@@ -101,6 +106,7 @@ def get_case(case_id):
 @api_auth_required()
 @blp.arguments(TransitionRequestSchema)
 @blp.response(200, CaseSchema)
+@blp.alt_response(403, response="FORBIDDEN", description="当前角色无权执行此操作")
 @blp.alt_response(404, response="NOT_FOUND", description="案件不存在")
 @blp.alt_response(409, response="CONFLICT", description="当前状态不允许该流转（列出允许的状态），或版本已过期")
 def transition(data, case_id):

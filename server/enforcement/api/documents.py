@@ -36,6 +36,7 @@ def _pdf(data: bytes, filename: str):
 @blp.get("/documents/<document_id>")
 @api_auth_required()
 @blp.response(200, DocumentSchema)
+@blp.alt_response(403, response="FORBIDDEN", description="当前角色无权执行此操作")
 @blp.alt_response(404, response="NOT_FOUND", description="文书不存在")
 def get_document(document_id):
     """One issued document's metadata: kind, number, subject, hashes, who issued it and when."""

@@ -57,6 +57,7 @@ def _user():
 @api_auth_required()
 @blp.arguments(OrderCreateSchema)
 @blp.response(201, OrderSchema)
+@blp.alt_response(403, response="FORBIDDEN", description="当前角色无权执行此操作")
 @blp.alt_response(409, response="CONFLICT", description="违规问题已有未结束的整改通知，或已被更正撤回")
 def issue(data):
     """Issue a rectification order for violations of one venue, optionally within a case (enforcement, office)."""
@@ -73,6 +74,7 @@ def issue(data):
 @api_auth_required()
 @blp.arguments(OrderListArgsSchema, location="query", unknown=ma.RAISE)
 @blp.response(200, OrderSchema(many=True))
+@blp.alt_response(403, response="FORBIDDEN", description="当前角色无权执行此操作")
 def list_orders(args):
     """List rectification orders by deadline, filtered by state, overdue, county or case."""
     user = _user()
@@ -84,6 +86,7 @@ def list_orders(args):
 @blp.get("/rectification-orders/<int:order_id>")
 @api_auth_required()
 @blp.response(200, OrderSchema)
+@blp.alt_response(403, response="FORBIDDEN", description="当前角色无权执行此操作")
 @blp.alt_response(404, response="NOT_FOUND", description="整改通知不存在")
 def get_order(order_id):
     """One rectification order with its violations, re-inspection state and result."""
@@ -95,6 +98,7 @@ def get_order(order_id):
 @api_auth_required()
 @blp.arguments(WithdrawRequestSchema)
 @blp.response(200, OrderSchema)
+@blp.alt_response(403, response="FORBIDDEN", description="当前角色无权执行此操作")
 @blp.alt_response(404, response="NOT_FOUND", description="整改通知不存在")
 @blp.alt_response(409, response="CONFLICT", description="整改通知已有结果，或复查已提交")
 def withdraw(data, order_id):
@@ -120,6 +124,7 @@ def _report(report):
 @blp.get("/rectification-orders/<int:order_id>/reports")
 @api_auth_required()
 @blp.response(200, ReportSchema(many=True))
+@blp.alt_response(403, response="FORBIDDEN", description="当前角色无权执行此操作")
 @blp.alt_response(404, response="NOT_FOUND", description="整改通知不存在")
 def list_reports(order_id):
     """The order's reports that it is put right (整改完成报告), oldest first."""
@@ -131,6 +136,7 @@ def list_reports(order_id):
 @api_auth_required()
 @blp.arguments(ReportFormSchema, location="multipart")
 @blp.response(201, ReportSchema)
+@blp.alt_response(403, response="FORBIDDEN", description="当前角色无权执行此操作")
 @blp.alt_response(404, response="NOT_FOUND", description="整改通知不存在")
 @blp.alt_response(409, response="CONFLICT", description="已有待确认的报告、已确认，或整改通知已有结果")
 def submit_report(form, order_id):
@@ -148,6 +154,7 @@ def submit_report(form, order_id):
 @blp.post("/rectification-orders/<int:order_id>/reports/<int:report_id>/confirm")
 @api_auth_required()
 @blp.response(200, ReportSchema)
+@blp.alt_response(403, response="FORBIDDEN", description="当前角色无权执行此操作")
 @blp.alt_response(404, response="NOT_FOUND", description="整改通知或报告不存在")
 @blp.alt_response(409, response="CONFLICT", description="报告已处理过，或整改通知已有结果")
 def confirm_report(order_id, report_id):
@@ -161,6 +168,7 @@ def confirm_report(order_id, report_id):
 @api_auth_required()
 @blp.arguments(ReportReturnSchema)
 @blp.response(200, ReportSchema)
+@blp.alt_response(403, response="FORBIDDEN", description="当前角色无权执行此操作")
 @blp.alt_response(404, response="NOT_FOUND", description="整改通知或报告不存在")
 @blp.alt_response(409, response="CONFLICT", description="报告已处理过")
 def return_report(data, order_id, report_id):
@@ -173,6 +181,7 @@ def return_report(data, order_id, report_id):
 
 @blp.get("/rectification-orders/<int:order_id>/reports/<int:report_id>/photos/<int:position>/<variant>")
 @api_auth_required()
+@blp.alt_response(403, response="FORBIDDEN", description="当前角色无权执行此操作")
 @blp.alt_response(404, response="NOT_FOUND", description="照片不存在")
 def report_photo(order_id, report_id, position, variant):
     """A report's photo as a re-encoded JPEG without EXIF or GPS: `thumbnail` or `public`."""

@@ -4,6 +4,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from ...accounts.schemas.auth import StrictSchema
+from ...api.fields import StoredDateTime
 from ...registry.credit_code import CreditCodeField
 from ..cases import CASE_PENALTY_TYPES, PENALTY_LABELS
 from ..models.case import CASE_STATES, CIRCUMSTANCES, EXECUTION_OUTCOMES, SERVICE_METHODS
@@ -33,7 +34,7 @@ class ViolationSchema(ma.Schema):
     venue_id = fields.Integer()
     county_id = fields.Integer()
     department_ids = fields.List(fields.Integer())
-    created_at = fields.DateTime()
+    created_at = StoredDateTime()
 
 
 class DeclineRequestSchema(StrictSchema):
@@ -173,7 +174,7 @@ class CaseSummarySchema(ma.Schema):
     circumstance = fields.String()
     act_date = fields.Date()
     overdue = fields.Boolean()
-    opened_at = fields.DateTime()
+    opened_at = StoredDateTime()
 
 
 class CasePageSchema(ma.Schema):
@@ -186,7 +187,7 @@ class CasePageSchema(ma.Schema):
 class PhotoRefSchema(ma.Schema):
     sha256 = fields.String(metadata={"description": "SHA-256，经 /api/v1/evidence/{sha256} 读取"})
     caption = fields.String(allow_none=True)
-    taken_at = fields.DateTime()
+    taken_at = StoredDateTime()
     inspection_id = fields.Integer()
 
 
@@ -195,7 +196,7 @@ class HistorySchema(ma.Schema):
     to_state = fields.String()
     actor_id = fields.Integer(allow_none=True)
     actor = fields.String(allow_none=True)
-    at = fields.DateTime()
+    at = StoredDateTime()
     note = fields.String(allow_none=True)
 
 
@@ -205,7 +206,7 @@ class CaseDocumentSchema(ma.Schema):
     title = fields.String()
     number = fields.String()
     issued_on = fields.Date()
-    issued_at = fields.DateTime()
+    issued_at = StoredDateTime()
     download_url = fields.String(metadata={"description": "PDF 原件（office、enforcement、admin）"})
 
 

@@ -3,6 +3,8 @@
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from ...api.fields import StoredDateTime
+
 
 class DocumentSchema(ma.Schema):
     id = fields.String(metadata={"description": "文书编号（UUID），印在每页页脚"})
@@ -17,7 +19,7 @@ class DocumentSchema(ma.Schema):
     pdf_sha256 = fields.String(metadata={"description": "PDF 原件字节的 SHA-256"})
     pdf_size = fields.Integer()
     issued_on = fields.Date()
-    issued_at = fields.DateTime()
+    issued_at = StoredDateTime()
     issued_by = fields.String(allow_none=True)
     signed = fields.Boolean(metadata={"description": "PDF 原件是否加盖了出具机关的电子签章（PAdES）"})
 
@@ -50,7 +52,7 @@ class SignatureCheckSchema(ma.Schema):
     valid = fields.Boolean(metadata={"description": "签名完好、证书链至受信任的根证书、签章机关即出具机关、签章后未被改动"})
     signer = fields.String(allow_none=True, metadata={"description": "签章证书的名称（机关）"})
     organization = fields.String(allow_none=True)
-    signed_at = fields.DateTime(allow_none=True, metadata={"description": "签章时间（签章人声明的时间）"})
+    signed_at = StoredDateTime(allow_none=True, metadata={"description": "签章时间（签章人声明的时间）"})
     message = fields.String()
 
 

@@ -5,6 +5,7 @@ from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
 from ...accounts.schemas.auth import StrictSchema
+from ...api.fields import StoredDateTime
 from ..models.rectification import ORDER_STATES
 
 ID = validate.Range(min=1, max=2**31 - 1, error="须为正整数。")
@@ -57,9 +58,9 @@ class ReinspectionSchema(ma.Schema):
     status = fields.String()
     status_label = fields.String()
     visit_date = fields.Date()
-    window_start = fields.DateTime()
-    window_end = fields.DateTime()
-    scheduled_at = fields.DateTime(allow_none=True)
+    window_start = StoredDateTime()
+    window_end = StoredDateTime()
+    scheduled_at = StoredDateTime(allow_none=True)
 
 
 class _Venue(ma.Schema):
@@ -100,7 +101,7 @@ class OrderSchema(ma.Schema):
     deadline = fields.Date()
     issuing_authority = fields.String()
     issued_on = fields.Date()
-    issued_at = fields.DateTime()
+    issued_at = StoredDateTime()
     issued_by = fields.Nested(_Person)
     overdue = fields.Boolean()
     violations = fields.List(fields.Nested(OrderViolationSchema))
@@ -109,7 +110,7 @@ class OrderSchema(ma.Schema):
         "description": "是否已安排复查；只有领导小组办公室可见，其他读者为空"})
     reinspection = fields.Nested(ReinspectionSchema, allow_none=True,
                                  metadata={"description": "复查任务（仅领导小组办公室可见）"})
-    result_at = fields.DateTime(allow_none=True)
+    result_at = StoredDateTime(allow_none=True)
     result_note = fields.String(allow_none=True)
     escalated_case_id = fields.Integer(allow_none=True)
     withdrawn_reason = fields.String(allow_none=True)
@@ -151,9 +152,9 @@ class ReportSchema(ma.Schema):
     reported_as = fields.String(metadata={"description": "county 属地，department 部门"})
     reported_as_label = fields.String()
     note = fields.String()
-    reported_at = fields.DateTime()
+    reported_at = StoredDateTime()
     reported_by = fields.String()
-    decided_at = fields.DateTime(allow_none=True)
+    decided_at = StoredDateTime(allow_none=True)
     decided_by = fields.String(allow_none=True)
     return_reason = fields.String(allow_none=True)
     photos = fields.List(fields.Nested(ReportPhotoSchema))

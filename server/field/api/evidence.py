@@ -13,9 +13,13 @@ from .. import evidence_store as service
 
 blp = Blueprint("evidence", __name__, url_prefix="/api/v1/evidence", description="证据照片：原图与派生图")
 
+BINARY = {"schema": {"type": "string", "format": "binary"}}
+
 
 @blp.route("/<sha256>", methods=["GET"])
 @api_auth_required()
+@blp.doc(responses={"200": {"description": "原图（上传时的格式）", "content": {"image/*": BINARY}}})
+@blp.alt_response(404, response="NOT_FOUND", description="照片不存在，或当前用户无权查看")
 def original(sha256):
     """The original bytes as uploaded (office, admin, enforcement; inspectors their own)."""
     evidence, path = service.find_evidence(sha256, current_user._get_current_object())
@@ -25,6 +29,8 @@ def original(sha256):
 
 @blp.route("/<sha256>/<variant>", methods=["GET"])
 @api_auth_required()
+@blp.doc(responses={"200": {"description": "重新编码的 JPEG", "content": {"image/jpeg": BINARY}}})
+@blp.alt_response(404, response="NOT_FOUND", description="照片或派生图不存在，或当前用户无权查看")
 def variant(sha256, variant):
     """A re-encoded JPEG variant: thumbnail, print or public (EXIF and GPS stripped).
 

@@ -13,6 +13,7 @@ from sqlalchemy.exc import InvalidRequestError
 from werkzeug.http import http_date
 
 from ...access import api_auth_required
+from ...api.problem import ProblemSchema
 from ...errors import NotFound, problem_response
 from ...extensions import db
 from .. import uploads as service
@@ -66,6 +67,7 @@ def _empty(status: int, headers: dict):
 
 
 @blp.route("/", methods=["OPTIONS"], strict_slashes=False)
+@blp.doc(responses={"204": {"description": "协议信息在响应头中（Tus-Version、Tus-Extension、Tus-Max-Size 等）"}})
 def discover():
     """tus discovery: protocol version, extensions, checksum algorithms and the size limit."""
     return _empty(204, {
@@ -78,6 +80,11 @@ def discover():
 
 @blp.route("/", methods=["POST"], strict_slashes=False)
 @api_auth_required(*UPLOADER_ROLES)
+@blp.doc(responses={"201": {"description": "已创建，Location 为上传地址"}})
+@blp.alt_response(400, response="BAD_REQUEST", description="tus 请求头缺失或格式不正确，或连接中断")
+@blp.alt_response(412, response="PRECONDITION_FAILED", description="缺少 Tus-Resumable: 1.0.0 请求头")
+@blp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE", description="文件超过大小上限")
+@blp.alt_response(422, response="UNPROCESSABLE_ENTITY", description="文件为空、缺少 sha256 或文件名不合规")
 def create():
     """tus creation: Upload-Length and Upload-Metadata (sha256 required; filename, filetype).
 
@@ -91,6 +98,11 @@ def create():
 
 @blp.route("/<upload_id>", methods=["HEAD"])
 @api_auth_required(*UPLOADER_ROLES)
+@blp.doc(responses={"200": {"description": "Upload-Offset 为服务器已接收的字节数"}})
+@blp.alt_response(404, response="NOT_FOUND", description="上传不存在")
+@blp.alt_response(410, response="GONE", description="上传已过期")
+@blp.alt_response(412, response="PRECONDITION_FAILED", description="缺少 Tus-Resumable: 1.0.0 请求头")
+@blp.alt_response(423, response="LOCKED", description="该上传正由另一个请求写入")
 def status(upload_id):
     """tus HEAD: how many bytes the server holds (Upload-Offset), to resume from there."""
     upload = service.find_upload(upload_id, _user())
@@ -104,6 +116,22 @@ def status(upload_id):
 
 @blp.route("/<upload_id>", methods=["PATCH"])
 @api_auth_required(*UPLOADER_ROLES)
+@blp.doc(responses={"204": {"description": "已接收，Upload-Offset 为新的偏移量"}})
+@blp.alt_response(400, response="BAD_REQUEST", description="tus 请求头缺失或格式不正确，或连接中断")
+@blp.alt_response(404, response="NOT_FOUND", description="上传不存在")
+@blp.alt_response(409, response="CONFLICT", description="Upload-Offset 与已接收的字节数不符，或上传已完成")
+@blp.alt_response(410, response="GONE", description="上传已过期")
+@blp.alt_response(412, response="PRECONDITION_FAILED", description="缺少 Tus-Resumable: 1.0.0 请求头")
+@blp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE", description="数据超过声明的长度")
+@blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE",
+                  description="Content-Type 不是 application/offset+octet-stream")
+@blp.alt_response(422, response="UNPROCESSABLE_ENTITY",
+                  description="文件与声明的 SHA-256 不符或不是允许的照片，上传已删除")
+@blp.alt_response(423, response="LOCKED", description="该上传正由另一个请求写入")
+# 460 is tus's own status (checksum extension): no shared response component names it.
+@blp.alt_response(460, schema=ProblemSchema, content_type="application/problem+json",
+                  description="本块数据的校验和不符")
+@blp.alt_response(507, response="INSUFFICIENT_STORAGE", description="服务器存储空间不足")
 def append(upload_id):
     """tus PATCH: bytes at Upload-Offset (409 if it differs), optional Upload-Checksum (460).
 
@@ -134,6 +162,11 @@ def append(upload_id):
 
 @blp.route("/<upload_id>", methods=["DELETE"])
 @api_auth_required(*UPLOADER_ROLES)
+@blp.doc(responses={"204": {"description": "上传已删除"}})
+@blp.alt_response(404, response="NOT_FOUND", description="上传不存在")
+@blp.alt_response(410, response="GONE", description="上传已过期")
+@blp.alt_response(412, response="PRECONDITION_FAILED", description="缺少 Tus-Resumable: 1.0.0 请求头")
+@blp.alt_response(423, response="LOCKED", description="该上传正由另一个请求写入")
 def terminate(upload_id):
     """tus termination: the upload and its partial bytes are removed (stored evidence stays)."""
     upload = service.find_upload(upload_id, _user())

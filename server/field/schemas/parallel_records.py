@@ -4,6 +4,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from ...accounts.schemas.auth import StrictSchema
+from ...api.fields import StoredDateTime
 from ..parallel_records import REASON_MAX
 
 REQUIRED = {"required": "必填。", "null": "不能为空。"}
@@ -19,8 +20,8 @@ class ParallelRecordSchema(ma.Schema):
     device_id = fields.String()
     status = fields.String()
     status_label = fields.String()
-    checked_in_at = fields.DateTime(metadata={"description": "到场时间（设备时间，UTC）"})
-    received_at = fields.DateTime(metadata={"description": "服务器收到记录的时间（UTC）"})
+    checked_in_at = StoredDateTime(metadata={"description": "到场时间（设备时间，UTC）"})
+    received_at = StoredDateTime(metadata={"description": "服务器收到记录的时间（UTC）"})
 
 
 class DifferenceSchema(ma.Schema):
@@ -35,7 +36,7 @@ class AdoptionSchema(ma.Schema):
     replaced = fields.String(metadata={"description": "被替换、不再采用的记录"})
     reason = fields.String()
     decided_by = fields.String(allow_none=True)
-    decided_at = fields.DateTime()
+    decided_at = StoredDateTime()
 
 
 class ComparisonSchema(ma.Schema):

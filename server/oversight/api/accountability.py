@@ -27,6 +27,7 @@ def _dump(case):
 @api_auth_required()
 @blp.arguments(AccountabilityCreateSchema)
 @blp.response(201, AccountabilityCaseSchema)
+@blp.alt_response(403, response="FORBIDDEN", description="当前角色无权执行此操作")
 def create(data):
     """Open an accountability case (draft) for a period and optionally one county (office)."""
     case = service.create_case(_user(), date_from=data["date_from"], date_to=data["date_to"],
@@ -37,6 +38,7 @@ def create(data):
 @blp.get("/cases/<int:case_id>")
 @api_auth_required()
 @blp.response(200, AccountabilityCaseSchema)
+@blp.alt_response(403, response="FORBIDDEN", description="当前角色无权执行此操作")
 @blp.alt_response(404, response="NOT_FOUND", description="报告不存在")
 def get(case_id):
     """One case with its findings: traced now while a draft or reviewed, as stored once issued."""
@@ -48,6 +50,7 @@ def get(case_id):
 @blp.arguments(AccountabilityReviewSchema)
 @blp.response(200, AccountabilityCaseSchema)
 @blp.alt_response(403, response="FORBIDDEN", description="起草人不能审核自己的报告")
+@blp.alt_response(404, response="NOT_FOUND", description="报告不存在")
 @blp.alt_response(409, response="CONFLICT", description="只有草稿才能审核")
 def review(data, case_id):
     """The office has checked the findings (draft → reviewed); not by the one who drafted it."""
@@ -59,6 +62,7 @@ def review(data, case_id):
 @api_auth_required()
 @blp.response(200, AccountabilityCaseSchema)
 @blp.alt_response(403, response="FORBIDDEN", description="起草人不能印发自己的报告")
+@blp.alt_response(404, response="NOT_FOUND", description="报告不存在")
 @blp.alt_response(409, response="CONFLICT", description="只有已审核的报告才能印发")
 def issue(case_id):
     """Issue the numbered report PDF (reviewed → issued); download it from /api/v1/documents/{id}/pdf.

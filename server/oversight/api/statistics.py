@@ -40,6 +40,7 @@ def query(args: dict, user):
 @api_auth_required()
 @blp.arguments(StatisticsArgsSchema, location="query", unknown=ma.RAISE)
 @blp.response(200, StatisticsSchema, description="format=csv 或 xlsx 时返回文件")
+@blp.alt_response(403, response="FORBIDDEN", description="当前角色无权执行此操作")
 def violations(args):
     """Count live violations of a period by one dimension (office, enforcement, auditors; departments and counties within their scope)."""
     user = current_user._get_current_object()

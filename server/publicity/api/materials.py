@@ -85,6 +85,7 @@ def get_material(item_id):
 @api_auth_required(*EDITORS)
 @blp.arguments(MaterialUpdateSchema)
 @blp.response(200, MaterialSchema)
+@blp.alt_response(404, response="NOT_FOUND", description="材料不存在或不在范围内")
 def update_material(data, item_id):
     """Change the title or whether the venue's name is shown (show) or masked (mask)."""
     item = service.find_item(item_id, _user())
@@ -95,6 +96,7 @@ def update_material(data, item_id):
 @api_auth_required("office")
 @blp.arguments(MaterialReviewSchema)
 @blp.response(200, MaterialSchema)
+@blp.alt_response(404, response="NOT_FOUND", description="材料不存在或不在范围内")
 def review_material(data, item_id):
     """The office approves an item for use in bulletins, or rejects it."""
     item = service.find_item(item_id, _user())
@@ -105,6 +107,7 @@ def review_material(data, item_id):
 @api_auth_required(*EDITORS)
 @blp.arguments(BoxesSchema)
 @blp.response(200, MaterialSchema)
+@blp.alt_response(404, response="NOT_FOUND", description="材料或照片不存在")
 def set_boxes(data, item_id, position):
     """Replace the redaction rectangles of one photo (normalised 0–1: x, y, width, height)."""
     item = service.find_item(item_id, _user())
@@ -116,6 +119,7 @@ def set_boxes(data, item_id, position):
 @api_auth_required(*READERS)
 @blp.doc(responses={"200": {"description": "遮挡后的公开图片（JPEG，无 EXIF/GPS）",
                             "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}}})
+@blp.alt_response(404, response="NOT_FOUND", description="材料或照片不存在")
 def material_image(item_id, position):
     """The redacted public image: boxes burned in, no EXIF, no GPS. Never the original."""
     item = service.find_item(item_id, _user())
@@ -156,6 +160,7 @@ def get_bulletin(bulletin_id):
 @api_auth_required(*EDITORS)
 @blp.arguments(BulletinUpdateSchema)
 @blp.response(200, BulletinSchema)
+@blp.alt_response(404, response="NOT_FOUND", description="简报不存在或不在范围内")
 @blp.alt_response(409, response="CONFLICT", description="简报不是草稿（已提交、已审核或已发布）")
 def update_bulletin(data, bulletin_id):
     """Change a draft; a published issue never changes (409)."""
@@ -167,6 +172,7 @@ def update_bulletin(data, bulletin_id):
 @api_auth_required(*EDITORS)
 @blp.arguments(BulletinTransitionSchema)
 @blp.response(200, BulletinSchema)
+@blp.alt_response(404, response="NOT_FOUND", description="简报不存在或不在范围内")
 @blp.alt_response(409, response="CONFLICT", description="当前状态不允许该操作")
 def bulletin_transition(data, bulletin_id):
     """submit (propaganda or office), approve or return to draft (office)."""
@@ -178,6 +184,7 @@ def bulletin_transition(data, bulletin_id):
 @api_auth_required(*EDITORS)
 @blp.arguments(BulletinPublishSchema)
 @blp.response(200, BulletinSchema)
+@blp.alt_response(404, response="NOT_FOUND", description="简报不存在或不在范围内")
 @blp.alt_response(409, response="CONFLICT", description="未经审核，或已发布")
 def publish_bulletin(data, bulletin_id):
     """Publish an approved issue: it gets the year's next number (第N期) and its PDF is stored."""
@@ -195,6 +202,7 @@ def publish_bulletin(data, bulletin_id):
 @blp.get("/bulletins/<bulletin_id>/preview")
 @api_auth_required(*EDITORS)
 @blp.doc(responses={"200": {"description": "样稿 PDF（未编号）", **PDF_RESPONSE}})
+@blp.alt_response(404, response="NOT_FOUND", description="简报不存在或不在范围内")
 def preview_bulletin(bulletin_id):
     """A draft rendering of an unpublished issue (样稿, no number) for its composer and the office."""
     bulletin = bulletin_service.find_bulletin(bulletin_id, _user())

@@ -4,6 +4,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from ...accounts.schemas.auth import StrictSchema
+from ...api.fields import StoredDateTime
 from ..models.material import MATERIAL_KINDS, MATERIAL_STATES, VENUE_DISPLAYS
 
 ID = validate.Range(min=1, max=2**31 - 1, error="须为正整数。")
@@ -46,7 +47,7 @@ class MaterialSchema(ma.Schema):
     venue_display = fields.String()
     county = fields.String()
     category = fields.String()
-    created_at = fields.DateTime()
+    created_at = StoredDateTime()
     photos = fields.List(fields.Nested(MaterialPhotoSchema))
     internal_title = fields.String()
     text = fields.String()

@@ -8,6 +8,7 @@ needs it) by server.registry.venue_values, the same rules as the pages and the i
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from ...api.fields import StoredDateTime
 from ..venue_listing import STATES
 
 
@@ -20,6 +21,7 @@ class StrictSchema(ma.Schema):
     error_messages = {"unknown": "不允许的字段。", "type": "请求体必须是 JSON 对象。"}
 
 TEXT = {"invalid": "须为文本。", "null": "不能为空。"}
+DECIMAL_TEXT = {"type": "string", "format": "decimal"}
 
 
 def _text(description: str, **options) -> fields.String:
@@ -90,12 +92,13 @@ class VenueSchema(ma.Schema):
     credit_code = fields.String(allow_none=True)
     approved_capacity = fields.Integer(allow_none=True)
     rooms = fields.List(fields.Nested(RoomSchema))
-    longitude = fields.Decimal(as_string=True, allow_none=True)
-    latitude = fields.Decimal(as_string=True, allow_none=True)
-    closed_at = fields.DateTime(allow_none=True)
+    # Answered as the stored decimal text (e.g. "119.647800"), not a float that would round it.
+    longitude = fields.Decimal(as_string=True, allow_none=True, metadata=DECIMAL_TEXT)
+    latitude = fields.Decimal(as_string=True, allow_none=True, metadata=DECIMAL_TEXT)
+    closed_at = StoredDateTime(allow_none=True)
     closed_reason = fields.String(allow_none=True)
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    created_at = StoredDateTime()
+    updated_at = StoredDateTime()
 
 
 class VenuePageSchema(ma.Schema):
@@ -111,5 +114,5 @@ class VenueVersionSchema(ma.Schema):
     change = fields.String(metadata={"description": "created | updated | merged | closed"})
     values = fields.Dict()
     changed_by = fields.Function(lambda row: row.changed_by.username if row.changed_by else None)
-    changed_at = fields.DateTime()
+    changed_at = StoredDateTime()
     channel = fields.String()

@@ -1,0 +1,1 @@
+"""`anfang` commands of backups."""

@@ -286,7 +286,9 @@ def normalise_boxes(boxes) -> list[list[float]]:
         if not (0 <= x < 1 and 0 <= y < 1 and w > 0 and h > 0 and x + w <= 1.000001 and y + h <= 1.000001):
             raise Invalid("遮挡框须在图片范围内（0–1 的相对坐标）且不为空。",
                           errors={"boxes": [f"第 {n} 个遮挡框超出图片范围或为空。"]})
-        clean.append([x, y, min(w, 1 - x), min(h, 1 - y)])
+        # Rounded again: 1 - x carries float noise (1 - 0.5833 = 0.41669999999999996), and the
+        # redacted file is named by these numbers, so a box saved unchanged must keep them exactly.
+        clean.append([x, y, round(min(w, 1 - x), 6), round(min(h, 1 - y), 6)])
     return clean
 
 

@@ -11,6 +11,10 @@ DEFAULT_INSTANCE_DIR = PROJECT_ROOT / "instance"
 DEFAULT_SECRET_KEY = "anfang-development-secret-change-me"
 
 
+# The evidence stores server/field/evidence_backend.py can build, by the name EVIDENCE_STORE gives.
+EVIDENCE_STORES = ("local",)
+
+
 class ConfigError(RuntimeError):
     """The configuration cannot run (e.g. production without a real secret)."""
 
@@ -22,6 +26,9 @@ class Config:
     )
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     EVIDENCE_DIR = os.environ.get("EVIDENCE_DIR", str(DEFAULT_INSTANCE_DIR / "evidence"))
+    # Where photos, issued documents and bulletins are kept (server/field/evidence_backend.py):
+    # "local", the files under EVIDENCE_DIR (a local disk, or a filesystem shared by several servers).
+    EVIDENCE_STORE = os.environ.get("EVIDENCE_STORE", "local")
     MIGRATIONS_DIR = str(PROJECT_ROOT / "migrations")
     REFERENCE_DIR = str(PROJECT_ROOT / "server" / "reference")
     # Official documents: templates (one folder per kind) and generated PDFs under EVIDENCE_DIR.
@@ -122,15 +129,32 @@ class Config:
     # Production on SQLite: only one process may write the file, and only when said so.
     ALLOW_SQLITE_SINGLE_PROCESS = os.environ.get("ALLOW_SQLITE_SINGLE_PROCESS", "").lower() in ("1", "true", "yes")
 
+    # Background jobs (server/jobs): with a Redis URL, bulletin and report PDFs and photo variants
+    # are made by `anfang worker` from an RQ queue there; without one they run inside the request
+    # that asks, as the embedded default does. The daily jobs run at these Beijing times
+    # ("kind=HH:MM", comma-separated) in `anfang worker`, as the user named here (office or admin).
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    DAILY_JOBS = os.environ.get("DAILY_JOBS", "draws.close_due=00:05,assignments.expire=00:10,"
+                                "uploads.clean=03:30,jobs.clean=04:00,rectification.schedule=06:30")
+    SCHEDULED_JOBS_ACTOR = os.environ.get("SCHEDULED_JOBS_ACTOR") or None
+    # Generated drafts (previews of bulletins and reports) are kept this long, then removed daily.
+    GENERATED_FILES_KEEP_DAYS = int(os.environ.get("GENERATED_FILES_KEEP_DAYS", "7"))
+
     @classmethod
     def check(cls, settings) -> None:
-        """Refuse settings that cannot run; overridden where stricter."""
+        """Refuse settings that cannot run; extended where stricter."""
+        store = settings.get("EVIDENCE_STORE")
+        if store not in EVIDENCE_STORES:
+            raise ConfigError(f"EVIDENCE_STORE 不支持“{store}”：请设为 {'、'.join(EVIDENCE_STORES)}"
+                              "（证据文件保存在 EVIDENCE_DIR 目录）")
 
 
 class DevelopmentConfig(Config):
     DEBUG = False
     # The demo (`anfang demo seed`) makes a local CA and the organs' keys here when missing.
     DOCUMENT_SIGNING_DIR = os.environ.get("DOCUMENT_SIGNING_DIR") or str(DEFAULT_INSTANCE_DIR / "signing")
+    # The demo's administrator closes due draws and schedules re-inspections each day.
+    SCHEDULED_JOBS_ACTOR = os.environ.get("SCHEDULED_JOBS_ACTOR", "admin")
 
 
 class TestingConfig(Config):
@@ -143,6 +167,7 @@ class TestingConfig(Config):
     # Hermetic: a test that signs makes its own CA in a temporary folder (tests/conftest.py).
     DOCUMENT_SIGNING_DIR = None
     DOCUMENT_TRUST_ROOTS = None
+    REDIS_URL = None  # jobs run inline unless a test sets a queue
 
 
 class ProductionConfig(Config):
@@ -153,6 +178,7 @@ class ProductionConfig(Config):
 
     @classmethod
     def check(cls, settings) -> None:
+        super().check(settings)
         secret = settings.get("SECRET_KEY")
         if not secret or secret == DEFAULT_SECRET_KEY or len(secret) < 32:
             raise ConfigError("生产环境须设置 SECRET_KEY：至少 32 个字符的随机值")

@@ -17,14 +17,16 @@ def register_cli(app) -> None:
     from ..enforcement.cli.documents import document_cli
     from ..enforcement.cli.rectification import rectification_cli
     from ..field.cli.evidence import evidence_cli
+    from ..jobs.cli.jobs import job_cli, worker_command
     from ..oversight.cli.report import report_cli
     from ..publicity.cli.bulletins import bulletin_cli
     from ..registry.cli.reference import reference_cli
     from ..registry.cli.registry import registry_cli
 
     for group in (assignment_cli, audit_cli, backup_cli, bulletin_cli, demo_cli, document_cli, draw_cli, evidence_cli,
-                  rectification_cli, reference_cli, registry_cli, report_cli, token_cli, user_cli):
+                  rectification_cli, reference_cli, registry_cli, report_cli, token_cli, user_cli, job_cli):
         app.cli.add_command(group)
+    app.cli.add_command(worker_command)
 
 
 def _create_app():

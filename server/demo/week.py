@@ -25,7 +25,6 @@ photo shows a real face (FACE_PHOTO at the door), so the library's face detector
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import uuid
 from dataclasses import dataclass
@@ -48,7 +47,8 @@ from ..draws.closing import close_draw
 from ..draws.models.draw import Draw
 from ..draws.seeding import contribute
 from ..extensions import db
-from ..field.evidence_store import VARIANTS, evidence_root, original_path, variant_path, write_durably
+from ..field.evidence_backend import evidence_store
+from ..field.evidence_store import VARIANTS, original_path, variant_path
 from ..field.models.evidence import EvidenceFile
 from ..field.models.inspection import ExampleNote, Inspection, Photo, Violation
 from ..field.photo_checks import (
@@ -296,12 +296,11 @@ def _add_photo(inspection: Inspection, n: int, kind: str, taken: datetime, capti
     data = scene_jpeg(f"{inspection.uuid}/{n}", kind, local, latitude, longitude, face=face)
     sha256 = hashlib.sha256(data).hexdigest()
     evidence = db.session.scalar(sa.select(EvidenceFile).where(EvidenceFile.sha256 == sha256))
-    stored = evidence_root() / original_path(sha256)
-    if not stored.exists():  # content-addressed: a file there holds these very bytes
-        write_durably(data, stored)
-        os.chmod(stored, 0o440)  # originals are never changed, as for uploads
+    store = evidence_store()
+    if not store.exists(original_path(sha256)):  # content-addressed: a file there holds these very bytes
+        store.write(original_path(sha256), data, read_only=True)  # originals are never changed, as for uploads
     if evidence is None:
-        facts = inspect_image(stored, current_app.config["MAX_IMAGE_PIXELS"])
+        facts = inspect_image(store.local_path(original_path(sha256)), current_app.config["MAX_IMAGE_PIXELS"])
         evidence = EvidenceFile(sha256=sha256, size=len(data), media_type=facts.media_type, width=facts.width,
                                 height=facts.height, exif_taken_at=facts.taken_at, gps_lat=facts.gps_lat,
                                 gps_lon=facts.gps_lon, stored_path=original_path(sha256),

@@ -8,8 +8,8 @@ context is refused before, but a render or storage error, or any later error of 
 rolls back the counter with the row: no gaps, no duplicates. The counter stays locked while the
 PDF renders — documents are issued one at a time per kind, which is what their numbering means.
 
-Files: the PDF is written under EVIDENCE_DIR/documents/<year>/<id>.pdf (temporary name, fsync,
-rename, read-only), before the row is flushed. If the transaction later rolls back, the file
+Files: the PDF is written to the evidence store at documents/<year>/<id>.pdf (durably, read-only;
+locally a temporary name, fsync, rename), before the row is flushed. If the transaction later rolls back, the file
 stays without a row; it is never served, since files are found only through their rows.
 
 Verification: a file is genuine when its SHA-256 equals a stored document's `pdf_sha256`. A file
@@ -40,7 +40,8 @@ from ..audit.chain import current_head, record_event
 from ..columns import china_today, utcnow
 from ..errors import Conflict, Invalid, NotFound, Problem
 from ..extensions import db
-from ..field.evidence_store import evidence_resolver, write_durably
+from ..field.evidence_backend import evidence_store
+from ..field.evidence_store import evidence_resolver
 from ..field.inspection_record import inspection_record
 from ..field.models.inspection import Inspection
 from ..pdf.chinese_numbers import chinese_integer
@@ -280,7 +281,7 @@ def issue_document(kind: str, context: dict, *, actor: User, subject_type: str, 
             current_app.logger.exception("signing with the key of %s failed", organ_key.organ)
             raise SigningFailed(f"“{organ_key.organ}”的电子签章失败，文书未出具，请检查签章密钥。") from exc
     relative = f"{DOCUMENTS_DIR}/{printed.year}/{document_id}.pdf"
-    write_durably(pdf, Path(current_app.config["EVIDENCE_DIR"]) / relative, read_only=True)
+    evidence_store().write(relative, pdf, read_only=True)
     document = Document(
         id=document_id, kind=kind, organ=organ, number=number, verification_code=code,
         year=printed.year, serial=serial, subject_type=subject_type,
@@ -310,7 +311,8 @@ def preview_document(kind: str, context: dict | None = None, *, user: User | Non
 
 
 def document_path(document: Document) -> Path:
-    return Path(current_app.config["EVIDENCE_DIR"]) / document.pdf_path
+    """The issued file on this machine (for sending or reading it); FileNotFoundError if it is gone."""
+    return evidence_store().local_path(document.pdf_path)
 
 
 def find_document(document_id: str) -> Document:

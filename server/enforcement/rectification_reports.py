@@ -22,7 +22,6 @@ Services flush and never commit; the request or CLI command commits.
 from __future__ import annotations
 
 import hashlib
-import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,8 @@ from ..audit.chain import record_event
 from ..columns import utcnow
 from ..errors import Conflict, Invalid, NotFound, Problem
 from ..extensions import db
-from ..field.evidence_store import VARIANTS, evidence_root, original_path, variant_file, variant_path, write_durably
+from ..field.evidence_backend import evidence_store
+from ..field.evidence_store import VARIANTS, evidence_root, original_path, variant_file, variant_path
 from ..field.models.evidence import EvidenceFile
 from ..field.photo_checks import inspect_image
 from ..races import conflict_on_race
@@ -110,10 +110,9 @@ def store_photo(photo: PhotoUpload, *, actor: User, channel: str) -> EvidenceFil
         temporary.unlink(missing_ok=True)
     if facts.media_type not in REPORT_MEDIA_TYPES:
         raise Invalid("提交的内容有误，请按提示修改。", errors={"photos": [f"{name}：只接受 JPEG 或 PNG 格式的照片。"]})
-    stored = evidence_root() / original_path(sha256)
-    if not stored.exists():  # content-addressed: a file there holds these very bytes
-        write_durably(photo.data, stored)
-        os.chmod(stored, 0o440)  # originals are never changed, as for uploads
+    store = evidence_store()
+    if not store.exists(original_path(sha256)):  # content-addressed: a file there holds these very bytes
+        store.write(original_path(sha256), photo.data, read_only=True)  # originals are never changed, as for uploads
     evidence = db.session.scalar(sa.select(EvidenceFile).where(EvidenceFile.sha256 == sha256))
     if evidence is None:
         with conflict_on_race("同一张照片正被同时保存，请重试。"):

@@ -9,9 +9,7 @@ receiving it, and the inspector's sync should not wait for pictures nobody has l
 
 from __future__ import annotations
 
-import os
 import re
-import uuid
 import warnings
 from io import BytesIO
 from pathlib import Path
@@ -25,6 +23,8 @@ from ..accounts.models.user import User
 from ..errors import Invalid, NotFound, Problem
 from ..extensions import db
 from ..pdf.fetcher import EVIDENCE_SCHEME, SIGNATURE_SCHEME, RefusedURL, Resolver
+from .evidence_backend import evidence_store
+from .evidence_backend import write_durably  # noqa: F401  (publicity and oversight write files with it)
 from .models.evidence import EvidenceFile
 from .photo_checks import MEDIA_TYPES
 from .signature_images import signature_png
@@ -74,7 +74,7 @@ def find_evidence(sha256: str, user: User, variant: str | None = None) -> tuple[
     except Problem:
         raise missing from None
     if variant is None:
-        return evidence, evidence_root() / evidence.stored_path
+        return evidence, evidence_store().local_path(evidence.stored_path)
     return evidence, variant_file(evidence, variant)
 
 
@@ -100,32 +100,9 @@ def evidence_resolver(user: User | None) -> Resolver:
 
 
 def evidence_root() -> Path:
+    """EVIDENCE_DIR on this machine: the local store's root, and whatever the store, where the parts
+    of uploads being received and other temporary files live (evidence_backend says why)."""
     return Path(current_app.config["EVIDENCE_DIR"])
-
-
-def _fsync_directory(path: Path) -> None:
-    """A rename or a new file is durable only once its directory entry is."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_durably(data: bytes, destination: Path, *, read_only: bool = False) -> None:
-    """Temporary name → fsync → rename → fsync the directory: a reader sees the whole file or
-    none, and it survives a crash. `read_only`: a file that is never rewritten (an issued
-    document, a published bulletin)."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    temporary = destination.with_name(f".{destination.name}.{uuid.uuid4().hex}.tmp")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    if read_only:
-        os.chmod(temporary, 0o440)
-    os.replace(temporary, destination)
-    _fsync_directory(destination.parent)
 
 
 def original_path(sha256: str) -> str:
@@ -145,18 +122,21 @@ def variant_file(evidence: EvidenceFile, name: str) -> Path:
     Two requests making the same variant at once each write a temporary file and rename it:
     the contents are identical, whichever rename comes last stands.
     """
-    path = evidence_root() / variant_path(evidence.sha256, name)
-    if not path.exists():
-        make_variants(evidence_root() / evidence.stored_path, evidence.sha256)
-    return path
+    store = evidence_store()
+    relative = variant_path(evidence.sha256, name)
+    if not store.exists(relative):
+        make_variants(evidence.stored_path, evidence.sha256)
+    return store.local_path(relative)
 
 
-def make_variants(original: Path, sha256: str) -> dict[str, str]:
-    """Re-encoded JPEGs, orientation applied, no EXIF (hence no GPS); the original is only read."""
+def make_variants(original: str, sha256: str) -> dict[str, str]:
+    """Re-encoded JPEGs, orientation applied, no EXIF (hence no GPS), from the original at the
+    store path `original`, which is only read."""
+    store = evidence_store()
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            with Image.open(original, formats=list(MEDIA_TYPES)) as image:
+            with store.open(original) as handle, Image.open(handle, formats=list(MEDIA_TYPES)) as image:
                 icc_profile = image.info.get("icc_profile")
                 oriented = ImageOps.exif_transpose(image)
         except (OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -174,7 +154,7 @@ def make_variants(original: Path, sha256: str) -> dict[str, str]:
         buffer = BytesIO()
         variant.save(buffer, "JPEG", **options)
         relative = variant_path(sha256, name)
-        write_durably(buffer.getvalue(), evidence_root() / relative)
+        store.write(relative, buffer.getvalue())
         paths[name] = relative
     return paths
 

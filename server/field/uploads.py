@@ -8,9 +8,12 @@ with the true offset and sends them again from its own copy, which it keeps unti
 is complete. The chunk that completes the file triggers `_complete`: the file is fsynced, its
 SHA-256 (hashed while the chunks arrived, see `upload_digest`) must equal the one declared at
 creation, the content must be an allowed image, complete to its last byte, and not a
-decompression bomb (`photo_checks`); then the original is moved (fsync, os.replace) to
-EVIDENCE_DIR/sha256/ab/cdef… untouched, an `EvidenceFile` row is added and `evidence.stored` is
-audited. Variants are not made here but when first asked for (`evidence_store.variant_file`).
+decompression bomb (`photo_checks`); then the original is moved untouched into the evidence
+store at sha256/ab/cdef… (`EvidenceStore.put_file`: a rename under EVIDENCE_DIR for the local
+store; the parts being received stay local whatever the store), an `EvidenceFile` row is added
+and `evidence.stored` is audited. Variants are not made here: a background job makes them once
+the photo is stored (with a queue), or they are made when first asked for
+(`evidence_store.variant_file`).
 
 Disk and database must tell the same story, also when a request fails. A request that changed
 both and then refuses (the file's hash does not match, the bytes are not a photo) raises a
@@ -51,7 +54,8 @@ from ..extensions import db
 from ..observability import metrics
 from . import upload_digest
 from .completion import mark_photos_received
-from .evidence_store import SHA256_HEX, VARIANTS, _fsync_directory, evidence_root, original_path, variant_path
+from .evidence_backend import evidence_store, fsync_directory
+from .evidence_store import SHA256_HEX, VARIANTS, evidence_root, original_path, variant_path
 from .models.evidence import EvidenceFile, Upload
 from .photo_checks import inspect_image
 from .upload_problems import (
@@ -133,7 +137,7 @@ def create_upload(user: User, *, length_header: str | None, metadata_header: str
     temp_path = f"{INCOMING_DIR}/{upload_id}{PART_SUFFIX}"
     with open(evidence_root() / temp_path, "xb") as handle:
         os.fsync(handle.fileno())
-    _fsync_directory(incoming)
+    fsync_directory(incoming)
     upload = Upload(id=upload_id, owner_id=user.id, upload_length=length, declared_sha256=declared,
                     filename=filename, declared_type=declared_type, temp_path=temp_path)
     db.session.add(upload)
@@ -357,7 +361,7 @@ def _rewind(upload: Upload) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as fresh:
         os.fsync(fresh.fileno())
-    _fsync_directory(path.parent)
+    fsync_directory(path.parent)
     raise UploadRewound("服务器上的部分数据已丢失，请从偏移量 0 重新上传。", upload_offset=0)
 
 
@@ -407,14 +411,11 @@ def _complete(upload: Upload, running_sha256: str | None) -> None:
         raise _refuse(upload, temp, problem) from None
 
     evidence = db.session.scalar(sa.select(EvidenceFile).where(EvidenceFile.sha256 == actual))
-    stored = evidence_root() / original_path(actual)
+    store = evidence_store()
     created = False
-    if evidence is None or not stored.exists():
-        stored.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(temp, stored)
-        os.chmod(stored, 0o440)  # originals are never changed, not even by this server
-        _fsync_directory(stored.parent)
-        _fsync_directory(temp.parent)
+    if evidence is None or not store.exists(original_path(actual)):
+        # Originals are never changed, not even by this server.
+        store.put_file(temp, original_path(actual), read_only=True)
     else:
         temp.unlink(missing_ok=True)
     if evidence is None:
@@ -446,9 +447,13 @@ def on_evidence_stored(evidence_file: EvidenceFile) -> None:
 
     Manifest photos naming this SHA-256 become received, and submitted inspections whose every
     photo is now here become complete. Runs inside the upload's transaction. (A photo record
-    that arrives after its bytes is matched by the sync push instead.)
+    that arrives after its bytes is matched by the sync push instead.) With a job queue, its
+    variants are made in the background, so the first person to look at it does not wait.
     """
+    from .jobs import photo_stored  # the field's job kinds import this module
+
     mark_photos_received(evidence_file)
+    photo_stored(evidence_file.sha256)
 
 
 # --- termination and expiration ------------------------------------------------------------------

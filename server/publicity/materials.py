@@ -41,7 +41,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from PIL import Image, ImageDraw, ImageOps
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import selectinload
 
 from ..access import EVERYTHING, Scope, authorize, get_visible, grant, register_policy
@@ -157,11 +157,13 @@ def collect_note_candidates(actor: User | None = None) -> int:
 def collect_note_candidates_if_possible(actor: User) -> None:
     """`collect_note_candidates` on opening the library (a GET). On SQLite a page's read snapshot
     cannot become a write while another connection writes (a sync, say); then this visit shows
-    what is collected already and the next one collects the rest."""
+    what is collected already and the next one collects the rest. On PostgreSQL two visits at once
+    both find the same notes uncollected; the second one's insert waits for the first to commit and
+    then breaks the UNIQUE example_note_id: those notes are collected, so it shows the page too."""
     try:
         with db.session.begin_nested():
             collect_note_candidates(actor)
-    except OperationalError as exc:
+    except (OperationalError, IntegrityError) as exc:
         log.warning("collecting material candidates deferred: %s", exc.orig)
 
 

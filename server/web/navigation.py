@@ -37,6 +37,7 @@ NAV_ORDER = (
     "web_venues.list_venues",
     "web_admin.list_users",
     "web_admin.list_tokens",
+    "web_jobs.list_jobs",
 )
 
 

@@ -17,7 +17,8 @@ import pytest
 SERVER = Path(__file__).resolve().parents[2] / "server"
 
 # From the bottom up: each domain may import those before it, never those after.
-DOMAINS = ("audit", "registry", "accounts", "draws", "field", "enforcement", "oversight", "publicity", "demo", "backup")
+DOMAINS = ("audit", "registry", "accounts", "jobs", "draws", "field", "enforcement", "oversight", "publicity", "demo",
+           "backup")
 # What every domain may use and that itself imports no domain.
 SHARED = ("access", "api", "cli", "columns", "config", "errors", "extensions", "observability", "pagination", "pdf",
           "races", "roles", "web")

@@ -139,7 +139,8 @@ def site(database_url, tmp_path_factory):
     week of submitted inspections with findings, photos and notes — the demo `make demo` serves."""
     directory = tmp_path_factory.mktemp("browser-site")
     url, drop = _fresh_database(database_url, directory)
-    environment = dict(os.environ, DATABASE_URL=url, ANFANG_CONFIG="development", COLUMNS="200",
+    # DAILY_JOBS empty: no daily job may close a draw under a story running across 00:05 Beijing.
+    environment = dict(os.environ, DATABASE_URL=url, ANFANG_CONFIG="development", COLUMNS="200", DAILY_JOBS="",
                        EVIDENCE_DIR=str(directory / "evidence"))
     port = _free_port()
     log = directory / "server.log"

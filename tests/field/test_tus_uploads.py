@@ -871,3 +871,37 @@ def test_unknown_evidence_and_variants_are_404(client, login, stored_photo, path
 
 def test_evidence_needs_a_token(client, stored_photo):
     assert_problem(fetch(client, f"/api/v1/evidence/{sha256(stored_photo)}", None), 401)
+
+
+def test_with_a_queue_a_stored_photo_gets_its_variants_in_the_background(app, db, inspector, evidence_dir,
+                                                                          monkeypatch):
+    from job_queue import TEST_REDIS, redis_or_fail
+
+    from server.jobs.models.job import Job
+    from server.jobs.queue import rq_queue
+    from server.jobs.running import run_job
+
+    data = jpeg_bytes((800, 600))
+    # Without a queue nothing is asked for: the first viewer makes them, as before.
+    _, response = inspector.upload(jpeg_bytes((64, 64)))
+    assert response.status_code == 204
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Job)) == 0
+    redis_or_fail()
+    monkeypatch.setitem(app.config, "REDIS_URL", TEST_REDIS)
+    queue = rq_queue()
+    queue.connection.flushdb()
+    try:
+        _, response = inspector.upload(data)
+        assert response.status_code == 204
+        job = db.session.scalar(sa.select(Job).where(Job.kind == "evidence.variants"))
+        assert job.key == f"evidence.variants:{sha256(data)}" and job.state == "queued" and queue.count == 1
+        variants = evidence_dir / "variants" / sha256(data)[:2] / sha256(data)
+        assert not variants.exists()
+        assert run_job(job.id)
+        assert sorted(path.name for path in variants.iterdir()) == ["print.jpg", "public.jpg", "thumbnail.jpg"]
+        # The same bytes again: no second job.
+        _, response = inspector.upload(data)
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Job)) == 1
+    finally:
+        queue.connection.flushdb()
+        queue.connection.close()

@@ -37,7 +37,7 @@ def stored_photo(db, make_user, app):
     original.parent.mkdir(parents=True)
     original.write_bytes(data)
     evidence = EvidenceFile(sha256=sha256, size=len(data), media_type="image/jpeg", width=64, height=48,
-                            stored_path=original_path(sha256), variants=make_variants(original, sha256),
+                            stored_path=original_path(sha256), variants=make_variants(original_path(sha256), sha256),
                             uploaded_by_id=uploader.id)
     db.session.add(evidence)
     db.session.flush()

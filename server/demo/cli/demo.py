@@ -106,8 +106,18 @@ def _week_line(report) -> str:
 @with_appcontext
 def run_command(host: str, port: int):
     """准备演示数据并在本机启动服务。"""
+    from ...jobs.schedule import start_scheduler
+
     _prepare()
+    app = current_app._get_current_object()
+    # One process, no Redis: the daily jobs (closing due draws, re-inspections…) run here, at their
+    # Beijing times, as `anfang worker` runs them in production; page jobs run in their request.
+    # No catching up at start: the freshly seeded week stays as the README describes it.
+    scheduler = start_scheduler(app, catch_up=False)
     click.echo(f"服务地址：http://{host}:{port}/  （按 Ctrl+C 停止）")
     click.echo(f"督查人员手机现场应用：http://{host}:{port}/field/")
-    # app.run() is a no-op under the flask CLI; serve the same way `flask run` does.
-    run_simple(host, port, current_app._get_current_object(), threaded=True)
+    try:
+        # app.run() is a no-op under the flask CLI; serve the same way `flask run` does.
+        run_simple(host, port, app, threaded=True)
+    finally:
+        scheduler.shutdown(wait=False)

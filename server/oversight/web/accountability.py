@@ -5,9 +5,8 @@ PDF; accountability cases — opened, reviewed and issued by the office — with
 from __future__ import annotations
 
 from datetime import timedelta
-from io import BytesIO
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from wtforms import DateField, SelectField, TextAreaField
@@ -19,6 +18,7 @@ from ...columns import china_today
 from ...enforcement.documents import Document
 from ...errors import Problem
 from ...extensions import db
+from ...jobs.web.answers import file_or_waiting
 from ...pdf.charts import bar_chart, day_chart
 from ...registry.models.reference import County
 from ...web.chinese_form import ChineseForm
@@ -27,6 +27,7 @@ from ...web.navigation import add_nav_item
 from ...web.query_args import choice_arg, page_number
 from ...web.signed_in import signed_in_user
 from .. import accountability as service
+from ..jobs import draft_job
 from ..models.accountability import AccountabilityCase
 from ..statistics import MAX_PERIOD_DAYS
 
@@ -115,16 +116,15 @@ def findings():
 @bp.get("/report.pdf")
 @web_role_required(*READERS)
 def preview_report():
-    """The report of the period as a draft (样稿): no number, nothing stored; opened in the browser."""
+    """The report of the period as a draft (样稿): no number, not issued; opened in the browser.
+    Rendered by a background job: the page waits ("生成中…") until the file is there."""
     form = _period_filter()
     if not form.validate():
         abort(400)
-    data = service.draft_report_pdf(date_from=form.date_from.data, date_to=form.date_to.data,
-                                    county_id=_county_id(form.county.data), user=signed_in_user())
-    response = send_file(BytesIO(data), mimetype="application/pdf", as_attachment=False,
-                         download_name=f"accountability-{form.date_from.data}-{form.date_to.data}-draft.pdf")
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    job = draft_job(date_from=form.date_from.data, date_to=form.date_to.data,
+                    county_id=_county_id(form.county.data), user=signed_in_user())
+    return file_or_waiting(job, title="倒查责任报告样稿",
+                           back_url=url_for("web_accountability.findings", **_period_query(form)))
 
 
 @bp.get("/cases")

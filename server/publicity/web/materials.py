@@ -8,7 +8,6 @@ plain form's textarea — without JavaScript the same form takes one box per lin
 from __future__ import annotations
 
 import dataclasses
-from io import BytesIO
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
@@ -17,12 +16,14 @@ from wtforms.fields.choices import SelectChoice
 from ...access import web_role_required
 from ...errors import Problem
 from ...extensions import db
+from ...jobs.web.answers import file_or_waiting
 from ...registry.models.reference import County
 from ...web.navigation import add_nav_item
 from ...web.query_args import choice_arg, int_arg, page_number, sort_arg, sort_links
 from ...web.signed_in import signed_in_user
 from .. import bulletins as bulletin_service
 from .. import materials as service
+from ..jobs import preview_job
 from ..models.material import MATERIAL_KINDS, MATERIAL_STATES
 from .material_forms import (
     ActionForm,
@@ -383,9 +384,14 @@ def publish(bulletin_id):
 @bp.get("/bulletins/<int:bulletin_id>/preview.pdf")
 @web_role_required(*EDITORS)
 def preview(bulletin_id):
+    """The draft (样稿) of an unpublished issue, rendered by a background job ("生成中…" until
+    it is there); a published issue's preview is its stored file."""
     bulletin = bulletin_service.find_bulletin(bulletin_id, signed_in_user())
-    data = bulletin_service.preview_bulletin(bulletin, signed_in_user())
-    return send_file(BytesIO(data), mimetype="application/pdf", download_name=f"bulletin-{bulletin.id}-preview.pdf")
+    if bulletin.state == "published":
+        return send_file(bulletin_service.bulletin_path(bulletin), mimetype="application/pdf",
+                         download_name=f"bulletin-{bulletin.id}-preview.pdf")
+    return file_or_waiting(preview_job(bulletin, signed_in_user()), title=f"简报样稿：{bulletin.title}",
+                           back_url=url_for("web_materials.show_bulletin", bulletin_id=bulletin.id))
 
 
 @bp.get("/bulletins/<int:bulletin_id>/bulletin.pdf")

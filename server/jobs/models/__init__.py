@@ -1,0 +1,3 @@
+"""Models of the jobs domain."""
+
+from . import job  # noqa: F401  (every model of the domain is mapped once its package is imported)

@@ -55,6 +55,8 @@ from ..extensions import db
 from ..field.evidence_store import VARIANTS, _flattened, evidence_root, write_durably
 from ..field.models.inspection import ExampleNote, Finding, Inspection, Photo, Violation
 from ..field.photo_checks import MEDIA_TYPES
+from ..jobs.kinds import job_kind
+from ..jobs.queue import queue_configured, submit
 from ..pagination import PER_PAGE, Page, paginate
 from ..pdf.fetcher import MATERIAL_SCHEME, RefusedURL, Resolver
 from ..registry.models.venue import Venue
@@ -63,6 +65,7 @@ from .masking import mask_text
 from .models.material import MaterialItem, MaterialPhoto
 
 log = logging.getLogger(__name__)
+COLLECT_JOB = "materials.collect"
 
 KIND_LABELS = {"positive": "正面典型", "negative": "反面典型"}
 STATE_LABELS = {"candidate": "待审核", "approved": "已采用", "rejected": "不采用"}
@@ -122,16 +125,20 @@ def _title(text: str, kind: str) -> str:
     return first
 
 
+def _uncollected(what) -> sa.Select:
+    """`what` of the notes of submitted inspections that have no candidate item yet."""
+    return (sa.select(what).join(Inspection, Inspection.id == ExampleNote.inspection_id)
+            .outerjoin(MaterialItem, MaterialItem.example_note_id == ExampleNote.id)
+            # The primary record's notes only: a parallel record of the same visit would repeat them.
+            .where(MaterialItem.id.is_(None), Inspection.status.in_(("awaiting_evidence", "complete")),
+                   Inspection.is_primary.is_(True),
+                   ExampleNote.withdrawn_at.is_(None))  # a note an amendment withdrew is no material
+            .order_by(ExampleNote.id))
+
+
 def collect_note_candidates(actor: User | None = None) -> int:
     """Make a candidate item for every note of a submitted inspection that has none yet."""
-    notes = db.session.scalars(
-        sa.select(ExampleNote).join(Inspection, Inspection.id == ExampleNote.inspection_id)
-        .outerjoin(MaterialItem, MaterialItem.example_note_id == ExampleNote.id)
-        # The primary record's notes only: a parallel record of the same visit would repeat them.
-        .where(MaterialItem.id.is_(None), Inspection.status.in_(("awaiting_evidence", "complete")),
-               Inspection.is_primary.is_(True),
-               ExampleNote.withdrawn_at.is_(None))  # a note an amendment withdrew is no material
-        .order_by(ExampleNote.id)).all()
+    notes = db.session.scalars(_uncollected(ExampleNote)).all()
     chosen = {note.id: [p for p in db.session.get(Inspection, note.inspection_id).photos
                         if p.evidence_file_id is not None][:MAX_PHOTOS] for note in notes}
     # Detected before anything is written: on SQLite the write lock is then held only briefly.
@@ -155,16 +162,30 @@ def collect_note_candidates(actor: User | None = None) -> int:
 
 
 def collect_note_candidates_if_possible(actor: User) -> None:
-    """`collect_note_candidates` on opening the library (a GET). On SQLite a page's read snapshot
-    cannot become a write while another connection writes (a sync, say); then this visit shows
-    what is collected already and the next one collects the rest. On PostgreSQL two visits at once
-    both find the same notes uncollected; the second one's insert waits for the first to commit and
-    then breaks the UNIQUE example_note_id: those notes are collected, so it shows the page too."""
+    """`collect_note_candidates` on opening the library (a GET).
+
+    With a job queue the visit only asks for it (`materials.collect`, keyed by the notes waiting,
+    so reloading asks once): face detection on a dozen photos takes seconds, and the worker does
+    it. Without one it runs here. On SQLite a page's read snapshot cannot become a write while
+    another connection writes (a sync, say); then this visit shows what is collected already and
+    the next one collects the rest. On PostgreSQL two visits at once both find the same notes
+    uncollected; the second one's insert waits for the first to commit and then breaks the UNIQUE
+    example_note_id: those notes are collected, so it shows the page too."""
+    if queue_configured():
+        waiting = db.session.scalars(_uncollected(ExampleNote.id)).all()
+        if waiting:
+            submit(COLLECT_JOB, {}, key=f"{COLLECT_JOB}:{waiting[-1]}:{len(waiting)}")
+        return
     try:
         with db.session.begin_nested():
             collect_note_candidates(actor)
     except (OperationalError, IntegrityError) as exc:
         log.warning("collecting material candidates deferred: %s", exc.orig)
+
+
+@job_kind(COLLECT_JOB, "整理新的典型材料（含人脸识别）")
+def collect_job(params: dict, user: User | None) -> dict:
+    return {"collected": collect_note_candidates(None)}
 
 
 def _attach_photos(item: MaterialItem, photo_ids: list[int], suggestions: dict[int, list] | None = None) -> None:

@@ -34,8 +34,7 @@ def test_with_a_queue_the_library_asks_once_and_the_worker_collects(client, mate
     assert _items() == len(material_world.notes) and _db.session.get(Job, job.id).result == {
         "collected": len(material_world.notes)}
     page = client.get("/materials").get_data(as_text=True)
-    titles = _db.session.scalars(sa.select(MaterialItem.title)).all()
-    assert titles and all(title in page for title in titles)  # the candidates are listed now
+    assert f"共 {len(material_world.notes)} 条" in page  # the candidates are listed now
     assert _db.session.scalar(sa.select(sa.func.count()).select_from(Job)) == 1  # none waiting: no job
 
 

@@ -29,6 +29,9 @@ _CLEARED = ("SECRET_KEY", "DATABASE_URL", "RATELIMIT_STORAGE_URI", "ALLOW_SQLITE
             "ANFANG_CONFIG", "EVIDENCE_DIR", "PROMETHEUS_MULTIPROC_DIR", "LOG_FORMAT", "LOG_LEVEL")
 
 
+JOBS_REDIS = "redis://127.0.0.1:6379/6"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -62,24 +65,38 @@ class Server:
             # Its own counters in the shared Redis: nothing another run counted applies here.
             "RATELIMIT_KEY_PREFIX": f"anfang-load-{uuid.uuid4().hex[:8]}", "PROXY_HOPS": "1",
             "DOCUMENT_SIGNING_DIR": str(workdir / "signing"), "PUBLIC_BASE_URL": self.url,
-            "LOG_FORMAT": "json", "COLUMNS": "200"})
+            "LOG_FORMAT": "json", "COLUMNS": "200",
+            # Slow work (draft PDFs, material collection, photo variants) goes to `anfang worker`
+            # through its own Redis database, emptied first: a message of an earlier run names
+            # job ids of another database. No daily jobs during a run.
+            "REDIS_URL": JOBS_REDIS, "DAILY_JOBS": ""})
         self.command = [str(ANFANG), "serve", "--bind", f"127.0.0.1:{self.port}"]
         if workers:
             self.command += ["--workers", str(workers)]
         if threads:
             self.command += ["--threads", str(threads)]
-        self.process = None
+        self.process = self.worker = None
 
     def seed(self) -> None:
-        done = subprocess.run([str(ANFANG), "demo", "seed"], env={**self.environment, "ANFANG_CONFIG": "development"},
+        # Without the queue: the demo's photos get their variants when first viewed, as before.
+        seeding = {key: value for key, value in self.environment.items() if key != "REDIS_URL"}
+        done = subprocess.run([str(ANFANG), "demo", "seed"], env={**seeding, "ANFANG_CONFIG": "development"},
                               capture_output=True, text=True, timeout=600)
         if done.returncode != 0:
             raise SystemExit("anfang demo seed failed:\n" + done.stdout + done.stderr)
 
     def start(self) -> str:
-        """Starts the server and waits for /healthz; returns its first line (workers, threads)."""
+        """Starts the worker and the server and waits for /healthz (which needs the worker);
+        returns the server's first line (workers, threads)."""
         import httpx
+        import redis
 
+        client = redis.Redis.from_url(JOBS_REDIS)
+        client.flushdb()
+        client.close()
+        with (self.workdir / "worker.log").open("w") as output:
+            self.worker = subprocess.Popen([str(ANFANG), "worker"], stdout=output, stderr=subprocess.STDOUT,
+                                           env={**self.environment, "ANFANG_CONFIG": "production"})
         with self.log.open("w") as output:
             self.process = subprocess.Popen(self.command, env=self.environment, stdout=output,
                                             stderr=subprocess.STDOUT)
@@ -96,6 +113,9 @@ class Server:
         return self.log.read_text().splitlines()[0]
 
     def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.terminate()
+            self.worker.wait(timeout=60)
         if self.process is None:
             return
         self.process.send_signal(signal.SIGINT)  # gunicorn's quick shutdown: no requests are left

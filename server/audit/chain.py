@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Protocol
@@ -118,21 +121,67 @@ class Actor(Protocol):
 
 
 def record_event(action: str, *, actor: Actor | None = None, channel: str = "system",
-                 object_type: str | None = None, object_id=None, details: dict | None = None) -> AuditEvent:
+                 object_type: str | None = None, object_id=None, details: dict | None = None) -> AuditEvent | None:
     """Append one event to the audit chain; flushes, never commits.
 
     `actor` defaults to the logged-in user of the current request, if any. `details` must be
     JSON-serialisable; it is stored as it round-trips through JSON so that what is stored is
     exactly what was hashed. The chain head stays locked until the caller's transaction ends, so
     other writers of audit events wait until then: record late in a transaction, not early.
+    Inside `capture_events` the event is checked now and appended later (None is returned).
     """
     actor = _resolve_actor(actor)
     actor_label = actor.username if actor is not None else SYSTEM_ACTOR
     object_id = None if object_id is None else str(object_id)
     _check_fields(action=action, channel=channel, object_type=object_type, object_id=object_id,
                   actor_label=actor_label)
-    details = _normalise_details(details)
+    event = PendingEvent(action=action, actor=actor, actor_label=actor_label, channel=channel,
+                         object_type=object_type, object_id=object_id, details=_normalise_details(details))
+    captured = _captured.get()
+    if captured is not None:
+        captured.append(event)
+        return None
+    return _append(event)
 
+
+@dataclass(frozen=True)
+class PendingEvent:
+    """An event checked and waiting to be appended (see `capture_events`)."""
+
+    action: str
+    actor: Actor | None
+    actor_label: str
+    channel: str
+    object_type: str | None
+    object_id: str | None
+    details: dict
+
+
+_captured: ContextVar[list[PendingEvent] | None] = ContextVar("anfang_captured_audit_events", default=None)
+
+
+@contextmanager
+def capture_events() -> Iterator[list[PendingEvent]]:
+    """Events recorded in the block are checked at once but kept in the list this yields instead
+    of being appended. A long write (a sync batch) appends them at its end (`append_events`), in
+    order, so the chain head — one row every audited write in every process waits for — is locked
+    from then to the commit instead of from its first event. A block that raised leaves its list
+    unappended: its events go with the work they described."""
+    events: list[PendingEvent] = []
+    token = _captured.set(events)
+    try:
+        yield events
+    finally:
+        _captured.reset(token)
+
+
+def append_events(events: list[PendingEvent]) -> None:
+    """Append events captured earlier, in their order (the head is locked from the first)."""
+    for event in events:
+        _append(event)
+
+
+def _append(pending: PendingEvent) -> AuditEvent:
     head = _lock_head()
     # Taken under the lock, so that time never runs backwards along the chain.
     occurred_at = utcnow()
@@ -140,13 +189,13 @@ def record_event(action: str, *, actor: Actor | None = None, channel: str = "sys
         seq=head.last_seq + 1,
         occurred_at=occurred_at,
         # Read after the lock's autoflush, which gives a just-created actor its id.
-        actor_id=actor.id if actor is not None else None,
-        actor_label=actor_label,
-        channel=channel,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        details=details,
+        actor_id=pending.actor.id if pending.actor is not None else None,
+        actor_label=pending.actor_label,
+        channel=pending.channel,
+        action=pending.action,
+        object_type=pending.object_type,
+        object_id=pending.object_id,
+        details=pending.details,
         prev_hash=head.last_hash,
     )
     event.hash = event_hash(event)

@@ -110,6 +110,8 @@ ACTION_LABELS = {
     "bulletin.approved": "简报审核通过",
     "bulletin.returned": "退回简报修改",
     "bulletin.published": "发布简报",
+    # jobs
+    "job.retried": "重试后台任务",
     # demo
     "demo.seeded": "生成演示数据",
     "demo.week_seeded": "生成演示检查",
@@ -136,6 +138,7 @@ OBJECT_TYPE_LABELS = {
     "accountability_case": "倒查问责报告",
     "material_item": "典型材料",
     "bulletin": "简报",
+    "job": "后台任务",
     "demo": "演示数据",
 }
 
@@ -145,7 +148,8 @@ _ACTION_DOMAINS = {
     "reference": "参考数据", "venue": "场所", "draw": "抽查", "assignment": "督查任务",
     "inspection": "督查记录", "evidence": "证据照片", "photo": "照片", "violation": "违规问题",
     "case": "案件", "rectification": "整改", "document": "文书", "legal_basis": "法律依据",
-    "accountability": "倒查问责", "material": "典型材料", "bulletin": "简报", "demo": "演示数据",
+    "accountability": "倒查问责", "material": "典型材料", "bulletin": "简报", "job": "后台任务",
+    "demo": "演示数据",
 }
 
 SYSTEM_LABEL = "系统"

@@ -60,6 +60,8 @@ class Batch:
     absent: dict = field(default_factory=dict)  # model → device UUIDs of the batch no row had at its start
     planned: list = field(default_factory=list)  # planned operations not written yet, in order
     planned_op_ids: set = field(default_factory=set)
+    # Audit events of the operations applied, appended at the end of the push (`capture_events`).
+    events: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)

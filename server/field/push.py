@@ -37,6 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models.user import User
+from ..audit.chain import append_events, capture_events
 from ..columns import utcnow
 from ..errors import Invalid, Problem
 from ..extensions import db
@@ -45,6 +46,7 @@ from .appliers import APPLIERS, PLANNERS, READS_PLANNED
 from .batch import Batch, Push, RetryCarefully, RowPlan, current_batch, settle_with_held
 from .models.inspection import Photo, SyncOperation
 from .models.signature import Signature
+from .reveal_checks import FLAG_ACTION
 from .schemas import sync as schemas
 
 log = logging.getLogger(__name__)
@@ -97,6 +99,8 @@ def apply_push(user: User, device_id: str, device_time: datetime, operations: li
     try:
         results = [_apply_operation(push, operation) for operation in operations]
         _write_planned(push, batch)
+        # The batch's audit events, appended last: the chain head is locked from here to the commit.
+        append_events(batch.events)
         _write_results(batch)
     finally:
         current_batch.reset(token)
@@ -128,6 +132,8 @@ def _prefetch_absent(batch: Batch, operations: list[dict]) -> None:
 
 
 _UUID_MODELS = {"photo": Photo, "signature": Signature}
+# Operations that read audit events of these actions (a check-in looks for a flagged reveal).
+READS_EVENTS = {"inspection": {FLAG_ACTION}}
 
 
 def _write_results(batch: Batch) -> None:
@@ -197,8 +203,12 @@ def _apply_operation(push: Push, operation: dict, *, retried: bool = False) -> d
     applier = APPLIERS.get(entity)
     if applier is None:
         return {"op_id": op_id, "status": 422, "detail": f"未知的实体类型：{entity}。"}
+    if batch is not None and any(event.action in READS_EVENTS.get(entity, ()) for event in batch.events):
+        # It reads events the batch holds back: append them first.
+        append_events(batch.events)
+        batch.events.clear()
     try:
-        with db.session.begin_nested():
+        with db.session.begin_nested(), capture_events() as events:
             record = SyncOperation(op_id=op_id, device_id=push.device_id, user_id=push.user.id, entity=entity,
                                    entity_id=entity_id, payload_sha256=digest, device_time=push.device_time,
                                    skew_seconds=push.skew_seconds, skew_flagged=push.skew_flagged)
@@ -213,10 +223,13 @@ def _apply_operation(push: Push, operation: dict, *, retried: bool = False) -> d
             result = {"op_id": op_id, "status": 200, "server_seq": record.id, **(told or {})}
             if batch is None:
                 record.result = result
+                append_events(events)
                 db.session.flush()
             else:
                 batch.pending.append((record.id, result))
                 batch.stored[op_id] = (digest, result)
+                # Kept only if the operation went through: a refused one's events go with it.
+                batch.events.extend(events)
             return dict(result)
     except RetryCarefully:
         db.session.expire_all()

@@ -27,9 +27,9 @@ def queued(app, monkeypatch):
     """The app with a job queue on a Redis database of the tests' own, emptied before and after."""
     redis_or_fail()
     monkeypatch.setitem(app.config, "REDIS_URL", TEST_REDIS)
-    with app.app_context():
+    with app.app_context():  # only to read the config: the test's own context stays the current one
         queue = rq_queue()
-        queue.connection.flushdb()
-        yield queue
-        queue.connection.flushdb()
-        queue.connection.close()
+    queue.connection.flushdb()
+    yield queue
+    queue.connection.flushdb()
+    queue.connection.close()

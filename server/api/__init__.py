@@ -18,6 +18,7 @@ def register_api(app) -> None:
     from ..field.api.records import blp as parallel_records_blp
     from ..field.api.sync import blp as sync_blp
     from ..field.api.uploads import blp as uploads_blp
+    from ..jobs.api.jobs import blp as jobs_blp
     from ..oversight.api.accountability import blp as accountability_blp
     from ..oversight.api.statistics import blp as statistics_blp
     from ..publicity.api.materials import blp as materials_blp
@@ -27,7 +28,7 @@ def register_api(app) -> None:
     api = api_of(app)
     for blueprint in (auth_blp, reference_blp, assignments_blp, draws_blp, uploads_blp, evidence_blp, sync_blp,
                       legal_bases_blp, cases_blp, documents_blp, rectification_blp, statistics_blp,
-                      accountability_blp, materials_blp, parallel_records_blp, venues_blp):
+                      accountability_blp, materials_blp, parallel_records_blp, venues_blp, jobs_blp):
         api.register_blueprint(blueprint)
         # The API authenticates with bearer tokens, not cookies, so CSRF does not apply.
         csrf.exempt(blueprint)

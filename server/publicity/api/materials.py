@@ -18,8 +18,11 @@ from ...access import api_auth_required
 from ...accounts.models.user import User
 from ...enforcement.documents import take_write_lock
 from ...extensions import db
+from ...jobs.api.jobs import file_or_accepted
+from ...jobs.schemas import JobSchema
 from .. import bulletins as bulletin_service
 from .. import materials as service
+from ..jobs import preview_job
 from ..schemas.material import (
     BoxesSchema,
     BulletinCreateSchema,
@@ -202,12 +205,16 @@ def publish_bulletin(data, bulletin_id):
 @blp.get("/bulletins/<bulletin_id>/preview")
 @api_auth_required(*EDITORS)
 @blp.doc(responses={"200": {"description": "样稿 PDF（未编号）", **PDF_RESPONSE}})
+@blp.alt_response(202, schema=JobSchema, description="生成中：按 Location（后台任务）查询，完成后读取 file_url")
 @blp.alt_response(404, response="NOT_FOUND", description="简报不存在或不在范围内")
 def preview_bulletin(bulletin_id):
-    """A draft rendering of an unpublished issue (样稿, no number) for its composer and the office."""
+    """A draft rendering of an unpublished issue (样稿, no number) for its composer and the office.
+    With a job queue it is made in the background: 202 and the job until the file is there."""
     bulletin = bulletin_service.find_bulletin(bulletin_id, _user())
-    data = bulletin_service.preview_bulletin(bulletin, _user())
-    return send_file(BytesIO(data), mimetype="application/pdf", download_name=f"bulletin-{bulletin.id}-preview.pdf")
+    if bulletin.state == "published":
+        return send_file(BytesIO(bulletin_service.preview_bulletin(bulletin, _user())),
+                         mimetype="application/pdf", download_name=f"bulletin-{bulletin.id}-preview.pdf")
+    return file_or_accepted(preview_job(bulletin, _user()))
 
 
 @blp.get("/bulletins/<bulletin_id>/pdf")

@@ -8,6 +8,7 @@ plain form's textarea — without JavaScript the same form takes one box per lin
 from __future__ import annotations
 
 import dataclasses
+from io import BytesIO
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
@@ -388,8 +389,8 @@ def preview(bulletin_id):
     it is there); a published issue's preview is its stored file."""
     bulletin = bulletin_service.find_bulletin(bulletin_id, signed_in_user())
     if bulletin.state == "published":
-        return send_file(bulletin_service.bulletin_path(bulletin), mimetype="application/pdf",
-                         download_name=f"bulletin-{bulletin.id}-preview.pdf")
+        return send_file(BytesIO(bulletin_service.preview_bulletin(bulletin, signed_in_user())),
+                         mimetype="application/pdf", download_name=f"bulletin-{bulletin.id}-preview.pdf")
     return file_or_waiting(preview_job(bulletin, signed_in_user()), title=f"简报样稿：{bulletin.title}",
                            back_url=url_for("web_materials.show_bulletin", bulletin_id=bulletin.id))
 

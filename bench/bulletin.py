@@ -49,6 +49,7 @@ from server.extensions import db  # noqa: E402
 from server.field.evidence_store import original_path  # noqa: E402
 from server.field.models.evidence import EvidenceFile
 from server.field.models.inspection import Inspection, Photo
+from server.publicity import bulletin_print  # noqa: E402
 from server.publicity import bulletins as service  # noqa: E402
 from server.publicity import materials  # noqa: E402
 from server.publicity.models.material import MaterialItem, MaterialPhoto
@@ -181,9 +182,9 @@ def main() -> None:
             redact_seconds = time.perf_counter() - started
             bulletin = compose(office, propaganda, items)
             # Warm up fonts and templates on a small unrelated render, so the figure is the bulletin's.
-            service.render_bulletin({**service.build_context(bulletin), "positive": [], "negative": []},
-                                    number="第　期", user=propaganda, draft=True)
-            wide = service.build_context
+            bulletin_print.render_bulletin({**bulletin_print.build_context(bulletin), "positive": [], "negative": []},
+                                           number="第　期", user=propaganda, draft=True)
+            wide = bulletin_print.build_context
 
             def with_wide_table(bulletin, issued_on=None):
                 context = wide(bulletin, issued_on)
@@ -192,7 +193,7 @@ def main() -> None:
                 context["statistics"]["total"] = sum(row["violations"] for row in context["statistics"]["rows"])
                 return context
 
-            service.build_context = with_wide_table
+            service.build_context = with_wide_table  # where publish_bulletin looks it up
             started = time.perf_counter()
             service.publish_bulletin(bulletin, actor=propaganda, issued_on=date.today(), channel="cli")
             db.session.commit()
@@ -202,15 +203,16 @@ def main() -> None:
             for path in Path(evidence_dir, "redacted").rglob("*.jpg"):
                 path.unlink()
             started = time.perf_counter()
-            service.render_bulletin(bulletin.context, number=bulletin.context["number"], user=propaganda, draft=False)
+            bulletin_print.render_bulletin(bulletin.context, number=bulletin.context["number"], user=propaganda,
+                                           draft=False)
             cold_seconds = time.perf_counter() - started
             print(f"published {service.bulletin_number(bulletin)}: {bulletin.pdf_size / 2**20:.1f} MiB PDF, "
                   f"{sum(len(item.photos) for item in items)} photos, {ROWS}-row table")
             timings = []
             for _ in range(args.repeat):
                 started = time.perf_counter()
-                service.render_bulletin(bulletin.context, number=bulletin.context["number"], user=propaganda,
-                                        draft=False)
+                bulletin_print.render_bulletin(bulletin.context, number=bulletin.context["number"], user=propaganda,
+                                               draft=False)
                 timings.append(time.perf_counter() - started)
             figures += [("bulletin_redact_seconds", redact_seconds, "s"),
                         ("bulletin_cold_render_seconds", cold_seconds, "s"),

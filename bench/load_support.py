@@ -217,9 +217,10 @@ def _now() -> str:
 
 
 def operation(entity: str, entity_id: str, payload: dict) -> dict:
-    body = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    from server.field.push import payload_sha256
+
     return {"op_id": str(uuid.uuid4()), "entity": entity, "entity_id": entity_id, "payload": payload,
-            "payload_sha256": hashlib.sha256(body).hexdigest()}
+            "payload_sha256": payload_sha256(payload)}
 
 
 def noise_jpeg() -> bytes:

@@ -35,7 +35,7 @@ from server.demo.registry import seed_demo  # noqa: E402
 from server.demo.week import seed_week_inspections  # noqa: E402
 from server.extensions import db  # noqa: E402
 from server.field.models.inspection import Violation  # noqa: E402
-from server.oversight import accountability  # noqa: E402
+from server.oversight import accountability, accountability_cases  # noqa: E402
 from server.registry.loader import load_reference  # noqa: E402
 
 END = date(2026, 11, 27)
@@ -66,9 +66,9 @@ def build(target: int) -> tuple[int, date]:
 def issue_report(office: User, reviewer: User, date_from: date, date_to: date) -> tuple[float, int]:
     # Four eyes: the one who drafts may neither review nor issue.
     started = time.perf_counter()
-    case = accountability.create_case(office, date_from=date_from, date_to=date_to, channel="cli")
-    accountability.review_case(case, reviewer, channel="cli")
-    accountability.issue_case(case, reviewer, channel="cli")
+    case = accountability_cases.create_case(office, date_from=date_from, date_to=date_to, channel="cli")
+    accountability_cases.review_case(case, reviewer, channel="cli")
+    accountability_cases.issue_case(case, reviewer, channel="cli")
     seconds = time.perf_counter() - started
     size = case.document.pdf_size
     db.session.commit()

@@ -13,46 +13,24 @@ import pytest
 import sqlalchemy as sa
 from flask_migrate import upgrade
 from flask_sqlalchemy.session import Session as FlaskSession
+from postgres_databases import PG_ADMIN_URL, fresh_database, postgres_unreachable
 
 from server import create_app
 from server.extensions import db as _db
-
-PG_ADMIN_URL = os.environ.get("ANFANG_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-
-
-def _postgres_reachable() -> str | None:
-    """None if PostgreSQL answers, else the reason it does not."""
-    try:
-        engine = sa.create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-        engine.dispose()
-        return None
-    except Exception as exc:  # any failure to connect
-        return str(exc).splitlines()[0]
-
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def database_url(request, tmp_path_factory):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'anfang-test.sqlite3'}"
         return
-    reason = _postgres_reachable()
+    reason = postgres_unreachable()
     if reason is not None:
         message = f"PostgreSQL at {PG_ADMIN_URL} is unreachable: {reason}"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
-    name = f"anfang_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database("anfang_test") as url:
+        yield url
 
 
 @pytest.fixture
@@ -61,17 +39,8 @@ def empty_database_url(database_url, tmp_path):
     if database_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
         return
-    url = sa.engine.make_url(database_url)
-    name = f"{url.database}_{uuid.uuid4().hex[:6]}"
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database("anfang_test_empty") as url:
+        yield url
 
 
 @pytest.fixture

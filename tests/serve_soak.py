@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import signal
 import socket
@@ -29,13 +28,13 @@ import pytest
 import requests
 import sqlalchemy as sa
 from PIL import Image
+from postgres_databases import PG_ADMIN_URL, fresh_database, postgres_unreachable
 from tusclient.client import TusClient
 
 from server import create_app
 
 BIN = Path(sys.executable).parent
 ANFANG = BIN / "anfang"
-PG_ADMIN_URL = os.environ.get("ANFANG_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("ANFANG_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 SECRET = "serve-test-secret-" + "s" * 32
 DEVICES = 12
@@ -61,13 +60,9 @@ def free_port() -> int:
 
 
 def _unavailable() -> str | None:
-    try:
-        engine = sa.create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-        engine.dispose()
-    except Exception as exc:  # any failure to connect
-        return f"PostgreSQL at {PG_ADMIN_URL} is unreachable: {str(exc).splitlines()[0]}"
+    reason = postgres_unreachable()
+    if reason is not None:
+        return f"PostgreSQL at {PG_ADMIN_URL} is unreachable: {reason}"
     try:
         import redis
 
@@ -84,21 +79,6 @@ def require_services() -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(reason)
         pytest.skip(reason)
-
-
-@contextmanager
-def fresh_database(prefix: str) -> Iterator[str]:
-    """A new, empty PostgreSQL database (its URL), dropped afterwards."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 class Served:
@@ -221,9 +201,10 @@ def now() -> str:
 
 
 def _operation(entity: str, entity_id: str, payload: dict) -> dict:
-    body = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    from server.field.push import payload_sha256
+
     return {"op_id": str(uuid.uuid4()), "entity": entity, "entity_id": entity_id, "payload": payload,
-            "payload_sha256": hashlib.sha256(body).hexdigest()}
+            "payload_sha256": payload_sha256(payload)}
 
 
 def jpeg() -> bytes:

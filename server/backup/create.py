@@ -24,7 +24,7 @@ from ..enforcement.models.document import Document
 from ..extensions import db
 from ..field.models.evidence import EvidenceFile
 from ..pdf.signing import CERT_SUFFIX, KEY_SUFFIX, PKCS12_SUFFIXES, TRUST_ROOTS_FILE
-from ..publicity.materials import REDACTED_DIR
+from ..publicity.redaction import REDACTED_DIR
 from ..publicity.models.material import Bulletin
 from . import postgres
 from .manifest import (

@@ -17,7 +17,7 @@ Two kinds of URL are served, everything else is refused:
 
 This module checks the form of those URLs and knows no domain: what a well-formed evidence,
 material or signature URL names is read by the caller's resolver
-(`field.evidence_store.evidence_resolver`, `publicity.materials.material_resolver`), which
+(`field.evidence_store.evidence_resolver`, `publicity.bulletin_print.material_resolver`), which
 authorises the user the document is rendered for exactly as the evidence or material API (or
 the record's page) would. Without a resolver all are refused.
 

@@ -11,7 +11,7 @@ from ..jobs.files import file_result, new_generated_path
 from ..jobs.kinds import job_kind
 from ..jobs.models.job import Job
 from ..jobs.queue import job_key, submit
-from . import bulletins
+from . import bulletin_print, bulletins
 from .models.material import Bulletin
 
 PREVIEW = "bulletin.preview"
@@ -30,7 +30,7 @@ def render_preview(params: dict, user: User | None) -> dict:
 def preview_job(bulletin: Bulletin, user: User) -> Job:
     """The draft of the issue as it stands now: the same contents (and day) give the same job,
     so reopening an unchanged draft is immediate; any edit makes a new one."""
-    contents = json.dumps(bulletins.build_context(bulletin), sort_keys=True, default=str)
+    contents = json.dumps(bulletin_print.build_context(bulletin), sort_keys=True, default=str)
     params = {"bulletin_id": bulletin.id}
     key = job_key(PREVIEW, {**params, "contents": hashlib.sha256(contents.encode()).hexdigest()}, user)
     return submit(PREVIEW, params, user=user, key=key)

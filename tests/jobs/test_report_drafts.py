@@ -34,6 +34,9 @@ def test_without_a_queue_the_draft_is_rendered_in_the_request_and_kept(db, clien
     [job] = _drafts(db)
     assert job.state == "done" and job.attempts == 1 and job.requested_by_id == world.users["office"].id
     assert job.result["sha256"] and job.result["path"].startswith("generated/")
+    # Counted for monitoring.
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'anfang_jobs_total{job="accountability.draft",outcome="done"}' in metrics
     # Nothing changed: the same job, its file sent again without rendering.
     again = client.get("/accountability/report.pdf", query_string=PERIOD)
     assert again.data == first.data and len(_drafts(db)) == 1

@@ -14,7 +14,7 @@ from server.demo.week import seed_week_inspections
 from server.enforcement.documents import document_path
 from server.enforcement.models.document import Document
 from server.field.models.inspection import Inspection, Violation
-from server.oversight import accountability, statistics
+from server.oversight import accountability_cases, statistics
 from server.registry.models.reference import County, Department, RosterMember
 from server.registry.models.venue import Venue
 
@@ -49,11 +49,12 @@ def test_week_is_deterministic_idempotent_and_the_office_reports_one_county_with
     per_county = statistics.violation_counts(by="county", user=office, date_from=END - timedelta(days=6), date_to=END)
     assert len(per_county) >= 5  # spread over several counties
     county_code = max(per_county, key=lambda row: row.count).key
-    case = accountability.create_case(office, date_from=END - timedelta(days=6), date_to=END, county_code=county_code)
+    case = accountability_cases.create_case(office, date_from=END - timedelta(days=6), date_to=END,
+                                            county_code=county_code)
     # Four eyes: the demo's second office user reviews and issues what `office` drafted.
     reviewer = db.session.scalar(sa.select(User).where(User.username == "office2"))
-    accountability.review_case(case, reviewer)
-    accountability.issue_case(case, reviewer, issued_on=END + timedelta(days=1))
+    accountability_cases.review_case(case, reviewer)
+    accountability_cases.issue_case(case, reviewer, issued_on=END + timedelta(days=1))
     path = document_path(db.session.get(Document, case.document_id))
     text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True).stdout
     flat = "".join(text.decode("utf-8").split())

@@ -10,7 +10,7 @@ import pytest
 from stats_world import DAY1, DAY3, bearer, build_counts, stats_world  # noqa: F401  (fixture)
 
 from server.errors import Forbidden
-from server.oversight import accountability
+from server.oversight import accountability_cases
 from server.oversight.models.accountability import AccountabilityCase
 
 ISSUED_ON = date(2026, 3, 20)
@@ -20,15 +20,15 @@ def test_the_drafter_can_neither_review_nor_issue_and_the_reviewer_may_issue(db,
     w = stats_world
     build_counts(w)
     drafter, other = w.users["office"], w.users["admin"]
-    case = accountability.create_case(drafter, date_from=DAY1, date_to=DAY3)
+    case = accountability_cases.create_case(drafter, date_from=DAY1, date_to=DAY3)
     with pytest.raises(Forbidden, match="起草人不能审核"):
-        accountability.review_case(case, drafter)
+        accountability_cases.review_case(case, drafter)
     assert case.state == "draft" and case.reviewed_by_id is None
-    accountability.review_case(case, other, note="已核对")
+    accountability_cases.review_case(case, other, note="已核对")
     with pytest.raises(Forbidden, match="起草人不能印发"):
-        accountability.issue_case(case, drafter, issued_on=ISSUED_ON)
+        accountability_cases.issue_case(case, drafter, issued_on=ISSUED_ON)
     assert case.state == "reviewed" and case.document_id is None
-    accountability.issue_case(case, other, issued_on=ISSUED_ON)
+    accountability_cases.issue_case(case, other, issued_on=ISSUED_ON)
     assert (case.created_by_id, case.reviewed_by_id, case.issued_by_id) == (drafter.id, other.id, other.id)
 
 

@@ -15,7 +15,7 @@ from server.audit.models.audit import AuditEvent
 from server.enforcement.documents import document_path
 from server.enforcement.models.document import Document
 from server.errors import Conflict, Forbidden
-from server.oversight import accountability, statistics
+from server.oversight import accountability, accountability_cases, accountability_reference, statistics
 from server.oversight.models.accountability import AccountabilityCase
 
 ISSUED_ON = date(2026, 3, 20)
@@ -35,11 +35,12 @@ def _layout_text(path) -> str:
 
 
 def test_every_threshold_of_the_file_suggests_its_measure_at_n_but_not_at_n_minus_1(app, db):
-    thresholds = accountability.load_thresholds().in_force(DAY3)
+    thresholds = accountability_reference.load_thresholds().in_force(DAY3)
     assert {t.party for t in thresholds} == {"unit", "person", "department", "county"}
     for threshold in thresholds:
-        below = accountability.suggest(threshold.party, {threshold.failure: threshold.min_count - 1}, [threshold])
-        at = accountability.suggest(threshold.party, {threshold.failure: threshold.min_count}, [threshold])
+        below = accountability_reference.suggest(threshold.party, {threshold.failure: threshold.min_count - 1},
+                                                 [threshold])
+        at = accountability_reference.suggest(threshold.party, {threshold.failure: threshold.min_count}, [threshold])
         assert below == [], threshold
         assert [m["measure"] for m in at] == [threshold.measure], threshold
         assert at[0]["measure_label"] in ("约谈", "通报", "问责", "依法处罚", "曝光")
@@ -48,18 +49,18 @@ def test_every_threshold_of_the_file_suggests_its_measure_at_n_but_not_at_n_minu
 
 
 def test_thresholds_apply_only_within_their_validity_period(app, db):
-    thresholds = accountability.load_thresholds()
+    thresholds = accountability_reference.load_thresholds()
     assert thresholds.in_force(date(2021, 12, 13)) == []
     assert thresholds.in_force(date(2021, 12, 14))
 
 
 def test_a_bad_thresholds_file_is_refused_with_the_field_named(app, db, tmp_path):
-    (tmp_path / accountability.THRESHOLDS_FILE).write_text(
+    (tmp_path / accountability_reference.THRESHOLDS_FILE).write_text(
         'version: "x"\noperating_while_closed_checks: []\nthresholds:\n'
         '  - {code: a, party: unit, failure: violations, min_count: 0, measure: interview, valid_from: 2021-12-14}\n',
         "utf-8")
-    with pytest.raises(accountability.ThresholdsInvalid) as caught:
-        accountability.load_thresholds(tmp_path)
+    with pytest.raises(accountability_reference.ThresholdsInvalid) as caught:
+        accountability_reference.load_thresholds(tmp_path)
     assert "min_count" in str(caught.value.errors)
 
 
@@ -118,26 +119,26 @@ def test_workflow_draft_reviewed_issued_audited_and_out_of_order_is_a_conflict(d
     w = stats_world
     build_counts(w)
     office, reviewer = w.users["office"], w.users["admin"]
-    case = accountability.create_case(office, date_from=DAY1, date_to=DAY3, county_code=w.counties["north"].code)
+    case = accountability_cases.create_case(office, date_from=DAY1, date_to=DAY3, county_code=w.counties["north"].code)
     assert case.state == "draft"
     with pytest.raises(Conflict):
-        accountability.issue_case(case, reviewer, issued_on=ISSUED_ON)
-    accountability.review_case(case, reviewer, note="已核对")
+        accountability_cases.issue_case(case, reviewer, issued_on=ISSUED_ON)
+    accountability_cases.review_case(case, reviewer, note="已核对")
     with pytest.raises(Conflict):
-        accountability.review_case(case, reviewer)
-    accountability.issue_case(case, reviewer, issued_on=ISSUED_ON)
+        accountability_cases.review_case(case, reviewer)
+    accountability_cases.issue_case(case, reviewer, issued_on=ISSUED_ON)
     assert case.state == "issued" and case.document.kind == "accountability_report"
     assert case.document.number == f"金市疫情防指办问〔2026〕{case.document.serial}号"
     assert case.findings["totals"]["violations"] == 4
     with pytest.raises(Conflict):
-        accountability.issue_case(case, reviewer, issued_on=ISSUED_ON)
+        accountability_cases.issue_case(case, reviewer, issued_on=ISSUED_ON)
     assert _actions(case.id) == ["accountability.created", "accountability.reviewed", "accountability.issued"]
 
 
 @pytest.mark.parametrize("user_key", ["dep_a", "north", "enforcement", "propaganda", "inspector"])
 def test_only_the_office_and_admins_manage_cases(db, stats_world, user_key):
     with pytest.raises(Forbidden):
-        accountability.create_case(stats_world.users[user_key], date_from=DAY1, date_to=DAY3)
+        accountability_cases.create_case(stats_world.users[user_key], date_from=DAY1, date_to=DAY3)
 
 
 def test_api_workflow_with_409_on_wrong_order(db, client, stats_world):
@@ -177,9 +178,9 @@ def test_report_pdf_is_valid_names_departments_and_leaders_and_its_numbers_equal
     w = stats_world
     build_counts(w)
     office = w.users["office"]
-    case = accountability.create_case(office, date_from=DAY1, date_to=DAY3)
-    accountability.review_case(case, w.users["admin"])
-    accountability.issue_case(case, w.users["admin"], issued_on=ISSUED_ON)
+    case = accountability_cases.create_case(office, date_from=DAY1, date_to=DAY3)
+    accountability_cases.review_case(case, w.users["admin"])
+    accountability_cases.issue_case(case, w.users["admin"], issued_on=ISSUED_ON)
     path = document_path(db.session.get(Document, case.document_id))
 
     fonts = _run("pdffonts", str(path))
@@ -223,9 +224,9 @@ def test_issued_findings_stay_as_issued_when_a_violation_is_withdrawn_later(db, 
     w = stats_world
     build_counts(w)
     office = w.users["office"]
-    case = accountability.create_case(office, date_from=DAY1, date_to=DAY3)
-    accountability.review_case(case, w.users["admin"])
-    accountability.issue_case(case, w.users["admin"], issued_on=ISSUED_ON)
+    case = accountability_cases.create_case(office, date_from=DAY1, date_to=DAY3)
+    accountability_cases.review_case(case, w.users["admin"])
+    accountability_cases.issue_case(case, w.users["admin"], issued_on=ISSUED_ON)
     from server.columns import utcnow
     from server.field.models.inspection import Violation
 
@@ -234,7 +235,7 @@ def test_issued_findings_stay_as_issued_when_a_violation_is_withdrawn_later(db, 
     violation.withdrawn_at = utcnow()
     db.session.flush()
     stored = db.session.get(AccountabilityCase, case.id)
-    assert accountability.case_summary(stored, office)["findings"]["totals"]["violations"] == 7
+    assert accountability_cases.case_summary(stored, office)["findings"]["totals"]["violations"] == 7
 
 
 # --- CLI -------------------------------------------------------------------------------------

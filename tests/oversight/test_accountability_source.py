@@ -18,7 +18,7 @@ from stats_world import DAY1, DAY2, stats_world  # noqa: F401  (fixture)
 
 from server.columns import as_utc
 from server.field.models.inspection import Inspection
-from server.oversight import accountability
+from server.oversight import accountability, accountability_reference
 from server.registry.loader import read_reference_files
 from server.registry.models.reference import County, Department, VenueCategory
 from server.registry.schemas.reference import ReferenceDataError, validate_documents
@@ -120,22 +120,24 @@ def test_a_mapping_four_does_not_make_is_refused_at_load():
 
 def test_the_thresholds_file_cannot_suggest_accountability_for_a_business_or_a_person(app, tmp_path):
     for party in ("unit", "person"):
-        (tmp_path / accountability.THRESHOLDS_FILE).write_text(
+        (tmp_path / accountability_reference.THRESHOLDS_FILE).write_text(
             'version: "x"\noperating_while_closed_checks: []\nthresholds:\n'
             f'  - {{code: a, party: {party}, failure: violations, min_count: 1, measure: accountability, '
             'valid_from: 2021-12-14}\n', "utf-8")
-        with pytest.raises(accountability.ThresholdsInvalid) as caught:
-            accountability.load_thresholds(tmp_path)
+        with pytest.raises(accountability_reference.ThresholdsInvalid) as caught:
+            accountability_reference.load_thresholds(tmp_path)
         assert "measure" in str(caught.value.errors) and "不能问责" in str(caught.value.errors)
 
 
 def test_suggest_never_gives_accountability_to_a_business_or_a_person_whatever_the_threshold():
-    rogue = [accountability.Threshold(f"{party}_x", party, "violations", 1, "accountability", date(2021, 12, 14), None)
-             for party in accountability.PARTIES]
+    rogue = [accountability_reference.Threshold(f"{party}_x", party, "violations", 1, "accountability",
+                                                date(2021, 12, 14), None)
+             for party in accountability_reference.PARTIES]
     for party in ("unit", "person"):
-        assert accountability.suggest(party, {"violations": 99}, rogue) == []
+        assert accountability_reference.suggest(party, {"violations": 99}, rogue) == []
     for party in ("county", "department"):
-        assert [m["measure_label"] for m in accountability.suggest(party, {"violations": 99}, rogue)] == ["问责"]
+        suggested = accountability_reference.suggest(party, {"violations": 99}, rogue)
+        assert [m["measure_label"] for m in suggested] == ["问责"]
 
 
 # --- a 密室逃脱 open at 00:30 Beijing time -------------------------------------------------------
@@ -150,7 +152,7 @@ def escape_room_night(app, db, stats_world, make_venue, tmp_path):
     time on DAY2 (16:30 UTC on DAY1)."""
     directory = tmp_path / "reference"
     shutil.copytree(REFERENCE, directory)
-    path = directory / accountability.RESPONSIBILITY_FILE
+    path = directory / accountability_reference.RESPONSIBILITY_FILE
     data = path.read_text("utf-8").replace("locality_leaders: []", "locality_leaders:\n  - " + yaml.safe_dump(
         LEADER, allow_unicode=True, default_flow_style=True).strip())
     path.write_text(data, "utf-8")

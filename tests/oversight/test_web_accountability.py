@@ -12,7 +12,7 @@ from stats_world import DAY1, DAY3, build_counts, stats_world  # noqa: F401  (fi
 from web_session import csrf, login
 
 from server.audit.models.audit import AuditEvent
-from server.oversight import accountability
+from server.oversight import accountability, accountability_cases
 from server.oversight.models.accountability import AccountabilityCase
 
 PERIOD = {"date_from": DAY1.isoformat(), "date_to": DAY3.isoformat()}
@@ -141,7 +141,7 @@ def test_office_opens_reviews_and_issues_a_case_with_confirmation(app, db, clien
 
 
 def test_auditor_reads_cases_but_cannot_move_them(db, client, world):
-    case = accountability.create_case(world.users["office"], date_from=DAY1, date_to=DAY3)
+    case = accountability_cases.create_case(world.users["office"], date_from=DAY1, date_to=DAY3)
     login(client, world.users["auditor"])
     url = f"/accountability/cases/{case.id}"
     page = client.get(url).get_data(as_text=True)
@@ -157,7 +157,7 @@ def test_auditor_reads_cases_but_cannot_move_them(db, client, world):
 
 @pytest.mark.parametrize("role", ["enforcement", "propaganda", "inspector", "north"])
 def test_other_roles_are_refused(db, client, world, role):
-    case = accountability.create_case(world.users["office"], date_from=DAY1, date_to=DAY3)
+    case = accountability_cases.create_case(world.users["office"], date_from=DAY1, date_to=DAY3)
     login(client, world.users[role])
     for url in ("/accountability", "/accountability/cases", f"/accountability/cases/{case.id}",
                 "/accountability/report.pdf"):

@@ -12,7 +12,9 @@ from test_bulletin_service import approved_items
 
 from server.audit.models.audit import AuditEvent
 from server.errors import Conflict, Invalid, NotFound
+from server.publicity import bulletin_print
 from server.publicity import bulletins as service
+from server.publicity import materials
 
 
 def draft(material_world):
@@ -61,15 +63,15 @@ def test_wording_is_masked_in_the_printed_context(db, material_world):
     service.add_item(bulletin, a.id, actor=propaganda)
     service.set_item_wording(bulletin, a.id, heading=f"{operator}的做法", text=f"{operator}电话13812345678。\n第二段。",
                              actor=propaganda)
-    [printed] = service.build_context(bulletin)["positive"] + service.build_context(bulletin)["negative"]
+    [printed] = bulletin_print.build_context(bulletin)["positive"] + bulletin_print.build_context(bulletin)["negative"]
     assert operator not in printed["title"] and operator not in "".join(printed["paragraphs"])
     # a sentence that only gives a telephone number goes, masked or not; the rest stays
     assert printed["paragraphs"] == ["第二段。"]
     # blank goes back to the library's (masked) wording
     service.set_item_wording(bulletin, a.id, heading=" ", text="", actor=propaganda)
-    [printed] = service.build_context(bulletin)["positive"] + service.build_context(bulletin)["negative"]
+    [printed] = bulletin_print.build_context(bulletin)["positive"] + bulletin_print.build_context(bulletin)["negative"]
     # (the note's first sentence, taken from the text as printed: no "联系电话…" left in it)
-    library = service.masked_title(a)
+    library = materials.masked_title(a)
     assert printed["title"].startswith(library[:library.index("，") + 1]) and "联系电话" not in printed["title"]
 
 

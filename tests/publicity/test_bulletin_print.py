@@ -15,7 +15,7 @@ from web_session import csrf, login
 
 from server.extensions import db
 from server.pdf.rendering import render_html
-from server.publicity import bulletins, materials
+from server.publicity import bulletin_print, bulletins, materials
 from server.publicity.masking import strip_phone_numbers
 from server.publicity.models.material import Bulletin, MaterialItem
 
@@ -51,7 +51,7 @@ def test_strip_phone_numbers(text, printed):
     ("本期标题", "正文另起。", "正文另起。"),
 ])
 def test_an_item_text_does_not_repeat_its_heading(title, text, printed):
-    assert bulletins.without_heading(title, text) == printed
+    assert bulletin_print.without_heading(title, text) == printed
 
 
 def approved_items(material_world) -> list[MaterialItem]:
@@ -82,7 +82,7 @@ def test_figures_run_on_through_the_issue_and_no_phone_is_printed(db, material_w
     photos = sum(len(item.photos) for item in items)
     assert photos > len(items) > 1
 
-    context = bulletins.build_context(bulletin, date(YEAR, 2, 1))
+    context = bulletin_print.build_context(bulletin, date(YEAR, 2, 1))
     printed = [photo["figure"] for section in ("positive", "negative") for entry in context[section]
                for photo in entry["photos"]]
     assert printed == list(range(1, photos + 1))
@@ -116,7 +116,7 @@ def test_editor_shows_thumbnails_with_the_printed_figure_numbers(client, materia
     page = client.get(f"/bulletins/{bulletin.id}").get_data(as_text=True)
     thumbnails = re.findall(r'<img src="/materials/(\d+)/photos/(\d+)/image"', page)
     assert len(thumbnails) == sum(len(item.photos) for item in items)
-    numbers = bulletins.figures(bulletin)
+    numbers = bulletin_print.figures(bulletin)
     shown = [int(n) for n in re.findall(r'alt="图 (\d+)（遮挡后）"', page)]
     # in the editor's order of items, each photo carries the number it is printed with
     assert shown == [photo["figure"] for entry in bulletin.entries for photo in numbers[entry.material_item_id]]
@@ -128,7 +128,7 @@ def test_editor_shows_thumbnails_with_the_printed_figure_numbers(client, materia
     printed_items = page[start:page.index("</ol>", start)]
     assert not PHONES.search(printed_items)  # the editorial's textarea holds what was typed, as typed
     for entry in bulletin.entries:
-        wording = bulletins.entry_wording(entry)
+        wording = bulletin_print.entry_wording(entry)
         assert not wording["text"].startswith(wording["title"])
 
 

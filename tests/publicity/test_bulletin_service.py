@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from material_world import make_assignment, material_world, world  # noqa: F401  (fixtures)
 
 from server.errors import Conflict
+from server.publicity import bulletin_print
 from server.publicity import bulletins as service
 from server.publicity import materials
 from server.publicity.models.material import Bulletin, MaterialItem
@@ -87,15 +88,16 @@ def test_the_same_inputs_give_the_same_pdf_apart_from_its_metadata_dates(db, mat
     items = approved_items(material_world)
     bulletin = compose(material_world, items)
     user = material_world.users["propaganda"]
-    context = service.build_context(bulletin, date(YEAR, 6, 1))
-    first = service.render_bulletin(context, number="第1期", user=user, draft=False,
-                                    created=datetime(2026, 1, 1, tzinfo=timezone.utc))
-    second = service.render_bulletin(service.build_context(bulletin, date(YEAR, 6, 1)), number="第1期", user=user,
-                                     draft=False, created=datetime(2027, 2, 2, 3, 4, 5, tzinfo=timezone.utc))
+    context = bulletin_print.build_context(bulletin, date(YEAR, 6, 1))
+    first = bulletin_print.render_bulletin(context, number="第1期", user=user, draft=False,
+                                           created=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    second = bulletin_print.render_bulletin(bulletin_print.build_context(bulletin, date(YEAR, 6, 1)), number="第1期",
+                                            user=user, draft=False,
+                                            created=datetime(2027, 2, 2, 3, 4, 5, tzinfo=timezone.utc))
     assert len(DATES.findall(first)) == 2 and first != second
     assert DATES.sub(b"", first) == DATES.sub(b"", second)
-    again = service.render_bulletin(context, number="第1期", user=user, draft=False,
-                                    created=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    again = bulletin_print.render_bulletin(context, number="第1期", user=user, draft=False,
+                                           created=datetime(2026, 1, 1, tzinfo=timezone.utc))
     assert again == first
 
 
@@ -128,10 +130,10 @@ def test_statistics_count_live_violations_in_the_period_by_county(db, material_w
 
     db.session.add_all([violation("a"), violation("b"), violation("c", withdrawn=True)])
     db.session.flush()
-    rows = {row["county"]: row["violations"] for row in service.violation_counts_by_county(date(2026, 3, 10),
-                                                                                            date(2026, 3, 10))}
+    rows = {row["county"]: row["violations"]
+            for row in bulletin_print.violation_counts_by_county(date(2026, 3, 10), date(2026, 3, 10))}
     assert rows[venue.county.name] == 2
-    assert {row["county"]: row["violations"] for row in service.violation_counts_by_county(
+    assert {row["county"]: row["violations"] for row in bulletin_print.violation_counts_by_county(
         date(2026, 3, 11), date(2026, 3, 31))}[venue.county.name] == 0
 
 

@@ -17,7 +17,7 @@ from server.columns import CHINA_STANDARD_TIME, utcnow
 from server.demo.week import FACE_PHOTO, scene_jpeg
 from server.extensions import db
 from server.field.models.inspection import Photo
-from server.publicity import faces, materials
+from server.publicity import faces, materials, redaction
 from server.publicity.models.material import MaterialItem
 
 TAKEN = datetime(2026, 3, 9, 10, 0)
@@ -78,11 +78,11 @@ def test_suggestions_are_stored_masked_shown_and_confirmed_by_saving(app, client
     item = materials.flag_material(actor=propaganda, kind="positive", inspection_id=material_world.inspection.id,
                                    photo_ids=[face.id, plain.id], text="入口查验有序。")
     with_face, without = item.photos
-    suggested = materials.suggested_boxes(with_face.boxes)
+    suggested = redaction.suggested_boxes(with_face.boxes)
     assert len(suggested) >= 1 and all(box.get("suggested") is True for box in with_face.boxes)
     assert without.boxes == [] and with_face.boxes_version == 0
     # Masked from the start: the redacted image is black where the suggestion is.
-    redacted = materials.redacted_file(with_face).read_bytes()
+    redacted = redaction.redacted_file(with_face).read_bytes()
     assert _dark_share(redacted, suggested[0]) > 0.95
 
     view = materials.item_view(item, propaganda)
@@ -98,13 +98,13 @@ def test_suggestions_are_stored_masked_shown_and_confirmed_by_saving(app, client
     assert numbers in page  # pre-filled in the plain form's box list as well
 
     # Saving the boxes as they are confirms them: no longer suggested, the same image.
-    digest = materials.boxes_digest(with_face.boxes)
+    digest = redaction.boxes_digest(with_face.boxes)
     response = client.post(f"{url}/photos/1/boxes", data={"csrf_token": csrf(client, url), "p1-boxes": numbers})
     assert response.status_code == 302, response.get_data(as_text=True)
     db.session.expire_all()
     entry = db.session.get(MaterialItem, item.id).photos[0]
-    assert entry.boxes == [suggested[0]] and materials.suggested_boxes(entry.boxes) == []
-    assert materials.boxes_digest(entry.boxes) == digest and entry.boxes_version == 1, (entry.boxes, suggested)
+    assert entry.boxes == [suggested[0]] and redaction.suggested_boxes(entry.boxes) == []
+    assert redaction.boxes_digest(entry.boxes) == digest and entry.boxes_version == 1, (entry.boxes, suggested)
     page = client.get(url).get_data(as_text=True)
     assert "系统自动识别到" not in page
     # Deleting a suggestion unmasks the face (the editor decided to show it).
@@ -112,7 +112,7 @@ def test_suggestions_are_stored_masked_shown_and_confirmed_by_saving(app, client
     assert response.status_code == 302
     db.session.expire_all()
     entry = db.session.get(MaterialItem, item.id).photos[0]
-    assert entry.boxes == [] and _dark_share(materials.redacted_file(entry).read_bytes(), suggested[0]) < 0.2
+    assert entry.boxes == [] and _dark_share(redaction.redacted_file(entry).read_bytes(), suggested[0]) < 0.2
 
 
 def test_collecting_note_candidates_suggests_boxes(app, material_world, monkeypatch):
@@ -122,11 +122,11 @@ def test_collecting_note_candidates_suggests_boxes(app, material_world, monkeypa
         calls.append(image.size)
         return [[0.1, 0.1, 0.2, 0.25]]
 
-    monkeypatch.setattr(materials, "detect_faces", fake)
+    monkeypatch.setattr(redaction, "detect_faces", fake)
     assert materials.collect_note_candidates(material_world.users["office"]) == len(material_world.notes)
     items = db.session.scalars(db.select(MaterialItem).where(
         MaterialItem.inspection_id == material_world.inspection.id)).all()
-    assert items and all(materials.suggested_boxes(entry.boxes) == [[0.1, 0.1, 0.2, 0.25]]
+    assert items and all(redaction.suggested_boxes(entry.boxes) == [[0.1, 0.1, 0.2, 0.25]]
                          for item in items for entry in item.photos)
     # Detection ran on a downscaled copy, never on the full-size original.
     assert calls and all(max(size) <= 1280 for size in calls)
@@ -136,7 +136,7 @@ def test_a_failing_detector_never_blocks_an_item(app, material_world, monkeypatc
     def broken(image):
         raise RuntimeError("cascade exploded")
 
-    monkeypatch.setattr(materials, "detect_faces", broken)
+    monkeypatch.setattr(redaction, "detect_faces", broken)
     item = materials.flag_material(actor=material_world.users["office"], kind="negative",
                                    inspection_id=material_world.inspection.id,
                                    photo_ids=[material_world.photos[0].id], text="入口无人查验。")
@@ -145,7 +145,7 @@ def test_a_failing_detector_never_blocks_an_item(app, material_world, monkeypatc
     def unavailable(image):
         raise faces.DetectorUnavailable("no OpenCV")
 
-    monkeypatch.setattr(materials, "detect_faces", unavailable)
+    monkeypatch.setattr(redaction, "detect_faces", unavailable)
     assert materials.collect_note_candidates(material_world.users["office"]) == len(material_world.notes)
 
 
@@ -160,7 +160,7 @@ def test_a_propaganda_user_gets_the_demo_face_pre_boxed(db, client):
     login(client, propaganda, DEMO_PASSWORD)
     assert client.get("/materials").status_code == 200  # opening the library collects the notes
     boxed = [item for item in db.session.scalars(db.select(MaterialItem))
-             if any(materials.suggested_boxes(entry.boxes) for entry in item.photos)]
+             if any(redaction.suggested_boxes(entry.boxes) for entry in item.photos)]
     assert len(boxed) == 1 and boxed[0].kind == "positive"
     assert boxed[0].inspection.checked_in_at.astimezone(CHINA_STANDARD_TIME).weekday() == 0
     page = client.get(f"/materials/{boxed[0].id}").get_data(as_text=True)
@@ -171,5 +171,5 @@ def test_a_box_at_the_edge_saved_unchanged_keeps_its_numbers():
     # 0.5833 + 0.4167 is 1.0000000000000002 in floats: clamping to 1 - y must not turn 0.4167 into
     # 0.41669999999999996, or the same boxes would name a different redacted file.
     box = [0.18, 0.5833, 0.0854, 0.4167]
-    assert materials.normalise_boxes([box]) == [box]
-    assert materials.boxes_digest(materials.normalise_boxes([box])) == materials.boxes_digest([box])
+    assert redaction.normalise_boxes([box]) == [box]
+    assert redaction.boxes_digest(redaction.normalise_boxes([box])) == redaction.boxes_digest([box])

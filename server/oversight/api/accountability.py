@@ -7,7 +7,7 @@ from ...access import api_auth_required
 from ...accounts.models.user import User
 from ...enforcement.documents import take_write_lock
 from ...extensions import db
-from .. import accountability as service
+from .. import accountability_cases as service
 from ..schemas.accountability import AccountabilityCaseSchema, AccountabilityCreateSchema, AccountabilityReviewSchema
 
 blp = Blueprint("accountability", __name__, url_prefix="/api/v1/accountability",

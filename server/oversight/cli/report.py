@@ -14,7 +14,7 @@ from ...cli.common import committing, fail, problem_line
 from ...errors import Problem
 from ...extensions import db
 from ...registry.models.reference import County
-from .. import accountability as service
+from .. import accountability_cases as service
 from ..accountability import draft_report_pdf
 
 report_cli = click.Group("report", help="报告：倒查问责情况报告等。")

@@ -26,7 +26,8 @@ from ...web.forms import ConfirmForm, check_period
 from ...web.navigation import add_nav_item
 from ...web.query_args import choice_arg, page_number
 from ...web.signed_in import signed_in_user
-from .. import accountability as service
+from .. import accountability
+from .. import accountability_cases as service
 from ..jobs import draft_job
 from ..models.accountability import AccountabilityCase
 from ..statistics import MAX_PERIOD_DAYS
@@ -100,8 +101,8 @@ def findings():
     form = _period_filter()
     findings = None
     if form.validate():
-        findings = service.trace(date_from=form.date_from.data, date_to=form.date_to.data,
-                                 county_id=_county_id(form.county.data), user=signed_in_user())
+        findings = accountability.trace(date_from=form.date_from.data, date_to=form.date_to.data,
+                                        county_id=_county_id(form.county.data), user=signed_in_user())
     can_manage = current_user.role in MANAGERS
     create_form = None
     if can_manage and findings is not None:
@@ -110,7 +111,7 @@ def findings():
     return render_template(
         "accountability/findings.html", form=form, findings=findings,
         charts=_charts(findings) if findings else {}, query=_period_query(form) if findings else {},
-        create_form=create_form, labels=service), 200 if findings is not None else 422
+        create_form=create_form, labels=accountability), 200 if findings is not None else 422
 
 
 @bp.get("/report.pdf")

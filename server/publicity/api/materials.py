@@ -22,6 +22,7 @@ from ...jobs.api.jobs import file_or_accepted
 from ...jobs.schemas import JobSchema
 from .. import bulletins as bulletin_service
 from .. import materials as service
+from .. import redaction
 from ..jobs import preview_job
 from ..schemas.material import (
     BoxesSchema,
@@ -114,7 +115,7 @@ def review_material(data, item_id):
 def set_boxes(data, item_id, position):
     """Replace the redaction rectangles of one photo (normalised 0–1: x, y, width, height)."""
     item = service.find_item(item_id, _user())
-    service.set_boxes(item, position, data["boxes"], actor=_user())
+    redaction.set_boxes(item, position, data["boxes"], actor=_user())
     return _view(item)
 
 
@@ -126,7 +127,7 @@ def set_boxes(data, item_id, position):
 def material_image(item_id, position):
     """The redacted public image: boxes burned in, no EXIF, no GPS. Never the original."""
     item = service.find_item(item_id, _user())
-    path = service.redacted_file(service.find_material_photo(item, position))
+    path = redaction.redacted_file(redaction.find_material_photo(item, position))
     return send_file(path, mimetype="image/jpeg", download_name=f"material-{item.id}-{position}.jpg")
 
 

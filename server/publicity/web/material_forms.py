@@ -20,7 +20,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ...errors import Invalid
 from ...web.chinese_form import ChineseForm
-from ..materials import normalise_boxes
+from ..redaction import normalise_boxes
 
 
 def _choices(labels: dict) -> list[SelectChoice]:

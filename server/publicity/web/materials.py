@@ -22,6 +22,7 @@ from ...registry.models.reference import County
 from ...web.navigation import add_nav_item
 from ...web.query_args import choice_arg, int_arg, page_number, sort_arg, sort_links
 from ...web.signed_in import signed_in_user
+from .. import bulletin_print, redaction
 from .. import bulletins as bulletin_service
 from .. import materials as service
 from ..jobs import preview_job
@@ -130,9 +131,9 @@ def show_material(item_id):
 @web_role_required(*EDITORS)
 def save_boxes(item_id, position):
     item = service.find_item(item_id, signed_in_user())
-    service.find_material_photo(item, position)
+    redaction.find_material_photo(item, position)
     form = BoxesForm(prefix=f"p{position}")
-    if form.validate_on_submit() and _attempt_form(form, lambda: service.set_boxes(
+    if form.validate_on_submit() and _attempt_form(form, lambda: redaction.set_boxes(
             item, position, form.parsed, actor=signed_in_user(), channel="web")):
         flash(f"照片 {position} 的遮挡框已保存，已重新生成遮挡图。", "success")
         return redirect(url_for("web_materials.show_material", item_id=item_id) + f"#photo-{position}")
@@ -170,7 +171,7 @@ def venue_display(item_id):
 @web_role_required(*READERS)
 def material_image(item_id, position):
     item = service.find_item(item_id, signed_in_user())
-    path = service.redacted_file(service.find_material_photo(item, position))
+    path = redaction.redacted_file(redaction.find_material_photo(item, position))
     response = send_file(path, mimetype="image/jpeg")
     response.headers["Cache-Control"] = "private, no-store"
     return response
@@ -241,7 +242,7 @@ def _render_bulletin(bulletin, *, status: int = 200, text_form=None, add_form=No
     role = current_user.role
     editable = role in EDITORS and bulletin.state == "draft"
     chosen = [entry.material_item_id for entry in bulletin.entries]
-    figures = bulletin_service.figures(bulletin)
+    figures = bulletin_print.figures(bulletin)
     entries = []
     wording_forms = wording_forms or {}
     for entry in bulletin.entries:
@@ -250,7 +251,8 @@ def _render_bulletin(bulletin, *, status: int = 200, text_form=None, add_form=No
             form = wording_forms.get(entry.material_item_id) or EntryWordingForm(
                 formdata=None, prefix=f"e{entry.material_item_id}",
                 data={"heading": entry.heading or "", "text": entry.text or "", "version": str(bulletin.version)})
-        entries.append({"item": service.item_view(entry.item, signed_in_user()), "wording": bulletin_service.entry_wording(entry),
+        entries.append({"item": service.item_view(entry.item, signed_in_user()),
+                        "wording": bulletin_print.entry_wording(entry),
                         "photos": figures[entry.material_item_id], "form": form})
     if editable:
         text_form = text_form or BulletinTextForm(formdata=None, obj=bulletin, data={"version": str(bulletin.version)})

@@ -44,7 +44,8 @@ START_SECONDS = 60
 
 # Whatever a test inherits from the shell must not decide what production sees.
 _CLEARED = ("SECRET_KEY", "DATABASE_URL", "RATELIMIT_STORAGE_URI", "ALLOW_SQLITE_SINGLE_PROCESS", "PROXY_HOPS",
-            "ANFANG_CONFIG", "EVIDENCE_DIR")
+            "ANFANG_CONFIG", "EVIDENCE_DIR", "DOCUMENT_SIGNING_DIR", "DOCUMENT_TRUST_ROOTS", "REDIS_URL", "DAILY_JOBS",
+            "SCHEDULED_JOBS_ACTOR")
 
 
 def environment(**values) -> dict:

@@ -142,7 +142,10 @@ def test_a_backup_taken_under_serve_load_restores_into_empty_stores_and_verifies
 
     with fresh_database("anfang_restored") as restored_url:
         evidence = tmp_path / "restored-evidence"
-        settings = environment(DATABASE_URL=restored_url, EVIDENCE_DIR=evidence, SECRET_KEY=SECRET)
+        # A machine of its own: no signing directory of this checkout (a demo run may have made
+        # a CA there), so the documents are checked against the backup's trust roots.
+        settings = environment(DATABASE_URL=restored_url, EVIDENCE_DIR=evidence, SECRET_KEY=SECRET,
+                               DOCUMENT_SIGNING_DIR=tmp_path / "restored-signing")
         restored = run_cli(settings, "backup", "restore", str(directory))
         assert restored.returncode == 0, restored.stdout + restored.stderr
         assert "恢复后校验全部通过" in restored.stdout

@@ -22,6 +22,7 @@ from ..audit.models.audit import AuditChainHead
 from ..columns import CHINA_STANDARD_TIME, utcnow
 from ..enforcement.models.document import Document
 from ..extensions import db
+from ..field.evidence_backend import fsync_directory
 from ..field.models.evidence import EvidenceFile
 from ..pdf.signing import CERT_SUFFIX, KEY_SUFFIX, PKCS12_SUFFIXES, TRUST_ROOTS_FILE
 from ..publicity.redaction import REDACTED_DIR
@@ -36,7 +37,6 @@ from .manifest import (
     Progress,
     copy_file,
     file_sha256,
-    fsync_directory,
     safe_relative,
 )
 

@@ -74,14 +74,6 @@ def copy_file(source: Path, destination: Path, *, read_only: bool = False) -> tu
     return size, digest.hexdigest()
 
 
-def fsync_directory(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 def read_manifest(directory: Path) -> dict:
     """The manifest of the backup in `directory`, its shape checked."""
     path = directory / MANIFEST_FILE

@@ -360,8 +360,9 @@ def report(tally: Tally, seconds: float, usage: dict, access: list[dict], server
     for table, (expected, lost, duplicated) in check["by_table"].items():
         print(f"stored {table}: {expected} expected, {lost} lost, {duplicated} duplicated")
     print(f"inspections by status: {check['statuses']}")
-    p95 = {group: percentile([value * 1000 for value in tally.latencies.get(group, [])], .95)
-           for group in ("push", "page")}
+    milliseconds = {group: [value * 1000 for value in tally.latencies.get(group, [])]
+                    for group in ("push", "upload", "pull", "page")}
+    p95 = {group: percentile(values, .95) for group, values in milliseconds.items()}
     missed = [f"{group}_p95_ms {p95[group]:.0f} > {limit}" for group, limit in TARGETS_MS.items() if p95[group] > limit]
     if tally.errors or check["lost"] or check["duplicated"]:
         missed.append("errors, lost or duplicated records")
@@ -371,16 +372,14 @@ def report(tally: Tally, seconds: float, usage: dict, access: list[dict], server
     requests = sum(len(values) for values in tally.latencies.values())
     print(f"seconds: {seconds:.1f} s")
     print(f"requests: {requests} count")
-    for group in ("push", "upload", "pull", "page"):
-        values = [value * 1000 for value in tally.latencies.get(group, [])]
+    for group, values in milliseconds.items():
         print(f"{group}_p50_ms: {percentile(values, .5):.0f} ms")
         print(f"{group}_p99_ms: {percentile(values, .99):.0f} ms")
     print(f"incomplete_inspections: {check['incomplete']} count")
     print(f"bad_photo_files: {check['bad_photo_files']} count")
     print(f"requests_per_second: {requests / seconds:.1f} req/s")
-    for group in ("push", "upload", "pull", "page"):
-        values = [value * 1000 for value in tally.latencies.get(group, [])]
-        print(f"{group}_p95_ms: {percentile(values, .95):.0f} ms")
+    for group in milliseconds:
+        print(f"{group}_p95_ms: {p95[group]:.0f} ms")
     print(f"errors: {sum(tally.errors.values())} count")
     print(f"lost_records: {check['lost']} count")
     print(f"duplicated_records: {check['duplicated']} count")

@@ -15,8 +15,8 @@ from .observability import init_app as init_observability
 # The domains that own tables (README, Layout): each one's models package maps them all.
 DOMAINS_WITH_MODELS = ("accounts", "audit", "registry", "jobs", "draws", "field", "enforcement", "oversight",
                        "publicity")
-# The domains with background work (server/<domain>/jobs.py registers its kinds).
-DOMAINS_WITH_JOBS = ("jobs.files", "draws.jobs", "field.jobs", "enforcement.jobs", "oversight.jobs", "publicity.jobs")
+# The modules that register job kinds (each domain's jobs.py; the jobs package's own cleanup).
+JOB_MODULES = ("jobs.files", "draws.jobs", "field.jobs", "enforcement.jobs", "oversight.jobs", "publicity.jobs")
 
 
 def create_app(config=None, **overrides) -> Flask:
@@ -54,7 +54,7 @@ def create_app(config=None, **overrides) -> Flask:
 
     for domain in DOMAINS_WITH_MODELS:
         import_module(f".{domain}.models", __name__)  # complete the metadata
-    for module in DOMAINS_WITH_JOBS:
+    for module in JOB_MODULES:
         import_module(f".{module}", __name__)  # register the job kinds
     from .jobs.health import check_queue
     from .observability.health import register_health_check

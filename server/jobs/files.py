@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from io import BytesIO
 from datetime import timedelta
 from pathlib import Path
 
@@ -35,6 +36,17 @@ def new_generated_path(suffix: str) -> tuple[str, Path]:
 def file_result(relative: str, data: bytes, *, media_type: str, download_name: str) -> dict:
     return {"path": relative, "media_type": media_type, "download_name": download_name,
             "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+
+
+def send_result(job: Job):
+    """The response carrying the job's file (done, file present: see `result_file`). Read whole
+    (a draft is a few MB), so no file handle is left to whoever closes the response."""
+    from flask import send_file
+
+    response = send_file(BytesIO(result_file(job).read_bytes()), mimetype=job.result["media_type"],
+                         download_name=job.result["download_name"])
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 def result_file(job: Job) -> Path | None:

@@ -39,4 +39,4 @@ def retry(job_id: int, actor: User, *, channel: str) -> Job:
         raise Conflict("只能重试失败的任务。")
     record_event("job.retried", actor=actor, channel=channel, object_type="job", object_id=job.id,
                  details={"kind": job.kind, "error": job.error})
-    return submit(job.kind, dict(job.params), key=job.key)
+    return submit(job.kind, dict(job.params), key=job.key, retry=True)

@@ -42,11 +42,12 @@ def job_key(kind: str, params: dict, user: User | None = None) -> str:
 
 
 def submit(kind: str, params: dict, *, user: User | None = None, key: str | None = None,
-           inline: bool = True) -> Job | None:
-    """The job for this work: the existing one if it was asked for already (a failed one is queued
-    again), else a new one, queued, or run now when there is no queue (unless `inline` is False:
-    the scheduler runs it itself, committing as the worker does). None for work that is only
-    worth doing in the background when there is no queue."""
+           inline: bool = True, retry: bool = False) -> Job | None:
+    """The job for this work: the existing one if it was asked for already, else a new one,
+    queued, or run now when there is no queue (unless `inline` is False: the scheduler runs it
+    itself, committing as the worker does). A failed one stays failed unless `retry` (a person
+    asked for it again): a page reloading itself must not restart a failing job forever. None
+    for work that is only worth doing in the background when there is no queue."""
     from .running import run_inline
 
     spec = find_kind(kind)
@@ -54,7 +55,7 @@ def submit(kind: str, params: dict, *, user: User | None = None, key: str | None
         return None
     key = key or job_key(kind, params, user)
     job = db.session.scalar(sa.select(Job).where(Job.key == key))
-    if job is not None and job.state in ("queued", "running", "done"):
+    if job is not None and (job.state != "failed" or not retry):
         return job
     if job is None:
         job = Job(kind=kind, key=key, params=params, state="queued", attempts=0,
@@ -78,10 +79,15 @@ def submit(kind: str, params: dict, *, user: User | None = None, key: str | None
 
 
 def rq_queue():
+    """The queue on this application's Redis client, made once (its connection pool is reused)."""
     from redis import Redis
     from rq import Queue
 
-    return Queue(QUEUE_NAME, connection=Redis.from_url(current_app.config["REDIS_URL"]))
+    clients = current_app.extensions.setdefault("anfang_job_redis", {})
+    url = current_app.config["REDIS_URL"]
+    if url not in clients:
+        clients[url] = Redis.from_url(url)
+    return Queue(QUEUE_NAME, connection=clients[url])
 
 
 @event.listens_for(Session, "after_commit")

@@ -30,7 +30,6 @@ from ..enforcement.models.case import CaseViolation, EnforcementCase
 from ..errors import Conflict, Invalid, Problem
 from ..extensions import db
 from ..field.models.inspection import ExampleNote, Finding, Inspection, Photo, Violation
-from ..jobs.kinds import job_kind
 from ..jobs.queue import queue_configured, submit
 from ..pagination import PER_PAGE, Page, paginate
 from ..registry.models.venue import Venue
@@ -149,11 +148,6 @@ def collect_note_candidates_if_possible(actor: User) -> None:
             collect_note_candidates(actor)
     except (OperationalError, IntegrityError) as exc:
         log.warning("collecting material candidates deferred: %s", exc.orig)
-
-
-@job_kind(COLLECT_JOB, "整理新的典型材料（含人脸识别）")
-def collect_job(params: dict, user: User | None) -> dict:
-    return {"collected": collect_note_candidates(None)}
 
 
 def _attach_photos(item: MaterialItem, photo_ids: list[int], suggestions: dict[int, list] | None = None) -> None:

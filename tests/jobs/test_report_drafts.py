@@ -4,6 +4,8 @@ the same job, a change gives a new one; a failure is shown with a way to try aga
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import sqlalchemy as sa
 from job_queue import queued  # noqa: F401  (fixture)
@@ -55,7 +57,8 @@ def test_with_a_queue_the_page_waits_then_opens_the_file(db, client, world, queu
     waiting = client.get("/accountability/report.pdf", query_string=PERIOD)
     page = waiting.get_data(as_text=True)
     assert waiting.status_code == 202 and "生成中…" in page
-    assert '<meta http-equiv="refresh" content="2">' in page and waiting.headers["Cache-Control"] == "no-store"
+    assert '<meta http-equiv="refresh" content="2; url=/accountability/report.pdf?' in page
+    assert waiting.headers["Cache-Control"] == "no-store"
     [job] = _drafts(db)
     assert job.state == "queued" and job.attempts == 0
     # The id went to Redis once the request committed, and nothing else did.
@@ -107,9 +110,19 @@ def test_a_failed_draft_says_why_and_can_be_tried_again(app, db, client, world, 
     admin_page = admin.get("/admin/jobs").get_data(as_text=True)
     assert "生成倒查责任报告样稿" in admin_page and "失败" in admin_page and "3 / 3" in admin_page
     assert "任务执行出错，详见服务器日志。" in admin_page and f"/admin/jobs/{job.id}/retry" in admin_page
-    page = client.get("/accountability/report.pdf", query_string=PERIOD)
-    # Asking again queues it again (the worker will try anew); the admin sees it meanwhile.
-    assert page.status_code == 202
+    # The reader sees the reason and no reload: reloading must not restart a failing job forever.
+    failed = client.get("/accountability/report.pdf", query_string=PERIOD)
+    page = failed.get_data(as_text=True)
+    assert failed.status_code == 200 and "生成倒查责任报告样稿失败：任务执行出错，详见服务器日志。" in page
+    assert 'http-equiv="refresh"' not in page and "retry=1" in page
+    assert db.session.get(Job, job.id).state == "failed" and queued.count == 1  # nothing sent again
+    # 重新生成 queues it again; the waiting page reloads without asking for another retry.
+    again = client.get("/accountability/report.pdf", query_string={**PERIOD, "retry": "1"})
+    assert again.status_code == 202 and queued.count == 2
+    refresh = re.search(r'http-equiv="refresh" content="2; url=([^"]+)"', again.get_data(as_text=True)).group(1)
+    assert "retry" not in refresh and "date_from=" in refresh
+    db.session.expire_all()
+    assert db.session.get(Job, job.id).state == "queued"
     monkeypatch.setitem(kinds.KINDS, "accountability.draft", original)
     assert run_job(job.id) is True
     assert client.get("/accountability/report.pdf", query_string=PERIOD).data.startswith(b"%PDF")

@@ -8,9 +8,7 @@ not exist.
 
 from __future__ import annotations
 
-from io import BytesIO
-
-from flask import send_file, url_for
+from flask import url_for
 from flask_login import current_user
 from flask_smorest import Blueprint
 
@@ -18,7 +16,7 @@ from ...access import api_auth_required
 from ...errors import NotFound
 from ...extensions import db
 from ...roles import ROLES
-from ..files import result_file
+from ..files import result_file, send_result
 from ..kinds import kind_label
 from ..listing import STATE_LABELS
 from ..models.job import Job
@@ -38,11 +36,10 @@ def job_view(job: Job) -> dict:
 
 
 def file_or_accepted(job: Job):
-    """The job's file when it is done; else 202 with the job and where to ask again."""
-    path = result_file(job)
-    if path is not None:
-        return send_file(BytesIO(path.read_bytes()), mimetype=job.result["media_type"],
-                         download_name=job.result["download_name"])
+    """The job's file when it is done; else 202 with the job (its state says queued, running or
+    failed, with the reason) and where to ask again. A failed job is retried by the admin."""
+    if result_file(job) is not None:
+        return send_result(job)
     return JobSchema().dump(job_view(job)), 202, {"Location": url_for("jobs.get_job", job_id=job.id),
                                                   "Retry-After": "2"}
 
@@ -71,8 +68,6 @@ def get_job(job_id):
 def job_file(job_id):
     """The file a finished job made."""
     job = _visible_job(job_id)
-    path = result_file(job)
-    if path is None:
+    if result_file(job) is None:
         raise NotFound("文件尚未生成，请稍后再试。")
-    return send_file(BytesIO(path.read_bytes()), mimetype=job.result["media_type"],
-                     download_name=job.result["download_name"])
+    return send_result(job)

@@ -30,6 +30,14 @@ def state_counts() -> dict[str, int]:
     return {state: count for state, count in rows}
 
 
+def visible_job(job_id: int, user: User) -> Job:
+    """A job for whoever asked for it, or an administrator; to anyone else it does not exist."""
+    job = db.session.get(Job, job_id)
+    if job is None or (job.requested_by_id != user.id and user.role != "admin"):
+        raise NotFound("后台任务不存在或不是您提交的。")
+    return job
+
+
 def retry(job_id: int, actor: User, *, channel: str) -> Job:
     """Queue a failed job again (the same key: the same work)."""
     job = db.session.get(Job, job_id)

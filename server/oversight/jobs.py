@@ -27,9 +27,9 @@ def render_draft(params: dict, user: User | None) -> dict:
                        download_name=f"accountability-{date_from}-{date_to}-draft.pdf")
 
 
-def draft_job(*, date_from: date, date_to: date, county_id: int | None, user: User, retry: bool = False) -> Job:
+def draft_job(*, date_from: date, date_to: date, county_id: int | None, user: User) -> Job:
     """The draft for this period as the records stand: every change is an audit event, so the
     chain's head names the state of the records, and an unchanged state gives the same job."""
     params = {"date_from": date_from.isoformat(), "date_to": date_to.isoformat(), "county_id": county_id}
     key = job_key(DRAFT, {**params, "records_as_of": current_head().seq}, user)
-    return submit(DRAFT, params, user=user, key=key, retry=retry)
+    return submit(DRAFT, params, user=user, key=key)

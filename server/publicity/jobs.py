@@ -34,11 +34,11 @@ def render_preview(params: dict, user: User | None) -> dict:
                        download_name=f"bulletin-{bulletin.id}-preview.pdf")
 
 
-def preview_job(bulletin: Bulletin, user: User, *, retry: bool = False) -> Job:
+def preview_job(bulletin: Bulletin, user: User) -> Job:
     """The draft of the issue as it stands now: the same contents (and day) give the same job,
     so reopening an unchanged draft is immediate; any edit makes a new one."""
     contents = json.dumps(bulletin_print.build_context(bulletin), sort_keys=True, default=str)
     params = {"bulletin_id": bulletin.id}
     key = job_key(PREVIEW, {**params, "contents": hashlib.sha256(contents.encode()).hexdigest()}, user)
-    return submit(PREVIEW, params, user=user, key=key, retry=retry)
+    return submit(PREVIEW, params, user=user, key=key)
 

@@ -23,6 +23,7 @@ def register_web(app) -> None:
     from ..field.web.inspections import bp as inspections_bp
     from ..field.web.phone_app import bp as field_app_bp
     from ..jobs.web.admin import bp as jobs_bp
+    from ..jobs.web.pages import bp as job_pages_bp
     from ..oversight.web import home  # noqa: F401  (the landing page and dashboard routes of the site blueprint)
     from ..oversight.web.accountability import bp as accountability_bp
     from ..oversight.web.statistics import bp as statistics_bp
@@ -53,6 +54,7 @@ def register_web(app) -> None:
     app.register_blueprint(audit_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(jobs_bp)
+    app.register_blueprint(job_pages_bp)
     app.register_blueprint(viewer_bp)
     app.register_blueprint(venues_bp)
     app.add_template_filter(local_text, "local_time")

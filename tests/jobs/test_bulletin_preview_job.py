@@ -39,9 +39,11 @@ def test_the_editor_waits_then_gets_the_draft(app, client, material_world, queue
     bulletin = _bulletin_with_an_item(material_world)
     login(client, material_world.users["propaganda"])
     url = f"/bulletins/{bulletin.id}/preview.pdf"
-    waiting = client.get(url)
-    assert waiting.status_code == 202 and "生成中…" in waiting.get_data(as_text=True)
+    asked = client.get(url)
     [job] = _previews()
+    assert asked.status_code == 303 and asked.headers["Location"] == f"/jobs/{job.id}"
+    waiting = client.get(f"/jobs/{job.id}")
+    assert waiting.status_code == 202 and "生成中…" in waiting.get_data(as_text=True)
     assert queued.count == 1 and run_job(job.id)
     ready = client.get(url)
     assert ready.status_code == 200 and ready.data.startswith(b"%PDF-")
@@ -53,7 +55,7 @@ def test_the_editor_waits_then_gets_the_draft(app, client, material_world, queue
         f"e{entry.material_item_id}-csrf_token": csrf(client, page), f"e{entry.material_item_id}-heading": "新的标题",
         f"e{entry.material_item_id}-text": "新的正文。"})
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
-    assert client.get(url).status_code == 202 and len(_previews()) == 2
+    assert client.get(url).status_code == 303 and len(_previews()) == 2
 
 
 def test_the_admin_retries_a_failed_job_with_confirmation(app, client, material_world, queued):  # noqa: F811

@@ -4,13 +4,11 @@ the same job, a change gives a new one; a failure is shown with a way to try aga
 
 from __future__ import annotations
 
-import re
-
 import pytest
 import sqlalchemy as sa
 from job_queue import queued  # noqa: F401  (fixture)
 from stats_world import DAY1, DAY3, build_counts, stats_world  # noqa: F401  (fixture)
-from web_session import login
+from web_session import csrf, login
 
 from server.audit.chain import record_event
 from server.jobs.models.job import Job
@@ -54,22 +52,30 @@ def test_without_a_queue_the_draft_is_rendered_in_the_request_and_kept(db, clien
 
 def test_with_a_queue_the_page_waits_then_opens_the_file(db, client, world, queued):  # noqa: F811
     login(client, world.users["office"])
-    waiting = client.get("/accountability/report.pdf", query_string=PERIOD)
-    page = waiting.get_data(as_text=True)
-    assert waiting.status_code == 202 and "生成中…" in page
-    assert '<meta http-equiv="refresh" content="2; url=/accountability/report.pdf?' in page
-    assert waiting.headers["Cache-Control"] == "no-store"
+    asked = client.get("/accountability/report.pdf", query_string=PERIOD)
     [job] = _drafts(db)
+    assert asked.status_code == 303 and asked.headers["Location"] == f"/jobs/{job.id}"
+    waiting = client.get(f"/jobs/{job.id}")
+    page = waiting.get_data(as_text=True)
+    assert waiting.status_code == 202 and "生成中…" in page and "生成倒查责任报告样稿" in page
+    assert '<meta http-equiv="refresh" content="2">' in page and waiting.headers["Cache-Control"] == "no-store"
     assert job.state == "queued" and job.attempts == 0
     # The id went to Redis once the request committed, and nothing else did.
     assert queued.count == 1 and queued.jobs[0].args == (job.id,)
-    # Reloading while it waits asks for nothing new.
-    assert client.get("/accountability/report.pdf", query_string=PERIOD).status_code == 202
+    # The page follows its job: reloading it while the records change (another audit event)
+    # asks for nothing new.
+    record_event("test.changed", actor=world.users["office"], channel="system")
+    db.session.commit()
+    assert client.get(f"/jobs/{job.id}").status_code == 202
     assert len(_drafts(db)) == 1 and queued.count == 1
+    # Nobody else sees it.
+    other = client.application.test_client()
+    login(other, world.users["auditor"])
+    assert other.get(f"/jobs/{job.id}").status_code == 404
     assert run_job(job.id) is True
     db.session.expire_all()
     assert db.session.get(Job, job.id).state == "done"
-    ready = client.get("/accountability/report.pdf", query_string=PERIOD)
+    ready = client.get(f"/jobs/{job.id}")
     assert ready.status_code == 200 and ready.data.startswith(b"%PDF")
     # A second message for the same job (a retry after a lost answer) runs nothing again.
     assert run_job(job.id) is True
@@ -111,18 +117,20 @@ def test_a_failed_draft_says_why_and_can_be_tried_again(app, db, client, world, 
     assert "生成倒查责任报告样稿" in admin_page and "失败" in admin_page and "3 / 3" in admin_page
     assert "任务执行出错，详见服务器日志。" in admin_page and f"/admin/jobs/{job.id}/retry" in admin_page
     # The reader sees the reason and no reload: reloading must not restart a failing job forever.
-    failed = client.get("/accountability/report.pdf", query_string=PERIOD)
+    failed = client.get(f"/jobs/{job.id}")
     page = failed.get_data(as_text=True)
     assert failed.status_code == 200 and "生成倒查责任报告样稿失败：任务执行出错，详见服务器日志。" in page
-    assert 'http-equiv="refresh"' not in page and "retry=1" in page
+    assert 'http-equiv="refresh"' not in page and "重新生成" in page
+    assert client.get("/accountability/report.pdf", query_string=PERIOD).status_code == 303
+    db.session.expire_all()
     assert db.session.get(Job, job.id).state == "failed" and queued.count == 1  # nothing sent again
-    # 重新生成 queues it again; the waiting page reloads without asking for another retry.
-    again = client.get("/accountability/report.pdf", query_string={**PERIOD, "retry": "1"})
-    assert again.status_code == 202 and queued.count == 2
-    refresh = re.search(r'http-equiv="refresh" content="2; url=([^"]+)"', again.get_data(as_text=True)).group(1)
-    assert "retry" not in refresh and "date_from=" in refresh
+    # 重新生成 (a form with its CSRF token) queues it again.
+    refused = client.post(f"/jobs/{job.id}/again")
+    assert refused.status_code == 400
+    again = client.post(f"/jobs/{job.id}/again", data={"csrf_token": csrf(client, f"/jobs/{job.id}")})
+    assert again.status_code == 303 and again.headers["Location"] == f"/jobs/{job.id}" and queued.count == 2
     db.session.expire_all()
     assert db.session.get(Job, job.id).state == "queued"
     monkeypatch.setitem(kinds.KINDS, "accountability.draft", original)
     assert run_job(job.id) is True
-    assert client.get("/accountability/report.pdf", query_string=PERIOD).data.startswith(b"%PDF")
+    assert client.get(f"/jobs/{job.id}").data.startswith(b"%PDF")

@@ -14,11 +14,10 @@ from flask_smorest import Blueprint
 
 from ...access import api_auth_required
 from ...errors import NotFound
-from ...extensions import db
 from ...roles import ROLES
 from ..files import result_file, send_result
 from ..kinds import kind_label
-from ..listing import STATE_LABELS
+from ..listing import STATE_LABELS, visible_job
 from ..models.job import Job
 from ..schemas import JobSchema
 
@@ -45,11 +44,7 @@ def file_or_accepted(job: Job):
 
 
 def _visible_job(job_id: int) -> Job:
-    job = db.session.get(Job, job_id)
-    user = current_user._get_current_object()
-    if job is None or (job.requested_by_id != user.id and user.role != "admin"):
-        raise NotFound("后台任务不存在或不是您提交的。")
-    return job
+    return visible_job(job_id, current_user._get_current_object())
 
 
 @blp.get("/jobs/<int:job_id>")

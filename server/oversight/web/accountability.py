@@ -18,7 +18,7 @@ from ...columns import china_today
 from ...enforcement.documents import Document
 from ...errors import Problem
 from ...extensions import db
-from ...jobs.web.answers import file_or_waiting, retry_asked
+from ...jobs.web.answers import file_or_job_page
 from ...pdf.charts import bar_chart, day_chart
 from ...registry.models.reference import County
 from ...web.chinese_form import ChineseForm
@@ -122,10 +122,8 @@ def preview_report():
     form = _period_filter()
     if not form.validate():
         abort(400)
-    job = draft_job(date_from=form.date_from.data, date_to=form.date_to.data,
-                    county_id=_county_id(form.county.data), user=signed_in_user(), retry=retry_asked())
-    return file_or_waiting(job, title="倒查责任报告样稿",
-                           back_url=url_for("web_accountability.findings", **_period_query(form)))
+    return file_or_job_page(draft_job(date_from=form.date_from.data, date_to=form.date_to.data,
+                                      county_id=_county_id(form.county.data), user=signed_in_user()))
 
 
 @bp.get("/cases")

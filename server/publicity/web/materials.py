@@ -17,7 +17,7 @@ from wtforms.fields.choices import SelectChoice
 from ...access import web_role_required
 from ...errors import Problem
 from ...extensions import db
-from ...jobs.web.answers import file_or_waiting, retry_asked
+from ...jobs.web.answers import file_or_job_page
 from ...registry.models.reference import County
 from ...web.navigation import add_nav_item
 from ...web.query_args import choice_arg, int_arg, page_number, sort_arg, sort_links
@@ -393,9 +393,7 @@ def preview(bulletin_id):
     if bulletin.state == "published":
         return send_file(BytesIO(bulletin_service.preview_bulletin(bulletin, signed_in_user())),
                          mimetype="application/pdf", download_name=f"bulletin-{bulletin.id}-preview.pdf")
-    job = preview_job(bulletin, signed_in_user(), retry=retry_asked())
-    return file_or_waiting(job, title=f"简报样稿：{bulletin.title}",
-                           back_url=url_for("web_materials.show_bulletin", bulletin_id=bulletin.id))
+    return file_or_job_page(preview_job(bulletin, signed_in_user()))
 
 
 @bp.get("/bulletins/<int:bulletin_id>/bulletin.pdf")
